@@ -1,0 +1,43 @@
+//! `crate = path`: where generated code finds keel when the user renamed the dependency.
+
+use proc_macro2::Span;
+use syn::{Path, parse_quote_spanned};
+
+/// The path generated code uses to reach keel: `::keel` unless `crate = path` said otherwise.
+#[derive(Clone, Debug)]
+pub struct CratePath(Path);
+
+impl CratePath {
+    /// `::keel`, spanned at `span` so errors about missing items point at the macro call.
+    pub fn default_at(span: Span) -> Self {
+        Self(parse_quote_spanned!(span=> ::keel))
+    }
+
+    /// A user-given path (`crate = my_keel`).
+    pub fn from_path(path: Path) -> Self {
+        Self(path)
+    }
+
+    /// The path itself.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// `<crate>::__private`, the only module generated code names items from.
+    pub fn private(&self) -> proc_macro2::TokenStream {
+        let path = &self.0;
+        quote::quote!(#path::__private)
+    }
+}
+
+/// Parses the value of a `crate = path` option inside `syn::meta::parser` (the `crate` keyword is
+/// matched by the caller with `meta.path.is_ident("crate")`).
+pub fn parse_crate_option(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<CratePath> {
+    let value = meta.value()?;
+    // Accept both `crate = path` and `crate = "path"` (serde's spelling).
+    if value.peek(syn::LitStr) {
+        let lit: syn::LitStr = value.parse()?;
+        return lit.parse::<Path>().map(CratePath::from_path);
+    }
+    value.parse::<Path>().map(CratePath::from_path)
+}

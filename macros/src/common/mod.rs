@@ -1,0 +1,6 @@
+//! Pieces shared by every macro: `crate = path` resolution, range parsing and constant
+//! evaluation of range bounds, and error accumulation.
+
+pub mod crate_path;
+pub mod errors;
+pub mod range;
