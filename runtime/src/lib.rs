@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod bounds;
+pub mod trace;
 
 pub use bounds::{Bounds, BoundsError};
 
@@ -16,4 +17,9 @@ pub use bounds::{Bounds, BoundsError};
 pub mod __private {
     pub use crate::bounds::{Bounds, BoundsError, Violation};
     pub use core::ops::Bound;
+
+    /// `#[keel::instrument]`.
+    pub mod trace {
+        pub use crate::trace::__private::*;
+    }
 }

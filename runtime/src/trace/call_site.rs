@@ -1,0 +1,178 @@
+//! `CallSite`: the `static` description of one traced function.
+
+use super::state::{self, ON};
+use core::fmt;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// One traced function (or library operation): its qualified name and where it is defined.
+///
+/// `#[keel::instrument]` puts one `static CallSite` in every function it instruments; library
+/// code declares its own to report timed operations through a [`Span`](super::Span). The site
+/// also caches whether the current [`Filter`](super::Filter) lets it through, so an enabled call
+/// consults the filter only after the filter changes.
+///
+/// ```
+/// use keel_runtime::trace::CallSite;
+/// static SITE: CallSite = CallSite::new("myapp::db::load", "myapp::db", "src/db.rs", 42);
+/// assert_eq!(SITE.name(), "myapp::db::load");
+/// assert_eq!(SITE.module_path(), "myapp::db");
+/// assert_eq!((SITE.file(), SITE.line()), ("src/db.rs", 42));
+/// assert_eq!(SITE.to_string(), "myapp::db::load (src/db.rs:42)");
+/// ```
+pub struct CallSite {
+    name: &'static str,
+    module_path: &'static str,
+    file: &'static str,
+    line: u32,
+    /// `module::Type::method`, for a method instrumented on its own (the macro cannot see the
+    /// type's name; it is resolved from `Self` on the first traced call).
+    typed_name: OnceLock<&'static str>,
+    /// Dense index for per-site tables (assigned on first use, 0 = not yet).
+    id: AtomicU32,
+    /// Cached filter verdict: the generation it was computed for (even) | verdict bit.
+    interest: AtomicU32,
+}
+
+static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+
+impl CallSite {
+    /// A call site; `name` is the qualified name events report and filters match
+    /// (`crate::module::Type::method`), `module_path`/`file`/`line` say where it is.
+    pub const fn new(
+        name: &'static str,
+        module_path: &'static str,
+        file: &'static str,
+        line: u32,
+    ) -> Self {
+        Self {
+            name,
+            module_path,
+            file,
+            line,
+            typed_name: OnceLock::new(),
+            id: AtomicU32::new(0),
+            interest: AtomicU32::new(0),
+        }
+    }
+
+    /// The qualified name: `crate::module::function` or `crate::module::Type::method`.
+    pub fn name(&self) -> &'static str {
+        self.typed_name.get().copied().unwrap_or(self.name)
+    }
+
+    /// The module the function is defined in (`module_path!()`).
+    pub fn module_path(&self) -> &'static str {
+        self.module_path
+    }
+
+    /// The source file (`file!()`).
+    pub fn file(&self) -> &'static str {
+        self.file
+    }
+
+    /// The line of the function's name (`line!()`).
+    pub fn line(&self) -> u32 {
+        self.line
+    }
+
+    /// A small dense number unique to this site in the process (for per-site tables).
+    pub(crate) fn id(&self) -> u32 {
+        let id = self.id.load(Ordering::Relaxed);
+        if id != 0 {
+            return id;
+        }
+        let fresh = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        match self
+            .id
+            .compare_exchange(0, fresh, Ordering::Relaxed, Ordering::Relaxed)
+        {
+            Ok(_) => fresh,
+            Err(existing) => existing,
+        }
+    }
+
+    /// Inserts the type's name before the function's: `module::method` → `module::Type::method`.
+    pub(crate) fn resolve_self_type(&self, type_name: fn() -> &'static str) {
+        if self.typed_name.get().is_some() {
+            return;
+        }
+        let ty = short_type_name(type_name());
+        let function = self
+            .name
+            .strip_prefix(self.module_path)
+            .and_then(|rest| rest.strip_prefix("::"))
+            .unwrap_or(self.name);
+        let typed = format!("{}::{ty}::{function}", self.module_path);
+        let _ = self.typed_name.set(Box::leak(typed.into_boxed_str()));
+    }
+
+    /// Whether the filter lets this site through, given the global `state` word.
+    #[inline]
+    pub(crate) fn is_interesting(&self, state: u32) -> bool {
+        let generation = state & !ON;
+        let cached = self.interest.load(Ordering::Relaxed);
+        if cached & !1 == generation {
+            return cached & 1 == 1;
+        }
+        let verdict = state::filter_allows(self.name());
+        self.interest
+            .store(generation | u32::from(verdict), Ordering::Relaxed);
+        verdict
+    }
+}
+
+/// `alloc::vec::Vec<myapp::Row>` → `Vec`.
+fn short_type_name(full: &str) -> &str {
+    let without_generics = full.split('<').next().unwrap_or(full);
+    without_generics
+        .rsplit("::")
+        .next()
+        .unwrap_or(without_generics)
+}
+
+impl fmt::Debug for CallSite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallSite")
+            .field("name", &self.name())
+            .field("module_path", &self.module_path)
+            .field("file", &self.file)
+            .field("line", &self.line)
+            .finish()
+    }
+}
+
+impl fmt::Display for CallSite {
+    /// `name (file:line)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}:{})", self.name(), self.file, self.line)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_type_names() {
+        assert_eq!(short_type_name("alloc::vec::Vec<my::Row>"), "Vec");
+        assert_eq!(short_type_name("my::db::Repo"), "Repo");
+        assert_eq!(short_type_name("u32"), "u32");
+    }
+
+    #[test]
+    fn self_type_is_inserted_once() {
+        static SITE: CallSite = CallSite::new("my::db::load", "my::db", "db.rs", 1);
+        SITE.resolve_self_type(core::any::type_name::<Vec<u8>>);
+        SITE.resolve_self_type(core::any::type_name::<String>);
+        assert_eq!(SITE.name(), "my::db::Vec::load");
+    }
+
+    #[test]
+    fn ids_are_distinct_and_stable() {
+        static A: CallSite = CallSite::new("a", "a", "a.rs", 1);
+        static B: CallSite = CallSite::new("b", "b", "b.rs", 1);
+        assert_ne!(A.id(), B.id());
+        assert_eq!(A.id(), A.id());
+    }
+}

@@ -1,0 +1,205 @@
+//! `Event`: one function entry or exit, as sinks and captures see it.
+
+use super::call_site::CallSite;
+use core::fmt;
+use core::time::Duration;
+
+/// How a traced call ended.
+///
+/// ```
+/// use keel_runtime::trace::Outcome;
+/// assert_eq!(Outcome::Err("no such row".into()).to_string(), "err: no such row");
+/// assert!(Outcome::Ok.is_ok() && !Outcome::Panicked.is_ok());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// Returned normally (and not an `Err`).
+    Ok,
+    /// Returned `Err(e)`; the text is `e`'s `Display` form (its `Debug` form if it has no
+    /// `Display`, or what [`Span::finish`](super::Span::finish) was given).
+    Err(String),
+    /// Unwound by a panic.
+    Panicked,
+    /// An `async fn`'s future (or a [`Span`](super::Span)) dropped before it completed.
+    Cancelled,
+}
+
+impl Outcome {
+    /// True for [`Outcome::Ok`].
+    pub fn is_ok(&self) -> bool {
+        matches!(self, Self::Ok)
+    }
+
+    /// The error text of an [`Outcome::Err`].
+    ///
+    /// ```
+    /// use keel_runtime::trace::Outcome;
+    /// assert_eq!(Outcome::Err("boom".into()).error(), Some("boom"));
+    /// assert_eq!(Outcome::Ok.error(), None);
+    /// ```
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            Self::Err(text) => Some(text),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Ok => f.write_str("ok"),
+            Self::Err(text) => write!(f, "err: {text}"),
+            Self::Panicked => f.write_str("panicked"),
+            Self::Cancelled => f.write_str("cancelled"),
+        }
+    }
+}
+
+/// Whether an [`Event`] is an entry or an exit (with its duration and outcome).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// The function was entered (an `async fn`: its future was first polled).
+    Enter,
+    /// The function returned, failed, panicked or was cancelled.
+    Exit {
+        /// Time from entry to exit (for an `async fn`, including time spent suspended).
+        elapsed: Duration,
+        /// How it ended.
+        outcome: Outcome,
+    },
+}
+
+/// One entry into or exit from a traced function.
+///
+/// Events reach sinks by reference and captures by value. The entry carries the arguments named
+/// with `#[keel::instrument(args(..))]` as fields, the exit the return value recorded with `ret`
+/// (field `"return"`). Both events of one call share a [`call_id`](Event::call_id).
+///
+/// ```
+/// use keel_runtime::trace::{self, CallSite, Span};
+/// static SITE: CallSite = CallSite::new("doc::event::demo", "doc::event", "demo.rs", 1);
+/// trace::enable();
+/// let (_, events) = trace::capture(|| Span::enter(&SITE).finish(trace::Outcome::Ok));
+/// let (enter, exit) = (&events[0], &events[1]);
+/// assert!(enter.is_enter() && exit.is_exit());
+/// assert_eq!(enter.name(), "doc::event::demo");
+/// assert_eq!(enter.call_id(), exit.call_id());
+/// assert!(enter.elapsed().is_none() && exit.elapsed().is_some());
+/// assert_eq!(enter.to_string(), "enter doc::event::demo");
+/// assert!(exit.to_string().starts_with("exit  doc::event::demo "));
+/// ```
+#[derive(Clone, Debug)]
+pub struct Event {
+    kind: EventKind,
+    call_site: &'static CallSite,
+    call_id: u64,
+    fields: Vec<(&'static str, String)>,
+    // `keel::context` snapshot: the lead adds `context: crate::context::Context` here, filled in
+    // by `Event::new` below with `Context::current()`, plus `pub fn context(&self) -> &Context`.
+}
+
+impl Event {
+    /// The only constructor: every event is built here, on the thread that emits it.
+    pub(crate) fn new(
+        kind: EventKind,
+        call_site: &'static CallSite,
+        call_id: u64,
+        fields: Vec<(&'static str, String)>,
+    ) -> Self {
+        Self {
+            kind,
+            call_site,
+            call_id,
+            fields,
+        }
+    }
+
+    /// The function's qualified name, `crate::module::Type::method`.
+    pub fn name(&self) -> &'static str {
+        self.call_site.name()
+    }
+
+    /// The function's static description.
+    pub fn call_site(&self) -> &'static CallSite {
+        self.call_site
+    }
+
+    /// Entry or exit.
+    pub fn kind(&self) -> &EventKind {
+        &self.kind
+    }
+
+    /// True for an entry.
+    pub fn is_enter(&self) -> bool {
+        matches!(self.kind, EventKind::Enter)
+    }
+
+    /// True for an exit.
+    pub fn is_exit(&self) -> bool {
+        matches!(self.kind, EventKind::Exit { .. })
+    }
+
+    /// How long the call took (exits only).
+    pub fn elapsed(&self) -> Option<Duration> {
+        match &self.kind {
+            EventKind::Exit { elapsed, .. } => Some(*elapsed),
+            EventKind::Enter => None,
+        }
+    }
+
+    /// How the call ended (exits only).
+    pub fn outcome(&self) -> Option<&Outcome> {
+        match &self.kind {
+            EventKind::Exit { outcome, .. } => Some(outcome),
+            EventKind::Enter => None,
+        }
+    }
+
+    /// A number shared by the entry and exit of one call, unique in the process.
+    pub fn call_id(&self) -> u64 {
+        self.call_id
+    }
+
+    /// Recorded values: arguments (on entry, in `Debug` form) and `"return"` (on exit).
+    pub fn fields(&self) -> &[(&'static str, String)] {
+        &self.fields
+    }
+
+    /// The recorded value called `name`, if any.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+impl fmt::Display for Event {
+    /// `enter name(arg=value, ..)` or `exit  name 1.2µs ok` (`-> value` when recorded).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            EventKind::Enter => {
+                write!(f, "enter {}", self.name())?;
+                if !self.fields.is_empty() {
+                    f.write_str("(")?;
+                    for (i, (key, value)) in self.fields.iter().enumerate() {
+                        if i > 0 {
+                            f.write_str(", ")?;
+                        }
+                        write!(f, "{key}={value}")?;
+                    }
+                    f.write_str(")")?;
+                }
+                Ok(())
+            }
+            EventKind::Exit { elapsed, outcome } => {
+                write!(f, "exit  {} {elapsed:?} {outcome}", self.name())?;
+                if let Some(value) = self.field("return") {
+                    write!(f, " -> {value}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! Function-level tracing: what `#[keel::instrument]` reports to, and a small API for library code
+//! to report its own timed operations.
+//!
+//! Python can rewrite a module at import time so that every function logs its entry. keel does
+//! the rewriting at compile time (`#[keel::instrument]`): each instrumented function gets one
+//! `static` [`CallSite`] and, on every call, emits an [`EventKind::Enter`] and an
+//! [`EventKind::Exit`] event carrying the elapsed time and the [`Outcome`] (returned `Ok`,
+//! returned `Err(text)`, panicked, or — for a future dropped before completion — cancelled).
+//!
+//! Where the events go:
+//!
+//! * a global switch, [`enable`] / [`disable`]: while disabled an instrumented call costs one
+//!   relaxed atomic load and a branch;
+//! * a [`Filter`] of function-name prefixes (`myapp::db,myapp::http=off`), read once from the
+//!   `KEEL_TRACE` environment variable and settable with [`set_filter`];
+//! * sinks installed with [`add_sink`]: [`Stderr`] prints `enter myapp::parse` lines like the
+//!   Python original, [`Stats`] keeps per-function counters and latency percentiles (a tiny APM),
+//!   and with the `tracing` feature [`TracingBridge`](crate::trace::TracingBridge) turns calls
+//!   into `tracing` spans;
+//! * [`capture`] collects the current thread's events, for tests.
+//!
+//! Tracing starts disabled. If the `KEEL_TRACE` environment variable is set to a non-empty value
+//! when tracing is first consulted (the first instrumented call, or the first call to
+//! [`enable`], [`disable`], [`set_filter`] or [`filter`]), tracing starts enabled with that filter
+//! and, if no sink was added yet, prints to stderr. Calls in code always override the variable.
+//!
+//! ```
+//! use keel_runtime::trace::{self, CallSite, Outcome, Span};
+//!
+//! // What `#[keel::instrument]` generates, written by hand (library code does this too).
+//! static LOAD: CallSite = CallSite::new("myapp::db::load", module_path!(), file!(), line!());
+//!
+//! fn load(id: u64) -> Result<String, String> {
+//!     let span = Span::enter(&LOAD);
+//!     let result = if id == 0 { Err("no row 0".to_string()) } else { Ok(format!("row {id}")) };
+//!     span.finish_result(&result);
+//!     result
+//! }
+//!
+//! trace::enable();
+//! let (_, events) = trace::capture(|| {
+//!     let _ = load(7);
+//!     let _ = load(0);
+//! });
+//! assert_eq!(events.len(), 4);
+//! assert!(events[0].is_enter() && events[0].name() == "myapp::db::load");
+//! assert_eq!(events[1].outcome(), Some(&Outcome::Ok));
+//! assert_eq!(events[3].outcome(), Some(&Outcome::Err("no row 0".into())));
+//! ```
+
+mod call_site;
+mod capture;
+mod dispatch;
+mod event;
+mod filter;
+#[doc(hidden)]
+pub mod outcome;
+mod sink;
+mod span;
+mod state;
+mod stats;
+mod stderr;
+#[cfg(feature = "tracing")]
+mod tracing_bridge;
+
+pub use call_site::CallSite;
+pub use capture::capture;
+pub use event::{Event, EventKind, Outcome};
+pub use filter::{Filter, FilterError};
+pub use sink::{Sink, add_sink, clear_sinks};
+pub use span::Span;
+pub use state::{disable, enable, filter, is_enabled, set_filter};
+pub use stats::{FunctionStats, Report, Stats};
+pub use stderr::Stderr;
+#[cfg(feature = "tracing")]
+pub use tracing_bridge::TracingBridge;
+
+/// What generated code calls (`::keel::__private::trace::…`). Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use super::CallSite;
+    pub use super::Span;
+    pub use super::outcome::{
+        ErrDebug, ErrDisplay, ErrOpaque, NotResult, OutcomeOf, err_outcome_debug,
+        err_outcome_display,
+    };
+    pub use super::span::enter_instrumented as enter;
+
+    /// Fixes the return type of the closure that holds an instrumented function's body, so that
+    /// `?` and `.into()` inside it infer exactly as they did in the function.
+    #[inline(always)]
+    pub fn run<R, F: FnOnce() -> R>(body: F) -> R {
+        body()
+    }
+
+    /// The `async fn` counterpart of [`run`]: names the output type of the body's future.
+    #[inline(always)]
+    pub fn run_async<R, F: core::future::Future<Output = R>>(body: F) -> F {
+        body
+    }
+}

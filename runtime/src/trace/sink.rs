@@ -1,0 +1,92 @@
+//! `Sink`: where events go, and the process-wide list of installed sinks.
+
+use super::event::Event;
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Receives every event of every traced call that passes the switch and the filter.
+///
+/// Sinks run on the thread that makes the call, inside it, so they should be quick; a sink must
+/// not call instrumented functions itself. Closures `Fn(&Event)` are sinks too.
+///
+/// ```
+/// use keel_runtime::trace::{self, CallSite, Event, Outcome, Span};
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+///
+/// static EXITS: AtomicUsize = AtomicUsize::new(0);
+/// static SITE: CallSite = CallSite::new("doc::sink::op", "doc::sink", "sink.rs", 1);
+/// trace::add_sink(|event: &Event| {
+///     if event.name() == "doc::sink::op" && event.is_exit() {
+///         EXITS.fetch_add(1, Ordering::Relaxed);
+///     }
+/// });
+/// trace::enable();
+/// Span::enter(&SITE).finish(Outcome::Ok);
+/// assert_eq!(EXITS.load(Ordering::Relaxed), 1);
+/// ```
+pub trait Sink: Send + Sync + 'static {
+    /// Called once per event.
+    fn event(&self, event: &Event);
+}
+
+impl<F: Fn(&Event) + Send + Sync + 'static> Sink for F {
+    fn event(&self, event: &Event) {
+        self(event)
+    }
+}
+
+type SinkList = Vec<Arc<dyn Sink>>;
+
+/// The published list: null (no sink) or a leaked `Box<SinkList>` that is never freed, so readers
+/// need no lock and no reference count. Each change leaks the previous list (sinks are installed
+/// at start-up, a handful of times per process).
+static PUBLISHED: AtomicPtr<SinkList> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Serialises writers.
+static WRITERS: Mutex<()> = Mutex::new(());
+
+/// The installed sinks, in installation order.
+#[inline]
+pub(crate) fn current() -> &'static [Arc<dyn Sink>] {
+    let list = PUBLISHED.load(Ordering::Acquire);
+    if list.is_null() {
+        return &[];
+    }
+    // SAFETY: a non-null pointer in PUBLISHED always comes from `Box::leak` in `publish`, is never
+    // freed nor written through, and was published with Release (paired with the Acquire above),
+    // so it is valid, initialised and immutable for 'static.
+    unsafe { &*list }
+}
+
+pub(crate) fn is_empty() -> bool {
+    current().is_empty()
+}
+
+fn publish(list: SinkList) {
+    let leaked: &'static mut SinkList = Box::leak(Box::new(list));
+    PUBLISHED.store(leaked, Ordering::Release);
+}
+
+/// Adds a sink; it sees events from now on, after the sinks added before it.
+///
+/// ```
+/// keel_runtime::trace::add_sink(keel_runtime::trace::Stats::new());
+/// ```
+pub fn add_sink(sink: impl Sink) {
+    let _writers = WRITERS.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut list: SinkList = current().to_vec();
+    list.push(Arc::new(sink));
+    publish(list);
+}
+
+/// Removes every sink (captures keep working).
+///
+/// ```
+/// keel_runtime::trace::clear_sinks();
+/// ```
+pub fn clear_sinks() {
+    let _writers = WRITERS.lock().unwrap_or_else(PoisonError::into_inner);
+    if !current().is_empty() {
+        publish(Vec::new());
+    }
+}

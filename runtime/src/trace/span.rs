@@ -1,0 +1,230 @@
+//! `Span`: the guard that times one call and reports its entry and exit.
+
+use super::call_site::CallSite;
+use super::dispatch;
+use super::event::{Event, EventKind, Outcome};
+use super::state::{self, ON, STATE};
+use core::fmt::{self, Debug, Display};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Times one call of a [`CallSite`]: [`Span::enter`] emits the entry event, [`Span::finish`]
+/// the exit with its duration and [`Outcome`].
+///
+/// This is the non-macro way to report a timed operation through `keel::trace` (what
+/// `#[keel::instrument]` generates, and what `#[keel::transaction]` uses). A span dropped without
+/// `finish` reports [`Outcome::Panicked`] while its thread is panicking and
+/// [`Outcome::Cancelled`] otherwise (an abandoned future). When tracing is off, or the filter
+/// excludes the site, or nothing listens, the span is inactive and costs nothing more.
+///
+/// Durations come from the CPU's time-stamp counter (`minstant`), a few nanoseconds per reading.
+///
+/// ```
+/// use keel_runtime::trace::{self, CallSite, Outcome, Span};
+/// static COMMIT: CallSite = CallSite::new("mylib::tx::commit", module_path!(), file!(), line!());
+///
+/// fn commit(fail: bool) -> Result<(), std::io::Error> {
+///     let span = Span::enter(&COMMIT);
+///     let result = if fail { Err(std::io::Error::other("disk full")) } else { Ok(()) };
+///     span.finish_result(&result);
+///     result
+/// }
+///
+/// trace::enable();
+/// let (_, events) = trace::capture(|| {
+///     commit(false).unwrap();
+///     let _ = commit(true);
+///     drop(Span::enter(&COMMIT)); // abandoned
+/// });
+/// let outcomes: Vec<_> = events.iter().filter_map(|e| e.outcome().cloned()).collect();
+/// assert_eq!(outcomes, [Outcome::Ok, Outcome::Err("disk full".into()), Outcome::Cancelled]);
+/// ```
+#[must_use = "a span reports its exit when finished or dropped; bind it to a variable"]
+pub struct Span {
+    active: Option<Active>,
+}
+
+struct Active {
+    site: &'static CallSite,
+    call_id: u64,
+    start: minstant::Instant,
+}
+
+impl Span {
+    /// Enters `site`: emits its entry event (if traced) and starts the clock.
+    #[inline]
+    pub fn enter(site: &'static CallSite) -> Self {
+        enter_instrumented(site, None, &[])
+    }
+
+    /// Like [`Span::enter`], recording named values (in `Debug` form) as the entry's fields.
+    ///
+    /// ```
+    /// use keel_runtime::trace::{self, CallSite, Outcome, Span};
+    /// static SITE: CallSite = CallSite::new("doc::span::load", "doc::span", "s.rs", 1);
+    /// trace::enable();
+    /// let id = 7u64;
+    /// let (_, events) = trace::capture(|| Span::enter_with(&SITE, &[("id", &id)]).finish(Outcome::Ok));
+    /// assert_eq!(events[0].field("id"), Some("7"));
+    /// assert_eq!(events[0].to_string(), "enter doc::span::load(id=7)");
+    /// ```
+    #[inline]
+    pub fn enter_with(site: &'static CallSite, fields: &[(&'static str, &dyn Debug)]) -> Self {
+        enter_instrumented(site, None, fields)
+    }
+
+    /// A span that reports nothing (what `enter` returns while tracing is off).
+    ///
+    /// ```
+    /// assert!(!keel_runtime::trace::Span::inactive().is_active());
+    /// ```
+    pub const fn inactive() -> Self {
+        Self { active: None }
+    }
+
+    /// True when this call is being traced (its exit will be reported).
+    #[inline]
+    pub fn is_active(&self) -> bool {
+        self.active.is_some()
+    }
+
+    /// Ends the call with `outcome`.
+    #[inline]
+    pub fn finish(mut self, outcome: Outcome) {
+        if let Some(active) = self.active.take() {
+            exit(active, outcome, None);
+        }
+    }
+
+    /// Ends the call with `outcome`, recording `value` (in `Debug` form) as the exit's
+    /// `"return"` field.
+    #[inline]
+    pub fn finish_with_value(mut self, outcome: Outcome, value: &dyn Debug) {
+        if let Some(active) = self.active.take() {
+            exit(active, outcome, Some(format!("{value:?}")));
+        }
+    }
+
+    /// Ends the call with the outcome of `result`: `Ok`, or `Err` with the error's `Display`.
+    #[inline]
+    pub fn finish_result<T, E: Display>(mut self, result: &Result<T, E>) {
+        if let Some(active) = self.active.take() {
+            let outcome = match result {
+                Ok(_) => Outcome::Ok,
+                Err(error) => Outcome::Err(error.to_string()),
+            };
+            exit(active, outcome, None);
+        }
+    }
+}
+
+impl Drop for Span {
+    fn drop(&mut self) {
+        if let Some(active) = self.active.take() {
+            let outcome = if std::thread::panicking() {
+                Outcome::Panicked
+            } else {
+                Outcome::Cancelled
+            };
+            exit(active, outcome, None);
+        }
+    }
+}
+
+impl Debug for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.active {
+            Some(active) => f
+                .debug_struct("Span")
+                .field("name", &active.site.name())
+                .field("call_id", &active.call_id)
+                .finish(),
+            None => f.write_str("Span(inactive)"),
+        }
+    }
+}
+
+/// The entry point generated code calls. `self_type` names `Self` for a method instrumented on
+/// its own, so that its name can include the type.
+#[doc(hidden)]
+#[inline(always)]
+pub fn enter_instrumented(
+    site: &'static CallSite,
+    self_type: Option<fn() -> &'static str>,
+    fields: &[(&'static str, &dyn Debug)],
+) -> Span {
+    let state = STATE.load(Ordering::Relaxed);
+    if state & ON == 0 {
+        return Span::inactive();
+    }
+    enter_traced(site, state, self_type, fields)
+}
+
+#[inline(never)]
+fn enter_traced(
+    site: &'static CallSite,
+    mut state: u32,
+    self_type: Option<fn() -> &'static str>,
+    fields: &[(&'static str, &dyn Debug)],
+) -> Span {
+    if state & !ON == 0 {
+        state::ensure_initialized();
+        state = STATE.load(Ordering::Acquire);
+        if state & ON == 0 {
+            return Span::inactive();
+        }
+    }
+    if !dispatch::anyone_listening() {
+        return Span::inactive();
+    }
+    if let Some(type_name) = self_type {
+        site.resolve_self_type(type_name);
+    }
+    if !site.is_interesting(state) {
+        return Span::inactive();
+    }
+    let call_id = next_call_id();
+    let fields = fields
+        .iter()
+        .map(|(name, value)| (*name, format!("{value:?}")))
+        .collect();
+    dispatch::emit(Event::new(EventKind::Enter, site, call_id, fields));
+    Span {
+        active: Some(Active {
+            site,
+            call_id,
+            start: minstant::Instant::now(),
+        }),
+    }
+}
+
+#[inline(never)]
+fn exit(active: Active, outcome: Outcome, value: Option<String>) {
+    let elapsed = active.start.elapsed();
+    let fields = value.map(|v| vec![("return", v)]).unwrap_or_default();
+    dispatch::emit(Event::new(
+        EventKind::Exit { elapsed, outcome },
+        active.site,
+        active.call_id,
+        fields,
+    ));
+}
+
+/// Thread number in the top 24 bits, a per-thread counter below: unique without a shared
+/// counter on the hot path.
+fn next_call_id() -> u64 {
+    static THREADS: AtomicU64 = AtomicU64::new(1);
+    thread_local! {
+        static NEXT: Cell<u64> = const { Cell::new(0) };
+    }
+    NEXT.try_with(|next| {
+        let mut id = next.get();
+        if id == 0 {
+            id = THREADS.fetch_add(1, Ordering::Relaxed) << 40;
+        }
+        id += 1;
+        next.set(id);
+        id
+    })
+    .unwrap_or_else(|_| THREADS.fetch_add(1, Ordering::Relaxed) << 40)
+}
