@@ -78,13 +78,13 @@ pub use tracing_bridge::TracingBridge;
 /// What generated code calls (`::keel::__private::trace::…`). Not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use super::CallSite;
     pub use super::Span;
     pub use super::outcome::{
         ErrDebug, ErrDisplay, ErrOpaque, NotResult, OutcomeOf, err_outcome_debug,
         err_outcome_display,
     };
     pub use super::span::enter_instrumented as enter;
+    pub use super::{CallSite, Outcome};
 
     /// Fixes the return type of the closure that holds an instrumented function's body, so that
     /// `?` and `.into()` inside it infer exactly as they did in the function.

@@ -90,6 +90,7 @@ pub fn err_outcome_debug<T, E: Debug>(result: &Result<T, E>) -> Outcome {
 }
 
 #[cfg(test)]
+#[allow(clippy::needless_borrow)] // the borrows are the point: they pick the impl
 mod tests {
     use super::*;
 

@@ -1,0 +1,76 @@
+//! `#[keel::instrument]`: parse the options and the item → validate → expand.
+//!
+//! On a function the body is wrapped (a closure for a plain fn, an `async move` block for an
+//! `async fn`, nothing for `-> !`) between a `Span` entry and exit; on an impl block or inline
+//! module every function inside is treated the same way, honouring attributes on the items
+//! themselves (`#[keel::instrument(skip)]`, `#[keel::instrument(args(id))]`).
+
+mod expand;
+mod parse;
+mod validate;
+
+use crate::common::crate_path::CratePath;
+use crate::common::errors::Errors;
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote};
+use syn::Item;
+
+/// The attribute's expansion; on error, the errors followed by the item unchanged (so one
+/// mistake does not cascade into "cannot find function" errors elsewhere).
+pub fn instrument(attr: TokenStream, item: TokenStream) -> TokenStream {
+    match try_instrument(attr, item.clone()) {
+        Ok(tokens) => tokens,
+        Err(error) => {
+            let error = error.to_compile_error();
+            quote!(#error #item)
+        }
+    }
+}
+
+fn try_instrument(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let options = parse::Options::parse_tokens(attr)?;
+    let mut item = parse::parse_item(item)?;
+    validate::check_target(&item)?;
+    let krate = options
+        .krate
+        .clone()
+        .unwrap_or_else(|| CratePath::default_at(Span::call_site()));
+    let mut errors = Errors::new();
+    match &mut item {
+        Item::Fn(function) => {
+            validate::check_fn(&function.sig, &options, true, &mut errors);
+            errors.finish()?;
+            if options.skip.is_none() {
+                let naming = if expand::mentions_self(&function.sig) {
+                    expand::Naming::FromSelf
+                } else {
+                    expand::Naming::Function
+                };
+                let block = expand::instrument_block(
+                    &function.sig,
+                    &function.block,
+                    &options,
+                    &naming,
+                    &krate,
+                );
+                *function.block = block;
+            }
+        }
+        Item::Impl(block) => {
+            validate::check_container_options(&options, "impl block", &mut errors);
+            if options.skip.is_none() {
+                expand::rewrite_impl(block, &krate, &mut errors);
+            }
+            errors.finish()?;
+        }
+        Item::Mod(module) => {
+            validate::check_container_options(&options, "module", &mut errors);
+            if options.skip.is_none() {
+                expand::rewrite_mod(module, &krate, &mut errors);
+            }
+            errors.finish()?;
+        }
+        _ => {}
+    }
+    Ok(item.into_token_stream())
+}

@@ -1,0 +1,184 @@
+//! Parse: the attribute's options, and which kind of item it sits on.
+
+use crate::common::crate_path::{CratePath, parse_crate_option};
+use proc_macro2::{Span, TokenStream};
+use syn::meta::ParseNestedMeta;
+use syn::spanned::Spanned;
+use syn::{Attribute, Ident, Item, LitStr, Path};
+
+/// The options of one `#[keel::instrument(..)]`.
+#[derive(Clone, Default)]
+pub struct Options {
+    /// `args(x, y)`: parameters recorded on entry.
+    pub args: Vec<Ident>,
+    /// `ret`: record the return value (the keyword, for spans).
+    pub ret: Option<Ident>,
+    /// `err` / `err(Debug)`: insist on a `Result` and record its error.
+    pub err: Option<ErrOption>,
+    /// `skip`: leave this item alone.
+    pub skip: Option<Ident>,
+    /// `name = ".."`: the qualified name events report.
+    pub name: Option<LitStr>,
+    /// `crate = path`.
+    pub krate: Option<CratePath>,
+    /// `args(..)`, for spans of container-level misuse.
+    pub args_keyword: Option<Ident>,
+}
+
+/// `err` or `err(Debug)`.
+#[derive(Clone)]
+pub struct ErrOption {
+    pub keyword: Ident,
+    pub debug: bool,
+}
+
+const KNOWN: &str =
+    "`args(..)`, `ret`, `err`, `err(Debug)`, `skip`, `name = \"..\"` or `crate = path`";
+
+impl Options {
+    /// The options of the attribute macro's own arguments.
+    pub fn parse_tokens(tokens: TokenStream) -> syn::Result<Self> {
+        let mut options = Self::default();
+        let parser = syn::meta::parser(|meta| options.parse_one(meta));
+        syn::parse::Parser::parse2(parser, tokens)?;
+        Ok(options)
+    }
+
+    /// The options of an attribute found on an item inside an instrumented impl or module.
+    pub fn parse_attribute(attr: &Attribute) -> syn::Result<Self> {
+        let mut options = Self::default();
+        if matches!(attr.meta, syn::Meta::Path(_)) {
+            return Ok(options);
+        }
+        attr.parse_nested_meta(|meta| options.parse_one(meta))?;
+        Ok(options)
+    }
+
+    fn parse_one(&mut self, meta: ParseNestedMeta<'_>) -> syn::Result<()> {
+        let Some(keyword) = meta.path.get_ident().cloned() else {
+            return Err(meta.error(format!("unknown option: expected {KNOWN}")));
+        };
+        let twice = |keyword: &Ident| {
+            syn::Error::new(keyword.span(), format!("`{keyword}` is given twice"))
+        };
+        match keyword.to_string().as_str() {
+            "args" => {
+                if self.args_keyword.is_some() {
+                    return Err(twice(&keyword));
+                }
+                meta.parse_nested_meta(|arg| match arg.path.get_ident() {
+                    Some(ident) if arg.input.is_empty() || arg.input.peek(syn::Token![,]) => {
+                        self.args.push(ident.clone());
+                        Ok(())
+                    }
+                    _ => Err(arg.error("expected a parameter name, as in `args(id, name)`")),
+                })?;
+                self.args_keyword = Some(keyword);
+            }
+            "ret" => {
+                if self.ret.is_some() {
+                    return Err(twice(&keyword));
+                }
+                self.ret = Some(keyword);
+            }
+            "err" => {
+                if self.err.is_some() {
+                    return Err(twice(&keyword));
+                }
+                let mut debug = false;
+                if meta.input.peek(syn::token::Paren) {
+                    meta.parse_nested_meta(|form| {
+                        if form.path.is_ident("Debug") {
+                            debug = true;
+                            Ok(())
+                        } else if form.path.is_ident("Display") {
+                            Ok(())
+                        } else {
+                            Err(form.error("expected `err(Display)` or `err(Debug)`"))
+                        }
+                    })?;
+                }
+                self.err = Some(ErrOption { keyword, debug });
+            }
+            "skip" => {
+                if self.skip.is_some() {
+                    return Err(twice(&keyword));
+                }
+                self.skip = Some(keyword);
+            }
+            "name" => {
+                if self.name.is_some() {
+                    return Err(twice(&keyword));
+                }
+                let name: LitStr = meta.value()?.parse()?;
+                if name.value().trim().is_empty() {
+                    return Err(syn::Error::new(name.span(), "`name` must not be empty"));
+                }
+                self.name = Some(name);
+            }
+            "crate" => {
+                if self.krate.is_some() {
+                    return Err(twice(&keyword));
+                }
+                self.krate = Some(parse_crate_option(&meta)?);
+            }
+            other => {
+                return Err(syn::Error::new(
+                    keyword.span(),
+                    format!("unknown option `{other}` for `#[keel::instrument]`: expected {KNOWN}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The item under the attribute, parsed.
+pub fn parse_item(tokens: TokenStream) -> syn::Result<Item> {
+    syn::parse2(tokens)
+}
+
+/// Whether `attr` is `#[keel::instrument]` (any spelling that can name it): `instrument`,
+/// `keel::instrument`, `::keel::instrument`, or `<crate path>::instrument`.
+pub fn is_instrument_attribute(attr: &Attribute, krate: &CratePath) -> bool {
+    let path: &Path = attr.path();
+    let Some(last) = path.segments.last() else {
+        return false;
+    };
+    if last.ident != "instrument" {
+        return false;
+    }
+    if path.segments.len() == 1 {
+        return path.leading_colon.is_none();
+    }
+    let prefix: Vec<String> = path
+        .segments
+        .iter()
+        .take(path.segments.len() - 1)
+        .map(|s| s.ident.to_string())
+        .collect();
+    let crate_prefix: Vec<String> = krate
+        .path()
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    prefix == ["keel"] || prefix == crate_prefix
+}
+
+/// Takes the instrument attributes off `attrs`, returning the options of the last one.
+pub fn take_instrument_attribute(
+    attrs: &mut Vec<Attribute>,
+    krate: &CratePath,
+) -> Option<syn::Result<(Options, Span)>> {
+    let mut found = None;
+    attrs.retain(|attr| {
+        if is_instrument_attribute(attr, krate) {
+            found = Some(Options::parse_attribute(attr).map(|o| (o, attr.span())));
+            false
+        } else {
+            true
+        }
+    });
+    found
+}
