@@ -71,22 +71,57 @@ impl<T: ?Sized> NotResult for OutcomeOf<'_, T> {
     }
 }
 
-/// `#[keel::instrument(err)]`: the function must return a `Result` whose error has `Display`.
-#[inline]
-pub fn err_outcome_display<T, E: Display>(result: &Result<T, E>) -> Outcome {
-    match result {
-        Ok(_) => Outcome::Ok,
-        Err(error) => Outcome::Err(error.to_string()),
+/// `#[keel::instrument(err)]`: a `Result` whose error has `Display`.
+#[diagnostic::on_unimplemented(
+    message = "`#[keel::instrument(err)]` needs a function returning `Result<_, E>` with `E: Display`, but it returns `{Self}`",
+    label = "`err` needs a `Result` return type whose error implements `Display`",
+    note = "write `err(Debug)` for an error type that only implements `Debug`"
+)]
+pub trait ResultWithDisplayError {
+    /// `Ok`, or `Err` with the error's `Display` text.
+    fn keel_err_outcome(&self) -> Outcome;
+}
+
+impl<T, E: Display> ResultWithDisplayError for Result<T, E> {
+    #[inline]
+    fn keel_err_outcome(&self) -> Outcome {
+        match self {
+            Ok(_) => Outcome::Ok,
+            Err(error) => Outcome::Err(error.to_string()),
+        }
     }
 }
 
 /// `#[keel::instrument(err(Debug))]`: a `Result` whose error has `Debug`.
-#[inline]
-pub fn err_outcome_debug<T, E: Debug>(result: &Result<T, E>) -> Outcome {
-    match result {
-        Ok(_) => Outcome::Ok,
-        Err(error) => Outcome::Err(format!("{error:?}")),
+#[diagnostic::on_unimplemented(
+    message = "`#[keel::instrument(err(Debug))]` needs a function returning `Result<_, E>` with `E: Debug`, but it returns `{Self}`",
+    label = "`err(Debug)` needs a `Result` return type whose error implements `Debug`"
+)]
+pub trait ResultWithDebugError {
+    /// `Ok`, or `Err` with the error's `Debug` text.
+    fn keel_err_outcome(&self) -> Outcome;
+}
+
+impl<T, E: Debug> ResultWithDebugError for Result<T, E> {
+    #[inline]
+    fn keel_err_outcome(&self) -> Outcome {
+        match self {
+            Ok(_) => Outcome::Ok,
+            Err(error) => Outcome::Err(format!("{error:?}")),
+        }
     }
+}
+
+/// The outcome of a function declared with `err`.
+#[inline]
+pub fn err_outcome_display<R: ResultWithDisplayError>(value: &R) -> Outcome {
+    value.keel_err_outcome()
+}
+
+/// The outcome of a function declared with `err(Debug)`.
+#[inline]
+pub fn err_outcome_debug<R: ResultWithDebugError>(value: &R) -> Outcome {
+    value.keel_err_outcome()
 }
 
 #[cfg(test)]

@@ -1,0 +1,6 @@
+#[keel::instrument]
+const fn limit() -> u32 {
+    10
+}
+
+fn main() {}

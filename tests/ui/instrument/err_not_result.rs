@@ -1,0 +1,6 @@
+#[keel::instrument(err)]
+fn count(input: &str) -> usize {
+    input.len()
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[keel::instrument(err)]
+fn log(line: &str) {
+    let _ = line;
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[keel::instrument]
+struct Config {
+    port: u16,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[keel::instrument]
+trait Handler {
+    fn handle(&self);
+}
+
+fn main() {}

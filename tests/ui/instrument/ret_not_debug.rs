@@ -1,0 +1,8 @@
+struct Opaque;
+
+#[keel::instrument(ret)]
+fn make() -> Opaque {
+    Opaque
+}
+
+fn main() {}

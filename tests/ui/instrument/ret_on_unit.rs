@@ -1,0 +1,6 @@
+#[keel::instrument(ret)]
+fn log(line: &str) {
+    let _ = line;
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[keel::instrument(level = "debug")]
+fn parse(input: &str) -> usize {
+    input.len()
+}
+
+fn main() {}
