@@ -6,7 +6,7 @@ use super::sink;
 
 /// Sends `event` to every sink, then moves it into this thread's capture, if any.
 pub(crate) fn emit(event: Event) {
-    for sink in sink::current() {
+    for sink in &sink::current().sinks {
         sink.event(&event);
     }
     if capture::any_active() {
@@ -14,8 +14,14 @@ pub(crate) fn emit(event: Event) {
     }
 }
 
-/// Whether anything would receive an event emitted on this thread now.
+/// Who would receive events emitted on this thread now: `None` if nobody, else whether anyone
+/// wants entry events.
 #[inline]
-pub(crate) fn anyone_listening() -> bool {
-    !sink::is_empty() || capture::this_thread_active()
+pub(crate) fn listeners() -> Option<bool> {
+    let list = sink::current();
+    let capturing = capture::this_thread_active();
+    if list.sinks.is_empty() && !capturing {
+        return None;
+    }
+    Some(list.wants_enters || capturing)
 }

@@ -50,6 +50,7 @@
 
 mod call_site;
 mod capture;
+mod clock;
 mod dispatch;
 mod event;
 mod filter;

@@ -27,6 +27,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 pub trait Sink: Send + Sync + 'static {
     /// Called once per event.
     fn event(&self, event: &Event);
+
+    /// Whether this sink wants entry events. A sink that only looks at exits (such as
+    /// [`Stats`](super::Stats)) returns `false`, and calls then skip building entry events when
+    /// no other sink or capture wants them. Read once, when the sink is added.
+    fn wants_enters(&self) -> bool {
+        true
+    }
 }
 
 impl<F: Fn(&Event) + Send + Sync + 'static> Sink for F {
@@ -35,7 +42,17 @@ impl<F: Fn(&Event) + Send + Sync + 'static> Sink for F {
     }
 }
 
-type SinkList = Vec<Arc<dyn Sink>>;
+/// The installed sinks, and whether any of them wants entry events.
+#[derive(Default)]
+pub(crate) struct SinkList {
+    pub(crate) sinks: Vec<Arc<dyn Sink>>,
+    pub(crate) wants_enters: bool,
+}
+
+static EMPTY: SinkList = SinkList {
+    sinks: Vec::new(),
+    wants_enters: false,
+};
 
 /// The published list: null (no sink) or a leaked `Box<SinkList>` that is never freed, so readers
 /// need no lock and no reference count. Each change leaks the previous list (sinks are installed
@@ -47,10 +64,10 @@ static WRITERS: Mutex<()> = Mutex::new(());
 
 /// The installed sinks, in installation order.
 #[inline]
-pub(crate) fn current() -> &'static [Arc<dyn Sink>] {
+pub(crate) fn current() -> &'static SinkList {
     let list = PUBLISHED.load(Ordering::Acquire);
     if list.is_null() {
-        return &[];
+        return &EMPTY;
     }
     // SAFETY: a non-null pointer in PUBLISHED always comes from `Box::leak` in `publish`, is never
     // freed nor written through, and was published with Release (paired with the Acquire above),
@@ -59,10 +76,15 @@ pub(crate) fn current() -> &'static [Arc<dyn Sink>] {
 }
 
 pub(crate) fn is_empty() -> bool {
-    current().is_empty()
+    current().sinks.is_empty()
 }
 
-fn publish(list: SinkList) {
+fn publish(sinks: Vec<Arc<dyn Sink>>) {
+    let wants_enters = sinks.iter().any(|sink| sink.wants_enters());
+    let list = SinkList {
+        sinks,
+        wants_enters,
+    };
     let leaked: &'static mut SinkList = Box::leak(Box::new(list));
     PUBLISHED.store(leaked, Ordering::Release);
 }
@@ -74,9 +96,9 @@ fn publish(list: SinkList) {
 /// ```
 pub fn add_sink(sink: impl Sink) {
     let _writers = WRITERS.lock().unwrap_or_else(PoisonError::into_inner);
-    let mut list: SinkList = current().to_vec();
-    list.push(Arc::new(sink));
-    publish(list);
+    let mut sinks = current().sinks.clone();
+    sinks.push(Arc::new(sink));
+    publish(sinks);
 }
 
 /// Removes every sink (captures keep working).
@@ -86,7 +108,7 @@ pub fn add_sink(sink: impl Sink) {
 /// ```
 pub fn clear_sinks() {
     let _writers = WRITERS.lock().unwrap_or_else(PoisonError::into_inner);
-    if !current().is_empty() {
+    if !is_empty() {
         publish(Vec::new());
     }
 }

@@ -45,6 +45,9 @@ pub(crate) fn ensure_initialized() {
                 Err(error) => eprintln!("keel::trace: ignoring KEEL_TRACE: {error}"),
             }
         }
+        if on {
+            super::clock::clock();
+        }
         // Generation 1, on bit from the environment.
         STATE.store(GENERATION_STEP | u32::from(on), Ordering::Release);
     });
@@ -58,6 +61,7 @@ pub(crate) fn ensure_initialized() {
 /// ```
 pub fn enable() {
     ensure_initialized();
+    super::clock::clock(); // calibrate now rather than in the first traced call
     let _config = CONFIG.lock().unwrap_or_else(PoisonError::into_inner);
     STATE.fetch_or(ON, Ordering::AcqRel);
 }

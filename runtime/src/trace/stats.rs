@@ -57,7 +57,7 @@ struct Cells {
     total_ns: AtomicU64,
     min_ns: AtomicU64,
     max_ns: AtomicU64,
-    buckets: Box<[AtomicU64]>,
+    buckets: [AtomicU64; BUCKETS],
 }
 
 static NEXT_STATS_ID: AtomicUsize = AtomicUsize::new(0);
@@ -156,6 +156,10 @@ impl Sink for Stats {
             self.record(event.call_site(), nanos, outcome);
         }
     }
+
+    fn wants_enters(&self) -> bool {
+        false
+    }
 }
 
 impl Cells {
@@ -168,7 +172,7 @@ impl Cells {
             total_ns: AtomicU64::new(0),
             min_ns: AtomicU64::new(u64::MAX),
             max_ns: AtomicU64::new(0),
-            buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            buckets: [const { AtomicU64::new(0) }; BUCKETS],
         }
     }
 
