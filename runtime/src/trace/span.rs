@@ -94,8 +94,10 @@ impl Span {
     /// Ends the call with `outcome`.
     #[inline]
     pub fn finish(mut self, outcome: Outcome) {
-        if let Some(active) = self.active.take() {
+        // By reference: moving the span out would copy it through memory first.
+        if let Some(active) = &self.active {
             exit(active, outcome, None);
+            self.active = None;
         }
     }
 
@@ -103,20 +105,22 @@ impl Span {
     /// `"return"` field.
     #[inline]
     pub fn finish_with_value(mut self, outcome: Outcome, value: &dyn Debug) {
-        if let Some(active) = self.active.take() {
+        if let Some(active) = &self.active {
             exit(active, outcome, Some(format!("{value:?}")));
+            self.active = None;
         }
     }
 
     /// Ends the call with the outcome of `result`: `Ok`, or `Err` with the error's `Display`.
     #[inline]
     pub fn finish_result<T, E: Display>(mut self, result: &Result<T, E>) {
-        if let Some(active) = self.active.take() {
+        if let Some(active) = &self.active {
             let outcome = match result {
                 Ok(_) => Outcome::Ok,
                 Err(error) => Outcome::Err(error.to_string()),
             };
             exit(active, outcome, None);
+            self.active = None;
         }
     }
 }
@@ -124,7 +128,7 @@ impl Span {
 impl Drop for Span {
     #[inline]
     fn drop(&mut self) {
-        if let Some(active) = self.active.take() {
+        if let Some(active) = &self.active {
             abandon(active);
         }
     }
@@ -133,7 +137,7 @@ impl Drop for Span {
 /// A span dropped without `finish`: unwound by a panic, or its future dropped.
 #[cold]
 #[inline(never)]
-fn abandon(active: Active) {
+fn abandon(active: &Active) {
     let outcome = if std::thread::panicking() {
         Outcome::Panicked
     } else {
@@ -212,7 +216,7 @@ fn enter_traced(
 }
 
 #[inline(never)]
-fn exit(active: Active, outcome: Outcome, value: Option<String>) {
+fn exit(active: &Active, outcome: Outcome, value: Option<String>) {
     let elapsed = clock::elapsed(active.start, clock::now());
     let fields = value.map(|v| vec![("return", v)]).unwrap_or_default();
     dispatch::emit(Event::new(
