@@ -7,7 +7,8 @@ use core::fmt;
 /// A directive is a path (`myapp::db`, `myapp::db::Repo::load`) optionally followed by `=on` or
 /// `=off`. A path matches a function whose qualified name equals it or continues it after `::`
 /// (`myapp::db` matches `myapp::db::load`, not `myapp::dbx::load`). The longest matching directive
-/// decides. A function that no directive matches is traced only if the filter has no `on`
+/// decides (a custom `name = "accounts.login"` is matched the same way, so write it in full).
+/// A function that no directive matches is traced only if the filter has no `on`
 /// directive at all (so `myapp::http=off` alone means "everything but `myapp::http`").
 ///
 /// ```
@@ -138,7 +139,7 @@ fn is_path(path: &str) -> bool {
         && path.split("::").all(|segment| {
             let mut chars = segment.chars();
             chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
-                && chars.all(|c| c.is_alphanumeric() || c == '_')
+                && chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-'))
         })
 }
 
