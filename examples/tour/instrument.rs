@@ -16,7 +16,7 @@ fn fastest_per_call<R>(mut f: impl FnMut() -> R) -> Duration {
             for _ in 0..CALLS {
                 black_box(f());
             }
-            start.elapsed() / CALLS
+            Duration::from_secs_f64(start.elapsed().as_secs_f64() / f64::from(CALLS))
         })
         .min()
         .unwrap_or_default()
