@@ -915,3 +915,76 @@ fn the_tracing_bridge_opens_nested_spans() {
         )
     );
 }
+
+// ---------------------------------------------------------------- captures and the library API
+
+#[test]
+fn captures_nest_and_end_on_panic() {
+    let _g = exclusive();
+    let ((inner, caught), outer) = trace::capture(|| {
+        add(1, 1);
+        let (_, inner) = trace::capture(|| add(2, 2));
+        let caught = catch_unwind(|| trace::capture(|| explode(9))).is_err();
+        add(3, 3);
+        (inner, caught)
+    });
+    assert!(caught);
+    assert_eq!(inner.len(), 2, "the inner capture takes its own events");
+    // The outer capture sees its own calls, not the inner capture's nor the panicking one's.
+    assert_eq!(outer.len(), 4, "{outer:?}");
+    let (_, after) = trace::capture(|| add(4, 4));
+    assert_eq!(
+        after.len(),
+        2,
+        "a capture that panicked left the thread clean"
+    );
+}
+
+/// How library code (such as `#[keel::transaction]`) reports a timed operation without the macro.
+mod library {
+    use keel::trace::{CallSite, Span};
+
+    pub static COMMIT: CallSite =
+        CallSite::new("mylib::tx::commit", module_path!(), file!(), line!());
+
+    pub fn commit(fail: bool) -> Result<(), String> {
+        let span = Span::enter_with(&COMMIT, &[("fail", &fail)]);
+        let result = if fail {
+            Err("conflict".to_owned())
+        } else {
+            Ok(())
+        };
+        span.finish_result(&result);
+        result
+    }
+
+    pub fn abandon() {
+        let _span = Span::enter(&COMMIT);
+    }
+}
+
+#[test]
+fn library_code_reports_through_span() {
+    let _g = exclusive();
+    let (_, events) = trace::capture(|| {
+        let _ = library::commit(false);
+        let _ = library::commit(true);
+        library::abandon();
+    });
+    assert!(events.iter().all(|e| e.name() == "mylib::tx::commit"));
+    assert_eq!(events[0].field("fail"), Some("false"));
+    assert_eq!(
+        outcomes(&events),
+        [
+            Outcome::Ok,
+            Outcome::Err("conflict".into()),
+            Outcome::Cancelled
+        ]
+    );
+    assert_eq!(events[0].call_site().line(), library::COMMIT.line());
+    // The filter treats library call sites like instrumented functions.
+    trace::set_filter(Some(Filter::parse("mylib::tx=off").unwrap()));
+    let (_, filtered) = trace::capture(|| library::commit(false));
+    assert!(filtered.is_empty());
+    trace::set_filter(None);
+}
