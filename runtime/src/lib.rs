@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod bounds;
+pub mod plugin;
 
 pub use bounds::{Bounds, BoundsError};
 
@@ -16,4 +17,15 @@ pub use bounds::{Bounds, BoundsError};
 pub mod __private {
     pub use crate::bounds::{Bounds, BoundsError, Violation};
     pub use core::ops::Bound;
+    pub use inventory;
+
+    /// What `#[keel::registry]` and `#[keel::plugin]` expand to.
+    pub mod plugin {
+        pub use crate::plugin::{
+            ByDefault, ByFrom, Construct, Constructor, Pluggable, PluginInfo, Registration,
+            Registry, construct_with, registry_id,
+        };
+        pub use std::boxed::Box;
+        pub use std::sync::OnceLock;
+    }
 }
