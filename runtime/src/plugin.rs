@@ -399,7 +399,7 @@ pub struct ByFrom;
 #[doc(hidden)]
 #[diagnostic::on_unimplemented(
     message = "the plugin `{Self}` has no constructor",
-    label = "this type needs `Default` (or `From<{A}>` when the registry has `args`)",
+    label = "a plugin without `new = ..` is built by `Default` (or by `From<args>` when its registry declares `args`)",
     note = "derive or implement it, or name a constructor with `#[keel::plugin(.., new = path)]`"
 )]
 pub trait Construct<A, How>: Sized {

@@ -8,7 +8,7 @@
 //! token, with messages set by `#[diagnostic::on_unimplemented]` in the runtime.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{ToTokens, quote, quote_spanned};
+use quote::{quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::parse::{ParseStream, Parser};
 use syn::punctuated::Punctuated;
@@ -143,11 +143,20 @@ fn parse_item(item: &Item, errors: &mut Errors) -> Option<PluginType> {
         }
     };
     if !generics.params.is_empty() {
+        let params: Vec<String> = generics
+            .params
+            .iter()
+            .map(|param| match param {
+                syn::GenericParam::Type(param) => param.ident.to_string(),
+                syn::GenericParam::Const(param) => param.ident.to_string(),
+                syn::GenericParam::Lifetime(param) => param.lifetime.to_string(),
+            })
+            .collect();
         errors.push_spanned(
             generics,
             format!(
-                "a plugin type cannot be generic: the registry constructs `{ident}` by name, with no way to choose `{}`; register a concrete (non-generic) type, such as a newtype around `{ident}<..>`",
-                generics.params.to_token_stream().to_string().replace(" ,", ",")
+                "a plugin type cannot be generic: the registry constructs `{ident}` by name, with no way to choose `{}`; register a concrete type instead, such as a newtype around one instantiation of `{ident}`",
+                params.join("`, `")
             ),
         );
     }
@@ -185,7 +194,7 @@ fn description(attrs: &[Attribute]) -> Option<String> {
         let Lit::Str(text) = &expr.lit else {
             continue;
         };
-        for line in text.value().lines() {
+        for line in text.value().split('\n') {
             let line = line.strip_prefix(' ').unwrap_or(line);
             lines.push(line.trim_end().to_owned());
         }
@@ -252,7 +261,7 @@ fn generate(options: &Options, plugin: &PluginType, names: &[String]) -> TokenSt
     let type_span = ident.span();
 
     // `dyn Trait` spanned at the trait: "not a plugin registry" errors point there.
-    let dyn_trait = quote_spanned!(trait_span=> dyn #trait_path);
+    let dyn_trait = quote_spanned!(trait_span=> (dyn #trait_path + 'static));
     let pluggable = quote_spanned!(trait_span=> <#dyn_trait as #private::plugin::Pluggable>);
 
     let construct = match &options.new {
@@ -280,13 +289,17 @@ fn generate(options: &Options, plugin: &PluginType, names: &[String]) -> TokenSt
         None => quote!(::core::option::Option::None),
     };
     let line = quote_spanned!(type_span=> ::core::line!());
-    quote! {
+    let constructor_ref = quote_spanned!(trait_span=> &CONSTRUCTOR);
+    let constructor_type =
+        quote_spanned!(trait_span=> fn(#pluggable::Args) -> #private::plugin::Box<#dyn_trait>);
+    // Spanned at the trait: type errors about the registry (the trait has none) point there.
+    quote_spanned! {trait_span=>
         const _: () = {
             fn construct(args: #pluggable::Args) -> #private::plugin::Box<#dyn_trait> {
                 #boxed
             }
 
-            static CONSTRUCTOR: #private::plugin::Constructor<#dyn_trait> = construct;
+            static CONSTRUCTOR: #constructor_type = construct;
 
             #private::inventory::submit! {
                 #private::plugin::Registration::new(
@@ -299,7 +312,7 @@ fn generate(options: &Options, plugin: &PluginType, names: &[String]) -> TokenSt
                         #description,
                     ),
                     #private::plugin::registry_id::<#dyn_trait>,
-                    &CONSTRUCTOR,
+                    #constructor_ref,
                 )
             }
         };

@@ -179,6 +179,8 @@ fn check_method(sig: &Signature, trait_ident: &syn::Ident, errors: &mut Errors) 
                 "`{name}` has no `self` receiver, so the trait cannot be used as `dyn {trait_ident}`, which a plugin registry needs; add a `&self` receiver, {fix} {trait_ident}`"
             ),
         );
+        // Its `Self` in the signature would be the same mistake said twice.
+        return;
     }
     for param in &sig.generics.params {
         if let GenericParam::Type(param) = param {
@@ -204,7 +206,7 @@ fn check_method(sig: &Signature, trait_ident: &syn::Ident, errors: &mut Errors) 
             errors.push_spanned(
                 offending,
                 format!(
-                    "`{name}` uses `{}` in its signature, so the trait cannot be used as `dyn {trait_ident}`, which a plugin registry needs; {fix} {trait_ident}`",
+                    "`{name}` uses `{}` in its signature, so the trait cannot be used as `dyn {trait_ident}`, which a plugin registry needs; add `where Self: Sized` to exclude `{name}` from `dyn {trait_ident}`",
                     offending.to_token_stream().to_string().replace(' ', "")
                 ),
             );
