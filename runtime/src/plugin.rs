@@ -453,6 +453,68 @@ pub fn construct_with<P, A, How, F: NewFn<A, P, How>>(new: F, args: A) -> P {
     new.call(args)
 }
 
+/// Registries with at most this many names and aliases are searched by scanning fingerprints.
+const SMALL: usize = 8;
+
+/// A string of at most 16 bytes as its length and two words that together hold every byte, so
+/// two keys are equal exactly when the strings are (compared without a `memcmp` call).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ShortKey {
+    len: usize,
+    head: u64,
+    tail: u64,
+}
+
+impl ShortKey {
+    /// `None` for strings longer than 16 bytes.
+    #[inline]
+    fn of(s: &str) -> Option<Self> {
+        let bytes = s.as_bytes();
+        let len = bytes.len();
+        let word4 = |at: usize| {
+            let mut word = [0u8; 4];
+            word.copy_from_slice(&bytes[at..at + 4]);
+            u64::from(u32::from_le_bytes(word))
+        };
+        let word8 = |at: usize| {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&bytes[at..at + 8]);
+            u64::from_le_bytes(word)
+        };
+        let (head, tail) = match len {
+            0 => (0, 0),
+            // Bytes 0, len/2 and len-1 are all the bytes of a string of 1 to 3.
+            1..=3 => (
+                u64::from(bytes[0])
+                    | (u64::from(bytes[len / 2]) << 8)
+                    | (u64::from(bytes[len - 1]) << 16),
+                0,
+            ),
+            // The first and last 4 (or 8) bytes overlap and cover the whole string.
+            4..=7 => (word4(0), word4(len - 4)),
+            8..=16 => (word8(0), word8(len - 8)),
+            _ => return None,
+        };
+        Some(Self { len, head, tail })
+    }
+}
+
+/// The fingerprint table of a small registry, or an empty one when the registry is too large
+/// or has a key longer than 16 bytes.
+fn small_table(
+    index: &HashMap<&'static str, Slot, foldhash::fast::FixedState>,
+) -> Box<[(ShortKey, Slot)]> {
+    if index.len() > SMALL {
+        return Box::new([]);
+    }
+    index
+        .iter()
+        .map(|(key, slot)| ShortKey::of(key).map(|short| (short, *slot)))
+        .collect::<Option<Vec<_>>>()
+        .map(Vec::into_boxed_slice)
+        .unwrap_or_default()
+}
+
 /// Where a name points in a built registry.
 #[derive(Clone, Copy, Debug)]
 enum Slot {
@@ -497,6 +559,9 @@ pub struct Registry<T: ?Sized + Pluggable> {
     names: Vec<&'static str>,
     /// Every name and alias.
     index: HashMap<&'static str, Slot, foldhash::fast::FixedState>,
+    /// For small registries (at most [`SMALL`] keys, each at most 16 bytes): every name and
+    /// alias as a [`ShortKey`], scanned instead of hashing. Empty otherwise.
+    small: Box<[(ShortKey, Slot)]>,
     /// Sorted by name.
     conflicts: Vec<Conflict>,
 }
@@ -579,10 +644,12 @@ impl<T: ?Sized + Pluggable> Registry<T> {
                 index.insert(conflict.name, Slot::Conflict(c as u32));
             }
         }
+        let small = small_table(&index);
         Self {
             entries,
             names,
             index,
+            small,
             conflicts,
         }
     }
@@ -617,11 +684,14 @@ impl<T: ?Sized + Pluggable> Registry<T> {
     #[inline]
     pub fn create_with(&self, name: &str, args: T::Args) -> Result<Box<T>, PluginError> {
         let entry = self.entry(name)?;
-        if let Err(source) = audit::emit(
-            "plugin.create",
-            &[("registry", &T::NAME), ("name", &entry.info.name)],
-        ) {
-            return Err(self.denied(entry.info.name, source));
+        // Checked first so the event's arguments are only assembled when a hook will see them.
+        if audit::is_active() {
+            if let Err(source) = audit::emit(
+                "plugin.create",
+                &[("registry", &T::NAME), ("name", &entry.info.name)],
+            ) {
+                return Err(self.denied(entry.info.name, source));
+            }
         }
         Ok((entry.constructor)(args))
     }
@@ -744,11 +814,25 @@ impl<T: ?Sized + Pluggable> Registry<T> {
 
     #[inline]
     fn entry(&self, name: &str) -> Result<&Entry<T>, PluginError> {
-        match self.index.get(name) {
-            Some(Slot::Unique(i)) => Ok(&self.entries[*i as usize]),
-            Some(Slot::Conflict(c)) => Err(self.duplicate(*c)),
+        match self.slot(name) {
+            Some(Slot::Unique(i)) => Ok(&self.entries[i as usize]),
+            Some(Slot::Conflict(c)) => Err(self.duplicate(c)),
             None => Err(self.unknown(name)),
         }
+    }
+
+    /// Where `name` points: a bounded scan of at most [`SMALL`] fingerprints for small
+    /// registries, a hash lookup otherwise; O(1) either way.
+    #[inline]
+    fn slot(&self, name: &str) -> Option<Slot> {
+        if self.small.is_empty() {
+            return self.index.get(name).copied();
+        }
+        let key = ShortKey::of(name)?;
+        self.small
+            .iter()
+            .find(|(candidate, _)| *candidate == key)
+            .map(|(_, slot)| *slot)
     }
 
     #[cold]
@@ -859,6 +943,55 @@ mod tests {
         assert_eq!(closest("jsno", NAMES.into_iter()), Some("json"));
         assert_eq!(closest("json_line", NAMES.into_iter()), Some("json_lines"));
         assert_eq!(closest("parket", NAMES.into_iter()), Some("parquet"));
+    }
+
+    #[test]
+    fn short_keys_are_equal_exactly_when_the_strings_are() {
+        let words = [
+            "",
+            "a",
+            "b",
+            "ab",
+            "ba",
+            "aa",
+            "abc",
+            "acb",
+            "cba",
+            "abcd",
+            "abce",
+            "abcde",
+            "abxde",
+            "abcdefg",
+            "abcdefh",
+            "abcdefgh",
+            "abcdefgx",
+            "xbcdefgh",
+            "abcdefghijklmnop",
+            "abcdefghijklmnoq",
+            "abcdefghXjklmnop",
+            "csv",
+            "json",
+            "json_exporter",
+        ];
+        for a in words {
+            for b in words {
+                assert_eq!(ShortKey::of(a) == ShortKey::of(b), a == b, "{a:?} vs {b:?}");
+            }
+        }
+        assert_eq!(ShortKey::of("abcdefghijklmnopq"), None, "17 bytes");
+        // Every byte position of every length up to 16 matters.
+        for len in 1..=16 {
+            let base = vec![b'a'; len];
+            for at in 0..len {
+                let mut changed = base.clone();
+                changed[at] = b'b';
+                let (x, y) = (
+                    std::str::from_utf8(&base).unwrap(),
+                    std::str::from_utf8(&changed).unwrap(),
+                );
+                assert_ne!(ShortKey::of(x), ShortKey::of(y), "len {len}, byte {at}");
+            }
+        }
     }
 
     #[test]

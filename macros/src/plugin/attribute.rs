@@ -261,7 +261,7 @@ fn generate(options: &Options, plugin: &PluginType, names: &[String]) -> TokenSt
     let type_span = ident.span();
 
     // `dyn Trait` spanned at the trait: "not a plugin registry" errors point there.
-    let dyn_trait = quote_spanned!(trait_span=> (dyn #trait_path + 'static));
+    let dyn_trait = quote_spanned!(trait_span=> dyn #trait_path + 'static);
     let pluggable = quote_spanned!(trait_span=> <#dyn_trait as #private::plugin::Pluggable>);
 
     let construct = match &options.new {
