@@ -182,10 +182,33 @@ impl Level for Priority {
 #[keel::registry]
 trait Unused {}
 
+mod nested {
+    /// Registered through a relative path to the trait.
+    #[keel::plugin(super::Level, name = "low", new = Self::make)]
+    pub struct LowLevel;
+
+    impl LowLevel {
+        fn make() -> Self {
+            LowLevel
+        }
+    }
+
+    impl super::Level for LowLevel {
+        fn value(&self) -> u8 {
+            0
+        }
+    }
+}
+
 #[test]
 fn enums_register_and_new_overrides_default() {
     let levels = registry::<dyn Level>();
     assert_eq!(levels.create("high").unwrap().value(), 9);
+    assert_eq!(levels.create("low").unwrap().value(), 0);
+    assert_eq!(
+        levels.get("low").unwrap().type_path(),
+        "plugin::nested::LowLevel"
+    );
     assert_eq!(Priority::Low.value(), 1);
     assert_eq!(
         levels.get("high").unwrap().description(),

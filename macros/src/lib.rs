@@ -99,7 +99,8 @@ pub fn registry(
 ///   (`JsonExporter` → `"json_exporter"`). Names and aliases are non-empty, without whitespace.
 /// - `aliases`: other names the plugin answers to.
 /// - `new = path`: the constructor, `fn() -> Self` (or `fn(Args) -> Self` when the registry has
-///   `args = Args`). Without it the plugin is built by `Default::default()` (or `From<Args>`).
+///   `args = Args`), such as `new = Self::new`. Without it the plugin is built by
+///   `Default::default()` (or `From<Args>`).
 /// - `crate = path`: where to find keel when the dependency is renamed (default `::keel`).
 ///
 /// The type's doc comment becomes the plugin's description. The type cannot be generic.

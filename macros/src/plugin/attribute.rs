@@ -267,6 +267,16 @@ fn generate(options: &Options, plugin: &PluginType, names: &[String]) -> TokenSt
     let construct = match &options.new {
         Some(new) => {
             let new_span = new.span();
+            // `new = Self::make` means the plugin type: the constructor is called from a free
+            // function, where `Self` does not exist.
+            let mut new = new.clone();
+            if let Some(first) = new.segments.first_mut() {
+                if first.ident == "Self" && new.leading_colon.is_none() {
+                    let mut type_ident = ident.clone();
+                    type_ident.set_span(first.ident.span());
+                    first.ident = type_ident;
+                }
+            }
             quote_spanned! {new_span=>
                 #private::plugin::construct_with::<#ident, _, #pluggable::Construct, _>(#new, args)
             }
