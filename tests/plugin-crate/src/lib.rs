@@ -1,7 +1,9 @@
 //! A crate of the dependency graph that declares a plugin registry and registers plugins in it,
 //! for `tests/plugin.rs`. keel is renamed here (`kl`), so every attribute says `crate = kl`.
 
-#![deny(warnings, clippy::all)]
+#![deny(warnings, clippy::all, missing_docs)]
+// What the macros generate must pass these in a user crate too.
+#![forbid(unsafe_code)]
 
 /// Greets someone.
 #[kl::registry(crate = kl)]
