@@ -278,18 +278,19 @@ fn generate(options: &Options, plugin: &PluginType, names: &[String]) -> TokenSt
                 }
             }
             quote_spanned! {new_span=>
-                #private::plugin::construct_with::<#ident, _, #pluggable::Construct, _>(#new, args)
+                #private::plugin::construct_with::<#ident, _, #pluggable::Construct, _>(#new, __keel_args)
             }
         }
         None => quote_spanned! {type_span=>
-            <#ident as #private::plugin::Construct<#pluggable::Args, #pluggable::Construct>>::construct(args)
+            <#ident as #private::plugin::Construct<#pluggable::Args, #pluggable::Construct>>::construct(__keel_args)
         },
     };
     // Boxing spanned at the type: "does not implement the trait" points at it.
     let boxed = quote_spanned! {type_span=>
         {
-            let plugin: #private::plugin::Box<#ident> = #private::plugin::Box::new(#construct);
-            plugin
+            let __keel_plugin: #private::plugin::Box<#ident> =
+                #private::plugin::Box::new(#construct);
+            __keel_plugin
         }
     };
     let name = &names[0];
@@ -299,17 +300,18 @@ fn generate(options: &Options, plugin: &PluginType, names: &[String]) -> TokenSt
         None => quote!(::core::option::Option::None),
     };
     let line = quote_spanned!(type_span=> ::core::line!());
-    let constructor_ref = quote_spanned!(trait_span=> &CONSTRUCTOR);
+    let constructor_ref = quote_spanned!(trait_span=> &__KEEL_CONSTRUCTOR);
     let constructor_type =
         quote_spanned!(trait_span=> fn(#pluggable::Args) -> #private::plugin::Box<#dyn_trait>);
     // Spanned at the trait: type errors about the registry (the trait has none) point there.
+    // Every generated name starts with `__keel` so that none can capture the user's `new = path`.
     quote_spanned! {trait_span=>
         const _: () = {
-            fn construct(args: #pluggable::Args) -> #private::plugin::Box<#dyn_trait> {
+            fn __keel_construct(__keel_args: #pluggable::Args) -> #private::plugin::Box<#dyn_trait> {
                 #boxed
             }
 
-            static CONSTRUCTOR: #constructor_type = construct;
+            static __KEEL_CONSTRUCTOR: #constructor_type = __keel_construct;
 
             #private::inventory::submit! {
                 #private::plugin::Registration::new(
