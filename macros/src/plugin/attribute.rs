@@ -136,7 +136,7 @@ fn parse_item(item: &Item, errors: &mut Errors) -> Option<PluginType> {
         Item::Enum(item) => (&item.ident, &item.generics, &item.attrs),
         other => {
             errors.push(syn::Error::new(
-                item_keyword_span(other),
+                super::item_keyword_span(other),
                 "`#[keel::plugin]` goes on a struct or an enum",
             ));
             return None;
@@ -164,18 +164,6 @@ fn parse_item(item: &Item, errors: &mut Errors) -> Option<PluginType> {
         ident: ident.clone(),
         description: description(attrs),
     })
-}
-
-fn item_keyword_span(item: &Item) -> Span {
-    match item {
-        Item::Fn(item) => item.sig.fn_token.span,
-        Item::Trait(item) => item.trait_token.span,
-        Item::Union(item) => item.union_token.span,
-        Item::Impl(item) => item.impl_token.span,
-        Item::Type(item) => item.type_token.span,
-        Item::Mod(item) => item.mod_token.span,
-        other => other.span(),
-    }
 }
 
 /// The doc comment, one leading space stripped per line, surrounding blank lines dropped.

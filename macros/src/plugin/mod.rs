@@ -9,7 +9,9 @@ mod attribute;
 mod naming;
 mod registry;
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
+use syn::Item;
+use syn::spanned::Spanned;
 
 /// Entry point of `#[keel::registry]`.
 pub fn registry(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -19,4 +21,20 @@ pub fn registry(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Entry point of `#[keel::plugin]`.
 pub fn plugin(args: TokenStream, item: TokenStream) -> TokenStream {
     attribute::expand(args, item)
+}
+
+/// The span of the keyword that says what kind of item this is (`fn`, `struct`, ...), where an
+/// error about putting an attribute on the wrong kind of item should point.
+pub(crate) fn item_keyword_span(item: &Item) -> Span {
+    match item {
+        Item::Fn(item) => item.sig.fn_token.span,
+        Item::Trait(item) => item.trait_token.span,
+        Item::Union(item) => item.union_token.span,
+        Item::Struct(item) => item.struct_token.span,
+        Item::Enum(item) => item.enum_token.span,
+        Item::Impl(item) => item.impl_token.span,
+        Item::Type(item) => item.type_token.span,
+        Item::Mod(item) => item.mod_token.span,
+        other => other.span(),
+    }
 }

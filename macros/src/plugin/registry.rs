@@ -9,7 +9,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
 use syn::parse::Parser;
 use syn::{
-    FnArg, GenericParam, ItemTrait, ReturnType, Signature, TraitItem, Type, TypeParamBound,
+    FnArg, GenericParam, Item, ItemTrait, ReturnType, Signature, TraitItem, Type, TypeParamBound,
     WherePredicate,
 };
 
@@ -62,10 +62,11 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let item_trait = match syn::parse2::<ItemTrait>(item.clone()) {
         Ok(item_trait) => item_trait,
         Err(_) => {
-            let error = syn::Error::new(
-                first_token_span(&item),
-                "`#[keel::registry]` goes on a trait declaration",
+            let span = syn::parse2::<Item>(item.clone()).map_or_else(
+                |_| first_token_span(&item),
+                |parsed| super::item_keyword_span(&parsed),
             );
+            let error = syn::Error::new(span, "`#[keel::registry]` goes on a trait declaration");
             return combine(item, errors, error);
         }
     };
