@@ -12,16 +12,23 @@
 mod audit;
 mod instrument;
 mod measure;
+mod plugin;
 
 fn main() {
     println!("keel tour: Python's production patterns as zero-cost Rust");
     println!("(every figure below is measured now, on this machine)\n");
+    // `audit` comes last: it installs a hook, and every other section's sensitive operations
+    // (plugin creation, shared memory, file commits, transactions) raise audit events.
     let sections: &[(&str, fn())] = &[
-        ("sys.addaudithook  ->  keel::audit", audit::run),
         (
             "import-time AST transform  ->  #[keel::instrument]",
             instrument::run,
         ),
+        (
+            "__init_subclass__ registries  ->  #[keel::registry] + #[keel::plugin]",
+            plugin::run,
+        ),
+        ("sys.addaudithook  ->  keel::audit", audit::run),
     ];
     for (title, run) in sections {
         println!("== {title}");

@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod bounds;
 pub mod trace;
+pub mod plugin;
 
 pub use bounds::{Bounds, BoundsError};
 
@@ -21,5 +22,16 @@ pub mod __private {
     /// `#[keel::instrument]`.
     pub mod trace {
         pub use crate::trace::__private::*;
+    }
+    pub use inventory;
+
+    /// What `#[keel::registry]` and `#[keel::plugin]` expand to.
+    pub mod plugin {
+        pub use crate::plugin::{
+            ByDefault, ByFrom, Construct, Constructor, Pluggable, PluginInfo, Registration,
+            Registry, construct_with, registry_id,
+        };
+        pub use std::boxed::Box;
+        pub use std::sync::OnceLock;
     }
 }

@@ -1,0 +1,133 @@
+//! `keel::plugin`: `create("csv")` next to a hand-written `match name { .. => Box::new(..) }`,
+//! and the first-access build of a registry holding 1,000 plugins (generated below).
+
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use keel::plugin::{PluginError, Registry, registry};
+use std::hint::black_box;
+use std::time::Instant;
+
+/// Formats a series of numbers.
+#[keel::registry]
+pub trait Exporter: Send + Sync {
+    fn export(&self, data: &[i64]) -> String;
+}
+
+/// Comma-separated values.
+#[keel::plugin(Exporter, name = "csv", aliases = ["comma"])]
+#[derive(Default)]
+pub struct CsvExporter;
+
+impl Exporter for CsvExporter {
+    fn export(&self, data: &[i64]) -> String {
+        data.iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// A JSON array.
+#[keel::plugin(Exporter, name = "json")]
+#[derive(Default)]
+pub struct JsonExporter;
+
+impl Exporter for JsonExporter {
+    fn export(&self, data: &[i64]) -> String {
+        format!("{data:?}")
+    }
+}
+
+/// The peer: what one writes by hand without a registry.
+#[inline(never)]
+fn hand_written(name: &str) -> Option<Box<dyn Exporter>> {
+    match name {
+        "csv" | "comma" => Some(Box::new(CsvExporter)),
+        "json" => Some(Box::new(JsonExporter)),
+        _ => None,
+    }
+}
+
+#[inline(never)]
+fn keel_create(
+    exporters: &Registry<dyn Exporter>,
+    name: &str,
+) -> Result<Box<dyn Exporter>, PluginError> {
+    exporters.create(name)
+}
+
+fn create(c: &mut Criterion) {
+    let exporters = registry::<dyn Exporter>();
+    assert_eq!(exporters.create("csv").unwrap().export(&[1, 2]), "1,2");
+    assert_eq!(hand_written("csv").unwrap().export(&[1, 2]), "1,2");
+
+    let mut group = c.benchmark_group("plugin_create");
+    group.bench_function("hand_written_match_box", |b| {
+        b.iter(|| hand_written(black_box("csv")))
+    });
+    group.bench_function("keel_create", |b| {
+        b.iter(|| keel_create(exporters, black_box("csv")))
+    });
+    group.bench_function("keel_registry_then_create", |b| {
+        b.iter(|| registry::<dyn Exporter>().create(black_box("csv")))
+    });
+    group.finish();
+}
+
+// 1,000 plugins, `Bulk000` .. `Bulk999` (registered as "bulk000" .. "bulk999").
+
+#[keel::registry]
+pub trait Bulk {
+    fn id(&self) -> u32;
+}
+
+macro_rules! bulk_hundreds {
+    ($($h:literal)*) => { $( bulk_tens!($h; 0 1 2 3 4 5 6 7 8 9); )* };
+}
+macro_rules! bulk_tens {
+    ($h:literal; $($t:literal)*) => { $( bulk_ones!($h $t; 0 1 2 3 4 5 6 7 8 9); )* };
+}
+macro_rules! bulk_ones {
+    ($h:literal $t:literal; $($o:literal)*) => {
+        $(
+            paste::paste! {
+                #[keel::plugin(Bulk)]
+                #[derive(Default)]
+                pub struct [<Bulk $h $t $o>];
+
+                impl Bulk for [<Bulk $h $t $o>] {
+                    fn id(&self) -> u32 {
+                        $h * 100 + $t * 10 + $o
+                    }
+                }
+            }
+        )*
+    };
+}
+bulk_hundreds!(0 1 2 3 4 5 6 7 8 9);
+
+fn build(c: &mut Criterion) {
+    // The real first access, once (criterion below repeats the same build on fresh registries).
+    let start = Instant::now();
+    let bulk = registry::<dyn Bulk>();
+    let first_access = start.elapsed();
+    assert_eq!(bulk.len(), 1000);
+    assert!(bulk.check().is_ok());
+    assert_eq!(bulk.create("bulk742").unwrap().id(), 742);
+    eprintln!("registry::<dyn Bulk>() first access (1,000 plugins): {first_access:?}");
+
+    let mut group = c.benchmark_group("plugin_registry_build");
+    group.bench_function("collect_1000_plugins", |b| {
+        b.iter_batched(
+            || (),
+            |()| Registry::<dyn Bulk>::collect(),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("keel_create_among_1000", |b| {
+        b.iter(|| bulk.create(black_box("bulk742")))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, create, build);
+criterion_main!(benches);

@@ -1,0 +1,160 @@
+//! Finding names fast (fingerprints for small registries) and suggesting the name that was meant.
+
+use std::collections::HashMap;
+
+use super::registry::Slot;
+
+/// Registries with at most this many names and aliases are searched by scanning fingerprints.
+pub(super) const SMALL: usize = 8;
+
+/// A string of at most 16 bytes as its length and two words that together hold every byte, so
+/// two keys are equal exactly when the strings are (compared without a `memcmp` call).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct ShortKey {
+    len: usize,
+    head: u64,
+    tail: u64,
+}
+
+impl ShortKey {
+    /// `None` for strings longer than 16 bytes.
+    #[inline]
+    pub(super) fn of(s: &str) -> Option<Self> {
+        let bytes = s.as_bytes();
+        let len = bytes.len();
+        let word4 = |at: usize| {
+            let mut word = [0u8; 4];
+            word.copy_from_slice(&bytes[at..at + 4]);
+            u64::from(u32::from_le_bytes(word))
+        };
+        let word8 = |at: usize| {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&bytes[at..at + 8]);
+            u64::from_le_bytes(word)
+        };
+        let (head, tail) = match len {
+            0 => (0, 0),
+            // Bytes 0, len/2 and len-1 are all the bytes of a string of 1 to 3.
+            1..=3 => (
+                u64::from(bytes[0])
+                    | (u64::from(bytes[len / 2]) << 8)
+                    | (u64::from(bytes[len - 1]) << 16),
+                0,
+            ),
+            // The first and last 4 (or 8) bytes overlap and cover the whole string.
+            4..=7 => (word4(0), word4(len - 4)),
+            8..=16 => (word8(0), word8(len - 8)),
+            _ => return None,
+        };
+        Some(Self { len, head, tail })
+    }
+}
+
+/// The fingerprint table of a small registry, or an empty one when the registry is too large
+/// or has a key longer than 16 bytes.
+pub(super) fn small_table(
+    index: &HashMap<&'static str, Slot, foldhash::fast::FixedState>,
+) -> Box<[(ShortKey, Slot)]> {
+    if index.len() > SMALL {
+        return Box::new([]);
+    }
+    index
+        .iter()
+        .map(|(key, slot)| ShortKey::of(key).map(|short| (short, *slot)))
+        .collect::<Option<Vec<_>>>()
+        .map(Vec::into_boxed_slice)
+        .unwrap_or_default()
+}
+
+/// The candidate closest to `name` by edit distance (case-insensitive, transpositions count
+/// as one edit), if it is close enough to be a plausible typo; ties go to the alphabetically
+/// first candidate.
+pub(super) fn closest(
+    name: &str,
+    candidates: impl Iterator<Item = &'static str>,
+) -> Option<&'static str> {
+    let wanted = name.to_lowercase();
+    candidates
+        .map(|candidate| {
+            let distance = strsim::damerau_levenshtein(&wanted, &candidate.to_lowercase());
+            (distance, candidate)
+        })
+        .filter(|(distance, candidate)| {
+            let longest = wanted.chars().count().max(candidate.chars().count());
+            *distance <= (longest / 3).max(1)
+        })
+        .min()
+        .map(|(_, candidate)| candidate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NAMES: [&str; 4] = ["csv", "json", "json_lines", "parquet"];
+
+    #[test]
+    fn suggests_the_closest_plausible_name() {
+        assert_eq!(closest("cvs", NAMES.into_iter()), Some("csv"));
+        assert_eq!(closest("CSV", NAMES.into_iter()), Some("csv"));
+        assert_eq!(closest("jsno", NAMES.into_iter()), Some("json"));
+        assert_eq!(closest("json_line", NAMES.into_iter()), Some("json_lines"));
+        assert_eq!(closest("parket", NAMES.into_iter()), Some("parquet"));
+    }
+
+    #[test]
+    fn short_keys_are_equal_exactly_when_the_strings_are() {
+        let words = [
+            "",
+            "a",
+            "b",
+            "ab",
+            "ba",
+            "aa",
+            "abc",
+            "acb",
+            "cba",
+            "abcd",
+            "abce",
+            "abcde",
+            "abxde",
+            "abcdefg",
+            "abcdefh",
+            "abcdefgh",
+            "abcdefgx",
+            "xbcdefgh",
+            "abcdefghijklmnop",
+            "abcdefghijklmnoq",
+            "abcdefghXjklmnop",
+            "csv",
+            "json",
+            "json_exporter",
+        ];
+        for a in words {
+            for b in words {
+                assert_eq!(ShortKey::of(a) == ShortKey::of(b), a == b, "{a:?} vs {b:?}");
+            }
+        }
+        assert_eq!(ShortKey::of("abcdefghijklmnopq"), None, "17 bytes");
+        // Every byte position of every length up to 16 matters.
+        for len in 1..=16 {
+            let base = vec![b'a'; len];
+            for at in 0..len {
+                let mut changed = base.clone();
+                changed[at] = b'b';
+                let (x, y) = (
+                    std::str::from_utf8(&base).unwrap(),
+                    std::str::from_utf8(&changed).unwrap(),
+                );
+                assert_ne!(ShortKey::of(x), ShortKey::of(y), "len {len}, byte {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn suggests_nothing_for_a_distant_name() {
+        assert_eq!(closest("xml", NAMES.into_iter()), None);
+        assert_eq!(closest("", NAMES.into_iter()), None);
+        assert_eq!(closest("yaml", std::iter::empty()), None);
+    }
+}
