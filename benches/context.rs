@@ -4,8 +4,13 @@
 //! persistent hash maps `rpds::HashTrieMapSync` and `imbl::HashMap` (group `context_storage`).
 //!
 //! `cargo bench --bench context -- --warm-up-time 1 --measurement-time 3`
+//! (`KEEL_BENCH_CLOCK=cpu` in front counts thread CPU time instead of wall time; see
+//! `benches/cpu_time.rs`.)
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+mod cpu_time;
+
+use criterion::measurement::Measurement;
+use criterion::{BenchmarkId, Criterion};
 use keel::context::{Context, ContextVar};
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -22,7 +27,7 @@ thread_local! {
     static REF_CELL: RefCell<Option<Arc<u64>>> = const { RefCell::new(None) };
 }
 
-fn api(c: &mut Criterion) {
+fn api<M: Measurement>(c: &mut Criterion<M>) {
     let mut group = c.benchmark_group("context");
     REF_CELL.with(|r| *r.borrow_mut() = Some(Arc::new(7)));
     let _request = REQUEST_ID.set("req-42".to_string());
@@ -88,7 +93,7 @@ type Value = Arc<dyn Any + Send + Sync>;
 /// The same three operations on each storage at `n` variables: read one, snapshot, write one
 /// while a snapshot is alive (the copy-on-write path). keel is measured through its public API
 /// (so including the thread-local access); the peers are the bare maps, which favours them.
-fn storage(c: &mut Criterion) {
+fn storage<M: Measurement>(c: &mut Criterion<M>) {
     let mut group = c.benchmark_group("context_storage");
     for n in [4usize, 32] {
         let vars: Vec<&'static ContextVar<u64>> = (0..n)
@@ -161,5 +166,4 @@ fn storage(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, api, storage);
-criterion_main!(benches);
+cpu_time::main_with_clock!(api, storage);

@@ -28,10 +28,12 @@ pub(crate) struct Vars(Option<Arc<Vec<Entry>>>);
 impl Vars {
     pub(crate) const EMPTY: Vars = Vars(None);
 
+    #[inline]
     fn entries(&self) -> &[Entry] {
         self.0.as_deref().map_or(&[], Vec::as_slice)
     }
 
+    #[inline]
     fn position(entries: &[Entry], id: usize) -> Result<usize, usize> {
         // Few variables: a linear scan over contiguous ids beats a binary search's branches.
         if entries.len() <= 8 {

@@ -326,6 +326,7 @@ struct Entered<'a> {
 }
 
 impl<'a> Entered<'a> {
+    #[inline]
     fn new(ctx: &'a mut Context) -> Self {
         let inner = Current {
             vars: mem::take(&mut ctx.vars),
@@ -337,6 +338,7 @@ impl<'a> Entered<'a> {
 }
 
 impl Drop for Entered<'_> {
+    #[inline]
     fn drop(&mut self) {
         let outer = mem::replace(&mut self.outer, Current::EMPTY);
         // `try_with`: during thread teardown the thread-local may be gone; the context's

@@ -246,6 +246,10 @@ impl<T: Clone + Send + Sync + 'static> ContextVar<T> {
     /// A clone of the value in the current context, or of the default, or `None`
     /// (Python's `var.get(None)`). Use [`with`](Self::with) to borrow instead of cloning.
     ///
+    /// The clone is made while the current context is borrowed: a `Clone` impl that itself
+    /// *sets* a context variable panics (reading is fine). [`with`](Self::with) has no such
+    /// restriction.
+    ///
     /// ```
     /// use keel_runtime::context::ContextVar;
     /// static TENANT: ContextVar<u32> = ContextVar::new("tenant");
