@@ -174,7 +174,7 @@ impl Context {
     /// One context cannot be entered twice at once (Python raises `RuntimeError`); here it is a
     /// borrow error:
     ///
-    /// ```compile_fail
+    /// ```compile_fail,E0499
     /// let mut ctx = keel_runtime::context::Context::new();
     /// ctx.run(|| ctx.run(|| ()));
     /// ```
