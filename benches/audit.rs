@@ -1,7 +1,14 @@
 //! `keel::audit::emit` cost, with no hook installed (the common case) and through one hook,
 //! next to an empty call as the floor.
+//!
+//! `cargo bench --bench audit -- --warm-up-time 1 --measurement-time 3`
+//! (`KEEL_BENCH_CLOCK=cpu` in front counts thread CPU time instead of wall time; see
+//! `benches/cpu_time.rs`.)
 
-use criterion::{Criterion, criterion_group, criterion_main};
+mod cpu_time;
+
+use criterion::Criterion;
+use criterion::measurement::Measurement;
 use std::hint::black_box;
 
 #[inline(never)]
@@ -10,8 +17,15 @@ fn empty(name: &str) -> Result<(), keel::audit::Denied> {
     Ok(())
 }
 
-fn emit(c: &mut Criterion) {
+fn emit<M: Measurement>(c: &mut Criterion<M>) {
     let mut group = c.benchmark_group("audit_emit");
+    // The harness alone: the same black_box'd input and `Result` output, no call, no load.
+    group.bench_function("harness_floor", |b| {
+        b.iter(|| {
+            black_box("app.read");
+            Ok::<(), keel::audit::Denied>(())
+        })
+    });
     group.bench_function("empty_fn_floor", |b| {
         b.iter(|| empty(black_box("app.read")))
     });
@@ -30,5 +44,4 @@ fn emit(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, emit);
-criterion_main!(benches);
+cpu_time::main_with_clock!(emit);

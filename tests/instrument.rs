@@ -988,3 +988,36 @@ fn library_code_reports_through_span() {
     assert!(filtered.is_empty());
     trace::set_filter(None);
 }
+
+// ---------------------------------------------------------------- keel::context on events
+
+static REQUEST_ID: keel::context::ContextVar<String> = keel::context::ContextVar::new("request_id");
+
+#[test]
+fn events_carry_the_context_of_the_thread_that_emitted_them() {
+    let _guard = exclusive();
+    let _token = REQUEST_ID.set("req-42".into());
+    let (_, here) = trace::capture(|| add(1, 2));
+    assert!(
+        here.iter()
+            .all(|e| e.context().get(&REQUEST_ID).as_deref() == Some("req-42"))
+    );
+
+    // keel::context::spawn carries the context into the new thread; its events see it.
+    let handed_off = keel::context::spawn(|| trace::capture(|| add(3, 4)).1)
+        .join()
+        .unwrap();
+    assert_eq!(handed_off.len(), 2);
+    assert!(
+        handed_off
+            .iter()
+            .all(|e| e.context().get(&REQUEST_ID).as_deref() == Some("req-42"))
+    );
+
+    // A plain std::thread::spawn starts with an empty context, as in Python.
+    let plain = std::thread::spawn(|| trace::capture(|| add(5, 6)).1)
+        .join()
+        .unwrap();
+    assert_eq!(plain.len(), 2);
+    assert!(plain.iter().all(|e| e.context().get(&REQUEST_ID).is_none()));
+}

@@ -10,6 +10,7 @@
 #![deny(warnings, clippy::all)]
 
 mod audit;
+mod context;
 mod instrument;
 mod measure;
 mod plugin;
@@ -28,6 +29,7 @@ fn main() {
             "__init_subclass__ registries  ->  #[keel::registry] + #[keel::plugin]",
             plugin::run,
         ),
+        ("contextvars  ->  keel::context", context::run),
         ("sys.addaudithook  ->  keel::audit", audit::run),
     ];
     for (title, run) in sections {

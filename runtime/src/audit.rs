@@ -112,35 +112,52 @@ impl fmt::Display for Event<'_> {
 /// A hook returns `Err(Denied::new(reason))`; [`emit`] fills in the event's name, so the error
 /// the caller sees says both what was refused and why.
 ///
+/// `Denied` is one pointer wide, so `Result<(), Denied>` (what [`emit`] returns) is a single
+/// machine word and checking it costs nothing on the path where no hook objects.
+///
 /// ```
 /// use keel_runtime::audit::Denied;
 /// let d = Denied::new("read-only mode");
 /// assert_eq!(d.reason(), "read-only mode");
+/// assert_eq!(size_of::<Result<(), Denied>>(), size_of::<usize>());
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("audit hook denied `{event}`: {reason}")]
-pub struct Denied {
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
+#[error("audit hook denied `{}`: {}", .0.event, .0.reason)]
+pub struct Denied(Box<Refusal>);
+
+/// What a [`Denied`] carries, boxed so the error stays one pointer wide.
+#[derive(Clone, PartialEq, Eq)]
+struct Refusal {
     event: String,
     reason: String,
+}
+
+impl fmt::Debug for Denied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Denied")
+            .field("event", &self.0.event)
+            .field("reason", &self.0.reason)
+            .finish()
+    }
 }
 
 impl Denied {
     /// A veto with a human-readable reason.
     pub fn new(reason: impl Into<String>) -> Self {
-        Self {
+        Self(Box::new(Refusal {
             event: String::new(),
             reason: reason.into(),
-        }
+        }))
     }
 
     /// Why the hook refused.
     pub fn reason(&self) -> &str {
-        &self.reason
+        &self.0.reason
     }
 
     /// The name of the event that was refused (filled in by [`emit`]).
     pub fn event(&self) -> &str {
-        &self.event
+        &self.0.event
     }
 }
 
@@ -222,7 +239,7 @@ fn dispatch(event: &Event<'_>) -> Result<(), Denied> {
     };
     for hook in hooks.iter() {
         if let Err(mut denied) = hook(event) {
-            denied.event = event.name().to_owned();
+            denied.0.event = event.name().to_owned();
             return Err(denied);
         }
     }

@@ -7,8 +7,9 @@
 
 pub mod audit;
 pub mod bounds;
-pub mod trace;
+pub mod context;
 pub mod plugin;
+pub mod trace;
 
 pub use bounds::{Bounds, BoundsError};
 

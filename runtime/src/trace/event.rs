@@ -1,6 +1,7 @@
 //! `Event`: one function entry or exit, as sinks and captures see it.
 
 use super::call_site::CallSite;
+use crate::context::Context;
 use core::fmt;
 use core::time::Duration;
 
@@ -95,8 +96,7 @@ pub struct Event {
     call_site: &'static CallSite,
     call_id: u64,
     fields: Vec<(&'static str, String)>,
-    // `keel::context` snapshot: the lead adds `context: crate::context::Context` here, filled in
-    // by `Event::new` below with `Context::current()`, plus `pub fn context(&self) -> &Context`.
+    context: Context,
 }
 
 impl Event {
@@ -112,6 +112,7 @@ impl Event {
             call_site,
             call_id,
             fields,
+            context: Context::current(),
         }
     }
 
@@ -164,6 +165,23 @@ impl Event {
     /// Recorded values: arguments (on entry, in `Debug` form) and `"return"` (on exit).
     pub fn fields(&self) -> &[(&'static str, String)] {
         &self.fields
+    }
+
+    /// The [`keel::context`](crate::context) in force on the thread that emitted the event
+    /// (an O(1) snapshot), so a request id set in one thread is seen in the work it hands off.
+    ///
+    /// ```
+    /// use keel_runtime::context::ContextVar;
+    /// use keel_runtime::trace::{self, CallSite, Outcome, Span};
+    /// static REQUEST_ID: ContextVar<u64> = ContextVar::new("request_id");
+    /// static SITE: CallSite = CallSite::new("doc::ctx::handle", "doc::ctx", "ctx.rs", 1);
+    /// trace::enable();
+    /// let _token = REQUEST_ID.set(42);
+    /// let (_, events) = trace::capture(|| Span::enter(&SITE).finish(Outcome::Ok));
+    /// assert_eq!(events[0].context().get(&REQUEST_ID), Some(42));
+    /// ```
+    pub fn context(&self) -> &Context {
+        &self.context
     }
 
     /// The recorded value called `name`, if any.

@@ -1,0 +1,169 @@
+//! `keel::context` costs against the budgets (`ContextVar::get` ≤ 10 ns,
+//! `Context::current()` ≤ 10 ns, `set` ≤ 60 ns), next to plain `thread_local!` access as the
+//! floor (group `context`); and the storage choice, keel's `Arc`'d sorted vector against the
+//! persistent hash maps `rpds::HashTrieMapSync` and `imbl::HashMap` (group `context_storage`).
+//!
+//! `cargo bench --bench context -- --warm-up-time 1 --measurement-time 3`
+//! (`KEEL_BENCH_CLOCK=cpu` in front counts thread CPU time instead of wall time; see
+//! `benches/cpu_time.rs`.)
+
+mod cpu_time;
+
+use criterion::measurement::Measurement;
+use criterion::{BenchmarkId, Criterion};
+use keel::context::{Context, ContextVar};
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::hint::black_box;
+use std::sync::Arc;
+
+static REQUEST_ID: ContextVar<String> = ContextVar::new("request_id");
+static USER: ContextVar<u64> = ContextVar::new("user");
+static UNSET: ContextVar<u64> = ContextVar::new("unset");
+static COUNTER: ContextVar<u64> = ContextVar::new("counter");
+
+thread_local! {
+    static CELL: Cell<u64> = const { Cell::new(7) };
+    static REF_CELL: RefCell<Option<Arc<u64>>> = const { RefCell::new(None) };
+}
+
+fn api<M: Measurement>(c: &mut Criterion<M>) {
+    let mut group = c.benchmark_group("context");
+    REF_CELL.with(|r| *r.borrow_mut() = Some(Arc::new(7)));
+    let _request = REQUEST_ID.set("req-42".to_string());
+    let _user = USER.set(42);
+    let _counter = COUNTER.set(0);
+
+    group.bench_function("floor/thread_local_cell_get", |b| {
+        b.iter(|| CELL.with(|c| c.get()))
+    });
+    group.bench_function("floor/thread_local_refcell_borrow", |b| {
+        b.iter(|| REF_CELL.with(|r| r.borrow().as_deref().copied()))
+    });
+    group.bench_function("floor/thread_local_refcell_write", |b| {
+        b.iter(|| REF_CELL.with(|r| *r.borrow_mut() = None))
+    });
+    group.bench_function("floor/arc_clone_drop", |b| {
+        let arc = Arc::new(7u64);
+        b.iter(|| Arc::clone(black_box(&arc)))
+    });
+
+    group.bench_function("get/u64", |b| b.iter(|| black_box(&USER).get()));
+    group.bench_function("get/unset", |b| b.iter(|| black_box(&UNSET).get()));
+    group.bench_function("get/string_clone", |b| {
+        b.iter(|| black_box(&REQUEST_ID).get())
+    });
+    group.bench_function("with/string_borrow", |b| {
+        b.iter(|| black_box(&REQUEST_ID).with(|id| id.map(String::len)))
+    });
+
+    group.bench_function("current/3_vars", |b| b.iter(Context::current));
+    Context::new().run(|| {
+        group.bench_function("current/empty", |b| b.iter(Context::current));
+    });
+
+    let mut value = 0u64;
+    group.bench_function("set/u64", |b| {
+        b.iter(|| {
+            value += 1;
+            black_box(&COUNTER).set(value)
+        })
+    });
+    group.bench_function("set_reset/u64", |b| {
+        b.iter(|| {
+            let token = black_box(&COUNTER).set(1);
+            COUNTER.reset(token)
+        })
+    });
+    group.bench_function("set_after_snapshot/u64", |b| {
+        b.iter(|| {
+            let snapshot = Context::current();
+            let token = black_box(&COUNTER).set(2);
+            (snapshot, token)
+        })
+    });
+
+    let mut ctx = Context::current();
+    group.bench_function("run/enter_get_exit", |b| b.iter(|| ctx.run(|| USER.get())));
+    group.finish();
+}
+
+type Value = Arc<dyn Any + Send + Sync>;
+
+/// The same three operations on each storage at `n` variables: read one, snapshot, write one
+/// while a snapshot is alive (the copy-on-write path). keel is measured through its public API
+/// (so including the thread-local access); the peers are the bare maps, which favours them.
+fn storage<M: Measurement>(c: &mut Criterion<M>) {
+    let mut group = c.benchmark_group("context_storage");
+    for n in [4usize, 32] {
+        let vars: Vec<&'static ContextVar<u64>> = (0..n)
+            .map(|_| &*Box::leak(Box::new(ContextVar::new("v"))))
+            .collect();
+        let mut ctx = Context::new();
+        let mut rpds_map = rpds::HashTrieMapSync::<usize, Value>::new_sync();
+        let mut imbl_map = imbl::HashMap::<usize, Value>::new();
+        for (i, var) in vars.iter().enumerate() {
+            ctx.run(|| std::mem::forget(var.set(i as u64)));
+            rpds_map.insert_mut(i, Arc::new(i as u64));
+            imbl_map.insert(i, Arc::new(i as u64));
+        }
+        let probe = vars[n / 2];
+        let key = n / 2;
+
+        ctx.run(|| {
+            group.bench_function(BenchmarkId::new("get/keel", n), |b| {
+                b.iter(|| black_box(probe).get())
+            });
+            group.bench_function(BenchmarkId::new("snapshot/keel", n), |b| {
+                b.iter(Context::current)
+            });
+            group.bench_function(BenchmarkId::new("set_after_snapshot/keel", n), |b| {
+                b.iter(|| {
+                    let snapshot = Context::current();
+                    (snapshot, black_box(probe).set(1))
+                })
+            });
+        });
+
+        group.bench_function(BenchmarkId::new("get/rpds", n), |b| {
+            b.iter(|| {
+                black_box(&rpds_map)
+                    .get(&key)
+                    .and_then(|v| v.downcast_ref::<u64>())
+                    .copied()
+            })
+        });
+        group.bench_function(BenchmarkId::new("snapshot/rpds", n), |b| {
+            b.iter(|| black_box(&rpds_map).clone())
+        });
+        group.bench_function(BenchmarkId::new("set_after_snapshot/rpds", n), |b| {
+            b.iter(|| {
+                let snapshot = rpds_map.clone();
+                rpds_map.insert_mut(key, Arc::new(1u64));
+                snapshot
+            })
+        });
+
+        group.bench_function(BenchmarkId::new("get/imbl", n), |b| {
+            b.iter(|| {
+                black_box(&imbl_map)
+                    .get(&key)
+                    .and_then(|v| v.downcast_ref::<u64>())
+                    .copied()
+            })
+        });
+        group.bench_function(BenchmarkId::new("snapshot/imbl", n), |b| {
+            b.iter(|| black_box(&imbl_map).clone())
+        });
+        group.bench_function(BenchmarkId::new("set_after_snapshot/imbl", n), |b| {
+            b.iter(|| {
+                let snapshot = imbl_map.clone();
+                imbl_map.insert(key, Arc::new(1u64));
+                snapshot
+            })
+        });
+    }
+    group.finish();
+}
+
+cpu_time::main_with_clock!(api, storage);

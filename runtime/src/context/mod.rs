@@ -1,0 +1,394 @@
+//! Context variables: request-local state that follows the work across threads and tasks,
+//! Python's `contextvars` (PEP 567).
+//!
+//! | Python | keel |
+//! |---|---|
+//! | `request_id = ContextVar("request_id")` | `static REQUEST_ID: ContextVar<String> = ContextVar::new("request_id");` |
+//! | `ContextVar("lang", default="en")` | [`ContextVar::with_default`]`("lang", "en")` |
+//! | `var.get(None)` | [`ContextVar::get`] (a clone) or [`ContextVar::with`] (a borrow) |
+//! | `token = var.set(v)`; `var.reset(token)` | [`ContextVar::set`] → [`Token`]; [`ContextVar::reset`] → `Result<(), ContextError>` |
+//! | `ctx = copy_context()` | [`Context::current()`] (O(1)) |
+//! | `ctx.run(f)` | [`Context::run`] |
+//! | `pool.submit(copy_context().run, f)` | `pool.execute(`[`wrap`]`(f))` |
+//! | `threading.Thread(target=f)` (empty context) | `std::thread::spawn(f)` (empty context) |
+//! | a thread that should inherit | [`spawn`] |
+//! | an asyncio task's own context | [`Context::scope`]`(future)` |
+//!
+//! Every thread starts in an empty context. `set` changes only the current context;
+//! [`Context::current`] takes a snapshot that later `set`s do not affect; [`Context::run`]
+//! enters a context for the duration of a closure, and whatever the closure sets stays in that
+//! context, even if it panics.
+//!
+//! ```
+//! use keel_runtime::context::{self, Context, ContextVar};
+//!
+//! static REQUEST_ID: ContextVar<String> = ContextVar::new("request_id");
+//!
+//! let token = REQUEST_ID.set("req-42".into());
+//! let seen = context::spawn(|| REQUEST_ID.get()).join().unwrap();
+//! assert_eq!(seen.as_deref(), Some("req-42"));
+//!
+//! let mut ctx = Context::current();
+//! ctx.run(|| {
+//!     let _inner = REQUEST_ID.set("req-43".into());
+//! });
+//! assert_eq!(ctx.get(&REQUEST_ID).as_deref(), Some("req-43"), "the change stayed in ctx");
+//! assert_eq!(REQUEST_ID.get().as_deref(), Some("req-42"), "and did not leak out");
+//! REQUEST_ID.reset(token).unwrap();
+//! ```
+//!
+//! # Entering a context twice
+//!
+//! Python raises `RuntimeError` when `ctx.run` is called on a context that is already entered,
+//! in this thread or another. In keel that mistake does not compile: [`Context::run`] takes
+//! `&mut self`, so one `Context` can be entered in one place at a time. Cloning a context (or
+//! [`Context::current`]) makes a *new* context, as Python's `ctx.copy()` does, which may be
+//! entered anywhere.
+//!
+//! # Cost
+//!
+//! Values live in a small vector sorted by variable id behind an `Arc`, copied on write: `get`
+//! is a thread-local read and a short scan, [`Context::current`] one reference-count increment,
+//! and `set` edits in place unless a snapshot shares the vector. BENCHMARKS.md has the figures
+//! and the comparison with persistent maps (`rpds`, `imbl`) that chose this layout.
+
+mod map;
+mod propagate;
+mod var;
+
+pub use propagate::{Scoped, spawn, wrap};
+pub use var::{ContextError, ContextVar, Token};
+
+use core::cell::RefCell;
+use core::fmt;
+use core::mem;
+use map::Vars;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The context a thread is in: its variables and its identity (for token checks).
+struct Current {
+    vars: Vars,
+    /// 0 until something is set in this context; see [`next_context_id`].
+    id: u64,
+}
+
+impl Current {
+    const EMPTY: Current = Current {
+        vars: Vars::EMPTY,
+        id: 0,
+    };
+}
+
+thread_local! {
+    static CURRENT: RefCell<Current> = const { RefCell::new(Current::EMPTY) };
+}
+
+/// Source of context identities. A context gets one lazily, the first time a variable is set in
+/// it, so snapshots that are only read never touch this shared counter.
+static NEXT_CONTEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+fn next_context_id() -> u64 {
+    NEXT_CONTEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A set of context-variable values that code can run in: Python's `contextvars.Context`.
+///
+/// Get one with [`Context::current`] (a snapshot of the current context, O(1)) or
+/// [`Context::new`] (empty). Enter it with [`run`](Self::run) or [`scope`](Self::scope); read
+/// it without entering with [`get`](Self::get), [`contains`](Self::contains) and
+/// [`names`](Self::names). A `Context` is `Clone + Send + Sync + Debug`, so tracers and loggers
+/// can keep one in every event.
+///
+/// `clone()` is Python's `ctx.copy()`: the same values, a new identity (tokens made in one
+/// cannot reset the other), in O(1).
+///
+/// ```
+/// use keel_runtime::context::{Context, ContextVar};
+/// static USER: ContextVar<&str> = ContextVar::new("user");
+///
+/// let _token = USER.set("ada");
+/// let snapshot = Context::current();
+/// let _token2 = USER.set("grace");
+/// assert_eq!(snapshot.get(&USER), Some("ada"));
+/// assert_eq!(format!("{snapshot:?}"), r#"Context { vars: ["user"] }"#);
+/// ```
+pub struct Context {
+    vars: Vars,
+    /// 0 until something is set while this context is entered.
+    id: u64,
+}
+
+impl Context {
+    /// An empty context (Python's `contextvars.Context()`): every variable unset.
+    ///
+    /// ```
+    /// use keel_runtime::context::{Context, ContextVar};
+    /// static V: ContextVar<u8> = ContextVar::new("v");
+    /// let _token = V.set(1);
+    /// assert_eq!(Context::new().run(|| V.get()), None);
+    /// ```
+    pub const fn new() -> Self {
+        Self {
+            vars: Vars::EMPTY,
+            id: 0,
+        }
+    }
+
+    /// A snapshot of the current context (Python's `copy_context()`), in O(1): one
+    /// reference-count increment, no copying. Later `set`s in either context do not affect
+    /// the other.
+    ///
+    /// ```
+    /// use keel_runtime::context::{Context, ContextVar};
+    /// static V: ContextVar<u8> = ContextVar::new("v");
+    /// let _token = V.set(1);
+    /// let mut ctx = Context::current();
+    /// assert_eq!(ctx.run(|| V.get()), Some(1));
+    /// ```
+    #[inline]
+    pub fn current() -> Self {
+        CURRENT
+            .try_with(|current| Self {
+                vars: current.borrow().vars.clone(),
+                id: 0,
+            })
+            .unwrap_or_default()
+    }
+
+    /// Runs `f` with this context as the current one, then restores the previous context, also
+    /// when `f` panics. Whatever `f` sets stays in `self` (and is not seen outside). Calls nest.
+    ///
+    /// ```
+    /// use keel_runtime::context::{Context, ContextVar};
+    /// static V: ContextVar<u8> = ContextVar::new("v");
+    ///
+    /// let mut ctx = Context::new();
+    /// ctx.run(|| {
+    ///     let _token = V.set(1);
+    /// });
+    /// assert_eq!(V.get(), None, "outside: unchanged");
+    /// assert_eq!(ctx.get(&V), Some(1), "the context kept the change");
+    /// assert_eq!(ctx.run(|| V.get()), Some(1), "and has it when entered again");
+    /// ```
+    ///
+    /// One context cannot be entered twice at once (Python raises `RuntimeError`); here it is a
+    /// borrow error:
+    ///
+    /// ```compile_fail,E0499
+    /// let mut ctx = keel_runtime::context::Context::new();
+    /// ctx.run(|| ctx.run(|| ()));
+    /// ```
+    pub fn run<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        let _entered = Entered::new(self);
+        f()
+    }
+
+    /// Wraps `future` so that each of its polls runs in this context: a task's own context.
+    /// Values the future sets stay in it and never leak into other tasks on the same thread.
+    ///
+    /// ```
+    /// use keel_runtime::context::{Context, ContextVar};
+    /// use std::future::Future;
+    /// use std::pin::pin;
+    /// use std::task::{Context as Cx, Poll, Waker};
+    ///
+    /// static TASK: ContextVar<&str> = ContextVar::new("task");
+    ///
+    /// let mut task = pin!(Context::new().scope(async {
+    ///     let _token = TASK.set("a");
+    ///     std::future::ready(()).await;
+    ///     TASK.get()
+    /// }));
+    /// let mut cx = Cx::from_waker(Waker::noop());
+    /// assert_eq!(task.as_mut().poll(&mut cx), Poll::Ready(Some("a")));
+    /// assert_eq!(TASK.get(), None, "the task's value did not leak to the caller");
+    /// ```
+    pub fn scope<F: core::future::Future>(self, future: F) -> Scoped<F> {
+        Scoped::new(self, future)
+    }
+
+    /// A clone of `var`'s value in this context, without entering it (Python's `ctx.get(var)`).
+    /// Like Python's mapping view, this ignores the variable's default.
+    ///
+    /// ```
+    /// use keel_runtime::context::{Context, ContextVar};
+    /// static LANG: ContextVar<&str> = ContextVar::with_default("lang", "en");
+    /// assert_eq!(Context::current().get(&LANG), None);
+    /// let _token = LANG.set("fr");
+    /// assert_eq!(Context::current().get(&LANG), Some("fr"));
+    /// ```
+    pub fn get<T: Clone + Send + Sync + 'static>(&self, var: &ContextVar<T>) -> Option<T> {
+        self.get_ref(var).cloned()
+    }
+
+    /// A reference to `var`'s value in this context, without cloning or entering it.
+    ///
+    /// ```
+    /// use keel_runtime::context::{Context, ContextVar};
+    /// static PATH: ContextVar<String> = ContextVar::new("path");
+    /// let _token = PATH.set("/api/users".into());
+    /// let ctx = Context::current();
+    /// assert_eq!(ctx.get_ref(&PATH).map(String::as_str), Some("/api/users"));
+    /// ```
+    pub fn get_ref<T: Send + Sync + 'static>(&self, var: &ContextVar<T>) -> Option<&T> {
+        match var.id_if_assigned() {
+            0 => None,
+            id => self.vars.get(id)?.downcast_ref::<T>(),
+        }
+    }
+
+    /// Whether `var` has a value in this context (Python's `var in ctx`).
+    ///
+    /// ```
+    /// use keel_runtime::context::{Context, ContextVar};
+    /// static V: ContextVar<u8> = ContextVar::new("v");
+    /// assert!(!Context::current().contains(&V));
+    /// let _token = V.set(0);
+    /// assert!(Context::current().contains(&V));
+    /// ```
+    pub fn contains<T: Send + Sync + 'static>(&self, var: &ContextVar<T>) -> bool {
+        self.get_ref(var).is_some()
+    }
+
+    /// The names of the variables that have a value here, ordered by when each variable was
+    /// first set anywhere in the program (for tracers and log lines).
+    ///
+    /// ```
+    /// use keel_runtime::context::{Context, ContextVar};
+    /// static REQUEST: ContextVar<u64> = ContextVar::new("request");
+    /// static USER: ContextVar<&str> = ContextVar::new("user");
+    /// let _r = REQUEST.set(1);
+    /// let _u = USER.set("ada");
+    /// let names: Vec<&str> = Context::current().names().collect();
+    /// assert_eq!(names, ["request", "user"]);
+    /// ```
+    pub fn names(&self) -> impl ExactSizeIterator<Item = &'static str> + '_ {
+        self.vars.names()
+    }
+
+    /// How many variables have a value here (Python's `len(ctx)`).
+    ///
+    /// ```
+    /// assert_eq!(keel_runtime::context::Context::new().len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.vars.len()
+    }
+
+    /// True when no variable has a value here.
+    ///
+    /// ```
+    /// assert!(keel_runtime::context::Context::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Default for Context {
+    /// An empty context, as [`Context::new`].
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clone for Context {
+    /// Python's `ctx.copy()`: the same values (shared, O(1)), a new identity.
+    fn clone(&self) -> Self {
+        Self {
+            vars: self.vars.clone(),
+            id: 0,
+        }
+    }
+}
+
+impl fmt::Debug for Context {
+    /// `Context { vars: ["request_id", "user"] }`: the names of the variables set here.
+    /// (Values are not required to be `Debug`; read them with [`Context::get`].)
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Names<'a>(&'a Vars);
+        impl fmt::Debug for Names<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_list().entries(self.0.names()).finish()
+            }
+        }
+        f.debug_struct("Context")
+            .field("vars", &Names(&self.vars))
+            .finish()
+    }
+}
+
+/// While alive, `ctx` is this thread's current context; on drop (also during a panic) the
+/// outer context comes back and `ctx` receives whatever was set meanwhile.
+struct Entered<'a> {
+    ctx: &'a mut Context,
+    outer: Current,
+}
+
+impl<'a> Entered<'a> {
+    #[inline]
+    fn new(ctx: &'a mut Context) -> Self {
+        let inner = Current {
+            vars: mem::take(&mut ctx.vars),
+            id: ctx.id,
+        };
+        let outer = CURRENT.with(|current| mem::replace(&mut *current.borrow_mut(), inner));
+        Self { ctx, outer }
+    }
+}
+
+impl Drop for Entered<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        let outer = mem::replace(&mut self.outer, Current::EMPTY);
+        // `try_with`: during thread teardown the thread-local may be gone; the context's
+        // changes are then lost with the thread, which is all that can happen to them.
+        if let Ok(inner) =
+            CURRENT.try_with(|current| mem::replace(&mut *current.borrow_mut(), outer))
+        {
+            self.ctx.vars = inner.vars;
+            self.ctx.id = inner.id;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static V: ContextVar<u32> = ContextVar::new("unit.v");
+
+    #[test]
+    fn a_context_keeps_its_identity_across_runs_so_its_tokens_stay_valid() {
+        let mut ctx = Context::new();
+        let token = ctx.run(|| V.set(1));
+        assert!(ctx.id != 0, "setting inside named the context");
+        assert_eq!(V.get(), None);
+        ctx.run(|| V.reset(token)).unwrap();
+        assert_eq!(ctx.get(&V), None);
+        assert!(ctx.is_empty());
+    }
+
+    #[test]
+    fn clones_and_snapshots_are_new_contexts() {
+        let mut ctx = Context::new();
+        let token = ctx.run(|| V.set(1));
+        let mut copy = ctx.clone();
+        assert_eq!(copy.id, 0);
+        assert_eq!(copy.get(&V), Some(1));
+        let err = copy.run(|| V.reset(token)).unwrap_err();
+        assert!(matches!(
+            err,
+            ContextError::WrongContext { var: "unit.v", .. }
+        ));
+        assert_eq!(copy.get(&V), Some(1), "a refused reset changes nothing");
+    }
+
+    #[test]
+    fn reading_a_never_set_variable_assigns_no_id() {
+        static NEVER: ContextVar<u8> = ContextVar::new("unit.never");
+        assert_eq!(NEVER.get(), None);
+        assert!(!Context::current().contains(&NEVER));
+        assert_eq!(NEVER.id_if_assigned(), 0);
+    }
+}
