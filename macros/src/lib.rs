@@ -6,3 +6,16 @@
 
 #[allow(dead_code)] // shared helpers; each macro uses the part it needs
 mod common;
+
+mod bounded;
+
+use proc_macro::TokenStream;
+
+/// PLACEHOLDER
+#[proc_macro_derive(Bounded, attributes(bounded))]
+pub fn derive_bounded(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    bounded::derive(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
