@@ -82,8 +82,12 @@ pub fn model(input: &DeriveInput) -> syn::Result<Bounded> {
                     &range.expr,
                     format!(
                         "a range on the struct applies only to a single-field newtype; `{ident}` \
-                         has {} fields: put `#[bounded(..)]` on each field it should check",
-                        fields.len()
+                         has {}: put `#[bounded(..)]` on each field it should check",
+                        if named {
+                            "named fields".to_owned()
+                        } else {
+                            format!("{} fields", fields.len())
+                        }
                     ),
                 );
             }
@@ -243,7 +247,9 @@ fn check_literal(expr: &Expr, primitive: Option<&str>, name: &str) -> syn::Resul
         if suffix != primitive {
             return Err(syn::Error::new_spanned(
                 expr,
-                format!("the bound `{text}` is a `{suffix}`, but `{name}` is a `{primitive}`"),
+                format!(
+                    "the bound `{text}` has type `{suffix}`, but `{name}` has type `{primitive}`"
+                ),
             ));
         }
     }
@@ -251,15 +257,15 @@ fn check_literal(expr: &Expr, primitive: Option<&str>, name: &str) -> syn::Resul
         ConstValue::Float(..) if !is_float => Err(syn::Error::new_spanned(
             expr,
             format!(
-                "the bound `{text}` is a float, but `{name}` is a `{primitive}`: write an \
-                 integer"
+                "the bound `{text}` is a float, but `{name}` has type `{primitive}`: write \
+                 an integer"
             ),
         )),
         ConstValue::Int(v, _) if is_float => Err(syn::Error::new_spanned(
             expr,
             format!(
-                "the bound `{text}` is an integer, but `{name}` is a `{primitive}`: write \
-                 `{v}.0`"
+                "the bound `{text}` is an integer, but `{name}` has type `{primitive}`: \
+                 write `{v}.0`"
             ),
         )),
         ConstValue::Int(v, _) => match int_type_range(primitive) {
