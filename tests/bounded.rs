@@ -467,7 +467,39 @@ mod renamed {
 
 #[cfg(feature = "serde")]
 mod serde_support {
-    use super::{Meters, Port};
+    use super::{Celsius, Meters, Port};
+    use keel::Bounded;
+
+    /// A newtype over a user type: serde's own derive, through the generated conversions.
+    #[derive(Bounded, Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    #[serde(try_from = "Celsius", into = "Celsius")]
+    #[bounded(Celsius(-273.15)..)]
+    struct Temperature(Celsius);
+
+    impl serde::Serialize for Celsius {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_f64(self.0)
+        }
+    }
+
+    impl<'de> serde::Deserialize<'de> for Celsius {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            f64::deserialize(d).map(Celsius)
+        }
+    }
+
+    #[test]
+    fn user_type_newtypes_use_serde_try_from() {
+        let t: Temperature = serde_json::from_str("21.5").unwrap();
+        assert_eq!(t.get(), Celsius(21.5));
+        assert_eq!(serde_json::to_string(&t).unwrap(), "21.5");
+        let err = serde_json::from_str::<Temperature>("-300.0").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("Temperature must be in Celsius(-273.15).., got Celsius(-300.0)"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn newtypes_serialize_transparently_and_deserialize_with_validation() {
