@@ -501,3 +501,71 @@ fn accessor_names(field: &Field) -> (Ident, Ident) {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::validate;
+    use super::*;
+    use syn::parse_quote;
+
+    fn expanded(input: syn::DeriveInput) -> String {
+        expand(&validate::model(&input).unwrap()).to_string()
+    }
+
+    #[test]
+    fn setter_compares_inline_and_builds_the_error_out_of_line() {
+        let code = expanded(parse_quote! {
+            pub struct NetworkConfig { #[bounded(1..=65535)] port: u32 }
+        });
+        assert!(code.contains("pub fn set_port"), "{code}");
+        assert!(code.contains("value >= Self :: __KEEL_PORT_LO"), "{code}");
+        assert!(code.contains("value <= Self :: __KEEL_PORT_HI"), "{code}");
+        assert!(code.contains("PORT_BOUNDS . rejection"), "{code}");
+        assert!(code.contains("const fn new_const"), "{code}");
+        assert!(
+            code.contains(":: keel :: __private :: BoundsError"),
+            "{code}"
+        );
+    }
+
+    #[test]
+    fn a_side_at_the_integer_limit_is_not_compared() {
+        let code = expanded(parse_quote!(
+            struct S {
+                #[bounded(0..=u8::MAX)]
+                a: u8,
+                #[bounded(0..)]
+                b: u32,
+            }
+        ));
+        assert!(!code.contains("__keel_a_in_bounds"), "{code}");
+        assert!(!code.contains("value >="), "{code}");
+        assert!(code.contains("A_BOUNDS"), "{code}");
+    }
+
+    #[test]
+    fn user_types_get_no_new_const_and_an_ordering_test() {
+        let code = expanded(parse_quote!(
+            struct S {
+                #[bounded(C(0.0)..)]
+                t: C,
+            }
+        ));
+        assert!(!code.contains("new_const"), "{code}");
+        assert!(code.contains("partial_cmp (& value , & value)"), "{code}");
+    }
+
+    #[test]
+    fn crate_path_replaces_keel() {
+        let code = expanded(parse_quote!(
+            #[bounded(1..=9, crate = my_keel)]
+            struct Level(u8);
+        ));
+        assert!(
+            code.contains("my_keel :: __private :: BoundsError"),
+            "{code}"
+        );
+        assert!(!code.contains(":: keel ::"), "{code}");
+        assert!(code.contains("bounded_newtype_serde"), "{code}");
+    }
+}

@@ -281,3 +281,99 @@ fn check_literal(expr: &Expr, primitive: Option<&str>, name: &str) -> syn::Resul
         ConstValue::Float(..) => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syn::parse_quote;
+
+    fn message(input: DeriveInput) -> String {
+        match model(&input) {
+            Ok(_) => String::from("ok"),
+            Err(error) => error
+                .into_iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join(" | "),
+        }
+    }
+
+    #[test]
+    fn named_struct_becomes_a_record_with_bounds_on_marked_fields() {
+        let input: DeriveInput = parse_quote! {
+            pub struct NetworkConfig {
+                #[bounded(1..=65535)] port: u32,
+                name: String,
+            }
+        };
+        let model = model(&input).unwrap();
+        let Shape::Record(record) = &model.shape else {
+            panic!("expected a record")
+        };
+        assert!(record.named);
+        assert_eq!(record.fields.len(), 2);
+        let port = record.fields[0].bound.as_ref().unwrap();
+        assert_eq!(port.primitive.as_deref(), Some("u32"));
+        assert_eq!(port.range.text(), "1..=65535");
+        assert!(record.fields[1].bound.is_none());
+    }
+
+    #[test]
+    fn newtype_range_may_sit_on_the_struct_or_its_field() {
+        let on_struct: DeriveInput = parse_quote!(
+            #[bounded(0..10)]
+            struct Digit(u8);
+        );
+        let on_field: DeriveInput = parse_quote!(
+            struct Digit(#[bounded(0..10)] u8);
+        );
+        for input in [on_struct, on_field] {
+            assert!(matches!(model(&input).unwrap().shape, Shape::Newtype(_)));
+        }
+        let both: DeriveInput = parse_quote!(
+            #[bounded(0..10)]
+            struct Digit(#[bounded(0..9)] u8);
+        );
+        assert!(message(both).starts_with("duplicate range"));
+    }
+
+    #[test]
+    fn every_mistake_is_reported_at_once() {
+        let input: DeriveInput = parse_quote! {
+            struct S {
+                #[bounded(10..=5)] a: u8,
+                #[bounded(..=300)] b: u8,
+                #[bounded(0..=1)] c: f64,
+            }
+        };
+        let text = message(input);
+        assert_eq!(text.matches(" | ").count(), 3, "{text}");
+        assert!(text.contains("the range `10..=5` is empty"), "{text}");
+        assert!(text.contains("`300` does not fit in `u8`"), "{text}");
+        assert!(text.contains("write `0.0`"), "{text}");
+    }
+
+    #[test]
+    fn non_literal_bounds_are_left_to_the_compiler() {
+        let input: DeriveInput = parse_quote! {
+            struct S { #[bounded(MIN..=Self::MAX)] a: u8, #[bounded(Celsius(0.0)..)] t: Celsius }
+        };
+        assert_eq!(message(input), "ok");
+    }
+
+    #[test]
+    fn generic_parameters_may_not_reach_a_bounded_type() {
+        let input: DeriveInput = parse_quote! {
+            struct S<T, const N: usize> {
+                #[bounded(0..=1)] ok: u8,
+                #[bounded(0..=1)] bad: Option<T>,
+                #[bounded(0..=1)] arr: [u8; N],
+                other: T,
+            }
+        };
+        let text = message(input);
+        assert!(text.contains("parameter `T`"), "{text}");
+        assert!(text.contains("parameter `N`"), "{text}");
+        assert_eq!(text.matches(" | ").count(), 1, "{text}");
+    }
+}
