@@ -182,7 +182,7 @@ fn rejection(
         Some(name) => quote!(::core::option::Option::Some(#name)),
         None => quote!(::core::option::Option::None),
     };
-    quote_spanned!(bound.ty.span()=> Self::#bounds.rejection(&#value, #type_name, #field))
+    quote_spanned!(bound.ty.span()=> Self::#bounds.rejection(#value, #type_name, #field))
 }
 
 /// Lints that generated code trips by construction: helpers unused by a private type,
