@@ -1,13 +1,19 @@
 //! `#[derive(Bounded)]` setter cost on the in-bounds path, next to the same check written by
 //! hand and to `nutype`'s `try_new` for the same range, in one criterion group.
 //!
-//! Each iteration sets 1024 different in-bounds ports; the target and every value go through
-//! `black_box` so the compiler cannot fold the checks away or keep only the last store.
+//! Each iteration sets 1024 different in-bounds ports read from a `black_box`ed slice, and the
+//! target goes through `black_box` before every set, so the compiler can neither fold the checks
+//! away nor keep only the last store. (One `black_box` per set, not two: with two, the register
+//! allocator sometimes gives both the same stack slot in one loop and not in the other, and the
+//! harness, not the code under test, decides the ratio.)
+//! `set_port` is criterion's usual estimate; `set_port_fastest_pass` times every pass and keeps
+//! the fastest, which compares the code itself when other work shares the machine.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use keel::{Bounded, Bounds, BoundsError};
 use nutype::nutype;
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 /// The keel version: the derive writes `set_port`.
 #[derive(Bounded, Debug)]
@@ -81,8 +87,8 @@ fn set_port(c: &mut Criterion) {
     group.bench_function("keel_derive_set_port", |b| {
         b.iter(|| {
             let mut accepted = 0u32;
-            for &v in &values {
-                accepted += black_box(&mut keel_cfg).set_port(black_box(v)).is_ok() as u32;
+            for &v in black_box(values.as_slice()) {
+                accepted += black_box(&mut keel_cfg).set_port(v).is_ok() as u32;
             }
             accepted
         })
@@ -95,8 +101,8 @@ fn set_port(c: &mut Criterion) {
     group.bench_function("hand_written_if", |b| {
         b.iter(|| {
             let mut accepted = 0u32;
-            for &v in &values {
-                accepted += black_box(&mut hand_cfg).set_port(black_box(v)).is_ok() as u32;
+            for &v in black_box(values.as_slice()) {
+                accepted += black_box(&mut hand_cfg).set_port(v).is_ok() as u32;
             }
             accepted
         })
@@ -108,9 +114,9 @@ fn set_port(c: &mut Criterion) {
     group.bench_function("nutype_try_new", |b| {
         b.iter(|| {
             let mut accepted = 0u32;
-            for &v in &values {
+            for &v in black_box(values.as_slice()) {
                 let target = black_box(&mut nutype_cfg);
-                if let Ok(port) = NutypePort::try_new(black_box(v)) {
+                if let Ok(port) = NutypePort::try_new(v) {
                     target.port = port;
                     accepted += 1;
                 }
@@ -123,9 +129,9 @@ fn set_port(c: &mut Criterion) {
     group.bench_function("keel_newtype_try_new", |b| {
         b.iter(|| {
             let mut accepted = 0u32;
-            for &v in &values {
+            for &v in black_box(values.as_slice()) {
                 let target = black_box(&mut newtype_slot);
-                if let Ok(port) = Port::try_new(black_box(v)) {
+                if let Ok(port) = Port::try_new(v) {
                     *target = port;
                     accepted += 1;
                 }
@@ -146,5 +152,81 @@ fn set_port(c: &mut Criterion) {
     assert_eq!(nutype_cfg.port.into_inner(), newtype_slot.get());
 }
 
+/// Runs `pass` (one pass over the 1024 values) `iters` times, timing each pass, and reports
+/// `iters` times the fastest pass. On a machine shared with other work a pass that was not
+/// interrupted is the code's own cost; preemption only ever adds time, so the minimum is the
+/// figure that compares code rather than scheduler luck.
+fn fastest_pass(iters: u64, mut pass: impl FnMut() -> u32) -> Duration {
+    let mut best = Duration::MAX;
+    for _ in 0..iters {
+        let start = Instant::now();
+        black_box(pass());
+        best = best.min(start.elapsed());
+    }
+    best * u32::try_from(iters).unwrap_or(u32::MAX)
+}
+
+fn set_port_fastest_pass(c: &mut Criterion) {
+    let values = ports();
+    let mut group = c.benchmark_group("set_port_fastest_pass");
+    group.throughput(Throughput::Elements(values.len() as u64));
+
+    let mut keel_cfg = NetworkConfig::try_new(8080, 30).unwrap();
+    group.bench_function("keel_derive_set_port", |b| {
+        b.iter_custom(|iters| {
+            fastest_pass(iters, || {
+                let mut accepted = 0u32;
+                for &v in black_box(values.as_slice()) {
+                    accepted += black_box(&mut keel_cfg).set_port(v).is_ok() as u32;
+                }
+                accepted
+            })
+        })
+    });
+
+    let mut hand_cfg = HandConfig {
+        port: 8080,
+        timeout: 30,
+    };
+    group.bench_function("hand_written_if", |b| {
+        b.iter_custom(|iters| {
+            fastest_pass(iters, || {
+                let mut accepted = 0u32;
+                for &v in black_box(values.as_slice()) {
+                    accepted += black_box(&mut hand_cfg).set_port(v).is_ok() as u32;
+                }
+                accepted
+            })
+        })
+    });
+
+    let mut nutype_cfg = NutypeConfig {
+        port: NutypePort::try_new(8080).unwrap(),
+    };
+    group.bench_function("nutype_try_new", |b| {
+        b.iter_custom(|iters| {
+            fastest_pass(iters, || {
+                let mut accepted = 0u32;
+                for &v in black_box(values.as_slice()) {
+                    let target = black_box(&mut nutype_cfg);
+                    if let Ok(port) = NutypePort::try_new(v) {
+                        target.port = port;
+                        accepted += 1;
+                    }
+                }
+                accepted
+            })
+        })
+    });
+    group.finish();
+    black_box((keel_cfg.port(), hand_cfg.port, nutype_cfg.port));
+}
+
 criterion_group!(benches, set_port);
-criterion_main!(benches);
+criterion_group! {
+    name = fastest;
+    // The fastest-pass samples can be all alike, which the plotting backend cannot draw.
+    config = Criterion::default().without_plots();
+    targets = set_port_fastest_pass
+}
+criterion_main!(benches, fastest);
