@@ -170,8 +170,8 @@ use proc_macro::TokenStream;
 /// # Cost
 ///
 /// A setter is one or two comparisons against constants and a store; building the error is an
-/// out-of-line `#[cold]` call, so an in-bounds `set_port` costs what the hand-written `if` does
-/// (see BENCHMARKS.md).
+/// out-of-line `#[cold]` call, so `set_port` compiles to the same instructions as the
+/// hand-written `if` (see BENCHMARKS.md).
 #[proc_macro_derive(Bounded, attributes(bounded))]
 pub fn derive_bounded(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
