@@ -21,11 +21,14 @@
 //! uses it.
 
 #![deny(warnings, clippy::all)]
+// Every generated public item is documented: this holds under `missing_docs` too.
+#![warn(missing_docs)]
 
 use keel::{Bounded, BoundsError};
 use std::hint::black_box;
 use std::time::Instant;
 
+/// The Python original's `NetworkConfig`, with its three bounded attributes.
 #[derive(Bounded, Debug)]
 pub struct NetworkConfig {
     #[bounded(1..=65535)]
