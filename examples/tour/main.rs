@@ -10,6 +10,7 @@
 #![deny(warnings, clippy::all)]
 
 mod audit;
+mod bounded;
 mod context;
 mod instrument;
 mod measure;
@@ -30,6 +31,10 @@ fn main() {
             plugin::run,
         ),
         ("contextvars  ->  keel::context", context::run),
+        (
+            "Bounded(min, max) descriptor  ->  #[derive(keel::Bounded)]",
+            bounded::run,
+        ),
         ("sys.addaudithook  ->  keel::audit", audit::run),
     ];
     for (title, run) in sections {

@@ -211,6 +211,37 @@ impl<T: PartialOrd + fmt::Debug> Bounds<T> {
     }
 }
 
+impl<T: PartialOrd + fmt::Debug> Bounds<T> {
+    /// The error for a `value` that the caller's own comparison already found outside the
+    /// bounds: works out which side it broke and builds the [`BoundsError`]. The value is taken
+    /// by value so that a caller's fast path needs no stack slot for it.
+    ///
+    /// This is the failure path of the code `#[derive(Bounded)]` generates: the check itself is
+    /// compared inline, and this function stays out of line (`#[cold]`, never inlined) so that it
+    /// costs nothing while values are in bounds. A value that is actually inside the bounds (a
+    /// caller error) is reported as unordered rather than accepted.
+    ///
+    /// ```
+    /// # use keel_runtime::bounds::{Bounds, Violation};
+    /// const PORT: Bounds<u32> = Bounds::inclusive(1, 65535);
+    /// let value = 99999;
+    /// let err = PORT.rejection(value, "NetworkConfig", Some("port"));
+    /// assert_eq!(err.to_string(), "NetworkConfig.port must be <= 65535, got 99999");
+    /// assert_eq!(err.violation(), Violation::AboveUpper);
+    /// ```
+    #[cold]
+    #[inline(never)]
+    pub fn rejection(
+        &self,
+        value: T,
+        type_name: &'static str,
+        field: Option<&'static str>,
+    ) -> BoundsError {
+        let violation = self.violation(&value).unwrap_or(Violation::Unordered);
+        BoundsError::new(type_name, field, &value, self, violation)
+    }
+}
+
 struct DebugBound<'a, T>(&'a Bound<T>);
 
 impl<T: fmt::Debug> fmt::Display for Bounds<T> {
@@ -429,5 +460,17 @@ mod tests {
         assert_ne!(e1, b.check(52, "T", Some("r")).unwrap_err());
         assert_eq!(e1.bounds(), "..=50");
         assert_eq!(e1.value(), "51");
+    }
+
+    #[test]
+    fn rejection_names_the_broken_side() {
+        let b = Bounds::half_open(-5i64, 10);
+        let e = b.rejection(-6, "T", Some("x"));
+        assert_eq!(e.to_string(), "T.x must be >= -5, got -6");
+        assert_eq!(e.violation(), Violation::BelowLower);
+        let e = b.rejection(10, "T", None);
+        assert_eq!(e.to_string(), "T must be in -5..10, got 10");
+        // A caller that rejected an in-bounds value gets an error, never a panic.
+        assert_eq!(b.rejection(0, "T", None).violation(), Violation::Unordered);
     }
 }

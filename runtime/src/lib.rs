@@ -35,4 +35,50 @@ pub mod __private {
         pub use std::boxed::Box;
         pub use std::sync::OnceLock;
     }
+
+    #[cfg(feature = "serde")]
+    pub use serde;
+
+    pub use crate::__keel_bounded_newtype_serde as bounded_newtype_serde;
+}
+
+/// `bounded_newtype_serde!(Newtype, Inner)`: the `serde` impls of a `#[derive(Bounded)]` newtype,
+/// a transparent `Serialize` and a `Deserialize` that validates through `Newtype::try_new` (its
+/// error text is the `BoundsError` message). The derive always emits this call; it expands to the
+/// impls when keel's `serde` feature is on, so the user's crate needs no feature of its own.
+#[cfg(feature = "serde")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __keel_bounded_newtype_serde {
+    ($newtype:ident, $inner:ty) => {
+        impl $crate::__private::serde::Serialize for $newtype {
+            fn serialize<S>(&self, serializer: S) -> ::core::result::Result<S::Ok, S::Error>
+            where
+                S: $crate::__private::serde::Serializer,
+            {
+                $crate::__private::serde::Serialize::serialize(&self.0, serializer)
+            }
+        }
+
+        impl<'de> $crate::__private::serde::Deserialize<'de> for $newtype {
+            fn deserialize<D>(deserializer: D) -> ::core::result::Result<Self, D::Error>
+            where
+                D: $crate::__private::serde::Deserializer<'de>,
+            {
+                let value = <$inner as $crate::__private::serde::Deserialize<'de>>::deserialize(
+                    deserializer,
+                )?;
+                $newtype::try_new(value)
+                    .map_err(<D::Error as $crate::__private::serde::de::Error>::custom)
+            }
+        }
+    };
+}
+
+/// Without keel's `serde` feature a bounded newtype has no `serde` impls.
+#[cfg(not(feature = "serde"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __keel_bounded_newtype_serde {
+    ($($tokens:tt)*) => {};
 }

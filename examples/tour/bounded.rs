@@ -1,0 +1,76 @@
+//! Python's `Bounded(min, max)` descriptor → `#[derive(keel::Bounded)]`: range checks written
+//! into each setter at compile time, bounds kept as data, bounded newtypes.
+
+use crate::measure::{ns, per_call};
+use keel::Bounded;
+use std::hint::black_box;
+
+#[derive(Bounded, Debug)]
+struct NetworkConfig {
+    #[bounded(1..=65535)]
+    port: u32,
+    #[bounded(0..=300)]
+    timeout: u32,
+    #[bounded(..=50)]
+    max_retries: u8,
+}
+
+#[derive(Bounded, Clone, Copy, Debug)]
+#[bounded(0.0..=1.0)]
+struct Ratio(f64);
+
+const DEFAULTS: NetworkConfig = NetworkConfig::new_const(8080, 30, 3);
+
+pub fn run() {
+    let mut cfg = NetworkConfig::try_new(8080, 30, 3).expect("in bounds");
+    println!("python: config.port = 99999  ->  ValueError: '_bounded_port' must be <= 65535");
+    match cfg.set_port(99999) {
+        Ok(()) => println!("keel:   set_port(99999) accepted (unexpected)"),
+        Err(err) => println!(
+            "keel:   cfg.set_port(99999) -> Err({err}); port still {}",
+            cfg.port()
+        ),
+    }
+    println!(
+        "bounds are consts: PORT_BOUNDS = {}, TIMEOUT_BOUNDS = {}; DEFAULTS checked at compile time (max_retries {})",
+        NetworkConfig::PORT_BOUNDS,
+        NetworkConfig::TIMEOUT_BOUNDS,
+        DEFAULTS.max_retries()
+    );
+    println!(
+        "newtype: Ratio::try_new(f64::NAN) -> Err({})",
+        Ratio::try_new(f64::NAN).unwrap_err()
+    );
+
+    let mut i = 0u32;
+    let derived = per_call(20_000_000, || {
+        i = i.wrapping_add(1);
+        black_box(&mut cfg)
+            .set_port(1 + (black_box(i) & 0x7fff))
+            .is_ok()
+    });
+    let mut port = 8080u32;
+    let by_hand = per_call(20_000_000, || {
+        i = i.wrapping_add(1);
+        let v = 1 + (black_box(i) & 0x7fff);
+        let slot = black_box(&mut port);
+        if (1..=65535).contains(&v) {
+            *slot = v;
+            true
+        } else {
+            false
+        }
+    });
+    println!(
+        "set_port in bounds: {} per call; hand-written `if` + assignment: {}",
+        ns(derived),
+        ns(by_hand)
+    );
+    let rejected = per_call(200_000, || {
+        black_box(&mut cfg).set_port(black_box(99999)).is_ok()
+    });
+    println!(
+        "set_port rejected (error built out of line, message formatted): {} per call",
+        ns(rejected)
+    );
+}

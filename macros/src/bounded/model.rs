@@ -1,0 +1,73 @@
+//! What `#[derive(Bounded)]` generates code from, after validation.
+
+use crate::common::crate_path::CratePath;
+use crate::common::range::RangeSpec;
+use syn::{Generics, Ident, Member, Type, Visibility};
+
+/// A validated derive input.
+pub struct Bounded {
+    /// The struct's name.
+    pub ident: Ident,
+    /// The struct's visibility, given to every generated item.
+    pub vis: Visibility,
+    /// The struct's generics (always empty for newtypes).
+    pub generics: Generics,
+    /// Where generated code finds keel.
+    pub krate: CratePath,
+    /// Newtype or struct with fields.
+    pub shape: Shape,
+}
+
+/// The two kinds of item the derive accepts.
+pub enum Shape {
+    /// `#[bounded(1..=65535)] struct Port(u16);`
+    Newtype(Box<Bound>),
+    /// A struct (named or tuple) whose fields may carry `#[bounded(..)]`.
+    Record(Record),
+}
+
+/// A struct whose fields are checked one by one.
+pub struct Record {
+    /// `struct S { a: T }` (true) or `struct S(T, U)` (false).
+    pub named: bool,
+    /// Every field, in declaration order (bounded or not).
+    pub fields: Vec<Field>,
+}
+
+/// One field of a [`Record`].
+pub struct Field {
+    /// `self.<member>`.
+    pub member: Member,
+    /// The name used in messages: `port`, or `0` for a tuple field.
+    pub name: String,
+    /// The parameter of `try_new` / `new_const` that receives this field.
+    pub param: Ident,
+    /// The field's type.
+    pub ty: Type,
+    /// Its bounds, when it has `#[bounded(..)]`.
+    pub bound: Option<Bound>,
+}
+
+/// A checked range and the type it bounds.
+pub struct Bound {
+    /// The range as written.
+    pub range: RangeSpec,
+    /// The bounded type.
+    pub ty: Type,
+    /// `Some("u16")` when the type is a primitive number.
+    pub primitive: Option<String>,
+}
+
+impl Bound {
+    /// Whether the type is a primitive integer.
+    pub fn is_integer(&self) -> bool {
+        self.primitive
+            .as_deref()
+            .is_some_and(|p| p != "f32" && p != "f64")
+    }
+
+    /// Whether the type is `f32` or `f64`.
+    pub fn is_float(&self) -> bool {
+        matches!(self.primitive.as_deref(), Some("f32" | "f64"))
+    }
+}

@@ -1,0 +1,379 @@
+//! Checks a derive input against the rules of `#[derive(Bounded)]` and builds the [`Bounded`]
+//! model. Every mistake is reported at the token that causes it, all at once.
+
+use super::model::{Bound, Bounded, Field, Record, Shape};
+use super::parse::{self, Site};
+use crate::common::crate_path::CratePath;
+use crate::common::errors::Errors;
+use crate::common::range::{ConstValue, RangeSpec, expr_text, int_type_range, primitive_name};
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::{ToTokens, format_ident};
+use syn::ext::IdentExt;
+use syn::{Data, DeriveInput, Expr, Fields, GenericParam, Ident, Member, Type};
+
+/// Validates `input` and builds the model, or returns every error found.
+pub fn model(input: &DeriveInput) -> syn::Result<Bounded> {
+    let mut errors = Errors::new();
+    let data = match &input.data {
+        Data::Struct(data) => data,
+        Data::Enum(data) => return Err(not_a_struct(data.enum_token, "an enum")),
+        Data::Union(data) => return Err(not_a_struct(data.union_token, "a union")),
+    };
+    let ident = &input.ident;
+    let top = parse::attrs(&input.attrs, Site::Struct, &mut errors);
+    let krate = match &top.krate {
+        Some((_, path)) => path.clone(),
+        None => CratePath::default_at(Span::call_site()),
+    };
+    let generic_names = generic_names(input);
+
+    let shape = match &data.fields {
+        Fields::Unit => {
+            errors.push_spanned(
+                ident,
+                format!(
+                    "`{ident}` has no fields to bound: derive `Bounded` on a struct with \
+                     `#[bounded(..)]` fields, or on a newtype such as \
+                     `#[bounded(1..=10)] struct Level(u8);`"
+                ),
+            );
+            None
+        }
+        Fields::Unnamed(fields) if fields.unnamed.len() == 1 => {
+            let field = &fields.unnamed[0];
+            let own = parse::attrs(&field.attrs, Site::Field, &mut errors);
+            let mut ranges = top.ranges.iter().chain(&own.ranges);
+            let first = ranges.next();
+            for extra in ranges {
+                errors.push_spanned(
+                    &extra.expr,
+                    format!("duplicate range: the newtype `{ident}` already has bounds"),
+                );
+            }
+            if !input.generics.params.is_empty() {
+                errors.push_spanned(
+                    &input.generics,
+                    format!(
+                        "a bounded newtype cannot be generic: its bounds are constants of one \
+                         concrete type; remove the parameters from `{ident}`"
+                    ),
+                );
+            }
+            match first {
+                None => {
+                    errors.push_spanned(
+                        ident,
+                        format!(
+                            "the newtype `{ident}` needs its range: add \
+                             `#[bounded(1..=10)]` (or `a..b`, `a..`, `..=b`, `..b`) above the \
+                             struct"
+                        ),
+                    );
+                    None
+                }
+                Some(range) => bound(range, &field.ty, &ident.to_string(), &[], &mut errors)
+                    .map(|b| Shape::Newtype(Box::new(b))),
+            }
+        }
+        fields => {
+            let named = matches!(fields, Fields::Named(_));
+            for range in &top.ranges {
+                errors.push_spanned(
+                    &range.expr,
+                    format!(
+                        "a range on the struct applies only to a single-field newtype; `{ident}` \
+                         has {}: put `#[bounded(..)]` on each field it should check",
+                        if named {
+                            "named fields".to_owned()
+                        } else {
+                            format!("{} fields", fields.len())
+                        }
+                    ),
+                );
+            }
+            let mut out = Vec::with_capacity(fields.len());
+            for (index, field) in fields.iter().enumerate() {
+                let own = parse::attrs(&field.attrs, Site::Field, &mut errors);
+                let (member, name, param) = match &field.ident {
+                    Some(id) => (
+                        Member::Named(id.clone()),
+                        id.unraw().to_string(),
+                        id.clone(),
+                    ),
+                    None => (
+                        Member::Unnamed(index.into()),
+                        index.to_string(),
+                        format_ident!("value_{}", index),
+                    ),
+                };
+                for extra in own.ranges.iter().skip(1) {
+                    errors.push_spanned(
+                        &extra.expr,
+                        format!("duplicate range: field `{name}` already has bounds"),
+                    );
+                }
+                let bound = own
+                    .ranges
+                    .first()
+                    .and_then(|range| bound(range, &field.ty, &name, &generic_names, &mut errors));
+                out.push(Field {
+                    member,
+                    name,
+                    param,
+                    ty: field.ty.clone(),
+                    bound,
+                });
+            }
+            if !named && top.ranges.is_empty() && out.iter().all(|f| f.bound.is_none()) {
+                errors.push_spanned(
+                    ident,
+                    format!(
+                        "the tuple struct `{ident}` has {} fields and none has bounds: put \
+                         `#[bounded(..)]` on the fields to check (a range on the struct \
+                         applies only to single-field newtypes)",
+                        out.len()
+                    ),
+                );
+            }
+            Some(Shape::Record(Record { named, fields: out }))
+        }
+    };
+    errors.finish()?;
+    let shape = shape.ok_or_else(|| syn::Error::new_spanned(ident, "invalid input"))?;
+    Ok(Bounded {
+        ident: ident.clone(),
+        vis: input.vis.clone(),
+        generics: input.generics.clone(),
+        krate,
+        shape,
+    })
+}
+
+fn not_a_struct(token: impl ToTokens, what: &str) -> syn::Error {
+    syn::Error::new_spanned(
+        token,
+        format!(
+            "`#[derive(Bounded)]` works on structs, not on {what}: bound the fields of a \
+             struct, or make a newtype such as `#[bounded(1..=10)] struct Level(u8);`"
+        ),
+    )
+}
+
+/// Names of the type and const parameters (lifetimes cannot appear in a bounded type's value).
+fn generic_names(input: &DeriveInput) -> Vec<Ident> {
+    input
+        .generics
+        .params
+        .iter()
+        .filter_map(|p| match p {
+            GenericParam::Type(t) => Some(t.ident.clone()),
+            GenericParam::Const(c) => Some(c.ident.clone()),
+            GenericParam::Lifetime(_) => None,
+        })
+        .collect()
+}
+
+/// The first generic parameter named anywhere in `tokens`.
+fn mentioned_param(tokens: TokenStream, params: &[Ident]) -> Option<Ident> {
+    tokens.into_iter().find_map(|tree| match tree {
+        TokenTree::Ident(id) => params.iter().find(|p| **p == id).cloned(),
+        TokenTree::Group(group) => mentioned_param(group.stream(), params),
+        _ => None,
+    })
+}
+
+/// Checks one range against the type it bounds.
+fn bound(
+    range: &RangeSpec,
+    ty: &Type,
+    name: &str,
+    generic_names: &[Ident],
+    errors: &mut Errors,
+) -> Option<Bound> {
+    let mut ok = true;
+    if let Some(param) = mentioned_param(ty.to_token_stream(), generic_names) {
+        errors.push_spanned(
+            ty,
+            format!(
+                "`{name}` cannot be bounded: its type depends on the generic parameter \
+                 `{param}`, but bounds are constants of one concrete type (bound a concrete \
+                 type, or make the field a bounded newtype)"
+            ),
+        );
+        ok = false;
+    }
+    if range.lo.is_none() && range.hi.is_none() {
+        errors.push_spanned(
+            &range.expr,
+            "the range `..` bounds nothing: give a lower bound, an upper bound or both",
+        );
+        return None;
+    }
+    if let Err(error) = range.check_not_empty() {
+        errors.push(error);
+        ok = false;
+    }
+    let primitive = primitive_name(ty);
+    for expr in range.lo.iter().chain(&range.hi) {
+        if let Err(error) = check_literal(expr, primitive.as_deref(), name) {
+            errors.push(error);
+            ok = false;
+        }
+    }
+    ok.then(|| Bound {
+        range: range.clone(),
+        ty: ty.clone(),
+        primitive,
+    })
+}
+
+/// A literal bound must be a value of the bounded primitive type; NaN is never a bound.
+fn check_literal(expr: &Expr, primitive: Option<&str>, name: &str) -> syn::Result<()> {
+    if let Expr::Path(path) = expr {
+        let last = path.path.segments.last().map(|s| s.ident.to_string());
+        if path.path.segments.len() == 2 && last.as_deref() == Some("NAN") {
+            return Err(syn::Error::new_spanned(
+                expr,
+                "NaN cannot be a bound: no value compares with it",
+            ));
+        }
+    }
+    let (Some(primitive), Some(value)) = (primitive, ConstValue::eval(expr)) else {
+        return Ok(());
+    };
+    let text = expr_text(expr);
+    let is_float = primitive == "f32" || primitive == "f64";
+    if let Some(suffix) = value.suffix() {
+        if suffix != primitive {
+            return Err(syn::Error::new_spanned(
+                expr,
+                format!(
+                    "the bound `{text}` has type `{suffix}`, but `{name}` has type `{primitive}`"
+                ),
+            ));
+        }
+    }
+    match value {
+        ConstValue::Float(..) if !is_float => Err(syn::Error::new_spanned(
+            expr,
+            format!(
+                "the bound `{text}` is a float, but `{name}` has type `{primitive}`: write \
+                 an integer"
+            ),
+        )),
+        ConstValue::Int(v, _) if is_float => Err(syn::Error::new_spanned(
+            expr,
+            format!(
+                "the bound `{text}` is an integer, but `{name}` has type `{primitive}`: \
+                 write `{v}.0`"
+            ),
+        )),
+        ConstValue::Int(v, _) => match int_type_range(primitive) {
+            Some((min, max)) if v < min || v > max => Err(syn::Error::new_spanned(
+                expr,
+                format!(
+                    "the bound `{text}` does not fit in `{primitive}` ({min}..={max}), the \
+                     type of `{name}`"
+                ),
+            )),
+            _ => Ok(()),
+        },
+        ConstValue::Float(..) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syn::parse_quote;
+
+    fn message(input: DeriveInput) -> String {
+        match model(&input) {
+            Ok(_) => String::from("ok"),
+            Err(error) => error
+                .into_iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join(" | "),
+        }
+    }
+
+    #[test]
+    fn named_struct_becomes_a_record_with_bounds_on_marked_fields() {
+        let input: DeriveInput = parse_quote! {
+            pub struct NetworkConfig {
+                #[bounded(1..=65535)] port: u32,
+                name: String,
+            }
+        };
+        let model = model(&input).unwrap();
+        let Shape::Record(record) = &model.shape else {
+            panic!("expected a record")
+        };
+        assert!(record.named);
+        assert_eq!(record.fields.len(), 2);
+        let port = record.fields[0].bound.as_ref().unwrap();
+        assert_eq!(port.primitive.as_deref(), Some("u32"));
+        assert_eq!(port.range.text(), "1..=65535");
+        assert!(record.fields[1].bound.is_none());
+    }
+
+    #[test]
+    fn newtype_range_may_sit_on_the_struct_or_its_field() {
+        let on_struct: DeriveInput = parse_quote!(
+            #[bounded(0..10)]
+            struct Digit(u8);
+        );
+        let on_field: DeriveInput = parse_quote!(
+            struct Digit(#[bounded(0..10)] u8);
+        );
+        for input in [on_struct, on_field] {
+            assert!(matches!(model(&input).unwrap().shape, Shape::Newtype(_)));
+        }
+        let both: DeriveInput = parse_quote!(
+            #[bounded(0..10)]
+            struct Digit(#[bounded(0..9)] u8);
+        );
+        assert!(message(both).starts_with("duplicate range"));
+    }
+
+    #[test]
+    fn every_mistake_is_reported_at_once() {
+        let input: DeriveInput = parse_quote! {
+            struct S {
+                #[bounded(10..=5)] a: u8,
+                #[bounded(..=300)] b: u8,
+                #[bounded(0..=1)] c: f64,
+            }
+        };
+        let text = message(input);
+        assert_eq!(text.matches(" | ").count(), 3, "{text}");
+        assert!(text.contains("the range `10..=5` is empty"), "{text}");
+        assert!(text.contains("`300` does not fit in `u8`"), "{text}");
+        assert!(text.contains("write `0.0`"), "{text}");
+    }
+
+    #[test]
+    fn non_literal_bounds_are_left_to_the_compiler() {
+        let input: DeriveInput = parse_quote! {
+            struct S { #[bounded(MIN..=Self::MAX)] a: u8, #[bounded(Celsius(0.0)..)] t: Celsius }
+        };
+        assert_eq!(message(input), "ok");
+    }
+
+    #[test]
+    fn generic_parameters_may_not_reach_a_bounded_type() {
+        let input: DeriveInput = parse_quote! {
+            struct S<T, const N: usize> {
+                #[bounded(0..=1)] ok: u8,
+                #[bounded(0..=1)] bad: Option<T>,
+                #[bounded(0..=1)] arr: [u8; N],
+                other: T,
+            }
+        };
+        let text = message(input);
+        assert!(text.contains("parameter `T`"), "{text}");
+        assert!(text.contains("parameter `N`"), "{text}");
+        assert_eq!(text.matches(" | ").count(), 1, "{text}");
+    }
+}

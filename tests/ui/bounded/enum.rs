@@ -1,0 +1,9 @@
+use keel::Bounded;
+
+#[derive(Bounded)]
+enum Level {
+    Low,
+    High,
+}
+
+fn main() {}
