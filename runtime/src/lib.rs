@@ -8,6 +8,8 @@
 pub mod audit;
 pub mod bounds;
 pub mod buffer;
+#[cfg(feature = "serde")]
+pub mod oob;
 
 pub use bounds::{Bounds, BoundsError};
 
