@@ -10,6 +10,8 @@ pub mod bounds;
 pub mod buffer;
 #[cfg(feature = "serde")]
 pub mod oob;
+#[cfg(unix)]
+pub mod shm;
 
 pub use bounds::{Bounds, BoundsError};
 
