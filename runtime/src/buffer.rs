@@ -49,7 +49,9 @@ use zerocopy::{FromBytes, Immutable};
 /// An immutable, reference-counted view of bytes: cheap to clone, O(1) and allocation-free to
 /// slice, `Send + Sync`, and `Deref<Target = [u8]>`.
 ///
-/// Built on [`bytes::Bytes`]; convert either way for free with `From`.
+/// Built on [`bytes::Bytes`]; convert either way for free with `From`. With the `serde`
+/// feature it implements `Serialize`/`Deserialize`: plain bytes in any serde format, and an
+/// out-of-band reference inside `keel::oob` (see that module).
 ///
 /// ```
 /// use keel_runtime::buffer::Buffer;

@@ -44,7 +44,9 @@
 //! `encode` and `decode` tell a `Buffer` which of the two it is in through a thread-local set
 //! for the duration of the call, so a `Serialize` impl that (unusually) serializes a `Buffer`
 //! with a *different* non-human-readable serializer while an `encode` is running on the same
-//! thread would see the out-of-band form. Human-readable formats always get plain bytes.
+//! thread would see the out-of-band form (and likewise a `Buffer` deserialized with another
+//! non-human-readable deserializer from inside a `decode`). Human-readable formats always get
+//! plain bytes.
 //!
 //! # Wire format
 //!
