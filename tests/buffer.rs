@@ -222,8 +222,8 @@ fn cast_reports_misalignment_with_offset_alignment_and_length() {
     );
     assert_eq!(
         err.to_string(),
-        "cannot view 16 bytes as [u64]: the data starts 2 bytes past a 8-byte boundary \
-         (align_of::<u64>() = 8)"
+        "cannot view 16 bytes as [u64]: its address is 2 past a multiple of \
+         align_of::<u64>() = 8"
     );
     // Bytes never misalign, and a u16 view at offset 2 is fine.
     assert_eq!(view.cast::<u8>().unwrap().len(), 16);
@@ -236,8 +236,8 @@ fn cast_reports_ragged_lengths() {
     let err = buf.slice(..13).cast::<u32>().unwrap_err();
     assert_eq!(
         err.to_string(),
-        "cannot view 13 bytes as [u32]: the length must be a multiple of size_of::<u32>() = 4, \
-         1 bytes are left over"
+        "cannot view 13 bytes as [u32]: the length must be a multiple of size_of::<u32>() = 4 \
+         (1 left over)"
     );
     assert!(matches!(
         buf.slice(..13).cast::<Sample>(),

@@ -19,11 +19,15 @@ pub fn run() {
     let slice = per_call(10_000, || packet.slice(0..black_box(5_000_000)));
     let copy = per_call(20, || packet[0..black_box(5_000_000)].to_vec());
     println!(
-        "slice 5 MB of 10 MB: Buffer::slice {} | to_vec copy {} ({:.0}x); 10,000 slices: {:.2} ms vs {:.2} s",
+        "slice 5 MB of 10 MB: Buffer::slice {} | to_vec copy {:.3} ms ({:.0}x faster)",
         ns(slice),
-        ns(copy),
-        copy.as_secs_f64() / slice.as_secs_f64(),
-        slice.as_secs_f64() * 1e7 / 1e3,
+        copy.as_secs_f64() * 1e3,
+        copy.as_secs_f64() / slice.as_secs_f64()
+    );
+    println!(
+        "the Python original's 10,000 slices: {:.3} ms as views, {:.1} s as copies (extrapolated) \
+         (Python: 0.003 s memoryview, 1.2 s bytes)",
+        slice.as_secs_f64() * 1e4 * 1e3,
         copy.as_secs_f64() * 1e4
     );
     let header = packet.slice(0..12);
@@ -77,6 +81,7 @@ fn out_of_band() {
 fn shared_memory() {
     let seg = keel::shm::Segment::create(64 << 20).expect("create a 64 MiB segment");
     let data = vec![b'A'; 64 << 20];
+    seg.write_at(0, &data).unwrap(); // the first write also allocates the pages
     let start = Instant::now();
     seg.write_at(0, &data).unwrap();
     let write = start.elapsed();
@@ -85,7 +90,7 @@ fn shared_memory() {
     let view = unsafe { other.into_buffer() };
     let all_a = view.iter().all(|&b| b == b'A');
     println!(
-        "shm segment {} (64 MiB): write_at {:.1} GB/s; opened by name and viewed in place: {} (Python: SharedMemory(name={:?}))",
+        "shm segment {} (64 MiB): write_at {:.1} GB/s (pages already allocated); opened by name and viewed in place: {} (Python: SharedMemory(name={:?}))",
         seg.name(),
         data.len() as f64 / write.as_secs_f64() / 1e9,
         if all_a { "all b'A'" } else { "MISMATCH" },

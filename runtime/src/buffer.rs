@@ -361,8 +361,8 @@ impl Buffer {
 pub enum CastError {
     /// The data does not start on a multiple of `align_of::<T>()`.
     #[error(
-        "cannot view {len} bytes as [{type_name}]: the data starts {offset} bytes past a \
-         {align}-byte boundary (align_of::<{type_name}>() = {align})"
+        "cannot view {len} bytes as [{type_name}]: its address is {offset} past a multiple \
+         of align_of::<{type_name}>() = {align}"
     )]
     Misaligned {
         /// The element type asked for.
@@ -377,7 +377,7 @@ pub enum CastError {
     /// The length is not a multiple of `size_of::<T>()`.
     #[error(
         "cannot view {len} bytes as [{type_name}]: the length must be a multiple of \
-         size_of::<{type_name}>() = {size}, {remainder} bytes are left over"
+         size_of::<{type_name}>() = {size} ({remainder} left over)"
     )]
     Ragged {
         /// The element type asked for.
