@@ -184,6 +184,18 @@ fn bad_input_is_a_clear_error_and_changes_nothing() {
         format!("no shared memory segment named {missing:?}")
     );
 
+    if cfg!(target_os = "linux") {
+        // A segment that exists but was never sized (a crashed creator, say).
+        let empty = owned("empty");
+        std::fs::File::create(std::path::Path::new("/dev/shm").join(&empty)).unwrap();
+        let err = message(Segment::open(&empty));
+        std::fs::remove_file(std::path::Path::new("/dev/shm").join(&empty)).unwrap();
+        assert_eq!(
+            err,
+            format!("shared memory segment {empty:?} has size 0: nothing to map")
+        );
+    }
+
     let name = owned("sized");
     let seg = Segment::create_named(&name, 100).unwrap();
     assert_eq!(
