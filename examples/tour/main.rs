@@ -15,6 +15,7 @@ mod context;
 mod instrument;
 mod measure;
 mod plugin;
+mod zero_copy;
 
 fn main() {
     println!("keel tour: Python's production patterns as zero-cost Rust");
@@ -34,6 +35,10 @@ fn main() {
         (
             "Bounded(min, max) descriptor  ->  #[derive(keel::Bounded)]",
             bounded::run,
+        ),
+        (
+            "memoryview, pickle 5, shared_memory  ->  keel::buffer, keel::oob, keel::shm",
+            zero_copy::run,
         ),
         ("sys.addaudithook  ->  keel::audit", audit::run),
     ];

@@ -7,8 +7,13 @@
 
 pub mod audit;
 pub mod bounds;
+pub mod buffer;
 pub mod context;
+#[cfg(feature = "serde")]
+pub mod oob;
 pub mod plugin;
+#[cfg(unix)]
+pub mod shm;
 pub mod trace;
 
 pub use bounds::{Bounds, BoundsError};
