@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod bounds;
+pub mod tx;
 
 pub use bounds::{Bounds, BoundsError};
 
@@ -16,4 +17,8 @@ pub use bounds::{Bounds, BoundsError};
 pub mod __private {
     pub use crate::bounds::{Bounds, BoundsError, Violation};
     pub use core::ops::Bound;
+    /// `#[keel::transaction]` expands to `tx::run` / `tx::run_retrying`.
+    pub mod tx {
+        pub use crate::tx::{Behavior, Isolation, Nested, Options, run, run_retrying};
+    }
 }
