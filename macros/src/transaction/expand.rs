@@ -89,6 +89,6 @@ pub fn expand(model: Transaction) -> TokenStream {
         let #body_fn = |#conn: &mut #conn_target| -> #output #block;
         #call
     }};
-    item.block = Box::new(syn::parse_quote!(#new_block));
+    *item.block = syn::parse_quote!(#new_block);
     quote!(#item)
 }
