@@ -19,6 +19,7 @@ pub mod __private {
     pub use core::ops::Bound;
     /// `#[keel::transaction]` expands to `tx::run` / `tx::run_retrying`.
     pub mod tx {
+        pub use crate::tx::run::connection;
         pub use crate::tx::{Behavior, Isolation, Nested, Options, run, run_retrying};
     }
 }

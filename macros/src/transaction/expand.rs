@@ -3,6 +3,7 @@
 
 use super::parse::{Behavior, Isolation, Nested};
 use super::validate::Transaction;
+use crate::common::crate_path::CratePath;
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::{FnArg, Ident, Pat};
@@ -24,7 +25,13 @@ pub fn expand(model: Transaction) -> TokenStream {
         behavior,
         krate,
     } = model;
-    let private = krate.private();
+    // Generated paths carry the span of what they check, so errors land on the user's tokens:
+    // the connection parameter, the return type, or `retry = N`.
+    let private_at = |span: Span| match &krate {
+        Some(krate) => krate.private(),
+        None => CratePath::default_at(span).private(),
+    };
+    let private = private_at(Span::call_site());
 
     let mut options = quote!(#private::tx::Options::new().name(#name));
     if let Some(nested) = nested {
@@ -65,28 +72,37 @@ pub fn expand(model: Transaction) -> TokenStream {
             }
         }
     }
+    // Checked on its own, spanned at the parameter: "`X` is not a connection" points there.
+    let conn_private = private_at(conn_span);
     let conn_arg = if conn_by_ref {
-        quote_spanned!(conn_span=> &mut *#conn)
+        quote_spanned!(conn_span=> #conn_private::tx::connection(&mut *#conn))
     } else {
-        quote_spanned!(conn_span=> &mut #conn)
+        quote_spanned!(conn_span=> #conn_private::tx::connection(&mut #conn))
     };
 
     let options_const = Ident::new("__KEEL_TX_OPTIONS", Span::mixed_site());
-    let body_fn = Ident::new("__keel_tx_body", Span::mixed_site());
+    // With `retry`, a body that cannot run twice is reported at `retry = N`.
+    let body_span = retry.as_ref().map_or(Span::call_site(), |retry| retry.span);
+    let body_fn = Ident::new("__keel_tx_body", Span::mixed_site().located_at(body_span));
     let block = &item.block;
+    let closure_head = quote!(|#conn: &mut #conn_target|);
     let call = match retry {
-        None => quote_spanned!(conn_span=> #private::tx::run(#conn_arg, &#options_const, #body_fn)),
+        None => {
+            // An error type lacking `From<TxError>` is reported at the return type.
+            let span = syn::spanned::Spanned::span(&output);
+            let private = private_at(span);
+            quote_spanned!(span=> #private::tx::run(#conn_arg, &#options_const, #body_fn))
+        }
         Some(retry) => {
             let n = retry.value;
-            // Spanned at `retry = N`: a body that cannot run twice is reported there.
-            let run = quote_spanned!(retry.span=> #private::tx::run_retrying);
-            quote!(#run(#conn_arg, &#options_const, #n, #body_fn))
+            let private = private_at(retry.span);
+            quote_spanned!(retry.span=> #private::tx::run_retrying(#conn_arg, &#options_const, #n, #body_fn))
         }
     };
 
     let new_block = quote! {{
         const #options_const: #private::tx::Options = #options;
-        let #body_fn = |#conn: &mut #conn_target| -> #output #block;
+        let #body_fn = #closure_head -> #output #block;
         #call
     }};
     *item.block = syn::parse_quote!(#new_block);

@@ -120,7 +120,7 @@ impl Args {
                     },
                     other => errors.push_spanned(
                         other,
-                        "`retry` takes an integer literal, the number of retries: `retry = 3`",
+                        "`retry` takes a non-negative integer literal, the number of retries: `retry = 3`",
                     ),
                 }
             }

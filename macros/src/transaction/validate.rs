@@ -29,7 +29,8 @@ pub struct Transaction {
     pub read_only: bool,
     pub isolation: Option<Isolation>,
     pub behavior: Option<Behavior>,
-    pub krate: CratePath,
+    /// `crate = path`, if given.
+    pub krate: Option<CratePath>,
 }
 
 pub fn validate(args: Args, item: ItemFn, errors: &mut Errors) -> Option<Transaction> {
@@ -72,9 +73,6 @@ pub fn validate(args: Args, item: ItemFn, errors: &mut Errors) -> Option<Transac
     let name = args
         .name
         .unwrap_or_else(|| LitStr::new(&sig.ident.to_string(), sig.ident.span()));
-    let krate = args
-        .krate
-        .unwrap_or_else(|| CratePath::default_at(Span::call_site()));
     Some(Transaction {
         item,
         conn_index,
@@ -89,7 +87,7 @@ pub fn validate(args: Args, item: ItemFn, errors: &mut Errors) -> Option<Transac
         read_only: args.read_only,
         isolation: args.isolation,
         behavior: args.behavior,
-        krate,
+        krate: args.krate,
     })
 }
 

@@ -71,7 +71,7 @@ mod exit_stack;
 mod options;
 #[cfg(feature = "postgres")]
 mod postgres;
-mod run;
+pub(crate) mod run;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 

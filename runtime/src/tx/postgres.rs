@@ -39,54 +39,91 @@ fn begin_sql(options: &Options) -> String {
     sql
 }
 
-macro_rules! postgres_transactional {
-    ($ty:ty, $in_transaction:expr) => {
-        impl Transactional for $ty {
-            type Error = postgres::Error;
+/// keel tracks the transactions it begins on a `Client`; one begun by hand is not seen.
+impl Transactional for Client {
+    type Error = postgres::Error;
 
-            fn database(&self) -> &'static str {
-                "PostgreSQL"
-            }
+    fn database(&self) -> &'static str {
+        "PostgreSQL"
+    }
 
-            fn in_transaction(&self) -> bool {
-                $in_transaction
-            }
+    fn in_transaction(&self) -> bool {
+        false
+    }
 
-            fn check(&self, options: &Options) -> Result<(), TxError> {
-                check(options)
-            }
+    fn check(&self, options: &Options) -> Result<(), TxError> {
+        check(options)
+    }
 
-            fn begin(&mut self, options: &Options) -> Result<(), postgres::Error> {
-                self.batch_execute(&begin_sql(options))
-            }
+    fn begin(&mut self, options: &Options) -> Result<(), postgres::Error> {
+        self.batch_execute(&begin_sql(options))
+    }
 
-            fn commit(&mut self, _: &Options) -> Result<(), postgres::Error> {
-                self.batch_execute("COMMIT")
-            }
+    fn commit(&mut self, _: &Options) -> Result<(), postgres::Error> {
+        self.batch_execute("COMMIT")
+    }
 
-            fn rollback(&mut self, _: &Options) -> Result<(), postgres::Error> {
-                self.batch_execute("ROLLBACK")
-            }
+    fn rollback(&mut self, _: &Options) -> Result<(), postgres::Error> {
+        self.batch_execute("ROLLBACK")
+    }
 
-            fn savepoint(&mut self, name: &str) -> Result<(), postgres::Error> {
-                self.batch_execute(&format!("SAVEPOINT {name}"))
-            }
+    fn savepoint(&mut self, name: &str) -> Result<(), postgres::Error> {
+        self.batch_execute(&format!("SAVEPOINT {name}"))
+    }
 
-            fn release_savepoint(&mut self, name: &str) -> Result<(), postgres::Error> {
-                self.batch_execute(&format!("RELEASE SAVEPOINT {name}"))
-            }
+    fn release_savepoint(&mut self, name: &str) -> Result<(), postgres::Error> {
+        self.batch_execute(&format!("RELEASE SAVEPOINT {name}"))
+    }
 
-            fn rollback_to_savepoint(&mut self, name: &str) -> Result<(), postgres::Error> {
-                self.batch_execute(&format!(
-                    "ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}"
-                ))
-            }
-        }
-    };
+    fn rollback_to_savepoint(&mut self, name: &str) -> Result<(), postgres::Error> {
+        self.batch_execute(&format!(
+            "ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}"
+        ))
+    }
 }
 
-postgres_transactional!(Client, false);
-postgres_transactional!(Transaction<'_>, true);
+/// A `postgres::Transaction` is always inside a transaction: keel nests into it.
+impl Transactional for Transaction<'_> {
+    type Error = postgres::Error;
+
+    fn database(&self) -> &'static str {
+        "PostgreSQL"
+    }
+
+    fn in_transaction(&self) -> bool {
+        true
+    }
+
+    fn check(&self, options: &Options) -> Result<(), TxError> {
+        check(options)
+    }
+
+    fn begin(&mut self, options: &Options) -> Result<(), postgres::Error> {
+        self.batch_execute(&begin_sql(options))
+    }
+
+    fn commit(&mut self, _: &Options) -> Result<(), postgres::Error> {
+        self.batch_execute("COMMIT")
+    }
+
+    fn rollback(&mut self, _: &Options) -> Result<(), postgres::Error> {
+        self.batch_execute("ROLLBACK")
+    }
+
+    fn savepoint(&mut self, name: &str) -> Result<(), postgres::Error> {
+        self.batch_execute(&format!("SAVEPOINT {name}"))
+    }
+
+    fn release_savepoint(&mut self, name: &str) -> Result<(), postgres::Error> {
+        self.batch_execute(&format!("RELEASE SAVEPOINT {name}"))
+    }
+
+    fn rollback_to_savepoint(&mut self, name: &str) -> Result<(), postgres::Error> {
+        self.batch_execute(&format!(
+            "ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}"
+        ))
+    }
+}
 
 impl Transient for postgres::Error {
     /// SQLSTATE `40001` (serialization_failure) or `40P01` (deadlock_detected).

@@ -92,6 +92,14 @@ where
     finish(conn, options, start, attempt, 0)
 }
 
+/// The identity, with the bound `#[keel::transaction]` needs its connection parameter to meet
+/// (so a parameter that is not a connection is reported at the parameter).
+#[doc(hidden)]
+#[inline(always)]
+pub fn connection<C: Transactional + ?Sized>(conn: &mut C) -> &mut C {
+    conn
+}
+
 /// Like [`run`], and when the transaction fails with a [`Transient`] error (a lock conflict, a
 /// serialization failure), rolls it back and runs `body` again, up to `retries` more times, after
 /// a short jittered backoff. Non-transient errors and panics are never retried. Only an

@@ -47,55 +47,90 @@ fn end(conn: &Connection, options: &Options, sql: &str) -> rusqlite::Result<()> 
     ended
 }
 
-macro_rules! sqlite_transactional {
-    ($ty:ty, $in_transaction:expr) => {
-        impl Transactional for $ty {
-            type Error = rusqlite::Error;
+impl Transactional for Connection {
+    type Error = rusqlite::Error;
 
-            fn database(&self) -> &'static str {
-                "SQLite"
-            }
+    fn database(&self) -> &'static str {
+        "SQLite"
+    }
 
-            fn in_transaction(&self) -> bool {
-                let in_transaction: fn(&Connection) -> bool = $in_transaction;
-                in_transaction(self)
-            }
+    fn in_transaction(&self) -> bool {
+        !self.is_autocommit()
+    }
 
-            fn check(&self, options: &Options) -> Result<(), TxError> {
-                check(options)
-            }
+    fn check(&self, options: &Options) -> Result<(), TxError> {
+        check(options)
+    }
 
-            fn begin(&mut self, options: &Options) -> rusqlite::Result<()> {
-                begin(self, options)
-            }
+    fn begin(&mut self, options: &Options) -> rusqlite::Result<()> {
+        begin(self, options)
+    }
 
-            fn commit(&mut self, options: &Options) -> rusqlite::Result<()> {
-                end(self, options, "COMMIT")
-            }
+    fn commit(&mut self, options: &Options) -> rusqlite::Result<()> {
+        end(self, options, "COMMIT")
+    }
 
-            fn rollback(&mut self, options: &Options) -> rusqlite::Result<()> {
-                end(self, options, "ROLLBACK")
-            }
+    fn rollback(&mut self, options: &Options) -> rusqlite::Result<()> {
+        end(self, options, "ROLLBACK")
+    }
 
-            fn savepoint(&mut self, name: &str) -> rusqlite::Result<()> {
-                self.execute_batch(&format!("SAVEPOINT {name}"))
-            }
+    fn savepoint(&mut self, name: &str) -> rusqlite::Result<()> {
+        self.execute_batch(&format!("SAVEPOINT {name}"))
+    }
 
-            fn release_savepoint(&mut self, name: &str) -> rusqlite::Result<()> {
-                self.execute_batch(&format!("RELEASE SAVEPOINT {name}"))
-            }
+    fn release_savepoint(&mut self, name: &str) -> rusqlite::Result<()> {
+        self.execute_batch(&format!("RELEASE SAVEPOINT {name}"))
+    }
 
-            fn rollback_to_savepoint(&mut self, name: &str) -> rusqlite::Result<()> {
-                self.execute_batch(&format!(
-                    "ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}"
-                ))
-            }
-        }
-    };
+    fn rollback_to_savepoint(&mut self, name: &str) -> rusqlite::Result<()> {
+        self.execute_batch(&format!(
+            "ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}"
+        ))
+    }
 }
 
-sqlite_transactional!(Connection, |conn| !conn.is_autocommit());
-sqlite_transactional!(Transaction<'_>, |_| true);
+/// A `rusqlite::Transaction` is always inside a transaction: keel nests into it.
+impl Transactional for Transaction<'_> {
+    type Error = rusqlite::Error;
+
+    fn database(&self) -> &'static str {
+        "SQLite"
+    }
+
+    fn in_transaction(&self) -> bool {
+        true
+    }
+
+    fn check(&self, options: &Options) -> Result<(), TxError> {
+        check(options)
+    }
+
+    fn begin(&mut self, options: &Options) -> rusqlite::Result<()> {
+        begin(self, options)
+    }
+
+    fn commit(&mut self, options: &Options) -> rusqlite::Result<()> {
+        end(self, options, "COMMIT")
+    }
+
+    fn rollback(&mut self, options: &Options) -> rusqlite::Result<()> {
+        end(self, options, "ROLLBACK")
+    }
+
+    fn savepoint(&mut self, name: &str) -> rusqlite::Result<()> {
+        self.execute_batch(&format!("SAVEPOINT {name}"))
+    }
+
+    fn release_savepoint(&mut self, name: &str) -> rusqlite::Result<()> {
+        self.execute_batch(&format!("RELEASE SAVEPOINT {name}"))
+    }
+
+    fn rollback_to_savepoint(&mut self, name: &str) -> rusqlite::Result<()> {
+        self.execute_batch(&format!(
+            "ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}"
+        ))
+    }
+}
 
 impl Transient for rusqlite::Error {
     /// `SQLITE_BUSY` or `SQLITE_LOCKED` (another connection holds a conflicting lock).
