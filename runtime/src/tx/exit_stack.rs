@@ -50,26 +50,29 @@ type Entry<'a, E> = Box<dyn FnOnce() -> Result<(), E> + 'a>;
 /// use keel_runtime::tx::ExitStack;
 /// use std::cell::RefCell;
 ///
-/// let log = RefCell::new(Vec::new());
-/// let acquire = |name: &'static str, fail: bool| -> Result<&'static str, String> {
-///     if fail { return Err(format!("cannot open {name}")); }
-///     log.borrow_mut().push(format!("open {name}"));
-///     Ok(name)
-/// };
-/// let open_all = |names: &[&'static str], bad: &str| -> Result<ExitStack<'_>, String> {
+/// /// Opens every name or none: on failure the ones already open are closed again.
+/// fn open_all<'a>(
+///     log: &'a RefCell<Vec<String>>,
+///     names: &[&'static str],
+///     bad: &str,
+/// ) -> Result<ExitStack<'a>, String> {
 ///     let mut stack = ExitStack::new();
 ///     for &name in names {
-///         let handle = acquire(name, name == bad)?; // on error `stack` drops: earlier ones close
-///         stack.callback(move || log.borrow_mut().push(format!("close {handle}")));
+///         if name == bad {
+///             return Err(format!("cannot open {name}")); // `stack` drops: earlier ones close
+///         }
+///         log.borrow_mut().push(format!("open {name}"));
+///         stack.callback(move || log.borrow_mut().push(format!("close {name}")));
 ///     }
 ///     Ok(stack.pop_all())
-/// };
+/// }
 ///
-/// assert!(open_all(&["a", "b", "c"], "c").is_err());
+/// let log = RefCell::new(Vec::new());
+/// assert!(open_all(&log, &["a", "b", "c"], "c").is_err());
 /// assert_eq!(*log.borrow(), ["open a", "open b", "close b", "close a"]);
 ///
 /// log.borrow_mut().clear();
-/// let held = open_all(&["a", "b"], "").unwrap();
+/// let held = open_all(&log, &["a", "b"], "").unwrap();
 /// assert_eq!(*log.borrow(), ["open a", "open b"]); // still held
 /// drop(held);
 /// assert_eq!(*log.borrow(), ["open a", "open b", "close b", "close a"]);
