@@ -17,7 +17,8 @@ pub enum Nested {
     /// Run inside the outer transaction with no savepoint. A failure of the inner body marks the
     /// outer transaction **rollback-only**: even if the outer body then returns `Ok`, the outer
     /// transaction rolls back and returns [`TxError::RollbackOnly`](super::TxError::RollbackOnly)
-    /// instead of committing.
+    /// instead of committing. (Only a transaction keel began can be marked; inside one begun by
+    /// hand, the inner error is simply returned.)
     Join,
     /// Refuse: return [`TxError::AlreadyInTransaction`](super::TxError::AlreadyInTransaction)
     /// without running the body.

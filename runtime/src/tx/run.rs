@@ -54,6 +54,8 @@ pub struct Report {
 /// depth, duration, outcome and retry count.
 #[inline]
 fn report(report: &Report) {
+    #[cfg(test)]
+    tests::REPORTS.with_borrow_mut(|reports| reports.push(*report));
     let _ = report;
 }
 
@@ -407,6 +409,175 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tx::Transient;
+
+    thread_local! {
+        /// Every report made on this thread (tests only).
+        pub(super) static REPORTS: RefCell<Vec<Report>> = const { RefCell::new(Vec::new()) };
+    }
+
+    fn take_reports() -> Vec<(&'static str, usize, Outcome, u32)> {
+        REPORTS
+            .with_borrow_mut(std::mem::take)
+            .into_iter()
+            .map(|r| (r.name, r.depth, r.outcome, r.retries))
+            .collect()
+    }
+
+    /// A fake database whose COMMIT fails with a transient error while `busy_commits > 0`.
+    #[derive(Default)]
+    struct Fake {
+        open: bool,
+        busy_commits: u32,
+        sql: Vec<String>,
+    }
+
+    #[derive(Debug, PartialEq)]
+    enum FakeError {
+        Busy,
+        Tx(TxError),
+        Body,
+    }
+
+    impl From<TxError> for FakeError {
+        fn from(e: TxError) -> Self {
+            Self::Tx(e)
+        }
+    }
+
+    impl Transient for FakeError {
+        fn is_transient(&self) -> bool {
+            *self == Self::Busy
+        }
+    }
+
+    impl Transactional for Fake {
+        type Error = FakeError;
+        fn database(&self) -> &'static str {
+            "Fake"
+        }
+        fn in_transaction(&self) -> bool {
+            self.open
+        }
+        fn begin(&mut self, _: &Options) -> Result<(), FakeError> {
+            self.open = true;
+            self.sql.push("BEGIN".into());
+            Ok(())
+        }
+        fn commit(&mut self, _: &Options) -> Result<(), FakeError> {
+            if self.busy_commits > 0 {
+                self.busy_commits -= 1;
+                self.sql.push("COMMIT (busy)".into());
+                return Err(FakeError::Busy);
+            }
+            self.open = false;
+            self.sql.push("COMMIT".into());
+            Ok(())
+        }
+        fn rollback(&mut self, _: &Options) -> Result<(), FakeError> {
+            self.open = false;
+            self.sql.push("ROLLBACK".into());
+            Ok(())
+        }
+        fn savepoint(&mut self, name: &str) -> Result<(), FakeError> {
+            self.sql.push(format!("SAVEPOINT {name}"));
+            Ok(())
+        }
+        fn release_savepoint(&mut self, name: &str) -> Result<(), FakeError> {
+            self.sql.push(format!("RELEASE {name}"));
+            Ok(())
+        }
+        fn rollback_to_savepoint(&mut self, name: &str) -> Result<(), FakeError> {
+            self.sql.push(format!("ROLLBACK TO {name}"));
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn reports_name_depth_outcome_and_retries() {
+        take_reports();
+        let mut db = Fake {
+            busy_commits: 2,
+            ..Fake::default()
+        };
+        let opts = Options::new().name("outer");
+        let mut runs = 0;
+        run_retrying(&mut db, &opts, 5, |db| {
+            runs += 1;
+            let inner = Options::new().name("inner");
+            let failed: Result<(), FakeError> = run(db, &inner, |_| Err(FakeError::Body));
+            assert_eq!(failed, Err(FakeError::Body));
+            Ok::<_, FakeError>(())
+        })
+        .unwrap();
+        assert_eq!(runs, 3);
+        assert_eq!(
+            db.sql,
+            [
+                "BEGIN",
+                "SAVEPOINT keel_sp_1",
+                "ROLLBACK TO keel_sp_1",
+                "COMMIT (busy)",
+                "ROLLBACK",
+                "BEGIN",
+                "SAVEPOINT keel_sp_1",
+                "ROLLBACK TO keel_sp_1",
+                "COMMIT (busy)",
+                "ROLLBACK",
+                "BEGIN",
+                "SAVEPOINT keel_sp_1",
+                "ROLLBACK TO keel_sp_1",
+                "COMMIT",
+            ]
+        );
+        let inner = ("inner", 1, Outcome::RolledBack, 0);
+        assert_eq!(
+            take_reports(),
+            [inner, inner, inner, ("outer", 0, Outcome::Committed, 2)]
+        );
+    }
+
+    #[test]
+    fn retries_stop_at_the_limit_with_the_last_error() {
+        take_reports();
+        let mut db = Fake {
+            busy_commits: 10,
+            ..Fake::default()
+        };
+        let result = run_retrying(&mut db, &Options::new().name("t"), 2, |_| {
+            Ok::<_, FakeError>(())
+        });
+        assert_eq!(result, Err(FakeError::Busy));
+        assert_eq!(db.busy_commits, 7);
+        assert!(!db.open);
+        assert_eq!(take_reports(), [("t", 0, Outcome::RolledBack, 2)]);
+    }
+
+    #[test]
+    fn nested_fail_is_reported_as_not_started() {
+        take_reports();
+        let mut db = Fake::default();
+        let result = run(&mut db, &Options::new().name("outer"), |db| {
+            run(
+                db,
+                &Options::new().name("inner").nested(Nested::Fail),
+                |_| Ok::<_, FakeError>(()),
+            )
+        });
+        assert_eq!(
+            result,
+            Err(FakeError::Tx(TxError::AlreadyInTransaction {
+                name: "inner"
+            }))
+        );
+        assert_eq!(
+            take_reports(),
+            [
+                ("inner", 1, Outcome::NotStarted, 0),
+                ("outer", 0, Outcome::RolledBack, 0)
+            ]
+        );
+    }
 
     #[test]
     fn backoff_is_short_jittered_and_capped() {
