@@ -570,3 +570,22 @@ fn methods_generics_and_named_connection_parameter() {
     assert!(err.is_ok(), "{}", err.unwrap_err().0);
     assert_eq!(count(&conn, "audit_log"), 5);
 }
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Generic over the database: any `Transactional` connection.
+#[keel::transaction(name = "which_database")]
+fn which_database<C>(conn: &mut C) -> Result<&'static str, BoxError>
+where
+    C: keel::tx::Transactional,
+    C::Error: std::error::Error + Send + Sync + 'static,
+{
+    Ok(keel::tx::Transactional::database(conn))
+}
+
+#[test]
+fn a_function_generic_over_the_connection_type() {
+    let (_dir, mut conn) = database();
+    assert_eq!(which_database(&mut conn).unwrap(), "SQLite");
+    assert!(conn.is_autocommit());
+}
