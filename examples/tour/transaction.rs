@@ -7,10 +7,17 @@ use rusqlite::Connection;
 
 #[derive(Debug)]
 enum AppError {
-    #[allow(dead_code)] // shown through Debug
     Db(rusqlite::Error),
-    #[allow(dead_code)]
     Tx(TxError),
+}
+
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Db(e) => write!(f, "{e}"),
+            Self::Tx(e) => write!(f, "{e}"),
+        }
+    }
 }
 
 impl From<rusqlite::Error> for AppError {
@@ -76,11 +83,13 @@ pub fn run() {
     let mut conn = open(&dir, "tour.db");
 
     let failed = user_migration(&mut conn, None); // NULL event: NOT NULL constraint fails
-    println!(
-        "failing run -> {:?}; premium users after rollback: {}",
-        failed.map_err(|e| format!("{e:?}").chars().take(60).collect::<String>()),
-        premium(&conn)
-    );
+    match failed {
+        Ok(n) => println!("failing run committed {n} rows (unexpected)"),
+        Err(e) => println!(
+            "failing run -> rolled back ({e}); premium users after rollback: {}",
+            premium(&conn)
+        ),
+    }
     let n = user_migration(&mut conn, Some("tier_upgrade_batch")).expect("commit");
     println!(
         "committed: {n} upgraded; premium users now: {}",
