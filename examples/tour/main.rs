@@ -15,6 +15,7 @@ mod context;
 mod instrument;
 mod measure;
 mod plugin;
+mod transaction;
 mod zero_copy;
 
 fn main() {
@@ -39,6 +40,10 @@ fn main() {
         (
             "memoryview, pickle 5, shared_memory  ->  keel::buffer, keel::oob, keel::shm",
             zero_copy::run,
+        ),
+        (
+            "@contextmanager managed_transaction  ->  #[keel::transaction]",
+            transaction::run,
         ),
         ("sys.addaudithook  ->  keel::audit", audit::run),
     ];

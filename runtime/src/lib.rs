@@ -15,6 +15,7 @@ pub mod plugin;
 #[cfg(unix)]
 pub mod shm;
 pub mod trace;
+pub mod tx;
 
 pub use bounds::{Bounds, BoundsError};
 
@@ -45,6 +46,12 @@ pub mod __private {
     pub use serde;
 
     pub use crate::__keel_bounded_newtype_serde as bounded_newtype_serde;
+
+    /// `#[keel::transaction]` expands to `tx::run` / `tx::run_retrying`.
+    pub mod tx {
+        pub use crate::tx::run::connection;
+        pub use crate::tx::{Behavior, Isolation, Nested, Options, run, run_retrying};
+    }
 }
 
 /// `bounded_newtype_serde!(Newtype, Inner)`: the `serde` impls of a `#[derive(Bounded)]` newtype,

@@ -1,0 +1,180 @@
+//! `#[keel::transaction]` against hand-written `BEGIN`/`COMMIT` around the same two statements
+//! (the Python original's users/audit_log migration), on a file-backed SQLite database in WAL
+//! mode, each on its own fresh database file. Target: the macro adds at most 2%.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use rusqlite::Connection;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+#[derive(Debug)]
+enum AppError {
+    #[allow(dead_code)] // read through Debug only
+    Db(rusqlite::Error),
+    #[allow(dead_code)]
+    Tx(keel::tx::TxError),
+}
+
+impl From<rusqlite::Error> for AppError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Db(e)
+    }
+}
+
+impl From<keel::tx::TxError> for AppError {
+    fn from(e: keel::tx::TxError) -> Self {
+        Self::Tx(e)
+    }
+}
+
+fn database(dir: &tempfile::TempDir, file: &str) -> Connection {
+    let conn = Connection::open(dir.path().join(file)).unwrap();
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = OFF;
+         CREATE TABLE users (id INTEGER PRIMARY KEY, tier TEXT NOT NULL, spend INTEGER NOT NULL);
+         CREATE TABLE audit_log (id INTEGER PRIMARY KEY, event TEXT NOT NULL);",
+    )
+    .unwrap();
+    for id in 0..100 {
+        conn.execute(
+            "INSERT INTO users (id, tier, spend) VALUES (?1, 'basic', ?2)",
+            [id, id * 200],
+        )
+        .unwrap();
+    }
+    conn
+}
+
+/// The two statements both variants run.
+fn statements(conn: &Connection, threshold: i64) -> rusqlite::Result<usize> {
+    let n = conn
+        .prepare_cached("UPDATE users SET tier = 'premium', spend = spend + 1 WHERE id = ?1")?
+        .execute([threshold])?;
+    conn.prepare_cached("INSERT INTO audit_log (event) VALUES ('tier_upgrade_batch')")?
+        .execute([])?;
+    Ok(n)
+}
+
+#[keel::transaction]
+fn with_macro(conn: &mut Connection, threshold: i64) -> Result<usize, AppError> {
+    Ok(statements(conn, threshold)?)
+}
+
+fn by_hand(conn: &mut Connection, threshold: i64) -> Result<usize, AppError> {
+    conn.execute_batch("BEGIN")?;
+    match statements(conn, threshold) {
+        Ok(n) => {
+            conn.execute_batch("COMMIT")?;
+            Ok(n)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e.into())
+        }
+    }
+}
+
+/// Times `timed` while running `other` untimed in between, each on its own database file: both
+/// benchmarks then do the same mix of work, so machine load and SQLite state (WAL growth,
+/// checkpoints, page cache) weigh on them equally. On a shared machine this pairing is what
+/// makes a 2% comparison meaningful.
+fn paired(
+    b: &mut criterion::Bencher<'_>,
+    timed: fn(&mut Connection, i64) -> Result<usize, AppError>,
+    timed_db: &mut Connection,
+    other: fn(&mut Connection, i64) -> Result<usize, AppError>,
+    other_db: &mut Connection,
+) {
+    b.iter_custom(|iters| {
+        let mut total = Duration::ZERO;
+        for _ in 0..iters {
+            other(other_db, black_box(42)).unwrap();
+            let start = Instant::now();
+            timed(timed_db, black_box(42)).unwrap();
+            total += start.elapsed();
+        }
+        total
+    });
+}
+
+fn transaction(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut hand_db = database(&dir, "by_hand.db");
+    let mut macro_db = database(&dir, "macro.db");
+    let mut group = c.benchmark_group("transaction_sqlite_file");
+    group.bench_function("hand_written_begin_commit", |b| {
+        paired(b, by_hand, &mut hand_db, with_macro, &mut macro_db)
+    });
+    group.bench_function("keel_transaction_macro", |b| {
+        paired(b, with_macro, &mut macro_db, by_hand, &mut hand_db)
+    });
+    group.finish();
+}
+
+/// A connection whose BEGIN/COMMIT cost nothing: what remains is keel's own work per
+/// transaction (options check, audit emit, nesting frame, timing, panic guard).
+struct NoopConnection {
+    open: bool,
+}
+
+impl keel::tx::Transactional for NoopConnection {
+    type Error = keel::tx::TxError;
+    fn database(&self) -> &'static str {
+        "noop"
+    }
+    fn in_transaction(&self) -> bool {
+        self.open
+    }
+    fn begin(&mut self, _: &keel::tx::Options) -> Result<(), Self::Error> {
+        self.open = black_box(true);
+        Ok(())
+    }
+    fn commit(&mut self, _: &keel::tx::Options) -> Result<(), Self::Error> {
+        self.open = black_box(false);
+        Ok(())
+    }
+    fn rollback(&mut self, _: &keel::tx::Options) -> Result<(), Self::Error> {
+        self.open = black_box(false);
+        Ok(())
+    }
+    fn savepoint(&mut self, _: &str) -> Result<(), Self::Error> {
+        Ok(())
+    }
+    fn release_savepoint(&mut self, _: &str) -> Result<(), Self::Error> {
+        Ok(())
+    }
+    fn rollback_to_savepoint(&mut self, _: &str) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+#[keel::transaction]
+fn noop_with_macro(conn: &mut NoopConnection, x: u64) -> Result<u64, keel::tx::TxError> {
+    let _ = conn;
+    Ok(black_box(x))
+}
+
+fn noop_by_hand(conn: &mut NoopConnection, x: u64) -> Result<u64, keel::tx::TxError> {
+    use keel::tx::Transactional;
+    let options = keel::tx::Options::new();
+    conn.begin(&options)?;
+    let x = black_box(x);
+    conn.commit(&options)?;
+    Ok(x)
+}
+
+fn overhead(c: &mut Criterion) {
+    let mut group = c.benchmark_group("transaction_fixed_cost");
+    let mut conn = NoopConnection { open: false };
+    group.bench_function("noop_connection_by_hand", |b| {
+        b.iter(|| noop_by_hand(&mut conn, black_box(7)).unwrap())
+    });
+    group.bench_function("noop_connection_keel_macro", |b| {
+        b.iter(|| noop_with_macro(&mut conn, black_box(7)).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, transaction, overhead);
+criterion_main!(benches);

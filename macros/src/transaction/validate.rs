@@ -1,0 +1,200 @@
+//! Checks the function: a `Result` return type, no `async`, and a connection parameter (the
+//! first `&mut` parameter, or the one named by `conn = ident`).
+
+use super::parse::{Args, Behavior, Isolation, Nested, WithSpan};
+use crate::common::crate_path::CratePath;
+use crate::common::errors::Errors;
+use proc_macro2::Span;
+use quote::ToTokens;
+use syn::spanned::Spanned;
+use syn::{FnArg, Ident, ItemFn, LitStr, Pat, ReturnType, Type};
+
+/// Everything expansion needs, all checked.
+pub struct Transaction {
+    pub item: ItemFn,
+    /// Index of the connection among `item.sig.inputs`.
+    pub conn_index: usize,
+    pub conn: Ident,
+    /// `T` in `conn: &mut T`, or the parameter's type when it is taken by value.
+    pub conn_target: Type,
+    /// True for `conn: &mut T`, false for `mut conn: T`.
+    pub conn_by_ref: bool,
+    /// The parameter's type span: "not a connection" errors point there.
+    pub conn_span: Span,
+    /// The function's return type (`Result<T, E>`).
+    pub output: Type,
+    pub name: LitStr,
+    pub retry: Option<WithSpan<u32>>,
+    pub nested: Option<Nested>,
+    pub read_only: bool,
+    pub isolation: Option<Isolation>,
+    pub behavior: Option<Behavior>,
+    /// `crate = path`, if given.
+    pub krate: Option<CratePath>,
+}
+
+pub fn validate(args: Args, item: ItemFn, errors: &mut Errors) -> Option<Transaction> {
+    let sig = &item.sig;
+    if let Some(asyncness) = &sig.asyncness {
+        errors.push_spanned(
+            asyncness,
+            "#[keel::transaction] does not support `async fn` yet; call `keel::tx::run` from a blocking task",
+        );
+    }
+
+    let output = match &sig.output {
+        ReturnType::Type(_, ty) if is_result(ty) => Some((**ty).clone()),
+        ReturnType::Type(_, ty) => {
+            errors.push_spanned(
+                ty,
+                format!(
+                    "#[keel::transaction] needs `{}` to return `Result<T, E>` (with E: From<the connection's error> + From<keel::tx::TxError>), not `{}`",
+                    sig.ident,
+                    ty.to_token_stream().to_string().replace(' ', "")
+                ),
+            );
+            None
+        }
+        ReturnType::Default => {
+            errors.push_spanned(
+                &sig.ident,
+                format!(
+                    "#[keel::transaction] needs `{}` to return `Result<T, E>` (with E: From<the connection's error> + From<keel::tx::TxError>); it returns `()`",
+                    sig.ident
+                ),
+            );
+            None
+        }
+    };
+
+    let conn = find_connection(&args, &item, errors);
+
+    let (output, (conn_index, conn, conn_target, conn_by_ref, conn_span)) = (output?, conn?);
+    let name = args
+        .name
+        .unwrap_or_else(|| LitStr::new(&sig.ident.to_string(), sig.ident.span()));
+    Some(Transaction {
+        item,
+        conn_index,
+        conn,
+        conn_target,
+        conn_by_ref,
+        conn_span,
+        output,
+        name,
+        retry: args.retry,
+        nested: args.nested,
+        read_only: args.read_only,
+        isolation: args.isolation,
+        behavior: args.behavior,
+        krate: args.krate,
+    })
+}
+
+/// `Result<..>`, `io::Result<..>`, `anyhow::Result<..>`: a path whose last segment is `Result`
+/// with generic arguments.
+fn is_result(ty: &Type) -> bool {
+    match ty {
+        Type::Path(path) => path.path.segments.last().is_some_and(|last| {
+            last.ident == "Result"
+                && matches!(last.arguments, syn::PathArguments::AngleBracketed(_))
+        }),
+        Type::Group(group) => is_result(&group.elem),
+        Type::Paren(paren) => is_result(&paren.elem),
+        _ => false,
+    }
+}
+
+type Connection = (usize, Ident, Type, bool, Span);
+
+fn find_connection(args: &Args, item: &ItemFn, errors: &mut Errors) -> Option<Connection> {
+    let sig = &item.sig;
+    let typed = sig
+        .inputs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, arg)| match arg {
+            FnArg::Typed(pat_type) => Some((i, pat_type)),
+            FnArg::Receiver(_) => None,
+        });
+
+    let (index, param) = match &args.conn {
+        Some(wanted) => {
+            let found = typed
+                .clone()
+                .find(|(_, p)| matches!(&*p.pat, Pat::Ident(pat) if pat.ident == *wanted));
+            match found {
+                Some(found) => found,
+                None => {
+                    let names: Vec<String> = typed
+                        .filter_map(|(_, p)| match &*p.pat {
+                            Pat::Ident(pat) => Some(format!("`{}`", pat.ident)),
+                            _ => None,
+                        })
+                        .collect();
+                    let has = if names.is_empty() {
+                        "it has no named parameters".to_owned()
+                    } else {
+                        format!("its parameters are {}", names.join(", "))
+                    };
+                    errors.push_spanned(
+                        wanted,
+                        format!(
+                            "`conn = {wanted}` names no parameter of `{}`; {has}",
+                            sig.ident
+                        ),
+                    );
+                    return None;
+                }
+            }
+        }
+        None => {
+            let found = typed
+                .clone()
+                .find(|(_, p)| matches!(&*p.ty, Type::Reference(r) if r.mutability.is_some()));
+            match found {
+                Some(found) => found,
+                None => {
+                    errors.push_spanned(
+                        &sig.ident,
+                        format!(
+                            "#[keel::transaction] needs a connection parameter: `{}` has no `&mut` parameter; add one (`conn: &mut rusqlite::Connection`) or name it with `conn = ident`",
+                            sig.ident
+                        ),
+                    );
+                    return None;
+                }
+            }
+        }
+    };
+
+    let Pat::Ident(pat) = &*param.pat else {
+        errors.push_spanned(
+            &param.pat,
+            "the connection parameter must be a plain name (`conn: &mut Connection`)",
+        );
+        return None;
+    };
+    if let Some(by_ref) = &pat.by_ref {
+        errors.push_spanned(by_ref, "the connection parameter cannot be a `ref` binding");
+        return None;
+    }
+    let span = param.ty.span();
+    Some(match &*param.ty {
+        Type::Reference(reference) if reference.mutability.is_some() => (
+            index,
+            pat.ident.clone(),
+            (*reference.elem).clone(),
+            true,
+            span,
+        ),
+        Type::Reference(reference) => {
+            errors.push_spanned(
+                reference,
+                "the connection must be taken as `&mut` (transactions change its state)",
+            );
+            return None;
+        }
+        other => (index, pat.ident.clone(), other.clone(), false, span),
+    })
+}
