@@ -7,8 +7,10 @@
 
 pub mod audit;
 pub mod bounds;
+pub mod layout;
 
 pub use bounds::{Bounds, BoundsError};
+pub use layout::{Compact, FieldLayout, Layout};
 
 /// Items that macro-generated code names by absolute path (`::keel::__private::…`).
 /// Not a public API: no stability guarantees.
@@ -16,4 +18,16 @@ pub use bounds::{Bounds, BoundsError};
 pub mod __private {
     pub use crate::bounds::{Bounds, BoundsError, Violation};
     pub use core::ops::Bound;
+
+    // #[derive(Compact)]
+    pub use crate::layout::{
+        Bitmap, Compact, CompactEnum, CompactVec, EnumVec, FieldLayout, InternedStrs, Layout,
+        MaxSize, PackedColumn, Rows, Storage, StrArena, bits_for,
+    };
+    pub use core::fmt::{Debug, Formatter, Result as FmtResult};
+    pub use core::mem::{align_of, offset_of, size_of};
+    pub use core::option::Option;
+    pub use core::result::Result;
+    pub use std::string::String;
+    pub use std::vec::Vec;
 }
