@@ -304,6 +304,22 @@ impl Layout {
         self.variants
     }
 
+    /// How a field of this type is stored inside another `Compact` struct:
+    /// [`Storage::Enum`] for an enum, [`Storage::Nested`] for a struct.
+    ///
+    /// ```
+    /// # use keel_runtime::layout::{Layout, Storage};
+    /// assert_eq!(Layout::for_enum("E", 1, 1, 2).storage_as_field(), Storage::Enum);
+    /// assert_eq!(Layout::new("S", 0, 1, &[]).storage_as_field(), Storage::Nested);
+    /// ```
+    pub const fn storage_as_field(&self) -> Storage {
+        if self.variants.is_some() {
+            Storage::Enum
+        } else {
+            Storage::Nested
+        }
+    }
+
     /// Bytes of padding: the size minus the bytes of every field (0 for enums).
     ///
     /// ```
@@ -350,6 +366,48 @@ impl Layout {
         }
         bits
     }
+}
+
+/// Bits needed to store every value of the signed range `lo..=hi` as an offset from `lo`.
+/// Evaluated in `const` for each `#[bounded(..)]` integer field, so bounds may be any constant.
+///
+/// # Panics
+/// (a compile error in `const`) when the range is empty or needs more than 64 bits.
+///
+/// ```
+/// # use keel_runtime::layout::range_bits_signed;
+/// const BITS: u32 = range_bits_signed(-50, 150);
+/// assert_eq!(BITS, 8);
+/// assert_eq!(range_bits_signed(i64::MIN as i128, i64::MAX as i128), 64);
+/// ```
+pub const fn range_bits_signed(lo: i128, hi: i128) -> u32 {
+    assert!(lo <= hi, "the `#[bounded(..)]` range of this field is empty");
+    let bits = bits_for(hi.abs_diff(lo));
+    assert!(
+        bits <= 64,
+        "the `#[bounded(..)]` range of this field needs more than 64 bits"
+    );
+    bits
+}
+
+/// [`range_bits_signed`] for unsigned ranges.
+///
+/// # Panics
+/// (a compile error in `const`) when the range is empty or needs more than 64 bits.
+///
+/// ```
+/// # use keel_runtime::layout::range_bits_unsigned;
+/// assert_eq!(range_bits_unsigned(1, 65535), 16);
+/// assert_eq!(range_bits_unsigned(7, 7), 0);
+/// ```
+pub const fn range_bits_unsigned(lo: u128, hi: u128) -> u32 {
+    assert!(lo <= hi, "the `#[bounded(..)]` range of this field is empty");
+    let bits = bits_for(hi - lo);
+    assert!(
+        bits <= 64,
+        "the `#[bounded(..)]` range of this field needs more than 64 bits"
+    );
+    bits
 }
 
 /// Bits needed for the index of an enum with `variants` variants: `ceil(log2(variants))`.
@@ -502,6 +560,10 @@ pub trait CompactVec: Clone + Default {
     type Row;
     /// Number of rows.
     fn len(&self) -> usize;
+    /// True when there is no row.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Validates `row` against every field's declared bounds and bit widths, storing nothing.
     fn check(&self, row: &Self::Row) -> Result<(), BoundsError>;
     /// Appends a row that passed [`check`](Self::check). An unchecked out-of-range value is not
@@ -521,6 +583,8 @@ pub trait CompactVec: Clone + Default {
     fn swap_remove_row(&mut self, index: usize);
     /// Keeps the first `len` rows.
     fn truncate(&mut self, len: usize);
+    /// Removes every row (and forgets interned strings).
+    fn clear(&mut self);
     /// Reserves room for `additional` more rows in every column.
     fn reserve(&mut self, additional: usize);
     /// Gives back unused capacity in every column.
@@ -731,6 +795,9 @@ impl<E: CompactEnum> CompactVec for EnumVec<E> {
     fn truncate(&mut self, len: usize) {
         self.indices.truncate(len);
     }
+    fn clear(&mut self) {
+        self.indices.clear();
+    }
     fn reserve(&mut self, additional: usize) {
         self.indices.reserve(additional);
     }
@@ -748,6 +815,42 @@ impl<E: CompactEnum> CompactVec for EnumVec<E> {
             Some(i) => f.write_str(E::VARIANTS.get(i as usize).copied().unwrap_or("?")),
             None => f.write_str("<out of bounds>"),
         }
+    }
+}
+
+/// `Debug` for one row of a container, through [`CompactVec::fmt_row`] (no decoding into a
+/// value, so the row type need not implement `Debug`).
+///
+/// ```
+/// use keel_runtime::layout::{EnumVec, RowDebug};
+/// use keel_runtime::layout::doc_example::Level;
+///
+/// let mut v = EnumVec::new();
+/// v.push(Level::Mid);
+/// assert_eq!(format!("{:?}", RowDebug::new(&v, 0)), "Mid");
+/// ```
+pub struct RowDebug<'a, V> {
+    rows: &'a V,
+    index: usize,
+}
+
+impl<'a, V: CompactVec> RowDebug<'a, V> {
+    /// Row `index` of `rows`.
+    ///
+    /// ```
+    /// # use keel_runtime::layout::{EnumVec, RowDebug};
+    /// # use keel_runtime::layout::doc_example::Level;
+    /// let v = EnumVec::<Level>::new();
+    /// assert_eq!(format!("{:?}", RowDebug::new(&v, 3)), "<out of bounds>");
+    /// ```
+    pub fn new(rows: &'a V, index: usize) -> Self {
+        Self { rows, index }
+    }
+}
+
+impl<V: CompactVec> fmt::Debug for RowDebug<'_, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.rows.fmt_row(self.index, f)
     }
 }
 
