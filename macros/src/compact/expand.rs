@@ -145,7 +145,11 @@ fn range_consts(
     range: &RangeSpec,
 ) -> TokenStream {
     let Names {
-        lo, hi, bounds, bits, ..
+        lo,
+        hi,
+        bounds,
+        bits,
+        ..
     } = n;
     let lower = match &range.lo {
         Some(expr) => {
@@ -183,7 +187,12 @@ fn range_consts(
         }
         (None, _) => quote!(<#ty>::MAX),
     };
-    let span = range.expr.to_token_stream().into_iter().next().map_or_else(Span::call_site, |t| t.span());
+    let span = range
+        .expr
+        .to_token_stream()
+        .into_iter()
+        .next()
+        .map_or_else(Span::call_site, |t| t.span());
     let (wide, helper) = if TypeClass::is_signed(int) {
         ("i128", quote!(range_bits_signed))
     } else {
@@ -256,12 +265,7 @@ fn codec(p: &TokenStream, n: &Names, ty: &syn::Type, int: &str) -> TokenStream {
     }
 }
 
-fn pieces(
-    p: &TokenStream,
-    container: &Container,
-    field: &Field,
-    column: &Column,
-) -> Pieces {
+fn pieces(p: &TokenStream, container: &Container, field: &Field, column: &Column) -> Pieces {
     let type_name = container.ident.to_string();
     let ident = &container.ident;
     let ty = &field.ty;
@@ -337,7 +341,11 @@ fn pieces(
                         Self::#bounds.check(row.#f, #type_name, #p::Option::Some(#text))?;
                     };
                 }
-                Width::Bits { bits: n_bits, min, max } => {
+                Width::Bits {
+                    bits: n_bits,
+                    min,
+                    max,
+                } => {
                     let (min_lit, max_lit) = (int_literal(*min), int_literal(*max));
                     let n_bits = Literal::u32_unsuffixed(*n_bits);
                     out.consts = quote! {
@@ -366,7 +374,8 @@ fn pieces(
             out.memory = quote!(self.#f.memory_bytes());
             out.row_eq = quote!(self.#f.get(index) == other.#f.get(other_index));
             out.debug = quote!(&Self::#decode(self.#f.get(index).unwrap_or_default()));
-            let getter_doc = format!("The `{text}` of row `index` (unpacked), or `None` past the end.");
+            let getter_doc =
+                format!("The `{text}` of row `index` (unpacked), or `None` past the end.");
             let column_doc = format!(
                 "The bit-packed `{text}` column: each value stored as its offset from the lower \
                  bound, in `{}Vec::LAYOUT`'s bit width.",

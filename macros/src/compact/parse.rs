@@ -6,7 +6,9 @@ use crate::common::errors::Errors;
 use crate::common::range::{RangeSpec, primitive_name};
 use quote::ToTokens;
 use syn::spanned::Spanned;
-use syn::{Attribute, DeriveInput, Fields, GenericArgument, Ident, LitInt, Meta, PathArguments, Type};
+use syn::{
+    Attribute, DeriveInput, Fields, GenericArgument, Ident, LitInt, Meta, PathArguments, Type,
+};
 
 /// Every supported field type, for messages.
 pub const SUPPORTED: &str = "integers (`u8`..`u128`, `i8`..`i128`, `usize`, `isize`), `f32`, \
@@ -190,7 +192,12 @@ fn is_named(ty: &Type, name: &str, std_module: &str) -> bool {
     if path.qself.is_some() {
         return false;
     }
-    let segments: Vec<String> = path.path.segments.iter().map(|s| s.ident.to_string()).collect();
+    let segments: Vec<String> = path
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
     let plain = path.path.segments.iter().all(|s| s.arguments.is_empty());
     plain
         && match segments.as_slice() {

@@ -9,7 +9,7 @@ use crate::common::range::RangeSpec;
 pub enum Column {
     /// `Vec<T>` (numbers at full width, `char`); `bounds` for a bounded float (checked, not
     /// packed).
-    Full { bounds: Option<RangeSpec> },
+    Full { bounds: Option<Box<RangeSpec>> },
     /// A bit-packed integer: offset from the lower bound of a range, or from the smallest value
     /// of `bits = N`.
     Packed { int: String, width: Width },
@@ -27,7 +27,11 @@ pub enum Column {
 pub enum Width {
     Range(Box<RangeSpec>),
     /// `bits = N`: the smallest and largest storable value.
-    Bits { bits: u32, min: i128, max: i128 },
+    Bits {
+        bits: u32,
+        min: i128,
+        max: i128,
+    },
 }
 
 /// What expansion needs: one column per field, or `None` for an enum.
@@ -234,7 +238,7 @@ fn column(field: &Field, errors: &mut Errors) -> Option<Column> {
             (None, None) => Column::Full { bounds: None },
         },
         TypeClass::Float(_) => Column::Full {
-            bounds: field.range.clone(),
+            bounds: field.range.clone().map(Box::new),
         },
         TypeClass::Char => Column::Full { bounds: None },
         TypeClass::Bool => Column::Bitmap,

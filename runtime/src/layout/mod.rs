@@ -243,7 +243,12 @@ impl Layout {
     /// assert_eq!(UNIT.packed_bits(), 3);
     /// assert_eq!(UNIT.variants(), Some(5));
     /// ```
-    pub const fn for_enum(type_name: &'static str, size: usize, align: usize, variants: u32) -> Self {
+    pub const fn for_enum(
+        type_name: &'static str,
+        size: usize,
+        align: usize,
+        variants: u32,
+    ) -> Self {
         Self {
             type_name,
             size,
@@ -381,7 +386,10 @@ impl Layout {
 /// assert_eq!(range_bits_signed(i64::MIN as i128, i64::MAX as i128), 64);
 /// ```
 pub const fn range_bits_signed(lo: i128, hi: i128) -> u32 {
-    assert!(lo <= hi, "the `#[bounded(..)]` range of this field is empty");
+    assert!(
+        lo <= hi,
+        "the `#[bounded(..)]` range of this field is empty"
+    );
     let bits = bits_for(hi.abs_diff(lo));
     assert!(
         bits <= 64,
@@ -401,7 +409,10 @@ pub const fn range_bits_signed(lo: i128, hi: i128) -> u32 {
 /// assert_eq!(range_bits_unsigned(7, 7), 0);
 /// ```
 pub const fn range_bits_unsigned(lo: u128, hi: u128) -> u32 {
-    assert!(lo <= hi, "the `#[bounded(..)]` range of this field is empty");
+    assert!(
+        lo <= hi,
+        "the `#[bounded(..)]` range of this field is empty"
+    );
     let bits = bits_for(hi - lo);
     assert!(
         bits <= 64,
@@ -753,7 +764,11 @@ impl<E> Clone for EnumVec<E> {
 impl<E: CompactEnum> fmt::Debug for EnumVec<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list()
-            .entries(self.indices.iter().map(|i| DebugName(E::VARIANTS[i as usize])))
+            .entries(
+                self.indices
+                    .iter()
+                    .map(|i| DebugName(E::VARIANTS[i as usize])),
+            )
             .finish()
     }
 }
@@ -1010,10 +1025,16 @@ mod tests {
             lines[0],
             "T (size 16, align 8, padding 7 bytes, packed 65 bits/row)"
         );
-        assert_eq!(lines[1], "| offset | name      | type | size | bits | storage |");
+        assert_eq!(
+            lines[1],
+            "| offset | name      | type | size | bits | storage |"
+        );
         assert!(lines[3].starts_with("| 0      | n "));
         assert!(lines[4].starts_with("| 8      | flag "));
-        assert_eq!(lines[5], "| 9      | [padding] |      | 7    |      |         |");
+        assert_eq!(
+            lines[5],
+            "| 9      | [padding] |      | 7    |      |         |"
+        );
     }
 
     #[test]

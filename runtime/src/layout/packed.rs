@@ -70,7 +70,10 @@ impl PackedColumn {
     /// assert_eq!(PackedColumn::new(12).bits(), 12);
     /// ```
     pub const fn new(bits: u32) -> Self {
-        assert!(bits <= 64, "a packed column holds at most 64 bits per value");
+        assert!(
+            bits <= 64,
+            "a packed column holds at most 64 bits per value"
+        );
         Self {
             words: Vec::new(),
             len: 0,
@@ -313,8 +316,7 @@ impl PackedColumn {
     /// ```
     pub fn reserve(&mut self, additional: usize) {
         let needed = words_for(self.len + additional, self.bits);
-        self.words
-            .reserve(needed.saturating_sub(self.words.len()));
+        self.words.reserve(needed.saturating_sub(self.words.len()));
     }
 
     /// Gives back unused capacity.

@@ -431,9 +431,8 @@ impl Interner {
     pub fn shrink_to_fit(&mut self) {
         self.arena.shrink_to_fit();
         let (arena, hasher) = (&self.arena, &self.hasher);
-        self.ids.shrink_to_fit(|&id| {
-            hasher.hash_one(arena.get(id as usize).unwrap_or_default())
-        });
+        self.ids
+            .shrink_to_fit(|&id| hasher.hash_one(arena.get(id as usize).unwrap_or_default()));
     }
 
     /// Heap bytes held: the text, its offsets and the hash table.
