@@ -69,7 +69,7 @@ fn rows_round_trip_through_get_getters_and_columns() {
     assert_eq!(rows.unit_column().distinct(), 1);
     let collected: Vec<SensorReading> = rows.iter().collect();
     assert_eq!(collected, (0..1000).map(reading).collect::<Vec<_>>());
-    assert_eq!((&rows).into_iter().rev().next(), Some(reading(999)));
+    assert_eq!((&rows).into_iter().next_back(), Some(reading(999)));
 }
 
 #[test]
