@@ -22,8 +22,8 @@ pub mod __private {
     // #[derive(Compact)]
     pub use crate::layout::{
         Bitmap, Compact, CompactEnum, CompactVec, EnumVec, FieldLayout, InternedStrs, Layout,
-        MaxSize, PackedColumn, RowDebug, Rows, Storage, StrArena, bits_for, range_bits_signed,
-        range_bits_unsigned,
+        PackedColumn, RowDebug, Rows, Storage, StrArena, bits_for, range_bits_signed,
+        range_bits_unsigned, range_is_ordered_signed, range_is_ordered_unsigned,
     };
     pub use core::fmt::{Debug, Formatter, Result as FmtResult};
     pub use core::mem::{align_of, offset_of, size_of};

@@ -18,8 +18,19 @@ pub fn expand(container: &Container, plan: &Plan) -> TokenStream {
         let ident = &container.ident;
         let mut max = Literal::usize_unsuffixed(*value);
         max.set_span(lit.span());
+        let message = format!(
+            "`{ident}` is larger than `#[compact(max_size = {value})]`: its real size is the \
+             `SIZE` in `{ident}MaxSize::<SIZE>` (see the note)"
+        );
+        let check = format_ident!("{}MaxSize", ident);
         quote_spanned! {lit.span()=>
-            const _: () = #p::MaxSize::<{ #p::size_of::<#ident>() }, #max>::CHECK;
+            const _: () = {
+                struct #check<const SIZE: usize>;
+                impl<const SIZE: usize> #check<SIZE> {
+                    const CHECK: () = ::core::assert!(SIZE <= #max, #message);
+                }
+                #check::<{ #p::size_of::<#ident>() }>::CHECK
+            };
         }
     });
     quote! {
@@ -139,6 +150,7 @@ struct Pieces {
 
 fn range_consts(
     p: &TokenStream,
+    owner: &str,
     n: &Names,
     ty: &syn::Type,
     int: Option<&str>,
@@ -208,11 +220,33 @@ fn range_consts(
     };
     let lo_wide = widen(quote!(Self::#lo));
     let hi_wide = widen(quote!(Self::#hi));
+    let empty = format!(
+        "`{}.{}`: the range `{}` is empty (its lower bound is above its upper bound)",
+        owner,
+        n.text,
+        range.text()
+    );
+    let too_wide = format!(
+        "`{}.{}`: the range `{}` needs more than 64 bits; a packed column holds at most 64",
+        owner,
+        n.text,
+        range.text()
+    );
+    let fits = if TypeClass::is_signed(int) {
+        quote!(range_is_ordered_signed)
+    } else {
+        quote!(range_is_ordered_unsigned)
+    };
     quote_spanned! {span=>
         #bounds_const
         const #lo: #ty = #lo_value;
         const #hi: #ty = #hi_value;
-        const #bits: u32 = #p::#helper(#lo_wide, #hi_wide);
+        const #bits: u32 = {
+            ::core::assert!(#p::#fits(#lo_wide, #hi_wide), #empty);
+            let bits = #p::#helper(#lo_wide, #hi_wide);
+            ::core::assert!(bits <= 64, #too_wide);
+            bits
+        };
     }
 }
 
@@ -274,14 +308,14 @@ fn pieces(p: &TokenStream, container: &Container, field: &Field, column: &Column
     let f = &n.field;
     let text = &n.text;
     let column_ident = &n.column;
-    let type_text = ty.to_token_stream().to_string().replace(' ', "");
+    let type_text = super::parse::type_text(ty);
     let mut out = Pieces::default();
     let (bits, storage) = match column {
         Column::Full { bounds } => {
             out.column_field = quote!(#p::Vec<#ty>);
             out.new = quote!(#p::Vec::new());
             if let Some(range) = bounds {
-                out.consts = range_consts(p, &n, ty, None, range);
+                out.consts = range_consts(p, &type_name, &n, ty, None, range);
                 let b = &n.bounds;
                 out.check = quote! {
                     Self::#b.check(row.#f, #type_name, #p::Option::Some(#text))?;
@@ -335,7 +369,7 @@ fn pieces(p: &TokenStream, container: &Container, field: &Field, column: &Column
             let codec = codec(p, &n, ty, int);
             match width {
                 Width::Range(range) => {
-                    let consts = range_consts(p, &n, ty, Some(int), range);
+                    let consts = range_consts(p, &type_name, &n, ty, Some(int), range);
                     out.consts = quote!(#consts #codec);
                     out.check = quote! {
                         Self::#bounds.check(row.#f, #type_name, #p::Option::Some(#text))?;
@@ -471,7 +505,7 @@ fn pieces(p: &TokenStream, container: &Container, field: &Field, column: &Column
             (bits, storage)
         }
         Column::Nested => {
-            let vec = quote!(<#ty as #p::Compact>::Vec);
+            let vec = quote_spanned!(syn::spanned::Spanned::span(ty)=> <#ty as #p::Compact>::Vec);
             let cv = quote!(#p::CompactVec);
             out.column_field = vec.clone();
             out.new = quote!(<#vec as ::core::default::Default>::default());

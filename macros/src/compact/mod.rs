@@ -13,10 +13,10 @@ use proc_macro2::TokenStream;
 
 /// Runs the derive on `input`, turning errors into `compile_error!` invocations.
 pub fn derive(input: syn::DeriveInput) -> TokenStream {
-    let result = parse::container(&input)
-        .and_then(|container| validate::plan(&container).map(|plan| (container, plan)));
-    match result {
-        Ok((container, plan)) => expand::expand(&container, &plan),
+    let mut errors = crate::common::errors::Errors::new();
+    let container = parse::container(&input, &mut errors);
+    match validate::plan(&container, errors) {
+        Ok(plan) => expand::expand(&container, &plan),
         Err(error) => error.to_compile_error(),
     }
 }

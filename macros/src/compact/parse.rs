@@ -5,7 +5,6 @@ use crate::common::crate_path::{CratePath, parse_crate_option};
 use crate::common::errors::Errors;
 use crate::common::range::{RangeSpec, primitive_name};
 use quote::ToTokens;
-use syn::spanned::Spanned;
 use syn::{
     Attribute, DeriveInput, Fields, GenericArgument, Ident, LitInt, Meta, PathArguments, Type,
 };
@@ -15,10 +14,10 @@ pub const SUPPORTED: &str = "integers (`u8`..`u128`, `i8`..`i128`, `usize`, `isi
     `f64`, `bool`, `char`, `String` (add `#[compact(intern)]` for values that repeat), and \
     fieldless enums or structs that `#[derive(Compact)]` themselves";
 
-/// Reads the whole item, collecting every error.
-pub fn container(input: &DeriveInput) -> syn::Result<Container> {
-    let mut errors = Errors::new();
-    let options = options(&input.attrs, &mut errors);
+/// Reads the whole item, recording every error in `errors` (the model is still returned so
+/// that validation can report its own findings alongside).
+pub fn container(input: &DeriveInput, errors: &mut Errors) -> Container {
+    let options = options(&input.attrs, errors);
     if input.generics.lt_token.is_some() || input.generics.where_clause.is_some() {
         errors.push_spanned(
             &input.generics,
@@ -32,7 +31,7 @@ pub fn container(input: &DeriveInput) -> syn::Result<Container> {
                 named
                     .named
                     .iter()
-                    .filter_map(|f| field(f, &mut errors))
+                    .filter_map(|f| field(f, errors))
                     .collect(),
             ),
             other => {
@@ -74,13 +73,12 @@ pub fn container(input: &DeriveInput) -> syn::Result<Container> {
             Data::Struct(Vec::new())
         }
     };
-    errors.finish()?;
-    Ok(Container {
+    Container {
         ident: input.ident.clone(),
         vis: input.vis.clone(),
         options,
         data,
-    })
+    }
 }
 
 fn options(attrs: &[Attribute], errors: &mut Errors) -> Options {
@@ -226,7 +224,7 @@ pub fn classify(ty: &Type) -> TypeClass {
         Type::Reference(reference) if is_str(&reference.elem) => {
             return TypeClass::Unsupported(format!(
                 "`#[derive(Compact)]` cannot store `{}` (a borrowed string): {STRING_HINT}",
-                ty.to_token_stream().to_string().replace(' ', "")
+                type_text(ty)
             ));
         }
         _ => {}
@@ -247,7 +245,7 @@ pub fn classify(ty: &Type) -> TypeClass {
     if is_named(ty, "String", "string") {
         return TypeClass::String;
     }
-    let text = ty.to_token_stream().to_string().replace(' ', "");
+    let text = type_text(ty);
     if let Type::Path(path) = ty
         && path.qself.is_none()
     {
@@ -282,7 +280,20 @@ pub fn classify(ty: &Type) -> TypeClass {
     ))
 }
 
-/// The span of a field's type, for errors about it.
-pub fn type_span(field: &Field) -> proc_macro2::Span {
-    field.ty.span()
+/// A type as source text, with token spacing tidied (`&'static str`, `Vec<u8>`).
+pub fn type_text(ty: &Type) -> String {
+    let mut text = ty.to_token_stream().to_string();
+    for (from, to) in [
+        (" < ", "<"),
+        ("< ", "<"),
+        (" <", "<"),
+        (" >", ">"),
+        (" :: ", "::"),
+        (":: ", "::"),
+        (" ,", ","),
+        ("& ", "&"),
+    ] {
+        text = text.replace(from, to);
+    }
+    text
 }

@@ -1,7 +1,6 @@
 //! Checking the model and deciding each field's column.
 
 use super::model::{Container, Data, Field, TypeClass};
-use super::parse::type_span;
 use crate::common::errors::Errors;
 use crate::common::range::RangeSpec;
 
@@ -59,14 +58,15 @@ const RESERVED: &[&str] = &[
     "iter",
 ];
 
-/// Validates every field, reporting all mistakes at once.
-pub fn plan(container: &Container) -> syn::Result<Plan> {
+/// Validates every field, adding its mistakes to those `errors` already holds, and returns the
+/// plan when there are none at all.
+pub fn plan(container: &Container, mut errors: Errors) -> syn::Result<Plan> {
     let Data::Struct(fields) = &container.data else {
+        errors.finish()?;
         return Ok(Plan {
             columns: Vec::new(),
         });
     };
-    let mut errors = Errors::new();
     let names: Vec<String> = fields.iter().map(|f| unraw(&f.ident)).collect();
     let mut columns = Vec::new();
     for field in fields {
@@ -112,7 +112,7 @@ fn column(field: &Field, errors: &mut Errors) -> Option<Column> {
         ok = false;
     };
     if let TypeClass::Unsupported(message) = &field.class {
-        fail(errors, syn::Error::new(type_span(field), message));
+        fail(errors, syn::Error::new_spanned(&field.ty, message));
         return None;
     }
     // `intern` applies to `String` only.

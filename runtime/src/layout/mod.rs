@@ -398,6 +398,28 @@ pub const fn range_bits_signed(lo: i128, hi: i128) -> u32 {
     bits
 }
 
+/// Whether `lo..=hi` holds at least one value (`lo <= hi`); generated code asserts it in
+/// `const` with a message naming the field.
+///
+/// ```
+/// # use keel_runtime::layout::range_is_ordered_signed;
+/// assert!(range_is_ordered_signed(-5, -5));
+/// assert!(!range_is_ordered_signed(10, 5));
+/// ```
+pub const fn range_is_ordered_signed(lo: i128, hi: i128) -> bool {
+    lo <= hi
+}
+
+/// [`range_is_ordered_signed`] for unsigned ranges.
+///
+/// ```
+/// # use keel_runtime::layout::range_is_ordered_unsigned;
+/// assert!(!range_is_ordered_unsigned(10, 5));
+/// ```
+pub const fn range_is_ordered_unsigned(lo: u128, hi: u128) -> bool {
+    lo <= hi
+}
+
 /// [`range_bits_signed`] for unsigned ranges.
 ///
 /// # Panics
@@ -951,24 +973,6 @@ impl<V: CompactVec> DoubleEndedIterator for Rows<'_, V> {
 
 impl<V: CompactVec> ExactSizeIterator for Rows<'_, V> {}
 impl<V: CompactVec> core::iter::FusedIterator for Rows<'_, V> {}
-
-/// A compile-time size check: `MaxSize::<SIZE, MAX>::CHECK` fails to evaluate when
-/// `SIZE > MAX`, and the compiler's message names both numbers (`MaxSize::<56, 48>::CHECK`).
-/// Generated for `#[compact(max_size = N)]`.
-///
-/// ```
-/// use keel_runtime::layout::MaxSize;
-/// const _: () = MaxSize::<{ size_of::<u64>() }, 8>::CHECK;
-/// ```
-pub struct MaxSize<const SIZE: usize, const MAX: usize>;
-
-impl<const SIZE: usize, const MAX: usize> MaxSize<SIZE, MAX> {
-    /// Evaluates to `()` when `SIZE <= MAX`, fails to compile otherwise.
-    pub const CHECK: () = assert!(
-        SIZE <= MAX,
-        "the type is larger than its `#[compact(max_size = ..)]`: see the sizes in `MaxSize::<SIZE, MAX>` above"
-    );
-}
 
 /// A tiny hand-implemented `Compact` enum for the examples in this module's documentation.
 #[doc(hidden)]
