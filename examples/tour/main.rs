@@ -10,12 +10,16 @@
 #![deny(warnings, clippy::all)]
 
 mod audit;
+mod compact;
 mod measure;
 
 fn main() {
     println!("keel tour: Python's production patterns as zero-cost Rust");
     println!("(every figure below is measured now, on this machine)\n");
-    let sections: &[(&str, fn())] = &[("sys.addaudithook  ->  keel::audit", audit::run)];
+    let sections: &[(&str, fn())] = &[
+        ("sys.addaudithook  ->  keel::audit", audit::run),
+        ("__slots__  ->  #[derive(keel::Compact)]", compact::run),
+    ];
     for (title, run) in sections {
         println!("== {title}");
         run();
