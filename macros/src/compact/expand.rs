@@ -266,7 +266,7 @@ fn int_literal(value: i128) -> TokenStream {
     }
 }
 
-fn codec(p: &TokenStream, n: &Names, ty: &syn::Type, int: &str) -> TokenStream {
+fn codec(n: &Names, ty: &syn::Type, int: &str) -> TokenStream {
     let Names {
         lo, encode, decode, ..
     } = n;
@@ -286,7 +286,6 @@ fn codec(p: &TokenStream, n: &Names, ty: &syn::Type, int: &str) -> TokenStream {
     } else {
         quote!(raw as #ty)
     };
-    let _ = p;
     quote! {
         #[inline]
         fn #encode(value: #ty) -> u64 {
@@ -366,7 +365,7 @@ fn pieces(p: &TokenStream, container: &Container, field: &Field, column: &Column
             } = &n;
             out.column_field = quote!(#p::PackedColumn);
             out.new = quote!(#p::PackedColumn::new(Self::#bits));
-            let codec = codec(p, &n, ty, int);
+            let codec = codec(&n, ty, int);
             match width {
                 Width::Range(range) => {
                     let consts = range_consts(p, &type_name, &n, ty, Some(int), range);
