@@ -260,3 +260,139 @@ fn describe(class: &TypeClass) -> &'static str {
         TypeClass::Unsupported(_) => "unsupported",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compact::parse;
+
+    fn errors_of(item: syn::DeriveInput) -> String {
+        match plan_of(item) {
+            Ok(_) => String::from("no error"),
+            Err(errors) => errors,
+        }
+    }
+
+    fn plan_of(item: syn::DeriveInput) -> Result<Vec<Column>, String> {
+        let mut errors = Errors::new();
+        let container = parse::container(&item, &mut errors);
+        plan(&container, errors)
+            .map(|plan| plan.columns)
+            .map_err(|error| {
+                error
+                    .into_iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+    }
+
+    #[test]
+    fn each_field_kind_gets_its_column() {
+        let columns = plan_of(syn::parse_quote! {
+            struct Row {
+                a: u64,
+                #[bounded(-5..5)] b: i8,
+                #[compact(bits = 3)] c: u16,
+                d: bool,
+                e: String,
+                #[compact(intern)] f: String,
+                g: Kind,
+                #[bounded(0.0..=1.0)] h: f32,
+                i: char,
+            }
+        })
+        .unwrap();
+        let kinds: Vec<&str> = columns
+            .iter()
+            .map(|c| match c {
+                Column::Full { bounds: None } => "full",
+                Column::Full { bounds: Some(_) } => "full+bounds",
+                Column::Packed {
+                    width: Width::Range(_),
+                    ..
+                } => "packed-range",
+                Column::Packed {
+                    width: Width::Bits { bits, min, max },
+                    ..
+                } => {
+                    assert_eq!((*bits, *min, *max), (3, 0, 7));
+                    "packed-bits"
+                }
+                Column::Bitmap => "bitmap",
+                Column::Arena => "arena",
+                Column::Interned => "interned",
+                Column::Nested => "nested",
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "full",
+                "packed-range",
+                "packed-bits",
+                "bitmap",
+                "arena",
+                "interned",
+                "nested",
+                "full+bounds",
+                "full"
+            ]
+        );
+    }
+
+    #[test]
+    fn signed_bits_cover_the_twos_complement_range() {
+        let columns = plan_of(syn::parse_quote! {
+            struct Row { #[compact(bits = 4)] d: i32 }
+        })
+        .unwrap();
+        let Column::Packed {
+            width: Width::Bits { min, max, .. },
+            ..
+        } = &columns[0]
+        else {
+            panic!("expected a packed column");
+        };
+        assert_eq!((*min, *max), (-8, 7));
+    }
+
+    #[test]
+    fn every_mistake_is_reported_at_once() {
+        let errors = errors_of(syn::parse_quote! {
+            #[compact(max_size = 8, bogus)]
+            struct Row {
+                #[compact(bits = 0)] a: u8,
+                #[compact(bits = 9)] b: u8,
+                #[compact(bits = 4)] c: f64,
+                #[compact(intern)] d: u32,
+                e: Vec<u8>,
+                f: &'static str,
+                len: u8,
+            }
+        });
+        let lines: Vec<&str> = errors.lines().collect();
+        assert_eq!(lines.len(), 8, "{errors}");
+        assert!(lines[0].starts_with("unknown option `bogus`"));
+        assert!(lines[1].contains("`bits = 0` stores nothing"));
+        assert!(lines[2].contains("wider than the field's type `u8` (8 bits)"));
+        assert!(lines[3].contains("cannot apply to a float"));
+        assert!(lines[4].contains("applies to `String` fields only"));
+        assert!(lines[5].contains("cannot store `Vec<u8>`"));
+        assert!(lines[6].contains("`&'static str`") && lines[6].contains("#[compact(intern)]"));
+        assert!(lines[7].contains("would clash with `RowVec::len`"));
+    }
+
+    #[test]
+    fn reserved_names_and_shapes_are_refused() {
+        let errors = errors_of(syn::parse_quote! { struct Q { len: u8 } });
+        assert!(errors.contains("would clash with `QVec::len`"));
+        let errors = errors_of(syn::parse_quote! { struct T(u8); });
+        assert!(errors.contains("named fields"));
+        let errors = errors_of(syn::parse_quote! { enum E { A, B(u8) } });
+        assert!(errors.contains("variant `B` carries data"));
+        let errors = errors_of(syn::parse_quote! { union U { a: u8 } });
+        assert!(errors.contains("cannot be used on a union"));
+        assert!(plan_of(syn::parse_quote! { enum E { A, B } }).is_ok());
+    }
+}

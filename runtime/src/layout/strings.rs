@@ -93,6 +93,7 @@ impl StrArena {
         self.text.len()
     }
 
+    #[inline]
     fn span(&self, index: usize) -> Option<(usize, usize)> {
         let end = *self.ends.get(index)?;
         let start = if index == 0 { 0 } else { self.ends[index - 1] };
