@@ -492,3 +492,53 @@ mod renamed {
         assert_eq!(points.y(0), Some(-1));
     }
 }
+
+#[derive(Compact, Clone, Debug, PartialEq)]
+pub struct Wide {
+    #[bounded(-3..=3)]
+    tiny: i128,
+    #[bounded(10..=u64::MAX as u128)]
+    big: u128,
+    #[bounded(0..1000)]
+    index: usize,
+    #[bounded(-1..=1)]
+    sign: isize,
+    #[compact(bits = 12)]
+    twelve: u32,
+    #[bounded(1..=8)]
+    octet: u8,
+}
+
+#[test]
+fn every_integer_type_packs_and_round_trips() {
+    let row = Wide {
+        tiny: -3,
+        big: u64::MAX as u128,
+        index: 999,
+        sign: -1,
+        twelve: 4095,
+        octet: 8,
+    };
+    let low = Wide {
+        tiny: 3,
+        big: 10,
+        index: 0,
+        sign: 1,
+        twelve: 0,
+        octet: 1,
+    };
+    let rows: WideVec = [row.clone(), low.clone()].into_iter().collect();
+    assert_eq!(rows.get(0), Some(row));
+    assert_eq!(rows.get(1), Some(low));
+    let bits: Vec<u32> = Wide::LAYOUT.fields().iter().map(|f| f.bits()).collect();
+    assert_eq!(bits, [3, 64, 10, 2, 12, 3]);
+    let mut rows = rows;
+    let err = rows
+        .push(Wide {
+            big: 9,
+            ..rows.get(0).unwrap()
+        })
+        .unwrap_err();
+    assert_eq!(err.to_string(), "Wide.big must be >= 10, got 9");
+    assert_eq!(rows.len(), 2);
+}

@@ -195,10 +195,14 @@ fn range_consts(
         (Some(expr), true) => bound_tokens(expr),
         (Some(expr), false) => {
             let expr = bound_tokens(expr);
-            quote!(#expr - 1)
+            // Literals made here keep the call-site span: spanned at the user's range, lints that
+            // read the source text (`zero_prefixed_literal`) would see `0..1000` instead.
+            let one = Literal::u8_unsuffixed(1);
+            quote!(#expr - #one)
         }
         (None, _) => quote!(<#ty>::MAX),
     };
+    let max_bits = Literal::u32_unsuffixed(64);
     let span = range
         .expr
         .to_token_stream()
@@ -244,7 +248,7 @@ fn range_consts(
         const #bits: u32 = {
             ::core::assert!(#p::#fits(#lo_wide, #hi_wide), #empty);
             let bits = #p::#helper(#lo_wide, #hi_wide);
-            ::core::assert!(bits <= 64, #too_wide);
+            ::core::assert!(bits <= #max_bits, #too_wide);
             bits
         };
     }
