@@ -158,10 +158,13 @@ impl PackedColumn {
         let bit = index * self.bits as usize;
         let word = bit / 64;
         let offset = (bit % 64) as u32;
-        let low = self.words[word] >> offset;
-        // The spare word guarantees `word + 1` exists; shifting in two steps keeps the shift
-        // amount below 64 when `offset == 0` (then the high part is 0).
-        let high = (self.words[word + 1] << 1) << (63 - offset);
+        // The spare word guarantees `word + 1` exists (one bounds check for both reads).
+        let &[first, second] = self.words.get(word..word + 2)? else {
+            return None;
+        };
+        let low = first >> offset;
+        // Shifting in two steps keeps the amount below 64 when `offset == 0` (high part 0).
+        let high = (second << 1) << (63 - offset);
         Some((low | high) & self.mask)
     }
 
