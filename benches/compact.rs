@@ -179,6 +179,12 @@ fn column_sum(c: &mut Criterion) {
     group.bench_function("vec_of_structs_field_sum", |b| {
         b.iter(|| black_box(&plain).iter().map(|s| s.value).sum::<f64>())
     });
+    // Memory-bandwidth reference: streaming the same number of bytes with an integer fold,
+    // which no CPU limit can hold back.
+    let words: Vec<u64> = (0..BIG).collect();
+    group.bench_function("bandwidth_reference_u64_xor", |b| {
+        b.iter(|| black_box(&words).iter().fold(0u64, |acc, &w| acc ^ w))
+    });
     group.finish();
 }
 
