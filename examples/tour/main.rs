@@ -11,6 +11,7 @@
 
 mod audit;
 mod bounded;
+mod compact;
 mod context;
 mod instrument;
 mod measure;
@@ -45,6 +46,7 @@ fn main() {
             "@contextmanager managed_transaction  ->  #[keel::transaction]",
             transaction::run,
         ),
+        ("__slots__  ->  #[derive(keel::Compact)]", compact::run),
         ("sys.addaudithook  ->  keel::audit", audit::run),
     ];
     for (title, run) in sections {

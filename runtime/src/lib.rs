@@ -9,6 +9,7 @@ pub mod audit;
 pub mod bounds;
 pub mod buffer;
 pub mod context;
+pub mod layout;
 #[cfg(feature = "serde")]
 pub mod oob;
 pub mod plugin;
@@ -18,6 +19,7 @@ pub mod trace;
 pub mod tx;
 
 pub use bounds::{Bounds, BoundsError};
+pub use layout::{Compact, FieldLayout, Layout};
 
 /// Items that macro-generated code names by absolute path (`::keel::__private::…`).
 /// Not a public API: no stability guarantees.
@@ -52,6 +54,19 @@ pub mod __private {
         pub use crate::tx::run::connection;
         pub use crate::tx::{Behavior, Isolation, Nested, Options, run, run_retrying};
     }
+
+    // #[derive(Compact)]
+    pub use crate::layout::{
+        Bitmap, Compact, CompactEnum, CompactVec, EnumVec, FieldLayout, InternedStrs, Layout,
+        PackedColumn, RowDebug, Rows, Storage, StrArena, bits_for, range_bits_signed,
+        range_bits_unsigned, range_is_ordered_signed, range_is_ordered_unsigned,
+    };
+    pub use core::fmt::{Debug, Formatter, Result as FmtResult};
+    pub use core::mem::{align_of, offset_of, size_of};
+    pub use core::option::Option;
+    pub use core::result::Result;
+    pub use std::string::String;
+    pub use std::vec::Vec;
 }
 
 /// `bounded_newtype_serde!(Newtype, Inner)`: the `serde` impls of a `#[derive(Bounded)]` newtype,

@@ -1,0 +1,113 @@
+//! `__slots__` -> `#[derive(Compact)]`: a compile-time layout and rows stored by column.
+
+use crate::measure::{ns, per_call};
+use keel::Compact;
+use std::hint::black_box;
+use std::time::Instant;
+
+#[derive(Compact, Clone, Debug, PartialEq)]
+#[compact(max_size = 48)]
+pub struct SensorReading {
+    timestamp: u64,
+    #[bounded(-50..=150)]
+    celsius: i16,
+    value: f64,
+    #[compact(intern)]
+    unit: String,
+    active: bool,
+}
+
+fn reading(i: u64) -> SensorReading {
+    SensorReading {
+        timestamp: 1_719_000_000 + i,
+        celsius: (i % 120) as i16 - 20,
+        value: 42.5 + (i % 1000) as f64 * 0.01,
+        unit: "°C".to_owned(),
+        active: i % 7 != 0,
+    }
+}
+
+fn python_slots_bytes_per_object(objects: u32) -> Option<String> {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/benches/python/slots_memory.py"
+    );
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg(objects.to_string())
+        .output()
+        .ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("python SensorReadingSlotted"))?;
+    Some(line.rsplit("bytes_per_row=").next()?.to_owned())
+}
+
+pub fn run() {
+    print!("{}", SensorReading::LAYOUT);
+
+    const N: u64 = 1_000_000;
+    let mut rows = SensorReadingVec::new();
+    let mut plain = Vec::with_capacity(N as usize);
+    for i in 0..N {
+        rows.push(reading(i)).expect("every reading is in range");
+        plain.push(reading(i));
+    }
+    let plain_bytes = plain.capacity() * size_of::<SensorReading>()
+        + plain.iter().map(|r| r.unit.capacity()).sum::<usize>();
+    println!(
+        "1M readings: SensorReadingVec {:.2} B/row (memory_bytes), Vec<SensorReading> {:.2} B/row",
+        rows.memory_bytes() as f64 / N as f64,
+        plain_bytes as f64 / N as f64,
+    );
+    match python_slots_bytes_per_object(100_000) {
+        Some(b) => {
+            println!("CPython __slots__ SensorReading: {b} B/object (tracemalloc, measured now)")
+        }
+        None => {
+            println!("CPython __slots__ SensorReading: python3 not found (124 B/object on 3.11)")
+        }
+    }
+
+    let err = rows
+        .push(SensorReading {
+            celsius: 151,
+            ..reading(0)
+        })
+        .unwrap_err();
+    println!(
+        "push(celsius = 151) -> Err({err}); len still {}",
+        rows.len()
+    );
+
+    let n = rows.len();
+    let mut i = 0;
+    let mut next = move || {
+        i += 1;
+        if i == n {
+            i = 0;
+        }
+        i
+    };
+    let get = per_call(1_000_000, || rows.get(black_box(next())));
+    let field = per_call(1_000_000, || rows.timestamp(black_box(next())));
+    println!(
+        "get(i) {} (allocates the unit String) | timestamp(i) {} (sequential rows)",
+        ns(get),
+        ns(field)
+    );
+
+    let column = rows.value_column();
+    let start = Instant::now();
+    let mut total = 0.0;
+    for _ in 0..10 {
+        total += black_box(column).iter().sum::<f64>();
+    }
+    let per_pass = start.elapsed() / 10;
+    println!(
+        "sum(value_column()) over 1M rows: {:.2} ms, {:.1} GB/s (checksum {total:.3e})",
+        per_pass.as_secs_f64() * 1e3,
+        (column.len() * 8) as f64 / per_pass.as_secs_f64() / 1e9,
+    );
+}

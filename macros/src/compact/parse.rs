@@ -1,0 +1,299 @@
+//! Reading the item and its `#[compact(..)]` and `#[bounded(..)]` attributes into the model.
+
+use super::model::{Container, Data, Field, Options, TypeClass};
+use crate::common::crate_path::{CratePath, parse_crate_option};
+use crate::common::errors::Errors;
+use crate::common::range::{RangeSpec, primitive_name};
+use quote::ToTokens;
+use syn::{
+    Attribute, DeriveInput, Fields, GenericArgument, Ident, LitInt, Meta, PathArguments, Type,
+};
+
+/// Every supported field type, for messages.
+pub const SUPPORTED: &str = "integers (`u8`..`u128`, `i8`..`i128`, `usize`, `isize`), `f32`, \
+    `f64`, `bool`, `char`, `String` (add `#[compact(intern)]` for values that repeat), and \
+    fieldless enums or structs that `#[derive(Compact)]` themselves";
+
+/// Reads the whole item, recording every error in `errors` (the model is still returned so
+/// that validation can report its own findings alongside).
+pub fn container(input: &DeriveInput, errors: &mut Errors) -> Container {
+    let options = options(&input.attrs, errors);
+    if input.generics.lt_token.is_some() || input.generics.where_clause.is_some() {
+        errors.push_spanned(
+            &input.generics,
+            "`#[derive(Compact)]` does not support generic types: a column layout is fixed at \
+             compile time, so write the struct with concrete field types",
+        );
+    }
+    let data = match &input.data {
+        syn::Data::Struct(data) => match &data.fields {
+            Fields::Named(named) => Data::Struct(
+                named
+                    .named
+                    .iter()
+                    .filter_map(|f| field(f, errors))
+                    .collect(),
+            ),
+            other => {
+                errors.push_spanned(
+                    other,
+                    "`#[derive(Compact)]` needs a struct with named fields: each field becomes a \
+                     named column (`rows.field(i)`)",
+                );
+                Data::Struct(Vec::new())
+            }
+        },
+        syn::Data::Enum(data) => {
+            if data.variants.is_empty() {
+                errors.push_spanned(
+                    &input.ident,
+                    "`#[derive(Compact)]` on an enum without variants: there is no value to store",
+                );
+            }
+            for variant in &data.variants {
+                if !matches!(variant.fields, Fields::Unit) {
+                    errors.push_spanned(
+                        &variant.fields,
+                        format!(
+                            "`#[derive(Compact)]` stores fieldless enums only (as their variant \
+                             index); variant `{}` carries data",
+                            variant.ident
+                        ),
+                    );
+                }
+            }
+            Data::Enum(data.variants.iter().map(|v| v.ident.clone()).collect())
+        }
+        syn::Data::Union(data) => {
+            errors.push_spanned(
+                data.union_token,
+                "`#[derive(Compact)]` cannot be used on a union: only one of its fields is valid \
+                 at a time, so it has no columns; use a struct or a fieldless enum",
+            );
+            Data::Struct(Vec::new())
+        }
+    };
+    Container {
+        ident: input.ident.clone(),
+        vis: input.vis.clone(),
+        options,
+        data,
+    }
+}
+
+fn options(attrs: &[Attribute], errors: &mut Errors) -> Options {
+    let mut krate: Option<CratePath> = None;
+    let mut max_size: Option<(LitInt, usize)> = None;
+    for attr in attrs.iter().filter(|a| a.path().is_ident("compact")) {
+        let result = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("crate") {
+                let path = parse_crate_option(&meta)?;
+                if krate.is_some() {
+                    return Err(meta.error("duplicate `crate = path` option"));
+                }
+                krate = Some(path);
+            } else if meta.path.is_ident("max_size") {
+                let lit: LitInt = meta.value()?.parse()?;
+                let value = lit.base10_parse::<usize>()?;
+                if max_size.is_some() {
+                    return Err(meta.error("duplicate `max_size` option"));
+                }
+                max_size = Some((lit, value));
+            } else if meta.path.is_ident("bits") || meta.path.is_ident("intern") {
+                return Err(meta.error(format!(
+                    "`{}` belongs on a field, not on the type",
+                    meta.path.to_token_stream()
+                )));
+            } else {
+                return Err(meta.error(format!(
+                    "unknown option `{}`: on the type, `#[compact(..)]` takes `max_size = N` and \
+                     `crate = path`",
+                    meta.path.to_token_stream()
+                )));
+            }
+            Ok(())
+        });
+        errors.ok(result);
+    }
+    Options {
+        krate: krate.unwrap_or_else(|| CratePath::default_at(proc_macro2::Span::call_site())),
+        max_size,
+    }
+}
+
+fn field(field: &syn::Field, errors: &mut Errors) -> Option<Field> {
+    let ident = field.ident.clone()?;
+    let mut bits: Option<(LitInt, u32)> = None;
+    let mut intern: Option<Ident> = None;
+    let mut range: Option<RangeSpec> = None;
+    for attr in &field.attrs {
+        if attr.path().is_ident("compact") {
+            let result = attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident("bits") {
+                    let lit: LitInt = meta.value()?.parse()?;
+                    let value = lit.base10_parse::<u32>()?;
+                    if bits.is_some() {
+                        return Err(meta.error("duplicate `bits` option"));
+                    }
+                    bits = Some((lit, value));
+                } else if meta.path.is_ident("intern") {
+                    if intern.is_some() {
+                        return Err(meta.error("duplicate `intern` option"));
+                    }
+                    intern = meta.path.get_ident().cloned();
+                } else if meta.path.is_ident("max_size") || meta.path.is_ident("crate") {
+                    return Err(meta.error(format!(
+                        "`{}` belongs on the type, not on a field",
+                        meta.path.to_token_stream()
+                    )));
+                } else {
+                    return Err(meta.error(format!(
+                        "unknown option `{}`: on a field, `#[compact(..)]` takes `bits = N` and \
+                         `intern`",
+                        meta.path.to_token_stream()
+                    )));
+                }
+                Ok(())
+            });
+            errors.ok(result);
+        } else if attr.path().is_ident("bounded") {
+            let parsed = match &attr.meta {
+                Meta::List(list) if !list.tokens.is_empty() => list.parse_args::<RangeSpec>(),
+                _ => Err(syn::Error::new_spanned(
+                    attr,
+                    "`#[bounded]` needs a range: write `#[bounded(1..=10)]` (or `a..b`, `a..`, \
+                     `..=b`, `..b`)",
+                )),
+            };
+            if let Some(parsed) = errors.ok(parsed) {
+                if range.is_some() {
+                    errors.push_spanned(attr, "duplicate `#[bounded(..)]` on this field");
+                } else {
+                    range = Some(parsed);
+                }
+            }
+        }
+    }
+    Some(Field {
+        ident,
+        vis: field.vis.clone(),
+        class: classify(&field.ty),
+        ty: field.ty.clone(),
+        bits,
+        intern,
+        range,
+    })
+}
+
+fn is_named(ty: &Type, name: &str, std_module: &str) -> bool {
+    let Type::Path(path) = ty else { return false };
+    if path.qself.is_some() {
+        return false;
+    }
+    let segments: Vec<String> = path
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    let plain = path.path.segments.iter().all(|s| s.arguments.is_empty());
+    plain
+        && match segments.as_slice() {
+            [only] => only == name,
+            [krate, module, last] => {
+                (krate == "std" || krate == "core" || krate == "alloc")
+                    && module == std_module
+                    && last == name
+            }
+            _ => false,
+        }
+}
+
+fn is_str(ty: &Type) -> bool {
+    matches!(ty, Type::Path(p) if p.path.is_ident("str"))
+}
+
+const STRING_HINT: &str = "store text as `String`: it lives in one arena per container (no \
+    allocation per row); add `#[compact(intern)]` for values that repeat, like units or labels";
+
+/// Decides from the syntax what a field's type is.
+pub fn classify(ty: &Type) -> TypeClass {
+    match ty {
+        Type::Group(group) => return classify(&group.elem),
+        Type::Paren(paren) => return classify(&paren.elem),
+        Type::Reference(reference) if is_str(&reference.elem) => {
+            return TypeClass::Unsupported(format!(
+                "`#[derive(Compact)]` cannot store `{}` (a borrowed string): {STRING_HINT}",
+                type_text(ty)
+            ));
+        }
+        _ => {}
+    }
+    if let Some(name) = primitive_name(ty) {
+        return if name.starts_with('f') {
+            TypeClass::Float(name)
+        } else {
+            TypeClass::Int(name)
+        };
+    }
+    if is_named(ty, "bool", "primitive") {
+        return TypeClass::Bool;
+    }
+    if is_named(ty, "char", "primitive") {
+        return TypeClass::Char;
+    }
+    if is_named(ty, "String", "string") {
+        return TypeClass::String;
+    }
+    let text = type_text(ty);
+    if let Type::Path(path) = ty
+        && path.qself.is_none()
+    {
+        let last = path.path.segments.last();
+        let args = last.map(|s| &s.arguments);
+        match args {
+            None | Some(PathArguments::None) => {
+                if is_str(ty) {
+                    return TypeClass::Unsupported(format!(
+                        "`#[derive(Compact)]` cannot store `str`: {STRING_HINT}"
+                    ));
+                }
+                return TypeClass::Nested;
+            }
+            Some(PathArguments::AngleBracketed(generic)) => {
+                let holds_str = generic
+                    .args
+                    .iter()
+                    .any(|arg| matches!(arg, GenericArgument::Type(inner) if is_str(inner)));
+                if holds_str {
+                    return TypeClass::Unsupported(format!(
+                        "`#[derive(Compact)]` cannot store `{text}`: {STRING_HINT}"
+                    ));
+                }
+            }
+            Some(PathArguments::Parenthesized(_)) => {}
+        }
+    }
+    TypeClass::Unsupported(format!(
+        "`#[derive(Compact)]` cannot store `{text}` in a column; supported field types are \
+         {SUPPORTED}"
+    ))
+}
+
+/// A type as source text, with token spacing tidied (`&'static str`, `Vec<u8>`).
+pub fn type_text(ty: &Type) -> String {
+    let mut text = ty.to_token_stream().to_string();
+    for (from, to) in [
+        (" < ", "<"),
+        ("< ", "<"),
+        (" <", "<"),
+        (" >", ">"),
+        (" :: ", "::"),
+        (":: ", "::"),
+        (" ,", ","),
+        ("& ", "&"),
+    ] {
+        text = text.replace(from, to);
+    }
+    text
+}

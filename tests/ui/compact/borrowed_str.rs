@@ -1,0 +1,7 @@
+#[derive(keel::Compact)]
+pub struct Reading {
+    value: f64,
+    unit: &'static str,
+}
+
+fn main() {}

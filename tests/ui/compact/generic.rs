@@ -1,0 +1,6 @@
+#[derive(keel::Compact)]
+pub struct Wrapper<T> {
+    value: T,
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+#[derive(keel::Compact)]
+pub union Bits {
+    int: u32,
+    float: f32,
+}
+
+fn main() {}
