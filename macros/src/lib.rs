@@ -5,7 +5,6 @@
 //! in its own module.
 
 mod bounded;
-#[allow(dead_code)] // shared helpers; each macro uses the part it needs
 mod common;
 mod compact;
 mod instrument;

@@ -4,10 +4,8 @@
 //! additionally evaluates the literal cases so macros can reject empty ranges and wrongly typed
 //! literals at compile time.
 
-use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::parse::{Parse, ParseStream};
-use syn::spanned::Spanned;
 use syn::{Expr, ExprRange, RangeLimits};
 
 /// A parsed range: optional bounds and whether the upper one is inclusive.
@@ -229,11 +227,4 @@ pub fn primitive_name(ty: &syn::Type) -> Option<String> {
             first == "core" || first == "std"
         }))
     .then_some(name)
-}
-
-/// Tokens of `expr`, spanned where the user wrote it (for `const` contexts).
-pub fn bound_tokens(expr: &Expr) -> TokenStream {
-    let span = expr.span();
-    let tokens = expr.to_token_stream();
-    quote::quote_spanned!(span=> (#tokens))
 }
