@@ -997,10 +997,11 @@ static REQUEST_ID: keel::context::ContextVar<String> = keel::context::ContextVar
 fn events_carry_the_context_of_the_thread_that_emitted_them() {
     let _guard = exclusive();
     let _token = REQUEST_ID.set("req-42".into());
+    let request_id = |e: &Event| e.context().and_then(|c| c.get(&REQUEST_ID));
     let (_, here) = trace::capture(|| add(1, 2));
     assert!(
         here.iter()
-            .all(|e| e.context().get(&REQUEST_ID).as_deref() == Some("req-42"))
+            .all(|e| request_id(e).as_deref() == Some("req-42"))
     );
 
     // keel::context::spawn carries the context into the new thread; its events see it.
@@ -1011,7 +1012,7 @@ fn events_carry_the_context_of_the_thread_that_emitted_them() {
     assert!(
         handed_off
             .iter()
-            .all(|e| e.context().get(&REQUEST_ID).as_deref() == Some("req-42"))
+            .all(|e| request_id(e).as_deref() == Some("req-42"))
     );
 
     // A plain std::thread::spawn starts with an empty context, as in Python.
@@ -1019,5 +1020,39 @@ fn events_carry_the_context_of_the_thread_that_emitted_them() {
         .join()
         .unwrap();
     assert_eq!(plain.len(), 2);
-    assert!(plain.iter().all(|e| e.context().get(&REQUEST_ID).is_none()));
+    assert!(
+        plain
+            .iter()
+            .all(|e| e.context().is_some() && request_id(e).is_none())
+    );
+}
+
+#[test]
+fn the_context_snapshot_is_skipped_when_no_sink_or_capture_reads_it() {
+    let _guard = exclusive();
+    let _token = REQUEST_ID.set("req-7".into());
+    let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    // A sink that declares it does not read the context, like `Stats`.
+    struct NoContext(std::sync::Arc<Mutex<Vec<bool>>>);
+    impl keel::trace::Sink for NoContext {
+        fn event(&self, event: &Event) {
+            if event.name().ends_with("::add") {
+                self.0.lock().unwrap().push(event.context().is_some());
+            }
+        }
+        fn wants_context(&self) -> bool {
+            false
+        }
+    }
+    trace::add_sink(NoContext(log));
+    add(1, 1); // no capture here: nobody wants the snapshot
+    let (_, captured) = trace::capture(|| add(2, 2)); // a capture always gets it
+    trace::clear_sinks();
+    assert!(!seen.lock().unwrap().is_empty());
+    let flags = seen.lock().unwrap().clone();
+    let half = flags.len() / 2;
+    assert!(flags[..half].iter().all(|has| !has), "{flags:?}");
+    assert!(flags[half..].iter().all(|has| *has), "{flags:?}");
+    assert!(captured.iter().all(|e| e.context().is_some()));
 }

@@ -3,10 +3,17 @@
 use super::capture;
 use super::event::Event;
 use super::sink;
+use crate::context::Context;
 
 /// Sends `event` to every sink, then moves it into this thread's capture, if any.
-pub(crate) fn emit(event: Event) {
-    for sink in &sink::current().sinks {
+/// The event gets the thread's context snapshot first when a sink reads it or this thread is
+/// capturing.
+pub(crate) fn emit(mut event: Event) {
+    let list = sink::current();
+    if list.wants_context || capture::this_thread_active() {
+        event.set_context(Context::current());
+    }
+    for sink in &list.sinks {
         sink.event(&event);
     }
     if capture::any_active() {

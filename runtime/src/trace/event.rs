@@ -96,7 +96,7 @@ pub struct Event {
     call_site: &'static CallSite,
     call_id: u64,
     fields: Vec<(&'static str, String)>,
-    context: Context,
+    context: Option<Context>,
 }
 
 impl Event {
@@ -112,8 +112,14 @@ impl Event {
             call_site,
             call_id,
             fields,
-            context: Context::current(),
+            context: None,
         }
+    }
+
+    /// Attaches the emitting thread's context snapshot (done by the dispatcher when a sink or a
+    /// capture wants it).
+    pub(crate) fn set_context(&mut self, context: Context) {
+        self.context = Some(context);
     }
 
     /// The function's qualified name, `crate::module::Type::method`.
@@ -170,6 +176,10 @@ impl Event {
     /// The [`keel::context`](crate::context) in force on the thread that emitted the event
     /// (an O(1) snapshot), so a request id set in one thread is seen in the work it hands off.
     ///
+    /// `None` when nobody asked for it: the snapshot is taken only while a capture is active on
+    /// the thread or an installed sink's [`Sink::wants_context`](super::Sink::wants_context) is
+    /// true (the default; [`Stats`](super::Stats) says no, to stay cheap).
+    ///
     /// ```
     /// use keel_runtime::context::ContextVar;
     /// use keel_runtime::trace::{self, CallSite, Outcome, Span};
@@ -178,10 +188,10 @@ impl Event {
     /// trace::enable();
     /// let _token = REQUEST_ID.set(42);
     /// let (_, events) = trace::capture(|| Span::enter(&SITE).finish(Outcome::Ok));
-    /// assert_eq!(events[0].context().get(&REQUEST_ID), Some(42));
+    /// assert_eq!(events[0].context().and_then(|c| c.get(&REQUEST_ID)), Some(42));
     /// ```
-    pub fn context(&self) -> &Context {
-        &self.context
+    pub fn context(&self) -> Option<&Context> {
+        self.context.as_ref()
     }
 
     /// The recorded value called `name`, if any.

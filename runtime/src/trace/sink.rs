@@ -34,6 +34,13 @@ pub trait Sink: Send + Sync + 'static {
     fn wants_enters(&self) -> bool {
         true
     }
+
+    /// Whether this sink reads [`Event::context`](super::Event::context). A sink that does not
+    /// (such as [`Stats`](super::Stats)) returns `false`, and events then skip the context
+    /// snapshot when no other sink or capture wants it. Read once, when the sink is added.
+    fn wants_context(&self) -> bool {
+        true
+    }
 }
 
 impl<F: Fn(&Event) + Send + Sync + 'static> Sink for F {
@@ -42,16 +49,18 @@ impl<F: Fn(&Event) + Send + Sync + 'static> Sink for F {
     }
 }
 
-/// The installed sinks, and whether any of them wants entry events.
+/// The installed sinks, and whether any of them wants entry events or context snapshots.
 #[derive(Default)]
 pub(crate) struct SinkList {
     pub(crate) sinks: Vec<Arc<dyn Sink>>,
     pub(crate) wants_enters: bool,
+    pub(crate) wants_context: bool,
 }
 
 static EMPTY: SinkList = SinkList {
     sinks: Vec::new(),
     wants_enters: false,
+    wants_context: false,
 };
 
 /// The published list: null (no sink) or a leaked `Box<SinkList>` that is never freed, so readers
@@ -81,9 +90,11 @@ pub(crate) fn is_empty() -> bool {
 
 fn publish(sinks: Vec<Arc<dyn Sink>>) {
     let wants_enters = sinks.iter().any(|sink| sink.wants_enters());
+    let wants_context = sinks.iter().any(|sink| sink.wants_context());
     let list = SinkList {
         sinks,
         wants_enters,
+        wants_context,
     };
     let leaked: &'static mut SinkList = Box::leak(Box::new(list));
     PUBLISHED.store(leaked, Ordering::Release);

@@ -160,6 +160,10 @@ impl Sink for Stats {
     fn wants_enters(&self) -> bool {
         false
     }
+
+    fn wants_context(&self) -> bool {
+        false
+    }
 }
 
 impl Cells {
