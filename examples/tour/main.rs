@@ -11,11 +11,15 @@
 
 mod audit;
 mod measure;
+mod mmap;
 
 fn main() {
     println!("keel tour: Python's production patterns as zero-cost Rust");
     println!("(every figure below is measured now, on this machine)\n");
-    let sections: &[(&str, fn())] = &[("sys.addaudithook  ->  keel::audit", audit::run)];
+    let sections: &[(&str, fn())] = &[
+        ("sys.addaudithook  ->  keel::audit", audit::run),
+        ("mmap + os.replace  ->  keel::mmap", mmap::run),
+    ];
     for (title, run) in sections {
         println!("== {title}");
         run();

@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod bounds;
+pub mod mmap;
 
 pub use bounds::{Bounds, BoundsError};
 
