@@ -10,6 +10,7 @@
 #![deny(warnings, clippy::all)]
 
 mod audit;
+mod cache;
 mod measure;
 mod mmap;
 
@@ -19,6 +20,10 @@ fn main() {
     let sections: &[(&str, fn())] = &[
         ("sys.addaudithook  ->  keel::audit", audit::run),
         ("mmap + os.replace  ->  keel::mmap", mmap::run),
+        (
+            "weakref.WeakValueDictionary + finalize  ->  keel::cache + keel::finalize",
+            cache::run,
+        ),
     ];
     for (title, run) in sections {
         println!("== {title}");

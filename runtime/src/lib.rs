@@ -7,6 +7,8 @@
 
 pub mod audit;
 pub mod bounds;
+pub mod cache;
+pub mod finalize;
 pub mod mmap;
 
 pub use bounds::{Bounds, BoundsError};

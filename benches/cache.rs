@@ -1,0 +1,209 @@
+//! `keel::cache::WeakValueCache` against `weak-table`'s `WeakValueHashMap` behind a `Mutex` and
+//! against `Mutex<HashMap<K, Weak<V>>>`, same keys (1000 short `String`s), same hasher family
+//! (std `RandomState`), all in one run:
+//!
+//! * `get_hit`: look up a live value.
+//! * `get_or_insert_hit`: `get_or_insert_with` where the value is alive (the cache-hit path).
+//! * `get_or_insert_miss`: the value died, so it is made again and stored (the churn path).
+//! * `*_2threads`: two threads at once, each on its own keys; time per operation per thread.
+//!
+//! `cargo bench --bench cache -- --warm-up-time 1 --measurement-time 3`
+//! CPython's `WeakValueDictionary` on the same workload: `python3 benches/python/weak_value_dict.py`.
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use keel::cache::WeakValueCache;
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::{Arc, Barrier, Mutex, Weak};
+use std::time::{Duration, Instant};
+use weak_table::WeakValueHashMap;
+
+const KEYS: usize = 1000;
+
+type Value = u64;
+
+/// The three contenders behind one interface (static dispatch per contender).
+trait Contender: Sync {
+    fn get(&self, key: &str) -> Option<Arc<Value>>;
+    fn get_or_insert_with(&self, key: &str, make: impl FnOnce() -> Arc<Value>) -> Arc<Value>;
+    fn insert(&self, key: &str, value: &Arc<Value>);
+}
+
+impl Contender for WeakValueCache<String, Value> {
+    fn get(&self, key: &str) -> Option<Arc<Value>> {
+        WeakValueCache::get(self, key)
+    }
+    fn get_or_insert_with(&self, key: &str, make: impl FnOnce() -> Arc<Value>) -> Arc<Value> {
+        // The hit path takes the key by value; the caller owns a String in real use, too.
+        WeakValueCache::get_or_insert_with(self, key.to_owned(), make)
+    }
+    fn insert(&self, key: &str, value: &Arc<Value>) {
+        WeakValueCache::insert(self, key.to_owned(), value);
+    }
+}
+
+/// keel's `get_or_insert_with` with a borrowed key: look up first, own the key only to insert.
+struct KeelBorrowed(WeakValueCache<String, Value>);
+
+impl Contender for KeelBorrowed {
+    fn get(&self, key: &str) -> Option<Arc<Value>> {
+        self.0.get(key)
+    }
+    fn get_or_insert_with(&self, key: &str, make: impl FnOnce() -> Arc<Value>) -> Arc<Value> {
+        match self.0.get(key) {
+            Some(v) => v,
+            None => self.0.get_or_insert_with(key.to_owned(), make),
+        }
+    }
+    fn insert(&self, key: &str, value: &Arc<Value>) {
+        self.0.insert(key.to_owned(), value);
+    }
+}
+
+impl Contender for Mutex<WeakValueHashMap<String, Weak<Value>>> {
+    fn get(&self, key: &str) -> Option<Arc<Value>> {
+        self.lock().unwrap().get(key)
+    }
+    fn get_or_insert_with(&self, key: &str, make: impl FnOnce() -> Arc<Value>) -> Arc<Value> {
+        let mut map = self.lock().unwrap();
+        if let Some(v) = map.get(key) {
+            return v;
+        }
+        let v = make();
+        map.insert(key.to_owned(), Arc::clone(&v));
+        v
+    }
+    fn insert(&self, key: &str, value: &Arc<Value>) {
+        self.lock()
+            .unwrap()
+            .insert(key.to_owned(), Arc::clone(value));
+    }
+}
+
+impl Contender for Mutex<HashMap<String, Weak<Value>>> {
+    fn get(&self, key: &str) -> Option<Arc<Value>> {
+        self.lock().unwrap().get(key).and_then(Weak::upgrade)
+    }
+    fn get_or_insert_with(&self, key: &str, make: impl FnOnce() -> Arc<Value>) -> Arc<Value> {
+        let mut map = self.lock().unwrap();
+        if let Some(v) = map.get(key).and_then(Weak::upgrade) {
+            return v;
+        }
+        let v = make();
+        map.insert(key.to_owned(), Arc::downgrade(&v));
+        v
+    }
+    fn insert(&self, key: &str, value: &Arc<Value>) {
+        self.lock()
+            .unwrap()
+            .insert(key.to_owned(), Arc::downgrade(value));
+    }
+}
+
+fn keys(prefix: &str) -> Vec<String> {
+    (0..KEYS).map(|i| format!("{prefix}-{i}")).collect()
+}
+
+/// Fills `c` with live values for `keys`; returns them (they must stay alive for hits).
+fn fill(c: &impl Contender, keys: &[String]) -> Vec<Arc<Value>> {
+    keys.iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let v = Arc::new(i as Value);
+            c.insert(k, &v);
+            v
+        })
+        .collect()
+}
+
+fn single_thread<C: Contender>(c: &mut Criterion, name: &str, make: impl Fn() -> C) {
+    let keys = keys("key");
+    let contender = make();
+    let _alive = fill(&contender, &keys);
+    let mut i = 0;
+    c.benchmark_group("cache_get_hit")
+        .bench_function(name, |b| {
+            b.iter(|| {
+                i = (i + 1) % KEYS;
+                black_box(contender.get(black_box(&keys[i])))
+            })
+        });
+    c.benchmark_group("cache_get_or_insert_hit")
+        .bench_function(name, |b| {
+            b.iter(|| {
+                i = (i + 1) % KEYS;
+                black_box(contender.get_or_insert_with(black_box(&keys[i]), || unreachable!()))
+            })
+        });
+    let miss = make();
+    c.benchmark_group("cache_get_or_insert_miss")
+        .bench_function(name, |b| {
+            b.iter(|| {
+                i = (i + 1) % KEYS;
+                // The value dies at the end of the iteration: the next call for the key misses.
+                black_box(miss.get_or_insert_with(black_box(&keys[i]), || Arc::new(i as Value)))
+            })
+        });
+}
+
+/// Two threads, each on its own keys, `iters` operations each; wall time per operation.
+fn two_threads<C: Contender>(c: &mut Criterion, name: &str, make: impl Fn() -> C) {
+    let contender = make();
+    let per_thread: Vec<Vec<String>> = vec![keys("left"), keys("right")];
+    let _alive: Vec<_> = per_thread.iter().map(|k| fill(&contender, k)).collect();
+    for (group, insert) in [
+        ("cache_get_hit_2threads", false),
+        ("cache_get_or_insert_hit_2threads", true),
+    ] {
+        c.benchmark_group(group).bench_with_input(
+            BenchmarkId::from_parameter(name),
+            &contender,
+            |b, contender| b.iter_custom(|iters| run_two(contender, &per_thread, iters, insert)),
+        );
+    }
+}
+
+fn run_two(c: &impl Contender, per_thread: &[Vec<String>], iters: u64, insert: bool) -> Duration {
+    let barrier = Barrier::new(3);
+    std::thread::scope(|s| {
+        for keys in per_thread {
+            let barrier = &barrier;
+            s.spawn(move || {
+                barrier.wait();
+                let mut i = 0;
+                for _ in 0..iters {
+                    i = (i + 1) % KEYS;
+                    if insert {
+                        black_box(c.get_or_insert_with(&keys[i], || unreachable!()));
+                    } else {
+                        black_box(c.get(&keys[i]));
+                    }
+                }
+            });
+        }
+        barrier.wait();
+        let start = Instant::now();
+        // Scope end joins both threads.
+        start
+    })
+    .elapsed()
+}
+
+fn benches(c: &mut Criterion) {
+    single_thread(c, "keel_WeakValueCache", WeakValueCache::new);
+    single_thread(c, "keel_WeakValueCache_borrowed_key", || {
+        KeelBorrowed(WeakValueCache::new())
+    });
+    single_thread(c, "Mutex_weak_table_WeakValueHashMap", || {
+        Mutex::new(WeakValueHashMap::new())
+    });
+    single_thread(c, "Mutex_HashMap_Weak", || Mutex::new(HashMap::new()));
+    two_threads(c, "keel_WeakValueCache", WeakValueCache::new);
+    two_threads(c, "Mutex_weak_table_WeakValueHashMap", || {
+        Mutex::new(WeakValueHashMap::new())
+    });
+    two_threads(c, "Mutex_HashMap_Weak", || Mutex::new(HashMap::new()));
+}
+
+criterion_group!(cache_benches, benches);
+criterion_main!(cache_benches);
