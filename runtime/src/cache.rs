@@ -68,7 +68,7 @@ const MIN_SWEEP: usize = 16;
 /// drop(v);
 /// assert!(cache.get("k").is_none());
 /// ```
-pub struct WeakValueCache<K, V, S = RandomState> {
+pub struct WeakValueCache<K, V: ?Sized, S = RandomState> {
     hasher: S,
     shards: Box<[Shard<K, V>]>,
     shard_shift: u32,
@@ -76,30 +76,30 @@ pub struct WeakValueCache<K, V, S = RandomState> {
 
 /// One lock and its table, on its own cache lines so that shards do not false-share.
 #[repr(align(128))]
-struct Shard<K, V> {
+struct Shard<K, V: ?Sized> {
     lock: RwLock<ShardMap<K, V>>,
 }
 
-struct ShardMap<K, V> {
+struct ShardMap<K, V: ?Sized> {
     table: HashTable<Entry<K, V>>,
     /// Sweep dead entries before inserting once the table holds this many.
     sweep_at: usize,
 }
 
-struct Entry<K, V> {
+struct Entry<K, V: ?Sized> {
     hash: u64,
     key: K,
     slot: Slot<V>,
 }
 
-enum Slot<V> {
+enum Slot<V: ?Sized> {
     /// A value that was alive when stored.
     Live(Weak<V>),
     /// `get_or_insert_with` is computing the value; callers for this key wait on the cell.
     Pending(Arc<OnceLock<Arc<V>>>),
 }
 
-impl<V> Slot<V> {
+impl<V: ?Sized> Slot<V> {
     fn upgrade(&self) -> Option<Arc<V>> {
         match self {
             Slot::Live(weak) => weak.upgrade(),
@@ -123,7 +123,7 @@ impl<V> Slot<V> {
     }
 }
 
-impl<K, V> ShardMap<K, V> {
+impl<K, V: ?Sized> ShardMap<K, V> {
     /// Removes reclaimable entries if the table has grown enough since the last sweep; returns
     /// them so that they are dropped after the lock is released.
     fn sweep_if_due(&mut self) -> Vec<Entry<K, V>> {
@@ -140,7 +140,7 @@ impl<K, V> ShardMap<K, V> {
     }
 }
 
-impl<K, V> WeakValueCache<K, V, RandomState> {
+impl<K, V: ?Sized> WeakValueCache<K, V, RandomState> {
     /// An empty cache with the standard hasher.
     ///
     /// ```
@@ -164,22 +164,26 @@ impl<K, V> WeakValueCache<K, V, RandomState> {
     }
 }
 
-impl<K, V> Default for WeakValueCache<K, V, RandomState> {
+impl<K, V: ?Sized> Default for WeakValueCache<K, V, RandomState> {
     /// Same as [`WeakValueCache::new`].
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<K, V, S: BuildHasher> WeakValueCache<K, V, S> {
+impl<K, V: ?Sized, S: BuildHasher> WeakValueCache<K, V, S> {
     /// An empty cache hashing keys with `hasher`, with room for about `capacity` entries.
     ///
     /// ```
     /// use std::hash::BuildHasherDefault;
     /// use std::collections::hash_map::DefaultHasher;
+    /// use std::sync::Arc;
+    /// // Unsized values work too: `Arc<str>`, `Arc<[u8]>`, `Arc<dyn Trait>`.
     /// let cache: keel_runtime::cache::WeakValueCache<u64, str, BuildHasherDefault<DefaultHasher>> =
     ///     keel_runtime::cache::WeakValueCache::with_capacity_and_hasher(16, Default::default());
-    /// assert_eq!(cache.len(), 0);
+    /// let name: Arc<str> = Arc::from("ada");
+    /// cache.insert(1, &name);
+    /// assert_eq!(cache.get(&1).as_deref(), Some("ada"));
     /// ```
     pub fn with_capacity_and_hasher(capacity: usize, hasher: S) -> Self {
         let threads = std::thread::available_parallelism().map_or(4, |n| n.get());
@@ -201,7 +205,7 @@ impl<K, V, S: BuildHasher> WeakValueCache<K, V, S> {
     }
 }
 
-impl<K: Hash + Eq, V, S: BuildHasher> WeakValueCache<K, V, S> {
+impl<K: Hash + Eq, V: ?Sized, S: BuildHasher> WeakValueCache<K, V, S> {
     /// The live value stored under `key`, if any.
     ///
     /// ```
@@ -387,7 +391,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> WeakValueCache<K, V, S> {
     }
 }
 
-impl<K, V, S> WeakValueCache<K, V, S> {
+impl<K, V: ?Sized, S> WeakValueCache<K, V, S> {
     /// The number of live entries, exactly (each shard is counted under its lock; a value
     /// dropped concurrently may or may not be counted). O(entries).
     ///
@@ -538,7 +542,7 @@ impl<K, V, S> WeakValueCache<K, V, S> {
     }
 }
 
-impl<K, V, S> fmt::Debug for WeakValueCache<K, V, S> {
+impl<K, V: ?Sized, S> fmt::Debug for WeakValueCache<K, V, S> {
     /// The live length and the shard count (like Python's repr, it does not list contents).
     ///
     /// ```
