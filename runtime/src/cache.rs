@@ -74,68 +74,71 @@ pub struct WeakValueCache<K, V: ?Sized, S = RandomState> {
     shard_shift: u32,
 }
 
-/// One lock and its table, on its own cache lines so that shards do not false-share.
+/// One lock and its tables, on its own cache lines so that shards do not false-share.
 #[repr(align(128))]
 struct Shard<K, V: ?Sized> {
     lock: RwLock<ShardMap<K, V>>,
 }
 
 struct ShardMap<K, V: ?Sized> {
+    /// Stored values: a key and a weak reference, as small as a `HashMap<K, Weak<V>>` entry.
     table: HashTable<Entry<K, V>>,
+    /// Keys whose value `get_or_insert_with` is computing right now (usually empty).
+    pending: HashTable<Pending<K, V>>,
     /// Sweep dead entries before inserting once the table holds this many.
     sweep_at: usize,
 }
 
 struct Entry<K, V: ?Sized> {
-    hash: u64,
     key: K,
-    slot: Slot<V>,
+    value: Weak<V>,
 }
 
-enum Slot<V: ?Sized> {
-    /// A value that was alive when stored.
-    Live(Weak<V>),
-    /// `get_or_insert_with` is computing the value; callers for this key wait on the cell.
-    Pending(Arc<OnceLock<Arc<V>>>),
+/// An in-flight `get_or_insert_with`: callers for the key wait on the cell; `make` runs once.
+struct Pending<K, V: ?Sized> {
+    key: K,
+    cell: Arc<OnceLock<Arc<V>>>,
 }
 
-impl<V: ?Sized> Slot<V> {
-    fn upgrade(&self) -> Option<Arc<V>> {
-        match self {
-            Slot::Live(weak) => weak.upgrade(),
-            Slot::Pending(cell) => cell.get().cloned(),
-        }
-    }
+/// What a locked section removed, dropped only after the lock is released: no key's or value's
+/// `Drop` runs under a shard lock.
+type Removed<K, V> = (Vec<Entry<K, V>>, Vec<Pending<K, V>>);
 
-    fn is_live(&self) -> bool {
-        match self {
-            Slot::Live(weak) => weak.strong_count() > 0,
-            Slot::Pending(cell) => cell.get().is_some(),
-        }
-    }
-
-    /// Dead, or a computation that nobody is waiting for any more (its closure panicked).
-    fn is_reclaimable(&self) -> bool {
-        match self {
-            Slot::Live(weak) => weak.strong_count() == 0,
-            Slot::Pending(cell) => Arc::strong_count(cell) == 1 && cell.get().is_none(),
-        }
-    }
-}
-
-impl<K, V: ?Sized> ShardMap<K, V> {
-    /// Removes reclaimable entries if the table has grown enough since the last sweep; returns
-    /// them so that they are dropped after the lock is released.
-    fn sweep_if_due(&mut self) -> Vec<Entry<K, V>> {
+impl<K: Hash, V: ?Sized> ShardMap<K, V> {
+    /// Removes dead entries (and abandoned computations) if the table has grown enough since
+    /// the last sweep; returns them for dropping after the lock is released.
+    fn sweep_if_due(&mut self, hasher: &impl BuildHasher) -> Removed<K, V> {
         if self.table.len() < self.sweep_at {
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         }
-        let removed: Vec<Entry<K, V>> =
-            self.table.extract_if(|e| e.slot.is_reclaimable()).collect();
+        let dead: Vec<Entry<K, V>> = self
+            .table
+            .extract_if(|e| e.value.strong_count() == 0)
+            .collect();
+        // A computation nobody waits for any more: its `make` panicked.
+        let abandoned: Vec<Pending<K, V>> = self
+            .pending
+            .extract_if(|p| Arc::strong_count(&p.cell) == 1 && p.cell.get().is_none())
+            .collect();
         self.sweep_at = (2 * self.table.len()).max(MIN_SWEEP);
         if self.table.capacity() > 4 * self.sweep_at {
-            self.table.shrink_to(self.sweep_at, |e| e.hash);
+            self.table
+                .shrink_to(self.sweep_at, |e| hasher.hash_one(&e.key));
         }
+        (dead, abandoned)
+    }
+
+    /// Stores `value` under `key` (a new key: the caller checked); sweeps first if due.
+    fn insert_new(
+        &mut self,
+        hash: u64,
+        key: K,
+        value: Weak<V>,
+        hasher: &impl BuildHasher,
+    ) -> Removed<K, V> {
+        let removed = self.sweep_if_due(hasher);
+        self.table
+            .insert_unique(hash, Entry { key, value }, |e| hasher.hash_one(&e.key));
         removed
     }
 }
@@ -193,6 +196,7 @@ impl<K, V: ?Sized, S: BuildHasher> WeakValueCache<K, V, S> {
             .map(|_| Shard {
                 lock: RwLock::new(ShardMap {
                     table: HashTable::with_capacity(per_shard),
+                    pending: HashTable::new(),
                     sweep_at: per_shard.max(MIN_SWEEP),
                 }),
             })
@@ -223,9 +227,15 @@ impl<K: Hash + Eq, V: ?Sized, S: BuildHasher> WeakValueCache<K, V, S> {
     {
         let hash = self.hasher.hash_one(key);
         let map = self.read(hash);
-        map.table
-            .find(hash, |e| e.key.borrow() == key)
-            .and_then(|e| e.slot.upgrade())
+        if let Some(entry) = map.table.find(hash, |e| e.key.borrow() == key) {
+            return entry.value.upgrade();
+        }
+        if map.pending.is_empty() {
+            return None;
+        }
+        map.pending
+            .find(hash, |p| p.key.borrow() == key)
+            .and_then(|p| p.cell.get().cloned())
     }
 
     /// Stores a weak reference to `value` under `key`; returns the value it replaces if that
@@ -241,24 +251,27 @@ impl<K: Hash + Eq, V: ?Sized, S: BuildHasher> WeakValueCache<K, V, S> {
     /// ```
     pub fn insert(&self, key: K, value: &Arc<V>) -> Option<Arc<V>> {
         let hash = self.hasher.hash_one(&key);
-        let slot = Slot::Live(Arc::downgrade(value));
-        let (previous, deferred) = {
+        let weak = Arc::downgrade(value);
+        let (previous, removed) = {
             let mut map = self.write(hash);
+            // An in-flight `get_or_insert_with` for the key is overtaken: its callers still get
+            // the value it makes, but this insertion is what the cache holds.
+            let overtaken = match map.pending.find_entry(hash, |p| p.key == key) {
+                Ok(occupied) => Some(occupied.remove().0),
+                Err(_) => None,
+            };
+            let mut previous = overtaken.as_ref().and_then(|p| p.cell.get().cloned());
+            let mut removed = (Vec::new(), Vec::from_iter(overtaken));
             match map.table.find_mut(hash, |e| e.key == key) {
                 Some(entry) => {
-                    let previous = entry.slot.upgrade();
-                    let old = core::mem::replace(&mut entry.slot, slot);
-                    (previous, (Vec::new(), Some(old)))
+                    previous = previous.or_else(|| entry.value.upgrade());
+                    entry.value = weak;
                 }
-                None => {
-                    let swept = map.sweep_if_due();
-                    map.table
-                        .insert_unique(hash, Entry { hash, key, slot }, |e| e.hash);
-                    (None, (swept, None))
-                }
+                None => removed.0 = map.insert_new(hash, key, weak, &self.hasher).0,
             }
+            (previous, removed)
         };
-        drop(deferred); // after the lock: a key's or slot's drop never runs under it
+        drop(removed);
         previous
     }
 
@@ -269,6 +282,10 @@ impl<K: Hash + Eq, V: ?Sized, S: BuildHasher> WeakValueCache<K, V, S> {
     /// keys (calling back for the same key from inside `make` deadlocks, as with any
     /// once-cell). If `make` panics, the panic reaches its caller and a waiting caller, if
     /// any, runs its own `make`.
+    ///
+    /// The key is taken by value, as `HashMap::entry` does. When making a `K` costs something
+    /// (a `String` from a `&str`) and hits are the common case, look up first:
+    /// `cache.get(name).unwrap_or_else(|| cache.get_or_insert_with(name.to_owned(), make))`.
     ///
     /// ```
     /// use std::sync::Arc;
@@ -292,54 +309,59 @@ impl<K: Hash + Eq, V: ?Sized, S: BuildHasher> WeakValueCache<K, V, S> {
             if let Some(value) = map
                 .table
                 .find(hash, |e| e.key == key)
-                .and_then(|e| e.slot.upgrade())
+                .and_then(|e| e.value.upgrade())
             {
                 return value;
             }
         }
-        let mut deferred = (Vec::new(), None);
         let cell = {
             let mut map = self.write(hash);
-            match map.table.find_mut(hash, |e| e.key == key) {
-                Some(entry) => match &entry.slot {
-                    Slot::Pending(cell) => Arc::clone(cell),
-                    Slot::Live(weak) => {
-                        if let Some(value) = weak.upgrade() {
-                            return value;
-                        }
-                        let cell = Arc::new(OnceLock::new());
-                        let old =
-                            core::mem::replace(&mut entry.slot, Slot::Pending(Arc::clone(&cell)));
-                        deferred.1 = Some(old);
-                        cell
-                    }
-                },
+            if let Some(value) = map
+                .table
+                .find(hash, |e| e.key == key)
+                .and_then(|e| e.value.upgrade())
+            {
+                return value;
+            }
+            match map.pending.find(hash, |p| p.key == key) {
+                Some(pending) => Arc::clone(&pending.cell),
                 None => {
-                    deferred.0 = map.sweep_if_due();
                     let cell = Arc::new(OnceLock::new());
-                    let slot = Slot::Pending(Arc::clone(&cell));
-                    map.table
-                        .insert_unique(hash, Entry { hash, key, slot }, |e| e.hash);
+                    let pending = Pending {
+                        key,
+                        cell: Arc::clone(&cell),
+                    };
+                    let hasher = &self.hasher;
+                    map.pending
+                        .insert_unique(hash, pending, |p| hasher.hash_one(&p.key));
                     cell
                 }
             }
         };
-        drop(deferred);
         let value = Arc::clone(cell.get_or_init(make));
-        // Publish: the entry now refers to the value weakly (unless someone replaced or removed
-        // it meanwhile, in which case their change stands).
-        let replaced = {
+        // Publish: move the key from `pending` to the table, now referring to the value weakly
+        // (unless an `insert`, `remove` or `clear` overtook the computation: their change stands).
+        let removed = {
             let mut map = self.write(hash);
-            map.table
-                .find_mut(
-                    hash,
-                    |e| matches!(&e.slot, Slot::Pending(c) if Arc::ptr_eq(c, &cell)),
-                )
-                .map(|entry| {
-                    core::mem::replace(&mut entry.slot, Slot::Live(Arc::downgrade(&value)))
-                })
+            match map
+                .pending
+                .find_entry(hash, |p| Arc::ptr_eq(&p.cell, &cell))
+            {
+                Ok(occupied) => {
+                    let (Pending { key, cell: _ }, _) = occupied.remove();
+                    let weak = Arc::downgrade(&value);
+                    match map.table.find_mut(hash, |e| e.key == key) {
+                        Some(entry) => {
+                            entry.value = weak; // the dead entry the key had
+                            (Vec::new(), Vec::new())
+                        }
+                        None => map.insert_new(hash, key, weak, &self.hasher),
+                    }
+                }
+                Err(_) => (Vec::new(), Vec::new()),
+            }
         };
-        drop(replaced);
+        drop(removed);
         value
     }
 
@@ -359,14 +381,20 @@ impl<K: Hash + Eq, V: ?Sized, S: BuildHasher> WeakValueCache<K, V, S> {
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hasher.hash_one(key);
-        let removed = {
+        let (entry, pending) = {
             let mut map = self.write(hash);
-            match map.table.find_entry(hash, |e| e.key.borrow() == key) {
+            let entry = match map.table.find_entry(hash, |e| e.key.borrow() == key) {
                 Ok(occupied) => Some(occupied.remove().0),
                 Err(_) => None,
-            }
+            };
+            let pending = match map.pending.find_entry(hash, |p| p.key.borrow() == key) {
+                Ok(occupied) => Some(occupied.remove().0),
+                Err(_) => None,
+            };
+            (entry, pending)
         };
-        removed.and_then(|entry| entry.slot.upgrade())
+        let value = entry.and_then(|e| e.value.upgrade());
+        value.or_else(|| pending.and_then(|p| p.cell.get().cloned()))
     }
 
     fn read(&self, hash: u64) -> RwLockReadGuard<'_, ShardMap<K, V>> {
@@ -408,7 +436,15 @@ impl<K, V: ?Sized, S> WeakValueCache<K, V, S> {
             .iter()
             .map(|shard| {
                 let map = shard.lock.read().unwrap_or_else(PoisonError::into_inner);
-                map.table.iter().filter(|e| e.slot.is_live()).count()
+                map.table
+                    .iter()
+                    .filter(|e| e.value.strong_count() > 0)
+                    .count()
+                    + map
+                        .pending
+                        .iter()
+                        .filter(|p| p.cell.get().is_some())
+                        .count()
             })
             .sum()
     }
@@ -424,7 +460,8 @@ impl<K, V: ?Sized, S> WeakValueCache<K, V, S> {
     pub fn is_empty(&self) -> bool {
         self.shards.iter().all(|shard| {
             let map = shard.lock.read().unwrap_or_else(PoisonError::into_inner);
-            !map.table.iter().any(|e| e.slot.is_live())
+            !map.table.iter().any(|e| e.value.strong_count() > 0)
+                && !map.pending.iter().any(|p| p.cell.get().is_some())
         })
     }
 
@@ -475,14 +512,20 @@ impl<K, V: ?Sized, S> WeakValueCache<K, V, S> {
             live.extend(
                 map.table
                     .iter()
-                    .filter_map(|e| Some((e.key.clone(), e.slot.upgrade()?))),
+                    .filter_map(|e| Some((e.key.clone(), e.value.upgrade()?))),
+            );
+            live.extend(
+                map.pending
+                    .iter()
+                    .filter_map(|p| Some((p.key.clone(), p.cell.get()?.clone()))),
             );
         }
         live.into_iter()
     }
 
     /// Keeps the live entries for which `keep` returns true; removes the rest, and every dead
-    /// entry. `keep` runs under the shard's lock: it must not use this cache.
+    /// entry; a value being made by `get_or_insert_with` right now is left alone. `keep` runs
+    /// under the shard's lock: it must not use this cache.
     ///
     /// ```
     /// use std::sync::Arc;
@@ -502,13 +545,13 @@ impl<K, V: ?Sized, S> WeakValueCache<K, V, S> {
                 let mut map = shard.lock.write().unwrap_or_else(PoisonError::into_inner);
                 let removed = map
                     .table
-                    .extract_if(|e| match e.slot.upgrade() {
+                    .extract_if(|e| match e.value.upgrade() {
                         Some(value) => {
                             let keep = keep(&e.key, &value);
                             upgraded.push(value);
                             !keep
                         }
-                        None => !matches!(e.slot, Slot::Pending(_)),
+                        None => true,
                     })
                     .collect();
                 map.sweep_at = (2 * map.table.len()).max(MIN_SWEEP);
@@ -535,7 +578,10 @@ impl<K, V: ?Sized, S> WeakValueCache<K, V, S> {
             let taken = {
                 let mut map = shard.lock.write().unwrap_or_else(PoisonError::into_inner);
                 map.sweep_at = MIN_SWEEP;
-                core::mem::take(&mut map.table)
+                (
+                    core::mem::take(&mut map.table),
+                    core::mem::take(&mut map.pending),
+                )
             };
             drop(taken);
         }
