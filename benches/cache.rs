@@ -10,7 +10,8 @@
 //! `cargo bench --bench cache -- --warm-up-time 1 --measurement-time 3`
 //! CPython's `WeakValueDictionary` on the same workload: `python3 benches/python/weak_value_dict.py`.
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use keel::cache::WeakValueCache;
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -104,9 +105,19 @@ fn keys(prefix: &str) -> Vec<String> {
     (0..KEYS).map(|i| format!("{prefix}-{i}")).collect()
 }
 
-/// Fills `c` with live values for `keys`; returns them (they must stay alive for hits).
-fn fill(c: &impl Contender, keys: &[String]) -> Vec<Arc<Value>> {
-    keys.iter()
+/// The key sets: `hit` (values kept alive), `miss` (values die at once), and one per thread.
+struct Keys {
+    hit: Vec<String>,
+    miss: Vec<String>,
+    threads: Vec<Vec<String>>,
+}
+
+/// Fills `c` with live values for the hit and per-thread keys; returns them (they must stay
+/// alive for hits).
+fn fill(c: &impl Contender, keys: &Keys) -> Vec<Arc<Value>> {
+    keys.hit
+        .iter()
+        .chain(keys.threads.iter().flatten())
         .enumerate()
         .map(|(i, k)| {
             let v = Arc::new(i as Value);
@@ -116,51 +127,67 @@ fn fill(c: &impl Contender, keys: &[String]) -> Vec<Arc<Value>> {
         .collect()
 }
 
-fn single_thread<C: Contender>(c: &mut Criterion, name: &str, make: impl Fn() -> C) {
-    let keys = keys("key");
-    let contender = make();
-    let _alive = fill(&contender, &keys);
+fn get_hit<C: Contender>(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, c: &C, keys: &Keys) {
     let mut i = 0;
-    c.benchmark_group("cache_get_hit")
-        .bench_function(name, |b| {
-            b.iter(|| {
-                i = (i + 1) % KEYS;
-                black_box(contender.get(black_box(&keys[i])))
-            })
-        });
-    c.benchmark_group("cache_get_or_insert_hit")
-        .bench_function(name, |b| {
-            b.iter(|| {
-                i = (i + 1) % KEYS;
-                black_box(contender.get_or_insert_with(black_box(&keys[i]), || unreachable!()))
-            })
-        });
-    let miss = make();
-    c.benchmark_group("cache_get_or_insert_miss")
-        .bench_function(name, |b| {
-            b.iter(|| {
-                i = (i + 1) % KEYS;
-                // The value dies at the end of the iteration: the next call for the key misses.
-                black_box(miss.get_or_insert_with(black_box(&keys[i]), || Arc::new(i as Value)))
-            })
-        });
+    g.bench_function(name, |b| {
+        b.iter(|| {
+            i = (i + 1) % KEYS;
+            black_box(c.get(black_box(&keys.hit[i])))
+        })
+    });
 }
 
-/// Two threads, each on its own keys, `iters` operations each; wall time per operation.
-fn two_threads<C: Contender>(c: &mut Criterion, name: &str, make: impl Fn() -> C) {
-    let contender = make();
-    let per_thread: Vec<Vec<String>> = vec![keys("left"), keys("right")];
-    let _alive: Vec<_> = per_thread.iter().map(|k| fill(&contender, k)).collect();
-    for (group, insert) in [
-        ("cache_get_hit_2threads", false),
-        ("cache_get_or_insert_hit_2threads", true),
-    ] {
-        c.benchmark_group(group).bench_with_input(
-            BenchmarkId::from_parameter(name),
-            &contender,
-            |b, contender| b.iter_custom(|iters| run_two(contender, &per_thread, iters, insert)),
-        );
-    }
+fn get_or_insert_hit<C: Contender>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    c: &C,
+    keys: &Keys,
+) {
+    let mut i = 0;
+    g.bench_function(name, |b| {
+        b.iter(|| {
+            i = (i + 1) % KEYS;
+            black_box(c.get_or_insert_with(black_box(&keys.hit[i]), || unreachable!()))
+        })
+    });
+}
+
+fn get_or_insert_miss<C: Contender>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    c: &C,
+    keys: &Keys,
+) {
+    let mut i = 0;
+    g.bench_function(name, |b| {
+        b.iter(|| {
+            i = (i + 1) % KEYS;
+            // The value dies at the end of the iteration: the next call for the key misses.
+            black_box(c.get_or_insert_with(black_box(&keys.miss[i]), || Arc::new(i as Value)))
+        })
+    });
+}
+
+fn get_hit_2threads<C: Contender>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    c: &C,
+    keys: &Keys,
+) {
+    g.bench_function(name, |b| {
+        b.iter_custom(|iters| run_two(c, &keys.threads, iters, false))
+    });
+}
+
+fn get_or_insert_hit_2threads<C: Contender>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    c: &C,
+    keys: &Keys,
+) {
+    g.bench_function(name, |b| {
+        b.iter_custom(|iters| run_two(c, &keys.threads, iters, true))
+    });
 }
 
 fn run_two(c: &impl Contender, per_thread: &[Vec<String>], iters: u64, insert: bool) -> Duration {
@@ -196,22 +223,51 @@ fn run_two(c: &impl Contender, per_thread: &[Vec<String>], iters: u64, insert: b
 }
 
 fn benches(c: &mut Criterion) {
-    single_thread(c, "keel_WeakValueCache", WeakValueCache::new);
-    single_thread(c, "keel_WeakValueCache_borrowed_key", || {
-        KeelBorrowed(WeakValueCache::new())
-    });
-    single_thread(c, "Mutex_weak_table_WeakValueHashMap", || {
-        Mutex::new(WeakValueHashMap::new())
-    });
-    single_thread(c, "Mutex_HashMap_Weak", || Mutex::new(HashMap::new()));
-    two_threads(c, "keel_WeakValueCache", WeakValueCache::new);
-    two_threads(c, "keel_WeakValueCache_borrowed_key", || {
-        KeelBorrowed(WeakValueCache::new())
-    });
-    two_threads(c, "Mutex_weak_table_WeakValueHashMap", || {
-        Mutex::new(WeakValueHashMap::new())
-    });
-    two_threads(c, "Mutex_HashMap_Weak", || Mutex::new(HashMap::new()));
+    let keys = Keys {
+        hit: keys("key"),
+        miss: keys("miss"),
+        threads: vec![keys("left"), keys("right")],
+    };
+    let keel: WeakValueCache<String, Value> = WeakValueCache::new();
+    let keel_borrowed = KeelBorrowed(WeakValueCache::new());
+    let weak_table: Mutex<WeakValueHashMap<String, Weak<Value>>> =
+        Mutex::new(WeakValueHashMap::new());
+    let hash_map: Mutex<HashMap<String, Weak<Value>>> = Mutex::new(HashMap::new());
+    let _alive = (
+        fill(&keel, &keys),
+        fill(&keel_borrowed, &keys),
+        fill(&weak_table, &keys),
+        fill(&hash_map, &keys),
+    );
+    // Group by group, the contenders run back to back, so that they see the same machine load.
+    macro_rules! group {
+        ($name:literal, $bench:ident, borrowed: $with_borrowed:literal) => {{
+            let mut g = c.benchmark_group($name);
+            // Peers first: the first benchmark of a run tends to be measured slow.
+            $bench(
+                &mut g,
+                "Mutex_weak_table_WeakValueHashMap",
+                &weak_table,
+                &keys,
+            );
+            $bench(&mut g, "Mutex_HashMap_Weak", &hash_map, &keys);
+            $bench(&mut g, "keel_WeakValueCache", &keel, &keys);
+            if $with_borrowed {
+                $bench(
+                    &mut g,
+                    "keel_WeakValueCache_borrowed_key",
+                    &keel_borrowed,
+                    &keys,
+                );
+            }
+            g.finish();
+        }};
+    }
+    group!("cache_get_hit", get_hit, borrowed: false);
+    group!("cache_get_or_insert_hit", get_or_insert_hit, borrowed: true);
+    group!("cache_get_or_insert_miss", get_or_insert_miss, borrowed: true);
+    group!("cache_get_hit_2threads", get_hit_2threads, borrowed: false);
+    group!("cache_get_or_insert_hit_2threads", get_or_insert_hit_2threads, borrowed: true);
 }
 
 criterion_group!(cache_benches, benches);
