@@ -11,10 +11,12 @@
 
 mod audit;
 mod bounded;
+mod cache;
 mod compact;
 mod context;
 mod instrument;
 mod measure;
+mod mmap;
 mod plugin;
 mod transaction;
 mod zero_copy;
@@ -47,6 +49,11 @@ fn main() {
             transaction::run,
         ),
         ("__slots__  ->  #[derive(keel::Compact)]", compact::run),
+        ("mmap + os.replace  ->  keel::mmap", mmap::run),
+        (
+            "weakref.WeakValueDictionary + finalize  ->  keel::cache + keel::finalize",
+            cache::run,
+        ),
         ("sys.addaudithook  ->  keel::audit", audit::run),
     ];
     for (title, run) in sections {

@@ -8,8 +8,11 @@
 pub mod audit;
 pub mod bounds;
 pub mod buffer;
+pub mod cache;
 pub mod context;
+pub mod finalize;
 pub mod layout;
+pub mod mmap;
 #[cfg(feature = "serde")]
 pub mod oob;
 pub mod plugin;

@@ -1,0 +1,638 @@
+//! A thread-safe cache that holds its values weakly: Python's `weakref.WeakValueDictionary`.
+//!
+//! [`WeakValueCache`] maps keys to [`Arc`]s without keeping them alive. An entry disappears as
+//! soon as the last strong reference to its value is dropped: [`get`](WeakValueCache::get)
+//! returns `None`, [`len`](WeakValueCache::len) stops counting it, iteration skips it, and a new
+//! value inserted under the key replaces it. This is the usual shape of a cache of connections,
+//! file handles or parsed documents that should live exactly as long as someone uses them.
+//!
+//! ```
+//! use keel_runtime::cache::WeakValueCache;
+//! use std::sync::Arc;
+//!
+//! struct Connection { name: String }
+//!
+//! let cache: WeakValueCache<String, Connection> = WeakValueCache::new();
+//! let a = cache.get_or_insert_with("db-a".to_string(), || Arc::new(Connection { name: "a".into() }));
+//! let b = cache.get("db-a").expect("alive while `a` is held");
+//! assert!(Arc::ptr_eq(&a, &b));
+//! assert_eq!(b.name, "a");
+//!
+//! drop(a);
+//! drop(b);
+//! assert!(cache.get("db-a").is_none());
+//! assert_eq!(cache.len(), 0);
+//! ```
+//!
+//! # Design
+//!
+//! The map is split into shards, each behind its own `RwLock`, chosen by the key's hash: threads
+//! working on different keys rarely touch the same lock, and lookups of one key share it. Each
+//! entry stores a [`Weak`]. Dead entries are reclaimed by sweeping: a shard that has grown to
+//! twice the live size it had at its last sweep (and at least a small constant) drops its dead
+//! entries before adding a new one. Each sweep is paid for by the insertions since the last one
+//! (amortized O(1) per insertion), and a shard never holds more than about twice its live
+//! entries plus that constant, whatever the churn.
+//!
+//! A dead entry still holds its key and the (already dropped) value's allocation until it is
+//! swept; the value's `Drop` runs as soon as its last `Arc` goes, as usual.
+//!
+//! No user code (a value's `Drop`, a key's `Drop`, the closure of
+//! [`get_or_insert_with`](WeakValueCache::get_or_insert_with)) runs while a shard lock is held,
+//! except the key's `Hash`/`Eq` and the predicate of [`retain`](WeakValueCache::retain), so a
+//! value whose `Drop` uses the cache does not deadlock.
+
+use core::fmt;
+use hashbrown::HashTable;
+use std::borrow::Borrow;
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hash};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
+
+/// A shard is not swept before it holds this many entries.
+const MIN_SWEEP: usize = 16;
+
+/// A concurrent map from keys to weakly held values; see the [module documentation](self).
+///
+/// `Send + Sync` when `K` and `V` are; share it by reference, in a `static`
+/// (`LazyLock`), or in an `Arc`.
+///
+/// ```
+/// use keel_runtime::cache::WeakValueCache;
+/// use std::sync::Arc;
+///
+/// let cache = WeakValueCache::new();
+/// let v = Arc::new(vec![1, 2, 3]);
+/// assert!(cache.insert("k", &v).is_none());
+/// assert_eq!(cache.get("k").as_deref(), Some(&vec![1, 2, 3]));
+/// drop(v);
+/// assert!(cache.get("k").is_none());
+/// ```
+pub struct WeakValueCache<K, V: ?Sized, S = RandomState> {
+    hasher: S,
+    shards: Box<[Shard<K, V>]>,
+    shard_shift: u32,
+}
+
+/// One lock and its tables, on its own cache lines so that shards do not false-share.
+#[repr(align(128))]
+struct Shard<K, V: ?Sized> {
+    lock: RwLock<ShardMap<K, V>>,
+}
+
+struct ShardMap<K, V: ?Sized> {
+    /// Stored values: a key and a weak reference, as small as a `HashMap<K, Weak<V>>` entry.
+    table: HashTable<Entry<K, V>>,
+    /// Keys whose value `get_or_insert_with` is computing right now (usually empty).
+    pending: HashTable<Pending<K, V>>,
+    /// Sweep dead entries before inserting once the table holds this many.
+    sweep_at: usize,
+}
+
+struct Entry<K, V: ?Sized> {
+    key: K,
+    value: Weak<V>,
+}
+
+/// An in-flight `get_or_insert_with`: callers for the key wait on the cell; `make` runs once.
+struct Pending<K, V: ?Sized> {
+    key: K,
+    cell: Arc<OnceLock<Arc<V>>>,
+}
+
+/// What a locked section removed, dropped only after the lock is released: no key's or value's
+/// `Drop` runs under a shard lock.
+type Removed<K, V> = (Vec<Entry<K, V>>, Vec<Pending<K, V>>);
+
+impl<K: Hash, V: ?Sized> ShardMap<K, V> {
+    /// Removes dead entries (and abandoned computations) if the table has grown enough since
+    /// the last sweep; returns them for dropping after the lock is released.
+    fn sweep_if_due(&mut self, hasher: &impl BuildHasher) -> Removed<K, V> {
+        if self.table.len() < self.sweep_at {
+            return (Vec::new(), Vec::new());
+        }
+        let dead: Vec<Entry<K, V>> = self
+            .table
+            .extract_if(|e| e.value.strong_count() == 0)
+            .collect();
+        // A computation nobody waits for any more: its `make` panicked.
+        let abandoned: Vec<Pending<K, V>> = self
+            .pending
+            .extract_if(|p| Arc::strong_count(&p.cell) == 1 && p.cell.get().is_none())
+            .collect();
+        self.sweep_at = (2 * self.table.len()).max(MIN_SWEEP);
+        if self.table.capacity() > 4 * self.sweep_at {
+            self.table
+                .shrink_to(self.sweep_at, |e| hasher.hash_one(&e.key));
+        }
+        (dead, abandoned)
+    }
+
+    /// Stores `value` under `key` (a new key: the caller checked); sweeps first if due.
+    fn insert_new(
+        &mut self,
+        hash: u64,
+        key: K,
+        value: Weak<V>,
+        hasher: &impl BuildHasher,
+    ) -> Removed<K, V> {
+        let removed = self.sweep_if_due(hasher);
+        self.table
+            .insert_unique(hash, Entry { key, value }, |e| hasher.hash_one(&e.key));
+        removed
+    }
+}
+
+impl<K, V: ?Sized> WeakValueCache<K, V, RandomState> {
+    /// An empty cache with the standard hasher.
+    ///
+    /// ```
+    /// let cache: keel_runtime::cache::WeakValueCache<u32, String> =
+    ///     keel_runtime::cache::WeakValueCache::new();
+    /// assert!(cache.is_empty());
+    /// ```
+    pub fn new() -> Self {
+        Self::with_capacity_and_hasher(0, RandomState::new())
+    }
+
+    /// An empty cache with room for about `capacity` entries before reallocating.
+    ///
+    /// ```
+    /// let cache: keel_runtime::cache::WeakValueCache<u32, String> =
+    ///     keel_runtime::cache::WeakValueCache::with_capacity(1000);
+    /// assert!(cache.capacity() >= 1000);
+    /// ```
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self::with_capacity_and_hasher(capacity, RandomState::new())
+    }
+}
+
+impl<K, V: ?Sized> Default for WeakValueCache<K, V, RandomState> {
+    /// Same as [`WeakValueCache::new`].
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<K, V: ?Sized, S: BuildHasher> WeakValueCache<K, V, S> {
+    /// An empty cache hashing keys with `hasher`, with room for about `capacity` entries.
+    ///
+    /// ```
+    /// use std::hash::BuildHasherDefault;
+    /// use std::collections::hash_map::DefaultHasher;
+    /// use std::sync::Arc;
+    /// // Unsized values work too: `Arc<str>`, `Arc<[u8]>`, `Arc<dyn Trait>`.
+    /// let cache: keel_runtime::cache::WeakValueCache<u64, str, BuildHasherDefault<DefaultHasher>> =
+    ///     keel_runtime::cache::WeakValueCache::with_capacity_and_hasher(16, Default::default());
+    /// let name: Arc<str> = Arc::from("ada");
+    /// cache.insert(1, &name);
+    /// assert_eq!(cache.get(&1).as_deref(), Some("ada"));
+    /// ```
+    pub fn with_capacity_and_hasher(capacity: usize, hasher: S) -> Self {
+        let threads = std::thread::available_parallelism().map_or(4, |n| n.get());
+        let count = (threads * 4).next_power_of_two().clamp(8, 64);
+        let per_shard = capacity.div_ceil(count);
+        let shards = (0..count)
+            .map(|_| Shard {
+                lock: RwLock::new(ShardMap {
+                    table: HashTable::with_capacity(per_shard),
+                    pending: HashTable::new(),
+                    sweep_at: per_shard.max(MIN_SWEEP),
+                }),
+            })
+            .collect();
+        Self {
+            hasher,
+            shards,
+            shard_shift: count.trailing_zeros(),
+        }
+    }
+}
+
+impl<K: Hash + Eq, V: ?Sized, S: BuildHasher> WeakValueCache<K, V, S> {
+    /// The live value stored under `key`, if any.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let cache = keel_runtime::cache::WeakValueCache::new();
+    /// let v = Arc::new(5);
+    /// cache.insert("five".to_string(), &v);
+    /// assert_eq!(cache.get("five").as_deref(), Some(&5)); // look up a String key by &str
+    /// assert!(cache.get("six").is_none());
+    /// ```
+    pub fn get<Q>(&self, key: &Q) -> Option<Arc<V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hasher.hash_one(key);
+        let map = self.read(hash);
+        if let Some(entry) = map.table.find(hash, |e| e.key.borrow() == key) {
+            return entry.value.upgrade();
+        }
+        if map.pending.is_empty() {
+            return None;
+        }
+        map.pending
+            .find(hash, |p| p.key.borrow() == key)
+            .and_then(|p| p.cell.get().cloned())
+    }
+
+    /// Stores a weak reference to `value` under `key`; returns the value it replaces if that
+    /// was still alive.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let cache = keel_runtime::cache::WeakValueCache::new();
+    /// let (one, two) = (Arc::new(1), Arc::new(2));
+    /// assert_eq!(cache.insert('k', &one), None);
+    /// assert_eq!(cache.insert('k', &two), Some(one));
+    /// assert_eq!(cache.get(&'k'), Some(two));
+    /// ```
+    pub fn insert(&self, key: K, value: &Arc<V>) -> Option<Arc<V>> {
+        let hash = self.hasher.hash_one(&key);
+        let weak = Arc::downgrade(value);
+        let (previous, removed) = {
+            let mut map = self.write(hash);
+            // An in-flight `get_or_insert_with` for the key is overtaken: its callers still get
+            // the value it makes, but this insertion is what the cache holds.
+            let overtaken = match map.pending.find_entry(hash, |p| p.key == key) {
+                Ok(occupied) => Some(occupied.remove().0),
+                Err(_) => None,
+            };
+            let mut previous = overtaken.as_ref().and_then(|p| p.cell.get().cloned());
+            let mut removed = (Vec::new(), Vec::from_iter(overtaken));
+            match map.table.find_mut(hash, |e| e.key == key) {
+                Some(entry) => {
+                    previous = previous.or_else(|| entry.value.upgrade());
+                    entry.value = weak;
+                }
+                None => removed.0 = map.insert_new(hash, key, weak, &self.hasher).0,
+            }
+            (previous, removed)
+        };
+        drop(removed);
+        previous
+    }
+
+    /// The live value under `key`, or the one `make` creates and the cache then holds weakly.
+    ///
+    /// Concurrent callers for the same key wait for one `make` to finish and all get the same
+    /// `Arc`; `make` runs once. It runs with no lock held, so it may use the cache for *other*
+    /// keys (calling back for the same key from inside `make` deadlocks, as with any
+    /// once-cell). If `make` panics, the panic reaches its caller and a waiting caller, if
+    /// any, runs its own `make`.
+    ///
+    /// The key is taken by value, as `HashMap::entry` does. When making a `K` costs something
+    /// (a `String` from a `&str`) and hits are the common case, look up first:
+    /// `cache.get(name).unwrap_or_else(|| cache.get_or_insert_with(name.to_owned(), make))`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// let cache = keel_runtime::cache::WeakValueCache::new();
+    /// let opened = AtomicUsize::new(0);
+    /// let open = || { opened.fetch_add(1, Ordering::SeqCst); Arc::new("connection") };
+    ///
+    /// let a = cache.get_or_insert_with("db", open);
+    /// let b = cache.get_or_insert_with("db", open);
+    /// assert!(Arc::ptr_eq(&a, &b));
+    /// assert_eq!(opened.load(Ordering::SeqCst), 1);
+    /// drop((a, b));
+    /// let _c = cache.get_or_insert_with("db", open); // the old one died: opened again
+    /// assert_eq!(opened.load(Ordering::SeqCst), 2);
+    /// ```
+    pub fn get_or_insert_with(&self, key: K, make: impl FnOnce() -> Arc<V>) -> Arc<V> {
+        let hash = self.hasher.hash_one(&key);
+        {
+            let map = self.read(hash);
+            if let Some(value) = map
+                .table
+                .find(hash, |e| e.key == key)
+                .and_then(|e| e.value.upgrade())
+            {
+                return value;
+            }
+        }
+        let cell = {
+            let mut map = self.write(hash);
+            if let Some(value) = map
+                .table
+                .find(hash, |e| e.key == key)
+                .and_then(|e| e.value.upgrade())
+            {
+                return value;
+            }
+            match map.pending.find(hash, |p| p.key == key) {
+                Some(pending) => Arc::clone(&pending.cell),
+                None => {
+                    let cell = Arc::new(OnceLock::new());
+                    let pending = Pending {
+                        key,
+                        cell: Arc::clone(&cell),
+                    };
+                    let hasher = &self.hasher;
+                    map.pending
+                        .insert_unique(hash, pending, |p| hasher.hash_one(&p.key));
+                    cell
+                }
+            }
+        };
+        let value = Arc::clone(cell.get_or_init(make));
+        // Publish: move the key from `pending` to the table, now referring to the value weakly
+        // (unless an `insert`, `remove` or `clear` overtook the computation: their change stands).
+        let removed = {
+            let mut map = self.write(hash);
+            match map
+                .pending
+                .find_entry(hash, |p| Arc::ptr_eq(&p.cell, &cell))
+            {
+                Ok(occupied) => {
+                    let (Pending { key, cell: _ }, _) = occupied.remove();
+                    let weak = Arc::downgrade(&value);
+                    match map.table.find_mut(hash, |e| e.key == key) {
+                        Some(entry) => {
+                            entry.value = weak; // the dead entry the key had
+                            (Vec::new(), Vec::new())
+                        }
+                        None => map.insert_new(hash, key, weak, &self.hasher),
+                    }
+                }
+                Err(_) => (Vec::new(), Vec::new()),
+            }
+        };
+        drop(removed);
+        value
+    }
+
+    /// Removes the entry for `key`; returns its value if it was alive.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let cache = keel_runtime::cache::WeakValueCache::new();
+    /// let v = Arc::new("x");
+    /// cache.insert(1, &v);
+    /// assert_eq!(cache.remove(&1), Some(v));
+    /// assert_eq!(cache.remove(&1), None);
+    /// ```
+    pub fn remove<Q>(&self, key: &Q) -> Option<Arc<V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hasher.hash_one(key);
+        let (entry, pending) = {
+            let mut map = self.write(hash);
+            let entry = match map.table.find_entry(hash, |e| e.key.borrow() == key) {
+                Ok(occupied) => Some(occupied.remove().0),
+                Err(_) => None,
+            };
+            let pending = match map.pending.find_entry(hash, |p| p.key.borrow() == key) {
+                Ok(occupied) => Some(occupied.remove().0),
+                Err(_) => None,
+            };
+            (entry, pending)
+        };
+        let value = entry.and_then(|e| e.value.upgrade());
+        value.or_else(|| pending.and_then(|p| p.cell.get().cloned()))
+    }
+
+    fn read(&self, hash: u64) -> RwLockReadGuard<'_, ShardMap<K, V>> {
+        self.shard(hash)
+            .lock
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self, hash: u64) -> RwLockWriteGuard<'_, ShardMap<K, V>> {
+        self.shard(hash)
+            .lock
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn shard(&self, hash: u64) -> &Shard<K, V> {
+        // Bits 32.. pick the shard: the table inside uses the low bits (bucket) and the top
+        // seven (tag), so the shard choice does not reduce their entropy.
+        let index = (hash >> 32) as usize & ((1 << self.shard_shift) - 1);
+        &self.shards[index]
+    }
+}
+
+impl<K, V: ?Sized, S> WeakValueCache<K, V, S> {
+    /// The number of live entries, exactly (each shard is counted under its lock; a value
+    /// dropped concurrently may or may not be counted). O(entries).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let cache = keel_runtime::cache::WeakValueCache::new();
+    /// let a = Arc::new('a');
+    /// cache.insert(1, &a);
+    /// cache.insert(2, &Arc::new('b')); // dies at once
+    /// assert_eq!(cache.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|shard| {
+                let map = shard.lock.read().unwrap_or_else(PoisonError::into_inner);
+                map.table
+                    .iter()
+                    .filter(|e| e.value.strong_count() > 0)
+                    .count()
+                    + map
+                        .pending
+                        .iter()
+                        .filter(|p| p.cell.get().is_some())
+                        .count()
+            })
+            .sum()
+    }
+
+    /// True when no entry is alive.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let cache = keel_runtime::cache::WeakValueCache::new();
+    /// cache.insert("gone", &Arc::new(0));
+    /// assert!(cache.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.shards.iter().all(|shard| {
+            let map = shard.lock.read().unwrap_or_else(PoisonError::into_inner);
+            !map.table.iter().any(|e| e.value.strong_count() > 0)
+                && !map.pending.iter().any(|p| p.cell.get().is_some())
+        })
+    }
+
+    /// How many entries, live or not yet swept, the shards can hold without reallocating. Stays
+    /// within a constant factor of the live entries plus a small constant per shard, whatever
+    /// the churn.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let cache = keel_runtime::cache::WeakValueCache::new();
+    /// for i in 0..100_000 {
+    ///     cache.insert(i, &Arc::new(i)); // each value dies at once
+    /// }
+    /// assert!(cache.capacity() < 10_000);
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|shard| {
+                let map = shard.lock.read().unwrap_or_else(PoisonError::into_inner);
+                map.table.capacity()
+            })
+            .sum()
+    }
+
+    /// The live entries, each value upgraded to an `Arc` (so it stays alive while you hold
+    /// it). A snapshot taken shard by shard: it never yields a dead value, and changes made
+    /// while iterating are not seen. Order is unspecified.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let cache = keel_runtime::cache::WeakValueCache::new();
+    /// let (a, b) = (Arc::new(1), Arc::new(2));
+    /// cache.insert("a", &a);
+    /// cache.insert("b", &b);
+    /// cache.insert("dead", &Arc::new(3));
+    /// let mut seen: Vec<_> = cache.iter().map(|(k, v)| (k, *v)).collect();
+    /// seen.sort();
+    /// assert_eq!(seen, [("a", 1), ("b", 2)]);
+    /// ```
+    pub fn iter(&self) -> impl Iterator<Item = (K, Arc<V>)> + use<K, V, S>
+    where
+        K: Clone,
+    {
+        let mut live = Vec::new();
+        for shard in self.shards.iter() {
+            let map = shard.lock.read().unwrap_or_else(PoisonError::into_inner);
+            live.extend(
+                map.table
+                    .iter()
+                    .filter_map(|e| Some((e.key.clone(), e.value.upgrade()?))),
+            );
+            live.extend(
+                map.pending
+                    .iter()
+                    .filter_map(|p| Some((p.key.clone(), p.cell.get()?.clone()))),
+            );
+        }
+        live.into_iter()
+    }
+
+    /// Keeps the live entries for which `keep` returns true; removes the rest, and every dead
+    /// entry; a value being made by `get_or_insert_with` right now is left alone. `keep` runs
+    /// under the shard's lock: it must not use this cache.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let cache = keel_runtime::cache::WeakValueCache::new();
+    /// let values: Vec<Arc<u32>> = (0..10).map(Arc::new).collect();
+    /// for v in &values {
+    ///     cache.insert(**v, v);
+    /// }
+    /// cache.retain(|_, v| **v % 2 == 0);
+    /// assert_eq!(cache.len(), 5);
+    /// assert!(cache.get(&3).is_none());
+    /// ```
+    pub fn retain(&self, mut keep: impl FnMut(&K, &Arc<V>) -> bool) {
+        for shard in self.shards.iter() {
+            let mut upgraded = Vec::new();
+            let removed: Vec<Entry<K, V>> = {
+                let mut map = shard.lock.write().unwrap_or_else(PoisonError::into_inner);
+                let removed = map
+                    .table
+                    .extract_if(|e| match e.value.upgrade() {
+                        Some(value) => {
+                            let keep = keep(&e.key, &value);
+                            upgraded.push(value);
+                            !keep
+                        }
+                        None => true,
+                    })
+                    .collect();
+                map.sweep_at = (2 * map.table.len()).max(MIN_SWEEP);
+                removed
+            };
+            drop(removed);
+            drop(upgraded);
+        }
+    }
+
+    /// Removes every entry.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let cache = keel_runtime::cache::WeakValueCache::new();
+    /// let v = Arc::new(1);
+    /// cache.insert(1, &v);
+    /// cache.clear();
+    /// assert!(cache.get(&1).is_none());
+    /// assert_eq!(*v, 1); // the value itself lives on
+    /// ```
+    pub fn clear(&self) {
+        for shard in self.shards.iter() {
+            let taken = {
+                let mut map = shard.lock.write().unwrap_or_else(PoisonError::into_inner);
+                map.sweep_at = MIN_SWEEP;
+                (
+                    core::mem::take(&mut map.table),
+                    core::mem::take(&mut map.pending),
+                )
+            };
+            drop(taken);
+        }
+    }
+}
+
+impl<K, V: ?Sized, S> fmt::Debug for WeakValueCache<K, V, S> {
+    /// The live length and the shard count (like Python's repr, it does not list contents).
+    ///
+    /// ```
+    /// let cache: keel_runtime::cache::WeakValueCache<u8, u8> = Default::default();
+    /// assert!(format!("{cache:?}").starts_with("WeakValueCache { len: 0"));
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WeakValueCache")
+            .field("len", &self.len())
+            .field("shards", &self.shards.len())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<WeakValueCache<String, Vec<u8>>>();
+    }
+
+    #[test]
+    fn shards_are_a_power_of_two_and_padded() {
+        let cache: WeakValueCache<u8, u8> = WeakValueCache::new();
+        assert!(cache.shards.len().is_power_of_two());
+        assert_eq!(1 << cache.shard_shift, cache.shards.len());
+        assert!(align_of::<Shard<u8, u8>>() >= 128);
+    }
+
+    #[test]
+    fn an_abandoned_computation_is_swept() {
+        let cache: WeakValueCache<u32, u32> = WeakValueCache::new();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            cache.get_or_insert_with(1, || panic!("make failed"));
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(cache.len(), 0);
+        assert!(cache.get(&1).is_none());
+        // The next caller computes it.
+        let v = cache.get_or_insert_with(1, || Arc::new(7));
+        assert_eq!(*v, 7);
+        assert_eq!(cache.len(), 1);
+    }
+}

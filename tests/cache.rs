@@ -1,0 +1,244 @@
+#![deny(warnings, clippy::all)]
+//! `keel::cache::WeakValueCache`: CPython `WeakValueDictionary` semantics, thread safety, and
+//! bounded memory under churn.
+
+use keel::cache::WeakValueCache;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, LazyLock};
+use std::time::Duration;
+
+#[test]
+fn an_entry_disappears_when_its_value_dies() {
+    let cache: WeakValueCache<String, String> = WeakValueCache::new();
+    let a = Arc::new("A".to_string());
+    assert!(cache.insert("a".into(), &a).is_none());
+    let b = cache.get("a").unwrap();
+    assert!(Arc::ptr_eq(&a, &b));
+    assert_eq!(cache.len(), 1);
+    assert!(!cache.is_empty());
+    drop(a);
+    assert!(cache.get("a").is_some(), "alive while one Arc remains");
+    drop(b);
+    assert!(cache.get("a").is_none());
+    assert_eq!(cache.len(), 0);
+    assert!(cache.is_empty());
+    assert_eq!(cache.iter().count(), 0);
+}
+
+#[test]
+fn reinserting_replaces_a_dead_value_and_insert_returns_the_live_previous() {
+    let cache = WeakValueCache::new();
+    cache.insert(1, &Arc::new("dead at once"));
+    let fresh = Arc::new("fresh");
+    assert_eq!(
+        cache.insert(1, &fresh),
+        None,
+        "a dead previous value is not returned"
+    );
+    assert_eq!(cache.get(&1), Some(Arc::clone(&fresh)));
+    let newer = Arc::new("newer");
+    assert_eq!(cache.insert(1, &newer), Some(fresh));
+    assert_eq!(cache.len(), 1);
+    assert_eq!(cache.remove(&1), Some(newer));
+    assert_eq!(cache.remove(&1), None);
+    assert!(cache.is_empty());
+}
+
+#[test]
+fn iteration_yields_live_values_only_and_keeps_them_alive() {
+    let cache = WeakValueCache::new();
+    let live: Vec<Arc<u32>> = (0..100).map(Arc::new).collect();
+    for v in &live {
+        cache.insert(**v, v);
+    }
+    for i in 100..200u32 {
+        cache.insert(i, &Arc::new(i));
+    }
+    let mut seen: Vec<(u32, u32)> = cache.iter().map(|(k, v)| (k, *v)).collect();
+    seen.sort();
+    assert_eq!(seen, (0..100).map(|i| (i, i)).collect::<Vec<_>>());
+
+    // Values yielded by the iterator stay alive while held, even if the cache's owner drops them.
+    let snapshot: Vec<_> = cache.iter().collect();
+    drop(live);
+    assert_eq!(cache.len(), 100);
+    drop(snapshot);
+    assert_eq!(cache.len(), 0);
+}
+
+#[test]
+fn retain_and_clear() {
+    let cache = WeakValueCache::new();
+    let values: Vec<Arc<u32>> = (0..50).map(Arc::new).collect();
+    for v in &values {
+        cache.insert(**v, v);
+    }
+    cache.insert(1000, &Arc::new(1000));
+    let mut visited = 0;
+    cache.retain(|k, v| {
+        visited += 1;
+        assert_eq!(k, &**v);
+        *k < 10
+    });
+    assert_eq!(visited, 50, "retain sees live entries only");
+    assert_eq!(cache.len(), 10);
+    assert!(cache.get(&10).is_none());
+    assert_eq!(cache.get(&9).as_deref(), Some(&9));
+    cache.clear();
+    assert!(cache.is_empty());
+    assert_eq!(*values[5], 5, "clearing does not touch the values");
+}
+
+#[test]
+fn get_or_insert_with_runs_make_once_for_concurrent_callers() {
+    let cache: WeakValueCache<&str, u64> = WeakValueCache::new();
+    let made = AtomicUsize::new(0);
+    let barrier = Barrier::new(8);
+    let results: Vec<Arc<u64>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                s.spawn(|| {
+                    barrier.wait();
+                    cache.get_or_insert_with("db-a", || {
+                        made.fetch_add(1, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(50)); // a slow connect
+                        Arc::new(42)
+                    })
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(made.load(Ordering::SeqCst), 1);
+    assert!(results.iter().all(|r| Arc::ptr_eq(r, &results[0])));
+    assert_eq!(cache.len(), 1);
+    drop(results);
+    assert!(cache.get("db-a").is_none());
+}
+
+#[test]
+fn make_may_use_the_cache_for_other_keys() {
+    let cache: WeakValueCache<u32, u32> = WeakValueCache::new();
+    let inner = cache.get_or_insert_with(1, || Arc::new(1));
+    let outer = cache.get_or_insert_with(2, || {
+        let one = cache.get(&1).unwrap();
+        Arc::new(*one + 1)
+    });
+    assert_eq!((*inner, *outer), (1, 2));
+    assert_eq!(cache.len(), 2);
+}
+
+#[test]
+fn a_panicking_make_lets_the_next_caller_make_it() {
+    let cache: WeakValueCache<u32, u32> = WeakValueCache::new();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        cache.get_or_insert_with(7, || panic!("connect failed"))
+    }));
+    assert!(result.is_err());
+    assert!(cache.get(&7).is_none());
+    assert_eq!(*cache.get_or_insert_with(7, || Arc::new(70)), 70);
+}
+
+#[test]
+fn threads_on_distinct_keys_each_see_their_own_values() {
+    let cache: WeakValueCache<(usize, usize), usize> = WeakValueCache::new();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let cache = &cache;
+            s.spawn(move || {
+                let mut keep = Vec::new();
+                for i in 0..2000 {
+                    let v = cache.get_or_insert_with((t, i), || Arc::new(t * 10_000 + i));
+                    assert_eq!(*v, t * 10_000 + i);
+                    if i % 2 == 0 {
+                        keep.push(v);
+                    }
+                }
+                for (j, v) in keep.iter().enumerate() {
+                    assert!(Arc::ptr_eq(v, &cache.get(&(t, j * 2)).unwrap()));
+                }
+                assert!(cache.get(&(t, 1)).is_none());
+                keep
+            });
+        }
+    });
+    assert!(
+        cache.is_empty(),
+        "every kept Arc was dropped with its thread"
+    );
+}
+
+#[test]
+fn a_million_short_lived_values_leave_the_map_small() {
+    let cache: WeakValueCache<u64, u64> = WeakValueCache::new();
+    for i in 0..1_000_000u64 {
+        let v = Arc::new(i);
+        cache.insert(i, &v);
+        // `v` dies here: the entry is dead from now on.
+    }
+    let capacity = cache.capacity();
+    assert!(
+        capacity <= 4096,
+        "capacity {capacity} after 1M dead inserts"
+    );
+    assert_eq!(cache.len(), 0);
+
+    // With a live set of 1000 and the same churn through get_or_insert_with, memory stays
+    // within a constant factor of the live set.
+    let live: Vec<Arc<u64>> = (0..1000u64)
+        .map(|i| cache.get_or_insert_with(u64::MAX - i, || Arc::new(i)))
+        .collect();
+    for i in 0..200_000u64 {
+        let v = cache.get_or_insert_with(i, || Arc::new(i));
+        assert_eq!(*v, i);
+    }
+    let capacity = cache.capacity();
+    assert!(
+        capacity <= 8 * 1000 + 4096,
+        "capacity {capacity} with 1000 live values"
+    );
+    assert_eq!(cache.len(), live.len());
+}
+
+struct SelfRemoving {
+    key: u32,
+}
+
+static SELF_REMOVING: LazyLock<WeakValueCache<u32, SelfRemoving>> =
+    LazyLock::new(WeakValueCache::new);
+
+impl Drop for SelfRemoving {
+    fn drop(&mut self) {
+        // Uses the cache from a value's drop: must not deadlock, and sees the entry dead.
+        assert!(SELF_REMOVING.get(&self.key).is_none());
+        SELF_REMOVING.remove(&self.key);
+    }
+}
+
+#[test]
+fn a_value_whose_drop_uses_the_cache_does_not_deadlock() {
+    let v = SELF_REMOVING.get_or_insert_with(5, || Arc::new(SelfRemoving { key: 5 }));
+    let old = SELF_REMOVING.insert(5, &Arc::new(SelfRemoving { key: 6 })); // replaced, dies at once
+    assert!(Arc::ptr_eq(&old.unwrap(), &v));
+    SELF_REMOVING.insert(5, &v);
+    drop(v);
+    assert!(SELF_REMOVING.is_empty());
+}
+
+#[test]
+fn debug_shows_the_live_length() {
+    let cache = WeakValueCache::new();
+    let v = Arc::new(1);
+    cache.insert("x", &v);
+    let shown = format!("{cache:?}");
+    assert!(
+        shown.starts_with("WeakValueCache { len: 1, shards: "),
+        "{shown}"
+    );
+}
+
+#[test]
+fn the_cache_is_send_and_sync() {
+    fn check<T: Send + Sync + 'static>() {}
+    check::<WeakValueCache<String, std::sync::Mutex<u8>>>();
+}
