@@ -27,28 +27,28 @@ fn main() {
     // `audit` comes last: it installs a hook, and every other section's sensitive operations
     // (plugin creation, shared memory, file commits, transactions) raise audit events.
     let sections: &[(&str, fn())] = &[
-        (
-            "import-time AST transform  ->  #[keel::instrument]",
-            instrument::run,
-        ),
-        (
-            "__init_subclass__ registries  ->  #[keel::registry] + #[keel::plugin]",
-            plugin::run,
-        ),
-        ("contextvars  ->  keel::context", context::run),
+        ("__slots__  ->  #[derive(keel::Compact)]", compact::run),
         (
             "Bounded(min, max) descriptor  ->  #[derive(keel::Bounded)]",
             bounded::run,
         ),
         (
-            "memoryview, pickle 5, shared_memory  ->  keel::buffer, keel::oob, keel::shm",
-            zero_copy::run,
+            "__init_subclass__ registries  ->  #[keel::registry] + #[keel::plugin]",
+            plugin::run,
         ),
+        (
+            "import-time AST transform  ->  #[keel::instrument]",
+            instrument::run,
+        ),
+        ("contextvars  ->  keel::context", context::run),
         (
             "@contextmanager managed_transaction  ->  #[keel::transaction]",
             transaction::run,
         ),
-        ("__slots__  ->  #[derive(keel::Compact)]", compact::run),
+        (
+            "memoryview, pickle 5, shared_memory  ->  keel::buffer, keel::oob, keel::shm",
+            zero_copy::run,
+        ),
         ("mmap + os.replace  ->  keel::mmap", mmap::run),
         (
             "weakref.WeakValueDictionary + finalize  ->  keel::cache + keel::finalize",
