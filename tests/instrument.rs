@@ -997,34 +997,23 @@ static REQUEST_ID: keel::context::ContextVar<String> = keel::context::ContextVar
 fn events_carry_the_context_of_the_thread_that_emitted_them() {
     let _guard = exclusive();
     let _token = REQUEST_ID.set("req-42".into());
-    let request_id = |e: &Event| e.context().and_then(|c| c.get(&REQUEST_ID));
-    let (_, here) = trace::capture(|| add(1, 2));
-    assert!(
-        here.iter()
-            .all(|e| request_id(e).as_deref() == Some("req-42"))
-    );
+    // Two events per call, each carrying `expected` as the request id of its context snapshot.
+    let assert_seen = |events: &[Event], expected: Option<&str>| {
+        assert_eq!(events.len(), 2, "{events:?}");
+        for event in events {
+            let context = event.context().expect("a capture always gets the snapshot");
+            assert_eq!(context.get(&REQUEST_ID).as_deref(), expected, "{event}");
+        }
+    };
+    assert_seen(&trace::capture(|| add(1, 2)).1, Some("req-42"));
 
     // keel::context::spawn carries the context into the new thread; its events see it.
-    let handed_off = keel::context::spawn(|| trace::capture(|| add(3, 4)).1)
-        .join()
-        .unwrap();
-    assert_eq!(handed_off.len(), 2);
-    assert!(
-        handed_off
-            .iter()
-            .all(|e| request_id(e).as_deref() == Some("req-42"))
-    );
+    let handed_off = keel::context::spawn(|| trace::capture(|| add(3, 4)).1);
+    assert_seen(&handed_off.join().unwrap(), Some("req-42"));
 
     // A plain std::thread::spawn starts with an empty context, as in Python.
-    let plain = std::thread::spawn(|| trace::capture(|| add(5, 6)).1)
-        .join()
-        .unwrap();
-    assert_eq!(plain.len(), 2);
-    assert!(
-        plain
-            .iter()
-            .all(|e| e.context().is_some() && request_id(e).is_none())
-    );
+    let plain = std::thread::spawn(|| trace::capture(|| add(5, 6)).1);
+    assert_seen(&plain.join().unwrap(), None);
 }
 
 #[test]
