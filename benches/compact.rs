@@ -116,6 +116,15 @@ fn get(c: &mut Criterion) {
     group.bench_function("vec_index_clone_with_string", |b| {
         b.iter(|| plain.get(black_box(next())).cloned())
     });
+    // The same row decoded into a reused value: the `String` keeps its buffer.
+    let mut row = reading(0);
+    group.bench_function("keel_get_into_with_string", |b| {
+        b.iter(|| rows.get_into(black_box(next()), black_box(&mut row)))
+    });
+    // What any owned row with a `String` pays on top of decoding: one allocation and one free.
+    group.bench_function("floor_string_from_str", |b| {
+        b.iter(|| String::from(black_box("°C")))
+    });
     group.bench_function("keel_get_no_string", |b| {
         b.iter(|| samples.get(black_box(next())))
     });
@@ -130,6 +139,25 @@ fn get(c: &mut Criterion) {
     });
     group.bench_function("keel_field_unit_interned", |b| {
         b.iter(|| rows.unit(black_box(next())).map(str::len))
+    });
+    // Hot rows: the first 4096 rows over and over, so the columns stay in L1/L2 and the
+    // figure is the decoding itself rather than the memory system.
+    let mut h = 0usize;
+    let mut hot = move || {
+        h = (h + 1) & 4095;
+        h
+    };
+    group.bench_function("keel_get_with_string_hot", |b| {
+        b.iter(|| rows.get(black_box(hot())))
+    });
+    group.bench_function("keel_get_into_with_string_hot", |b| {
+        b.iter(|| rows.get_into(black_box(hot()), black_box(&mut row)))
+    });
+    group.bench_function("keel_get_no_string_hot", |b| {
+        b.iter(|| samples.get(black_box(hot())))
+    });
+    group.bench_function("vec_index_copy_no_string_hot", |b| {
+        b.iter(|| plain_samples.get(black_box(hot())).copied())
     });
     // Scattered rows (stride 7919): every access misses the cache, in both layouts.
     let mut j = 0usize;
@@ -178,6 +206,12 @@ fn column_sum(c: &mut Criterion) {
     });
     group.bench_function("vec_of_structs_field_sum", |b| {
         b.iter(|| black_box(&plain).iter().map(|s| s.value).sum::<f64>())
+    });
+    // The same sum over a plain `Vec<f64>` of the same values: what the machine does for this
+    // loop when nothing but the data is involved.
+    let floats: Vec<f64> = rows.value_column().to_vec();
+    group.bench_function("plain_vec_f64_lanes", |b| {
+        b.iter(|| sum_lanes(black_box(&floats)))
     });
     // Memory-bandwidth reference: streaming the same number of bytes with an integer fold,
     // which no CPU limit can hold back.

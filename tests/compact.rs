@@ -343,6 +343,61 @@ fn arena_strings_and_enum_fields_support_every_edit() {
     assert_eq!(qualities.bits(), 2);
 }
 
+#[derive(Compact, Clone, Debug, PartialEq)]
+pub struct Labelled {
+    at: u64,
+    tag: Tagged,
+}
+
+#[test]
+fn get_into_decodes_in_place_and_reuses_string_buffers() {
+    let rows = filled(10);
+    let mut row = SensorReading {
+        unit: String::with_capacity(64),
+        ..reading(0)
+    };
+    let buffer = (row.unit.as_ptr(), row.unit.capacity());
+    for i in [9, 3, 0] {
+        assert!(rows.get_into(i, &mut row));
+        assert_eq!(row, reading(i as u64));
+        // Same allocation every time: the interned text was copied into the row's own buffer.
+        assert_eq!((row.unit.as_ptr(), row.unit.capacity()), buffer);
+    }
+    // Past the end: `false`, and the row keeps what it held.
+    assert!(!rows.get_into(10, &mut row));
+    assert_eq!(row, reading(0));
+
+    // Arena strings and enums, and a nested struct (whose own columns decode in place too).
+    let names: TaggedVec = ["a-rather-long-name", "b"]
+        .iter()
+        .enumerate()
+        .map(|(i, name)| tagged(i as u32, name))
+        .collect();
+    let mut tag = tagged(7, "");
+    assert!(names.get_into(0, &mut tag));
+    assert_eq!(tag, tagged(0, "a-rather-long-name"));
+    let grown = (tag.name.as_ptr(), tag.name.capacity());
+    assert!(names.get_into(1, &mut tag));
+    assert_eq!(tag, tagged(1, "b"));
+    assert_eq!((tag.name.as_ptr(), tag.name.capacity()), grown);
+
+    let mut labelled = LabelledVec::new();
+    labelled
+        .push(Labelled {
+            at: 5,
+            tag: tagged(2, "nested"),
+        })
+        .unwrap();
+    let mut out = Labelled {
+        at: 0,
+        tag: tagged(0, "x"),
+    };
+    assert!(labelled.get_into(0, &mut out));
+    assert_eq!(out, labelled.get(0).unwrap());
+    assert!(!labelled.get_into(1, &mut out));
+    assert_eq!(out.tag.name, "nested");
+}
+
 #[derive(Compact, Clone, Copy, Debug, PartialEq)]
 pub struct Position {
     #[bounded(-90..=90)]
@@ -541,4 +596,82 @@ fn every_integer_type_packs_and_round_trips() {
         .unwrap_err();
     assert_eq!(err.to_string(), "Wide.big must be >= 10, got 9");
     assert_eq!(rows.len(), 2);
+}
+
+/// A `#[derive(Bounded)]` newtype carries its bounds into a `Compact` struct: no attribute.
+#[derive(keel::Bounded, Clone, Copy, Debug, PartialEq)]
+#[bounded(1..=65535)]
+pub struct Port(u32);
+
+#[derive(keel::Bounded, Clone, Copy, Debug, PartialEq)]
+#[bounded(0.0..=1.0)]
+pub struct Load(f64);
+
+#[derive(Compact, Clone, Debug, PartialEq)]
+pub struct Endpoint {
+    port: Port,
+    load: Load,
+    up: bool,
+}
+
+#[test]
+fn a_bounded_newtype_field_is_packed_to_its_range() {
+    let port = Port::try_new(8080).unwrap();
+    let endpoint = |port: Port, load: f64| Endpoint {
+        port,
+        load: Load::try_new(load).unwrap(),
+        up: true,
+    };
+    // 1..=65535 needs 16 bits (offsets 0..=65534), not the u32's 32; the f64 keeps 64.
+    let fields = Endpoint::LAYOUT.fields();
+    assert_eq!(
+        (fields[0].bits(), fields[0].storage()),
+        (16, Storage::Packed)
+    );
+    assert_eq!(
+        (fields[1].bits(), fields[1].storage()),
+        (64, Storage::Packed)
+    );
+    assert_eq!(Endpoint::LAYOUT.packed_bits(), 16 + 64 + 1);
+    assert!(Endpoint::LAYOUT.to_string().contains("| Port "));
+
+    let mut rows = EndpointVec::new();
+    rows.push(endpoint(port, 0.5)).unwrap();
+    rows.push(endpoint(Port::MAX, 1.0)).unwrap();
+    rows.push(endpoint(Port::MIN, 0.0)).unwrap();
+    assert_eq!(rows.get(0), Some(endpoint(port, 0.5)));
+    assert_eq!(rows.port(1), Some(Port::MAX));
+    assert_eq!(rows.port_column().codes().bits(), 16);
+    assert_eq!(
+        rows.port_column().codes().get(2),
+        Some(0),
+        "stored as offset from 1"
+    );
+    assert_eq!(
+        format!("{:?}", rows.get(2).unwrap().port),
+        format!("{:?}", rows.port_column().get(2).unwrap())
+    );
+    assert!(format!("{rows:?}").contains("port: Port(8080)"), "{rows:?}");
+
+    // A value built without `try_new` (possible here, next to the newtype) is refused with the
+    // newtype's own message, and nothing is stored in any column.
+    let before = rows.clone();
+    let err = rows.push(endpoint(Port(0), 0.1)).unwrap_err();
+    assert_eq!(err.to_string(), "Port must be in 1..=65535, got 0");
+    let err = rows
+        .push(Endpoint {
+            load: Load(2.0),
+            ..endpoint(port, 0.0)
+        })
+        .unwrap_err();
+    assert_eq!(err.to_string(), "Load must be in 0.0..=1.0, got 2.0");
+    assert_eq!(rows, before);
+
+    rows.set(0, endpoint(Port::try_new(443).unwrap(), 0.25))
+        .unwrap();
+    assert_eq!(rows.swap_remove(0).port.get(), 443);
+    assert_eq!(
+        rows.iter().map(|e| e.port.get()).collect::<Vec<_>>(),
+        [1, 65535]
+    );
 }

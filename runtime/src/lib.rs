@@ -50,6 +50,7 @@ pub mod __private {
     #[cfg(feature = "serde")]
     pub use serde;
 
+    pub use crate::__keel_bounded_newtype_compact as bounded_newtype_compact;
     pub use crate::__keel_bounded_newtype_serde as bounded_newtype_serde;
 
     /// `#[keel::transaction]` expands to `tx::run` / `tx::run_retrying`.

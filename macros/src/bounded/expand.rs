@@ -274,6 +274,13 @@ fn newtype(model: &Bounded, bound: &Bound) -> TokenStream {
         .primitive
         .is_some()
         .then(|| quote!(#private::bounded_newtype_serde!(#ident, #ty);));
+    // A newtype over a number is also a `Compact` field type: integers up to 64 bits are packed
+    // to their range, floats keep their width; other inner types have no column to go in.
+    let compact = match bound.primitive.as_deref() {
+        Some("f32" | "f64") => Some(quote!(#private::bounded_newtype_compact!(float #ident, #ty);)),
+        Some("i128" | "u128") | None => None,
+        Some(_) => Some(quote!(#private::bounded_newtype_compact!(int #ident, #ty);)),
+    };
     let allows = allows();
 
     quote! {
@@ -315,6 +322,7 @@ fn newtype(model: &Bounded, bound: &Bound) -> TokenStream {
         }
 
         #serde
+        #compact
     }
 }
 

@@ -136,6 +136,8 @@ struct Pieces {
     push: TokenStream,
     set: TokenStream,
     get: TokenStream,
+    /// Decodes into `row.<field>` in place (`row.<field> = get` when left empty).
+    get_into: TokenStream,
     swap_remove: TokenStream,
     truncate: TokenStream,
     clear: TokenStream,
@@ -402,7 +404,7 @@ fn pieces(p: &TokenStream, container: &Container, field: &Field, column: &Column
             }
             out.push = quote!(self.#f.push(Self::#encode(row.#f)););
             out.set = quote!(self.#f.set(index, Self::#encode(row.#f)););
-            out.get = quote!(Self::#decode(self.#f.get(index)?));
+            out.get = quote!(Self::#decode(self.#f.get_fixed::<{ Self::#bits }>(index)?));
             out.swap_remove = quote!(self.#f.swap_remove(index););
             out.truncate = quote!(self.#f.truncate(len););
             out.clear = quote!(self.#f.clear(););
@@ -422,7 +424,7 @@ fn pieces(p: &TokenStream, container: &Container, field: &Field, column: &Column
                 #[doc = #getter_doc]
                 #[inline]
                 #vis fn #f(&self, index: usize) -> #p::Option<#ty> {
-                    self.#f.get(index).map(Self::#decode)
+                    self.#f.get_fixed::<{ Self::#bits }>(index).map(Self::#decode)
                 }
                 #[doc = #column_doc]
                 #vis fn #column_ident(&self) -> &#p::PackedColumn {
@@ -481,6 +483,11 @@ fn pieces(p: &TokenStream, container: &Container, field: &Field, column: &Column
             out.push = quote!(self.#f.push(&row.#f););
             out.set = quote!(self.#f.set(index, &row.#f););
             out.get = quote!(#p::String::from(self.#f.get(index)?));
+            out.get_into = quote! {
+                let text: &str = self.#f.get(index)?;
+                row.#f.clear();
+                row.#f.push_str(text);
+            };
             out.swap_remove = quote!(self.#f.swap_remove(index););
             out.truncate = quote!(self.#f.truncate(len););
             out.clear = quote!(self.#f.clear(););
@@ -516,6 +523,11 @@ fn pieces(p: &TokenStream, container: &Container, field: &Field, column: &Column
             out.push = quote!(#cv::push_valid(&mut self.#f, row.#f););
             out.set = quote!(#cv::set_valid(&mut self.#f, index, row.#f););
             out.get = quote!(#cv::get(&self.#f, index)?);
+            out.get_into = quote! {
+                if !#cv::get_into(&self.#f, index, &mut row.#f) {
+                    return #p::Option::None;
+                }
+            };
             out.swap_remove = quote!(#cv::swap_remove_row(&mut self.#f, index););
             out.truncate = quote!(#cv::truncate(&mut self.#f, len););
             out.clear = quote!(#cv::clear(&mut self.#f););
@@ -592,6 +604,18 @@ fn expand_struct(
     let push = each!(push);
     let set = each!(set);
     let get = each!(get);
+    let get_into: Vec<TokenStream> = pieces
+        .iter()
+        .zip(&f)
+        .map(|(piece, f)| {
+            if piece.get_into.is_empty() {
+                let get = &piece.get;
+                quote!(row.#f = #get;)
+            } else {
+                piece.get_into.clone()
+            }
+        })
+        .collect();
     let swap_remove = each!(swap_remove);
     let truncate = each!(truncate);
     let clear = each!(clear);
@@ -703,6 +727,20 @@ fn expand_struct(
             #[inline]
             pub fn get(&self, index: usize) -> #p::Option<#ident> {
                 #p::CompactVec::get(self, index)
+            }
+
+            /// Decodes row `index` into `row`, reusing the buffers of its `String` fields: a
+            /// loop over many rows allocates nothing once those buffers are large enough.
+            /// Returns `false`, and leaves `row` as it was, past the end.
+            #[inline]
+            pub fn get_into(&self, index: usize, row: &mut #ident) -> bool {
+                #p::CompactVec::get_into(self, index, row)
+            }
+
+            #[inline]
+            fn __keel_decode_into(&self, index: usize, row: &mut #ident) -> #p::Option<()> {
+                #(#get_into)*
+                #p::Option::Some(())
             }
 
             /// Replaces row `index`. A value out of its bounds or bits returns the error and
@@ -824,6 +862,11 @@ fn expand_struct(
                 #p::Option::Some(#ident {
                     #(#f: #get,)*
                 })
+            }
+
+            #[inline]
+            fn get_into(&self, index: usize, row: &mut #ident) -> bool {
+                index < self.__keel_len && self.__keel_decode_into(index, row).is_some()
             }
 
             fn swap_remove_row(&mut self, index: usize) {

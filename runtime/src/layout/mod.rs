@@ -12,6 +12,7 @@
 //! | `String` | [`StrArena`], one buffer for all rows |
 //! | `#[compact(intern)] String` | [`InternedStrs`], bit-packed ids into an [`Interner`] |
 //! | fieldless enum deriving `Compact` | [`EnumVec`], `ceil(log2(variants))` bits |
+//! | `#[derive(Bounded)]` newtype over a number | [`NewtypeVec`], integers packed to their bounds |
 //! | struct deriving `Compact` | its own `<Name>Vec`, i.e. flattened into columns |
 //!
 //! Why these columns are written here rather than taken from a crate: `bitvec` addresses single
@@ -35,9 +36,11 @@
 //! assert_eq!(celsius.get(0).map(|v| v as i16 - 50), Some(21));
 //! ```
 
+mod newtype;
 mod packed;
 mod strings;
 
+pub use newtype::{NewtypeVec, PackedNewtype};
 pub use packed::{Bitmap, PackedColumn, bits_for};
 pub use strings::{InternedStrs, Interner, StrArena};
 
@@ -219,6 +222,7 @@ pub struct Layout {
     align: usize,
     fields: &'static [FieldLayout],
     variants: Option<u32>,
+    newtype: bool,
 }
 
 impl Layout {
@@ -241,6 +245,34 @@ impl Layout {
             align,
             fields,
             variants: None,
+            newtype: false,
+        }
+    }
+
+    /// The layout of a newtype stored as its single field (a `#[derive(Bounded)]` newtype):
+    /// inside another `Compact` struct it takes that field's storage and bits.
+    ///
+    /// ```
+    /// # use keel_runtime::layout::{FieldLayout, Layout, Storage};
+    /// const PORT: Layout = Layout::for_newtype("Port", 2, 2, &[
+    ///     FieldLayout::new("0", "u16", 0, 2, 16, Storage::Packed),
+    /// ]);
+    /// assert_eq!(PORT.storage_as_field(), Storage::Packed);
+    /// assert_eq!(PORT.packed_bits(), 16);
+    /// ```
+    pub const fn for_newtype(
+        type_name: &'static str,
+        size: usize,
+        align: usize,
+        field: &'static [FieldLayout; 1],
+    ) -> Self {
+        Self {
+            type_name,
+            size,
+            align,
+            fields: field,
+            variants: None,
+            newtype: true,
         }
     }
 
@@ -264,6 +296,7 @@ impl Layout {
             align,
             fields: &[],
             variants: Some(variants),
+            newtype: false,
         }
     }
 
@@ -319,7 +352,8 @@ impl Layout {
     }
 
     /// How a field of this type is stored inside another `Compact` struct:
-    /// [`Storage::Enum`] for an enum, [`Storage::Nested`] for a struct.
+    /// [`Storage::Enum`] for an enum, its field's storage for a newtype, [`Storage::Nested`]
+    /// for a struct.
     ///
     /// ```
     /// # use keel_runtime::layout::{Layout, Storage};
@@ -329,6 +363,8 @@ impl Layout {
     pub const fn storage_as_field(&self) -> Storage {
         if self.variants.is_some() {
             Storage::Enum
+        } else if self.newtype {
+            self.fields[0].storage
         } else {
             Storage::Nested
         }
@@ -571,7 +607,7 @@ impl fmt::Display for Layout {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be stored by `#[derive(Compact)]`",
     label = "unsupported field type",
-    note = "supported field types: integers, `f32`, `f64`, `bool`, `char`, `String` (or `#[compact(intern)] String` for repeated values), and fieldless enums or structs that `#[derive(Compact)]` themselves"
+    note = "supported field types: integers, `f32`, `f64`, `bool`, `char`, `String` (or `#[compact(intern)] String` for repeated values), `#[derive(Bounded)]` newtypes over a number, and fieldless enums or structs that `#[derive(Compact)]` themselves"
 )]
 pub trait Compact: Sized {
     /// The columnar container of `Self` rows (`<Name>Vec`).
@@ -618,6 +654,31 @@ pub trait CompactVec: Clone + Default {
     fn set_valid(&mut self, index: usize, row: Self::Row);
     /// Row `index`, decoded, or `None` past the end.
     fn get(&self, index: usize) -> Option<Self::Row>;
+    /// Decodes row `index` into `row`, reusing whatever buffers `row` owns (the generated
+    /// containers refill `String` fields in place); `false`, with `row` unchanged, past the end.
+    ///
+    /// ```
+    /// use keel_runtime::layout::{CompactVec, EnumVec};
+    /// use keel_runtime::layout::doc_example::Level;
+    ///
+    /// let mut levels = EnumVec::<Level>::default();
+    /// levels.push_valid(Level::High);
+    /// let mut row = Level::Low;
+    /// assert!(levels.get_into(0, &mut row));
+    /// assert_eq!(row, Level::High);
+    /// assert!(!levels.get_into(1, &mut row));
+    /// assert_eq!(row, Level::High);
+    /// ```
+    #[inline]
+    fn get_into(&self, index: usize, row: &mut Self::Row) -> bool {
+        match self.get(index) {
+            Some(value) => {
+                *row = value;
+                true
+            }
+            None => false,
+        }
+    }
     /// Removes row `index`, moving the last row into its place.
     ///
     /// # Panics
@@ -1015,6 +1076,26 @@ pub mod doc_example {
         type Vec = EnumVec<Self>;
         const LAYOUT: Layout = Layout::for_enum("Level", 1, 1, 3);
     }
+
+    /// A whole percentage, `0..=100`, written the way `#[derive(Bounded)]` writes a newtype.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Percent(u8);
+
+    impl Percent {
+        /// 0 %.
+        pub const MIN: Self = Self(0);
+        /// 100 %.
+        pub const MAX: Self = Self(100);
+
+        /// `value` as a percentage, or the error when it is above 100.
+        pub fn try_new(value: u8) -> Result<Self, crate::bounds::BoundsError> {
+            crate::bounds::Bounds::inclusive(0, 100)
+                .check(value, "Percent", None)
+                .map(Self)
+        }
+    }
+
+    crate::__keel_bounded_newtype_compact!(int Percent, u8);
 }
 
 #[cfg(test)]

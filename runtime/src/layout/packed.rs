@@ -168,6 +168,45 @@ impl PackedColumn {
         Some((low | high) & self.mask)
     }
 
+    /// [`get`](Self::get) where the width is a constant at the call site, as in the code
+    /// `#[derive(Compact)]` generates: the shifts and the mask fold into constants, and a width
+    /// that divides 64 (1, 2, 4, 8, 16, 32) reads one word. A `BITS` that is not this column's
+    /// width falls back to [`get`](Self::get), so the answer is the same either way.
+    ///
+    /// ```
+    /// # use keel_runtime::layout::PackedColumn;
+    /// let mut col = PackedColumn::new(8);
+    /// col.push(200);
+    /// col.push(7);
+    /// assert_eq!(col.get_fixed::<8>(1), Some(7));
+    /// assert_eq!(col.get_fixed::<8>(2), None);
+    /// assert_eq!(col.get_fixed::<3>(0), Some(200), "a wrong width still reads correctly");
+    /// ```
+    #[inline(always)]
+    pub fn get_fixed<const BITS: u32>(&self, index: usize) -> Option<u64> {
+        if BITS != self.bits {
+            return self.get(index);
+        }
+        if index >= self.len {
+            return None;
+        }
+        if BITS == 0 {
+            return Some(0);
+        }
+        let bit = index * BITS as usize;
+        let word = bit / 64;
+        let offset = (bit % 64) as u32;
+        let mask = mask_for(BITS);
+        if 64 % BITS == 0 {
+            // Values never straddle two words.
+            return self.words.get(word).map(|&w| (w >> offset) & mask);
+        }
+        let &[first, second] = self.words.get(word..word + 2)? else {
+            return None;
+        };
+        Some(((first >> offset) | ((second << 1) << (63 - offset))) & mask)
+    }
+
     /// Overwrites the value at `index`.
     ///
     /// # Panics
@@ -472,7 +511,7 @@ impl Bitmap {
     /// ```
     #[inline]
     pub fn get(&self, index: usize) -> Option<bool> {
-        self.0.get(index).map(|bit| bit != 0)
+        self.0.get_fixed::<1>(index).map(|bit| bit != 0)
     }
 
     /// Overwrites the bit at `index`.
@@ -634,6 +673,42 @@ mod tests {
             assert_eq!(col.get(100), Some(mask));
             assert_eq!(col.get(101), Some(values[101]));
         }
+    }
+
+    #[test]
+    fn get_fixed_reads_what_get_reads_at_every_constant_width() {
+        fn check<const BITS: u32>() {
+            let mask = mask_for(BITS);
+            let mut col = PackedColumn::new(BITS);
+            for i in 0..300u64 {
+                col.push(i.wrapping_mul(0x9E37_79B9_7F4A_7C15) & mask);
+            }
+            for i in 0..=300 {
+                assert_eq!(
+                    col.get_fixed::<BITS>(i),
+                    col.get(i),
+                    "bits {BITS}, index {i}"
+                );
+            }
+            assert_eq!(col.get_fixed::<BITS>(300), None);
+        }
+        check::<0>();
+        check::<1>();
+        check::<2>();
+        check::<3>();
+        check::<7>();
+        check::<8>();
+        check::<13>();
+        check::<16>();
+        check::<31>();
+        check::<32>();
+        check::<33>();
+        check::<63>();
+        check::<64>();
+        // A width that is not the column's own still reads the right values.
+        let mut col = PackedColumn::new(5);
+        col.push(17);
+        assert_eq!(col.get_fixed::<8>(0), Some(17));
     }
 
     #[test]
