@@ -515,6 +515,35 @@ mod handlers {
     pub mod untouched {
         pub fn quiet() {}
     }
+
+    /// Functions declared inside a body are reached too, as Python's transform reaches nested
+    /// `def`s; a skipped function is left whole, its nested items included.
+    pub fn outer(n: u32) -> u32 {
+        fn inner(n: u32) -> u32 {
+            n + 1
+        }
+        struct Local;
+        impl Local {
+            fn twice(n: u32) -> u32 {
+                n * 2
+            }
+        }
+        let via_closure = |n| {
+            fn in_closure(n: u32) -> u32 {
+                n
+            }
+            in_closure(n)
+        };
+        via_closure(Local::twice(inner(n)))
+    }
+
+    #[keel::instrument(skip)]
+    pub fn skipped_outer() -> u32 {
+        fn not_reached() -> u32 {
+            1
+        }
+        not_reached()
+    }
 }
 
 #[test]
@@ -528,6 +557,8 @@ fn every_function_of_a_module_nested_items_included() {
         handlers::Session::open().greet();
         handlers::admin::purge();
         handlers::untouched::quiet();
+        assert_eq!(handlers::outer(3), 8);
+        assert_eq!(handlers::skipped_outer(), 1);
         LIMIT
     });
     let names: Vec<_> = calls(&events)
@@ -545,6 +576,10 @@ fn every_function_of_a_module_nested_items_included() {
             "instrument::handlers::Greeter::greet",
             "instrument::handlers::Session::name",
             "instrument::handlers::admin::purge",
+            "instrument::handlers::outer",
+            "instrument::handlers::outer::inner",
+            "instrument::handlers::outer::Local::twice",
+            "instrument::handlers::outer::in_closure",
         ]
     );
     assert_eq!(events[4].field("id"), Some("3"));

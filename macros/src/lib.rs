@@ -54,7 +54,9 @@ use proc_macro::TokenStream;
 ///   `Cancelled`.
 /// * **An impl block**: every method, named `module::Type::method`.
 /// * **An inline module** (`mod m { .. }`): every fn, impl block, trait default method and nested
-///   inline module inside it. Items inside may carry their own `#[keel::instrument(..)]` to add
+///   inline module inside it, and in an impl block or module also the fns, impl blocks and traits
+///   declared inside function bodies (closures included): `fn inner` inside `fn outer` is named
+///   `module::outer::inner`. Items inside may carry their own `#[keel::instrument(..)]` to add
 ///   options, or `#[keel::instrument(skip)]` to opt out (a bare `#[instrument]` inside an
 ///   instrumented module is taken to be this attribute too; write `tracing::instrument` in full
 ///   for `tracing`'s).

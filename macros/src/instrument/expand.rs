@@ -6,6 +6,7 @@ use crate::common::crate_path::CratePath;
 use crate::common::errors::Errors;
 use proc_macro2::{TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
+use syn::visit_mut::{self, VisitMut};
 use syn::{Block, ImplItem, Item, ItemImpl, ItemMod, ItemTrait, ReturnType, Signature, TraitItem};
 
 /// How a function's qualified name is formed (beyond `module_path!()`).
@@ -202,9 +203,23 @@ fn directive(
     }
 }
 
-/// Instruments every function of an impl block (const fns excepted).
-pub fn rewrite_impl(item: &mut ItemImpl, krate: &CratePath, errors: &mut Errors) {
-    let naming = Naming::Within(type_label(&item.self_ty));
+/// `owner` inside `scope` (the function whose body declares it), or `owner` alone.
+fn scoped(scope: Option<&str>, owner: String) -> String {
+    match scope {
+        Some(scope) => format!("{scope}::{owner}"),
+        None => owner,
+    }
+}
+
+/// Instruments every function of an impl block (const fns excepted). `scope` names the function
+/// whose body declares the block, if any.
+pub fn rewrite_impl(
+    item: &mut ItemImpl,
+    scope: Option<&str>,
+    krate: &CratePath,
+    errors: &mut Errors,
+) {
+    let naming = Naming::Within(scoped(scope, type_label(&item.self_ty)));
     for member in &mut item.items {
         let ImplItem::Fn(method) = member else {
             continue;
@@ -221,8 +236,13 @@ pub fn rewrite_impl(item: &mut ItemImpl, krate: &CratePath, errors: &mut Errors)
 }
 
 /// Instruments the default methods of a trait definition found inside an instrumented module.
-fn rewrite_trait(item: &mut ItemTrait, krate: &CratePath, errors: &mut Errors) {
-    let naming = Naming::Within(item.ident.to_string());
+fn rewrite_trait(
+    item: &mut ItemTrait,
+    scope: Option<&str>,
+    krate: &CratePath,
+    errors: &mut Errors,
+) {
+    let naming = Naming::Within(scoped(scope, item.ident.to_string()));
     for member in &mut item.items {
         let TraitItem::Fn(method) = member else {
             continue;
@@ -246,7 +266,7 @@ fn rewrite_trait(item: &mut ItemTrait, krate: &CratePath, errors: &mut Errors) {
 }
 
 /// Instruments every function of an inline module, its impl blocks, trait default methods and
-/// nested inline modules.
+/// nested inline modules (and, through each function, the items its body declares).
 pub fn rewrite_mod(item: &mut ItemMod, krate: &CratePath, errors: &mut Errors) {
     let Some((_, items)) = &mut item.content else {
         return;
@@ -267,13 +287,13 @@ pub fn rewrite_mod(item: &mut ItemMod, krate: &CratePath, errors: &mut Errors) {
                 if let Some(krate) =
                     container_directive(&mut nested.attrs, krate, "impl block", errors)
                 {
-                    rewrite_impl(nested, &krate, errors);
+                    rewrite_impl(nested, None, &krate, errors);
                 }
             }
             Item::Trait(nested) => {
                 if let Some(krate) = container_directive(&mut nested.attrs, krate, "trait", errors)
                 {
-                    rewrite_trait(nested, &krate, errors);
+                    rewrite_trait(nested, None, &krate, errors);
                 }
             }
             Item::Mod(nested) if nested.content.is_some() => {
@@ -326,5 +346,68 @@ fn rewrite_fn(
         return;
     }
     let krate = options.krate.clone().unwrap_or_else(|| krate.clone());
+    let function = sig.ident.to_string();
+    let function = function.strip_prefix("r#").unwrap_or(&function);
+    let scope = match naming {
+        Naming::Within(owner) => format!("{owner}::{function}"),
+        Naming::Function | Naming::FromSelf => function.to_owned(),
+    };
+    rewrite_nested(block, &scope, &krate, errors);
     *block = instrument_block(sig, block, &options, naming, &krate);
+}
+
+/// Instruments the items a function body declares (in any of its blocks, closures included):
+/// `fn`s, impl blocks, traits and inline modules, as an instrumented container reaches every
+/// function written inside it. A nested `fn inner` of `fn outer` is named `module::outer::inner`.
+fn rewrite_nested(block: &mut Block, scope: &str, krate: &CratePath, errors: &mut Errors) {
+    struct Nested<'a> {
+        scope: &'a str,
+        krate: &'a CratePath,
+        errors: &'a mut Errors,
+    }
+    impl VisitMut for Nested<'_> {
+        fn visit_item_mut(&mut self, item: &mut Item) {
+            // Each arm rewrites the item, which walks its own bodies in turn; other items (a
+            // `const`'s initialiser, say) are visited for the functions they may hold.
+            let (scope, krate) = (self.scope, self.krate);
+            match item {
+                Item::Fn(function) => rewrite_fn(
+                    &mut function.attrs,
+                    &function.sig,
+                    &mut function.block,
+                    &Naming::Within(scope.to_owned()),
+                    krate,
+                    self.errors,
+                ),
+                Item::Impl(nested) => {
+                    if let Some(krate) =
+                        container_directive(&mut nested.attrs, krate, "impl block", self.errors)
+                    {
+                        rewrite_impl(nested, Some(scope), &krate, self.errors);
+                    }
+                }
+                Item::Trait(nested) => {
+                    if let Some(krate) =
+                        container_directive(&mut nested.attrs, krate, "trait", self.errors)
+                    {
+                        rewrite_trait(nested, Some(scope), &krate, self.errors);
+                    }
+                }
+                Item::Mod(nested) if nested.content.is_some() => {
+                    if let Some(krate) =
+                        container_directive(&mut nested.attrs, krate, "module", self.errors)
+                    {
+                        rewrite_mod(nested, &krate, self.errors);
+                    }
+                }
+                other => visit_mut::visit_item_mut(self, other),
+            }
+        }
+    }
+    Nested {
+        scope,
+        krate,
+        errors,
+    }
+    .visit_block_mut(block);
 }

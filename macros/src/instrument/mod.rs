@@ -59,7 +59,7 @@ fn try_instrument(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStre
         Item::Impl(block) => {
             validate::check_container_options(&options, "impl block", &mut errors);
             if options.skip.is_none() {
-                expand::rewrite_impl(block, &krate, &mut errors);
+                expand::rewrite_impl(block, None, &krate, &mut errors);
             }
             errors.finish()?;
         }
