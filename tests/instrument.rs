@@ -7,7 +7,8 @@ use keel::trace::{self, Event, Filter, Outcome, Stats};
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -866,6 +867,39 @@ fn stats_count_calls_errors_panics_and_latency() {
             .unwrap()
             .starts_with("instrument::timed"),
         "{table}"
+    );
+}
+
+#[test]
+fn stats_record_the_same_whether_alone_beside_another_sink_or_under_a_capture() {
+    let _g = exclusive();
+    // Alone, `Stats` is fed directly (no event is built); beside another sink or while a
+    // capture runs, through events. The figures must not depend on the path.
+    let alone = Stats::new();
+    trace::add_sink(alone.clone());
+    timed(0, false).unwrap();
+    timed(0, true).unwrap_err();
+    let (_, captured) = trace::capture(|| timed(0, false));
+    let seen = Arc::new(AtomicUsize::new(0));
+    let beside = Stats::new();
+    trace::add_sink(beside.clone());
+    let counter = Arc::clone(&seen);
+    trace::add_sink(move |event: &Event| {
+        if event.is_exit() {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    timed(0, true).unwrap_err();
+    trace::clear_sinks();
+
+    let f = alone.function("instrument::timed").unwrap();
+    assert_eq!((f.calls(), f.errors()), (4, 2));
+    let g = beside.function("instrument::timed").unwrap();
+    assert_eq!((g.calls(), g.errors()), (1, 1));
+    assert_eq!(seen.load(Ordering::Relaxed), 1);
+    assert_eq!(
+        calls(&captured),
+        [("instrument::timed", true), ("instrument::timed", false)]
     );
 }
 

@@ -17,6 +17,7 @@ pub(crate) type Value = Arc<dyn Any + Send + Sync>;
 #[derive(Clone)]
 pub(crate) struct Entry {
     pub(crate) id: usize,
+    pub(crate) type_id: core::any::TypeId,
     pub(crate) name: &'static str,
     pub(crate) value: Value,
 }
@@ -48,6 +49,22 @@ impl Vars {
         }
     }
 
+    /// The value of variable `id` as a `T`, with the type checked against the `TypeId` kept
+    /// beside it rather than through `dyn Any`'s virtual `type_id` call.
+    #[inline]
+    pub(crate) fn get_typed<T: core::any::Any>(&self, id: usize) -> Option<&T> {
+        let entries = self.entries();
+        let entry = &entries[Self::position(entries, id).ok()?];
+        if entry.type_id != core::any::TypeId::of::<T>() {
+            return None;
+        }
+        // SAFETY: `type_id` is the `TypeId` of the value's concrete type: `insert` takes it from
+        // the value itself (`Any::type_id` through the vtable), and the value is never replaced
+        // without updating it. Equal `TypeId`s mean the `Arc` holds a `T`, so the data pointer
+        // of the `dyn Any` points at a live, initialised `T`, borrowed for as long as `self`.
+        Some(unsafe { &*Arc::as_ptr(&entry.value).cast::<T>() })
+    }
+
     #[inline]
     pub(crate) fn get(&self, id: usize) -> Option<&Value> {
         let entries = self.entries();
@@ -59,9 +76,21 @@ impl Vars {
     pub(crate) fn insert(&mut self, id: usize, name: &'static str, value: Value) -> Option<Value> {
         let entries = Arc::make_mut(self.0.get_or_insert_with(|| Arc::new(Vec::new())));
         match Self::position(entries, id) {
-            Ok(i) => Some(core::mem::replace(&mut entries[i].value, value)),
+            Ok(i) => {
+                entries[i].type_id = (*value).type_id();
+                Some(core::mem::replace(&mut entries[i].value, value))
+            }
             Err(i) => {
-                entries.insert(i, Entry { id, name, value });
+                let type_id = (*value).type_id();
+                entries.insert(
+                    i,
+                    Entry {
+                        id,
+                        type_id,
+                        name,
+                        value,
+                    },
+                );
                 None
             }
         }
@@ -98,6 +127,26 @@ mod tests {
 
     fn read(vars: &Vars, id: usize) -> Option<u32> {
         vars.get(id).and_then(|v| v.downcast_ref::<u32>()).copied()
+    }
+
+    #[test]
+    fn typed_reads_check_the_type_kept_beside_the_value() {
+        let mut vars = Vars::default();
+        vars.insert(1, "n", value(7));
+        vars.insert(2, "s", Arc::new(String::from("text")));
+        assert_eq!(vars.get_typed::<u32>(1), Some(&7));
+        assert_eq!(
+            vars.get_typed::<String>(2).map(String::as_str),
+            Some("text")
+        );
+        // The wrong type, or a missing id, reads nothing.
+        assert_eq!(vars.get_typed::<u64>(1), None);
+        assert_eq!(vars.get_typed::<u32>(2), None);
+        assert_eq!(vars.get_typed::<u32>(3), None);
+        // Replacing a value with one of another type moves the recorded type along.
+        vars.insert(1, "n", Arc::new(-1i64));
+        assert_eq!(vars.get_typed::<u32>(1), None);
+        assert_eq!(vars.get_typed::<i64>(1), Some(&-1));
     }
 
     #[test]

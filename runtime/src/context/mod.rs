@@ -233,7 +233,7 @@ impl Context {
     pub fn get_ref<T: Send + Sync + 'static>(&self, var: &ContextVar<T>) -> Option<&T> {
         match var.id_if_assigned() {
             0 => None,
-            id => self.vars.get(id)?.downcast_ref::<T>(),
+            id => self.vars.get_typed::<T>(id),
         }
     }
 

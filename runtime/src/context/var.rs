@@ -263,14 +263,8 @@ impl<T: Clone + Send + Sync + 'static> ContextVar<T> {
     pub fn get(&self) -> Option<T> {
         let id = self.id_if_assigned();
         if id != 0 {
-            let found = CURRENT.try_with(|current| {
-                current
-                    .borrow()
-                    .vars
-                    .get(id)
-                    .and_then(|v| v.downcast_ref::<T>())
-                    .cloned()
-            });
+            let found =
+                CURRENT.try_with(|current| current.borrow().vars.get_typed::<T>(id).cloned());
             if let Ok(Some(value)) = found {
                 return Some(value);
             }

@@ -18,6 +18,12 @@ pub(crate) fn now() -> u64 {
     clock().raw()
 }
 
+/// Nanoseconds between two raw readings.
+#[inline]
+pub(crate) fn elapsed_nanos(start: u64, end: u64) -> u64 {
+    clock().delta_as_nanos(start, end)
+}
+
 /// Time between two raw readings.
 #[inline]
 pub(crate) fn elapsed(start: u64, end: u64) -> core::time::Duration {

@@ -21,6 +21,18 @@ pub(crate) fn emit(mut event: Event) {
     }
 }
 
+/// The installed sinks.
+#[inline]
+pub(crate) fn sinks() -> &'static sink::SinkList {
+    sink::current()
+}
+
+/// Whether any thread is capturing events (cheap: one relaxed load).
+#[inline]
+pub(crate) fn capturing() -> bool {
+    capture::any_active()
+}
+
 /// Who would receive events emitted on this thread now: `None` if nobody, else whether anyone
 /// wants entry events.
 #[inline]

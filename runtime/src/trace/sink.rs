@@ -41,6 +41,13 @@ pub trait Sink: Send + Sync + 'static {
     fn wants_context(&self) -> bool {
         true
     }
+
+    /// keel's own [`Stats`](super::Stats) sink says so here, so that calls can record straight
+    /// into it, without building an [`Event`], when it is the only kind of sink installed.
+    #[doc(hidden)]
+    fn as_stats(&self) -> Option<&super::Stats> {
+        None
+    }
 }
 
 impl<F: Fn(&Event) + Send + Sync + 'static> Sink for F {
@@ -55,12 +62,16 @@ pub(crate) struct SinkList {
     pub(crate) sinks: Vec<Arc<dyn Sink>>,
     pub(crate) wants_enters: bool,
     pub(crate) wants_context: bool,
+    /// Every sink, when all of them are [`Stats`](super::Stats) sinks; empty otherwise. Exits
+    /// then go straight to them ([`record`](super::Stats::record)) with no event built.
+    pub(crate) only_stats: Vec<super::Stats>,
 }
 
 static EMPTY: SinkList = SinkList {
     sinks: Vec::new(),
     wants_enters: false,
     wants_context: false,
+    only_stats: Vec::new(),
 };
 
 /// The published list: null (no sink) or a leaked `Box<SinkList>` that is never freed, so readers
@@ -91,10 +102,20 @@ pub(crate) fn is_empty() -> bool {
 fn publish(sinks: Vec<Arc<dyn Sink>>) {
     let wants_enters = sinks.iter().any(|sink| sink.wants_enters());
     let wants_context = sinks.iter().any(|sink| sink.wants_context());
+    let stats: Vec<super::Stats> = sinks
+        .iter()
+        .filter_map(|sink| sink.as_stats().cloned())
+        .collect();
+    let only_stats = if stats.len() == sinks.len() {
+        stats
+    } else {
+        Vec::new()
+    };
     let list = SinkList {
         sinks,
         wants_enters,
         wants_context,
+        only_stats,
     };
     let leaked: &'static mut SinkList = Box::leak(Box::new(list));
     PUBLISHED.store(leaked, Ordering::Release);

@@ -78,7 +78,8 @@ impl Stats {
         }
     }
 
-    fn record(&self, site: &'static CallSite, nanos: u64, outcome: &Outcome) {
+    #[inline]
+    pub(crate) fn record(&self, site: &'static CallSite, nanos: u64, outcome: &Outcome) {
         let site_id = site.id() as usize;
         let recorded = LOCAL.try_with(|local| {
             let mut local = local.borrow_mut();
@@ -163,6 +164,10 @@ impl Sink for Stats {
 
     fn wants_context(&self) -> bool {
         false
+    }
+
+    fn as_stats(&self) -> Option<&Stats> {
+        Some(self)
     }
 }
 
