@@ -7,7 +7,9 @@
 //! * `tracing_registry_timings`: `#[tracing::instrument]` with a `tracing-subscriber` registry
 //!   and a layer that times every span (start on new span, elapsed on close);
 //! * `fastrace_trace`: `#[fastrace::trace]` under a local root span (a fresh root every 1000
-//!   calls, so the collector stays bounded), with a reporter that drops the records.
+//!   calls, so the collector stays bounded), with a reporter that drops the records;
+//! * `floor_two_tsc_reads`: two reads of the time-stamp counter through `quanta` (the clock
+//!   keel's spans read), the part of every timed call no code of ours can remove.
 //!
 //! ```text
 //! cargo bench --bench instrument -- --warm-up-time 1 --measurement-time 3
@@ -126,6 +128,13 @@ fn instrument(c: &mut Criterion) {
                 elapsed += start.elapsed();
             }
             elapsed
+        })
+    });
+    let clock = quanta::Clock::new();
+    group.bench_function("floor_two_tsc_reads", |b| {
+        b.iter(|| {
+            let start = black_box(clock.raw());
+            clock.raw().wrapping_sub(start)
         })
     });
     group.finish();
