@@ -112,12 +112,18 @@ fn main() -> Result<(), keel::BoundsError> {
         i
     };
     let get = per_call(2_000_000, || rows.get(black_box(next())));
+    let mut row = rows.get(0).expect("row 0");
+    let get_into = per_call(2_000_000, || rows.get_into(black_box(next()), &mut row));
     let getter = per_call(2_000_000, || rows.timestamp(black_box(next())));
     let vec_get = per_call(2_000_000, || plain.get(black_box(next())).cloned());
     println!("sequential rows:");
     println!(
         "  get(i) {} (decodes every field, allocates the unit String)",
         ns(get)
+    );
+    println!(
+        "  get_into(i, &mut row) {} (same decode, the row's String buffer reused)",
+        ns(get_into)
     );
     println!("  timestamp(i) {}", ns(getter));
     println!("  Vec<SensorReading>[i].clone() {}", ns(vec_get));

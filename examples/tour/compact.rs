@@ -91,10 +91,14 @@ pub fn run() {
         i
     };
     let get = per_call(1_000_000, || rows.get(black_box(next())));
+    let mut row = rows.get(0).expect("row 0");
+    let get_into = per_call(1_000_000, || rows.get_into(black_box(next()), &mut row));
     let field = per_call(1_000_000, || rows.timestamp(black_box(next())));
     println!(
-        "get(i) {} (allocates the unit String) | timestamp(i) {} (sequential rows)",
+        "get(i) {} (allocates the unit String) | get_into(i, &mut row) {} (reuses it) | \
+         timestamp(i) {} (sequential rows)",
         ns(get),
+        ns(get_into),
         ns(field)
     );
 
