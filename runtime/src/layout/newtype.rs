@@ -248,40 +248,38 @@ impl<T: PackedNewtype> CompactVec for NewtypeVec<T> {
 #[macro_export]
 macro_rules! __keel_bounded_newtype_compact {
     (int $newtype:ident, $inner:ty) => {
-        impl $crate::layout::PackedNewtype for $newtype {
-            const BITS: u32 = $crate::layout::range_bits_signed(
+        $crate::__keel_bounded_newtype_compact!(@impl $newtype, $inner,
+            bits: $crate::layout::range_bits_signed(
                 $newtype::MIN.0 as i128,
                 $newtype::MAX.0 as i128,
-            );
-            #[inline]
-            fn encode(self) -> u64 {
-                (self.0 as i128 - $newtype::MIN.0 as i128) as u64
-            }
-            #[inline]
-            fn decode(code: u64) -> Self {
-                Self(($newtype::MIN.0 as i128 + code as i128) as $inner)
-            }
-            fn validate(self) -> ::core::result::Result<(), $crate::bounds::BoundsError> {
-                $newtype::try_new(self.0).map(|_| ())
-            }
-            fn fmt_debug(self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                f.debug_tuple(::core::stringify!($newtype))
-                    .field(&self.0)
-                    .finish()
-            }
-        }
-        $crate::__keel_bounded_newtype_compact!(@compact $newtype, $inner);
+            ),
+            encode(value) { (value.0 as i128 - $newtype::MIN.0 as i128) as u64 },
+            decode(code) { $newtype(($newtype::MIN.0 as i128 + code as i128) as $inner) }
+        );
     };
     (float $newtype:ident, $inner:ty) => {
+        $crate::__keel_bounded_newtype_compact!(@impl $newtype, $inner,
+            bits: (::core::mem::size_of::<$inner>() * 8) as u32,
+            encode(value) { u64::from(value.0.to_bits()) },
+            decode(code) { $newtype(<$inner>::from_bits(code as _)) }
+        );
+    };
+    (@impl $newtype:ident, $inner:ty,
+        bits: $bits:expr,
+        encode($value:ident) $encode:block,
+        decode($code:ident) $decode:block
+    ) => {
         impl $crate::layout::PackedNewtype for $newtype {
-            const BITS: u32 = (::core::mem::size_of::<$inner>() * 8) as u32;
+            const BITS: u32 = $bits;
             #[inline]
             fn encode(self) -> u64 {
-                u64::from(self.0.to_bits())
+                let $value = self;
+                $encode
             }
             #[inline]
             fn decode(code: u64) -> Self {
-                Self(<$inner>::from_bits(code as _))
+                let $code = code;
+                $decode
             }
             fn validate(self) -> ::core::result::Result<(), $crate::bounds::BoundsError> {
                 $newtype::try_new(self.0).map(|_| ())
@@ -292,9 +290,7 @@ macro_rules! __keel_bounded_newtype_compact {
                     .finish()
             }
         }
-        $crate::__keel_bounded_newtype_compact!(@compact $newtype, $inner);
-    };
-    (@compact $newtype:ident, $inner:ty) => {
+
         impl $crate::layout::Compact for $newtype {
             type Vec = $crate::layout::NewtypeVec<$newtype>;
             const LAYOUT: $crate::layout::Layout = $crate::layout::Layout::for_newtype(
