@@ -51,7 +51,7 @@ fn hand_written(name: &str) -> Option<Box<dyn Exporter>> {
 fn keel_create(
     exporters: &Registry<dyn Exporter>,
     name: &str,
-) -> Result<Box<dyn Exporter>, PluginError> {
+) -> Result<Box<dyn Exporter>, Box<PluginError>> {
     exporters.create(name)
 }
 

@@ -100,7 +100,8 @@ fn unknown_names_list_what_exists_and_suggest_the_closest() {
         err.to_string(),
         r#"unknown Exporter plugin "cvs"; did you mean "csv"? available: csv, json_exporter"#
     );
-    match err {
+    // `create` boxes its error (see `Registry::create`): match on the `PluginError` inside.
+    match *err {
         PluginError::Unknown {
             registry,
             name,
@@ -117,7 +118,7 @@ fn unknown_names_list_what_exists_and_suggest_the_closest() {
     // An alias can be the suggestion; a distant name gets none.
     let err = exporters.create("coma").err().unwrap();
     assert!(matches!(
-        err,
+        *err,
         PluginError::Unknown {
             suggestion: Some("comma"),
             ..
@@ -285,7 +286,9 @@ fn create_with_passes_the_arguments_to_from_or_new() {
         .unwrap();
     assert_eq!(doubled.capacity(), 6);
     assert!(matches!(
-        stores.create_with("disk", Settings { capacity: 1 }),
+        stores
+            .create_with("disk", Settings { capacity: 1 })
+            .map_err(|err| *err),
         Err(PluginError::Unknown { .. })
     ));
 }
@@ -365,7 +368,7 @@ fn create_raises_plugin_create_and_a_denial_constructs_nothing() {
         err.to_string(),
         r#"creating Vault plugin "secret" was refused: audit hook denied `plugin.create`: vaults stay shut"#
     );
-    match &err {
+    match &*err {
         PluginError::Denied {
             registry,
             name,
@@ -453,7 +456,7 @@ fn plugins_from_every_linked_crate_share_one_registry() {
 fn a_duplicate_name_is_never_resolved_and_names_both_plugins() {
     let greeters = registry::<dyn Greeter>();
     let err = greeters.create("hey").err().expect("two plugins claim hey");
-    let PluginError::Duplicate { registry, conflict } = &err else {
+    let PluginError::Duplicate { registry, conflict } = &*err else {
         panic!("expected Duplicate, got {err:?}");
     };
     assert_eq!(*registry, "Greeter");
@@ -520,5 +523,97 @@ fn check_reports_every_duplicate() {
     assert!(
         message.contains("; \"loud\" is claimed by keel_plugin_crate::Shout"),
         "{message}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// A registry that the hash map serves instead of the fingerprint scan (one of its names is
+// longer than 16 bytes): the same answers, errors and audit events.
+
+#[keel::registry]
+pub trait Codec {
+    fn id(&self) -> u8;
+}
+
+#[keel::plugin(Codec, name = "base64_url_safe_no_padding", aliases = ["b64"])]
+#[derive(Default)]
+pub struct Base64;
+
+#[keel::plugin(Codec, name = "hex", aliases = ["b16"])]
+#[derive(Default)]
+pub struct Hex;
+
+#[keel::plugin(Codec, name = "base16", aliases = ["b16"])]
+#[derive(Default)]
+pub struct Base16;
+
+#[keel::plugin(Codec, name = "rot13")]
+#[derive(Default)]
+pub struct Rot13;
+
+impl Codec for Base64 {
+    fn id(&self) -> u8 {
+        64
+    }
+}
+impl Codec for Hex {
+    fn id(&self) -> u8 {
+        16
+    }
+}
+impl Codec for Base16 {
+    fn id(&self) -> u8 {
+        17
+    }
+}
+impl Codec for Rot13 {
+    fn id(&self) -> u8 {
+        13
+    }
+}
+
+#[test]
+fn a_registry_too_large_for_the_scan_answers_the_same() {
+    keel::audit::add_hook(|event| {
+        let is = |arg: &str, value: &str| {
+            event
+                .arg(arg)
+                .is_some_and(|v| format!("{v:?}") == format!("{value:?}"))
+        };
+        // Hooks are process-wide: react only to this test's registry.
+        if event.name() == "plugin.create" && is("registry", "Codec") && is("name", "rot13") {
+            return Err(keel::audit::Denied::new("no toy ciphers"));
+        }
+        Ok(())
+    })
+    .unwrap();
+
+    let codecs = registry::<dyn Codec>();
+    assert_eq!(
+        codecs.create("base64_url_safe_no_padding").unwrap().id(),
+        64
+    );
+    assert_eq!(codecs.create("b64").unwrap().id(), 64);
+    assert_eq!(codecs.create("hex").unwrap().id(), 16);
+    assert_eq!(codecs.create("base16").unwrap().id(), 17);
+    assert_eq!(
+        codecs.get("b64").map(|p| p.name()),
+        Some("base64_url_safe_no_padding")
+    );
+
+    let err = codecs.create("b16").err().expect("two plugins claim b16");
+    assert!(matches!(*err, PluginError::Duplicate { .. }), "{err}");
+    assert!(codecs.get("b16").is_none());
+
+    let err = codecs.create("hexx").err().expect("hexx is not registered");
+    assert_eq!(
+        err.to_string(),
+        r#"unknown Codec plugin "hexx"; did you mean "hex"? available: base16, base64_url_safe_no_padding, hex, rot13"#
+    );
+
+    let err = codecs.create("rot13").err().expect("the hook denies it");
+    assert!(
+        matches!(*err, PluginError::Denied { name: "rot13", .. }),
+        "{err}"
     );
 }

@@ -14,8 +14,10 @@ use crate::audit;
 /// struct Circle;
 /// impl Shape for Circle {}
 ///
-/// match keel::plugin::registry::<dyn Shape>().create("circel") {
-///     Err(keel::plugin::PluginError::Unknown { suggestion, available, .. }) => {
+/// // `create` boxes the error: `*err` is the `PluginError`.
+/// let err = keel::plugin::registry::<dyn Shape>().create("circel").err().unwrap();
+/// match *err {
+///     keel::plugin::PluginError::Unknown { suggestion, available, .. } => {
 ///         assert_eq!(suggestion, Some("circle"));
 ///         assert_eq!(available, ["circle"]);
 ///     }
@@ -71,6 +73,26 @@ pub enum PluginError {
         /// The hook's denial.
         source: audit::Denied,
     },
+}
+
+/// [`Registry::create`](super::Registry::create) and [`create_with`](super::Registry::create_with)
+/// return their error boxed (`Box<PluginError>`), which keeps their `Result` two words wide; `?`
+/// unboxes it where a function returns `PluginError` (and boxes [`check`](super::Registry::check)'s
+/// error where one returns `Box<PluginError>`).
+///
+/// ```
+/// #[keel::registry]
+/// pub trait Shape {}
+///
+/// fn build(name: &str) -> Result<Box<dyn Shape>, keel::plugin::PluginError> {
+///     Ok(keel::plugin::registry::<dyn Shape>().create(name)?)
+/// }
+/// assert!(matches!(build("square"), Err(keel::plugin::PluginError::Unknown { .. })));
+/// ```
+impl From<Box<PluginError>> for PluginError {
+    fn from(boxed: Box<PluginError>) -> Self {
+        *boxed
+    }
 }
 
 fn did_you_mean(suggestion: &Option<&'static str>) -> String {

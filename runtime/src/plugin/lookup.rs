@@ -17,6 +17,13 @@ pub(super) struct ShortKey {
 }
 
 impl ShortKey {
+    /// Equal to no string's key: fills the unused places of a fingerprint table.
+    pub(super) const NEVER: Self = Self {
+        len: usize::MAX,
+        head: 0,
+        tail: 0,
+    };
+
     /// `None` for strings longer than 16 bytes.
     #[inline]
     pub(super) fn of(s: &str) -> Option<Self> {
@@ -50,20 +57,27 @@ impl ShortKey {
     }
 }
 
-/// The fingerprint table of a small registry, or an empty one when the registry is too large
-/// or has a key longer than 16 bytes.
+/// The fingerprint table of a small registry: every key of `index` with its slot, registered
+/// `names` first (in their order), then the aliases (sorted), so that the names most asked for are
+/// found first. `None` when the registry is too large or has a key longer than 16 bytes.
 pub(super) fn small_table(
     index: &HashMap<&'static str, Slot, foldhash::fast::FixedState>,
-) -> Box<[(ShortKey, Slot)]> {
+    names: &[&'static str],
+) -> Option<Vec<(ShortKey, Slot)>> {
     if index.len() > SMALL {
-        return Box::new([]);
+        return None;
     }
-    index
+    let mut aliases: Vec<&'static str> = index
+        .keys()
+        .copied()
+        .filter(|key| !names.contains(key))
+        .collect();
+    aliases.sort_unstable();
+    names
         .iter()
-        .map(|(key, slot)| ShortKey::of(key).map(|short| (short, *slot)))
-        .collect::<Option<Vec<_>>>()
-        .map(Vec::into_boxed_slice)
-        .unwrap_or_default()
+        .chain(&aliases)
+        .map(|key| Some((ShortKey::of(key)?, *index.get(key)?)))
+        .collect()
 }
 
 /// The candidate closest to `name` by edit distance (case-insensitive, transpositions count

@@ -3,11 +3,18 @@
 
 use std::any::{Any, TypeId};
 
-use super::{Pluggable, PluginInfo};
+use super::{Pluggable, PluginError, PluginInfo};
 
-/// The constructor a plugin registers: builds it from the registry's arguments.
+/// What a constructor returns: already the `Result` that [`Registry::create_with`] returns, so
+/// that `create_with` ends in a tail call to the constructor (no stack frame, no copy).
+///
+/// [`Registry::create_with`]: super::Registry::create_with
 #[doc(hidden)]
-pub type Constructor<T> = fn(<T as Pluggable>::Args) -> Box<T>;
+pub type Created<T> = Result<Box<T>, Box<PluginError>>;
+
+/// The constructor a plugin registers: builds it from the registry's arguments (always `Ok`).
+#[doc(hidden)]
+pub type Constructor<T> = fn(<T as Pluggable>::Args) -> Created<T>;
 
 /// One `#[keel::plugin]`, as submitted to the link-time list. Not a public API.
 #[doc(hidden)]

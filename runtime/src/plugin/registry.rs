@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry as MapEntry;
 use std::fmt;
 
-use super::lookup::{ShortKey, closest, small_table};
+use super::lookup::{SMALL, ShortKey, closest, small_table};
 use super::registration::{Constructor, Registration};
 use super::{Conflict, Pluggable, PluginError, PluginInfo};
 use crate::audit;
@@ -23,6 +23,15 @@ struct Entry<T: ?Sized + Pluggable> {
     info: &'static PluginInfo,
     constructor: Constructor<T>,
 }
+
+// By hand: a derive would require `T: Clone`, which `dyn Trait` is not.
+impl<T: ?Sized + Pluggable> Clone for Entry<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: ?Sized + Pluggable> Copy for Entry<T> {}
 
 /// The plugins of one trait `T` (written `dyn Trait`), by name. Get it with [`registry`](fn@super::registry).
 ///
@@ -54,9 +63,13 @@ pub struct Registry<T: ?Sized + Pluggable> {
     names: Vec<&'static str>,
     /// Every name and alias.
     index: HashMap<&'static str, Slot, foldhash::fast::FixedState>,
-    /// For small registries (at most `SMALL` (8) keys, each at most 16 bytes): every name and
-    /// alias as a [`ShortKey`], scanned instead of hashing. Empty otherwise.
-    small: Box<[(ShortKey, Slot)]>,
+    /// How many places of `small` are used: every name and alias of a small registry (at most
+    /// `SMALL` (8), each at most 16 bytes); 0 for other registries, which `index` serves alone.
+    small_len: usize,
+    /// For small registries: every name and alias as a [`ShortKey`], scanned instead of
+    /// hashing, with a copy of the plugin it names (`None` when several claim it), so that a hit
+    /// needs no second look-up; held inline, not behind a pointer.
+    small: [(ShortKey, Option<Entry<T>>); SMALL],
     /// Sorted by name.
     conflicts: Vec<Conflict>,
 }
@@ -139,11 +152,20 @@ impl<T: ?Sized + Pluggable> Registry<T> {
                 index.insert(conflict.name, Slot::Conflict(c as u32));
             }
         }
-        let small = small_table(&index);
+        let table = small_table(&index, &names);
+        let mut small = [(ShortKey::NEVER, None); SMALL];
+        for (place, (key, slot)) in small.iter_mut().zip(table.iter().flatten()) {
+            let entry = match *slot {
+                Slot::Unique(i) => Some(entries[i as usize]),
+                Slot::Conflict(_) => None,
+            };
+            *place = (*key, entry);
+        }
         Self {
             entries,
             names,
             index,
+            small_len: table.map_or(0, |table| table.len()),
             small,
             conflicts,
         }
@@ -151,7 +173,9 @@ impl<T: ?Sized + Pluggable> Registry<T> {
 
     /// Constructs the plugin registered as `name` (or with the alias `name`) from `args`.
     ///
-    /// Raises the audit event `plugin.create` first; see the [module docs](super).
+    /// Raises the audit event `plugin.create` first; see the [module docs](super). The error is
+    /// boxed so that the `Result` is two words wide (a `PluginError` is much larger, and every
+    /// caller would pay for moving it); `?` converts it into a `PluginError` where one is expected.
     ///
     /// ```
     /// #[keel::registry(args = u32)]
@@ -177,18 +201,17 @@ impl<T: ?Sized + Pluggable> Registry<T> {
     /// # Ok::<(), keel::plugin::PluginError>(())
     /// ```
     #[inline]
-    pub fn create_with(&self, name: &str, args: T::Args) -> Result<Box<T>, PluginError> {
-        let entry = self.entry(name)?;
-        // Checked first so the event's arguments are only assembled when a hook will see them.
-        if audit::is_active() {
-            if let Err(source) = audit::emit(
-                "plugin.create",
-                &[("registry", &T::NAME), ("name", &entry.info.name)],
-            ) {
-                return Err(self.denied(entry.info.name, source));
-            }
+    pub fn create_with(&self, name: &str, args: T::Args) -> Result<Box<T>, Box<PluginError>> {
+        // Only a small registry's hit is inline; every other path is a tail call to an
+        // out-of-line function, so the caller's hot path needs no stack frame: a scan, one flag
+        // load and a tail call to the constructor (which returns this very `Result`).
+        if self.small_len == 0 {
+            return self.create_hashed(name, args);
         }
-        Ok((entry.constructor)(args))
+        match self.find_small(name) {
+            Some(entry) => self.construct(entry, args),
+            None => self.missing(name),
+        }
     }
 
     /// The plugin registered as `name`, or with the alias `name`. `None` when no plugin, or more
@@ -209,7 +232,7 @@ impl<T: ?Sized + Pluggable> Registry<T> {
     /// assert!(greeters.get("french").is_none());
     /// ```
     pub fn get(&self, name: &str) -> Option<&'static PluginInfo> {
-        self.entry(name).ok().map(|entry| entry.info)
+        self.find(name).map(|entry| entry.info)
     }
 
     /// Registered names (not aliases), sorted; each once, even when several plugins claim it.
@@ -307,27 +330,77 @@ impl<T: ?Sized + Pluggable> Registry<T> {
         }
     }
 
-    #[inline]
-    fn entry(&self, name: &str) -> Result<&Entry<T>, PluginError> {
-        match self.slot(name) {
-            Some(Slot::Unique(i)) => Ok(&self.entries[i as usize]),
-            Some(Slot::Conflict(c)) => Err(self.duplicate(c)),
-            None => Err(self.unknown(name)),
+    /// The plugin that `name` resolves to, if exactly one claims it: a bounded scan of at most
+    /// `SMALL` (8) fingerprints for small registries, a hash look-up otherwise; O(1) either way.
+    fn find(&self, name: &str) -> Option<&Entry<T>> {
+        if self.small_len == 0 {
+            self.find_hashed(name)
+        } else {
+            self.find_small(name)
         }
     }
 
-    /// Where `name` points: a bounded scan of at most `SMALL` (8) fingerprints for small
-    /// registries, a hash lookup otherwise; O(1) either way.
-    #[inline]
-    fn slot(&self, name: &str) -> Option<Slot> {
-        if self.small.is_empty() {
-            return self.index.get(name).copied();
-        }
+    /// [`find`](Self::find) in a small registry.
+    // `always`: the scan is small once inlined, but large enough that LLVM would otherwise call it.
+    #[inline(always)]
+    fn find_small(&self, name: &str) -> Option<&Entry<T>> {
         let key = ShortKey::of(name)?;
-        self.small
+        self.small[..self.small_len]
             .iter()
             .find(|(candidate, _)| *candidate == key)
-            .map(|(_, slot)| *slot)
+            .and_then(|(_, entry)| entry.as_ref())
+    }
+
+    /// [`find`](Self::find) in a registry too large (or with names too long) for the scan.
+    fn find_hashed(&self, name: &str) -> Option<&Entry<T>> {
+        match self.index.get(name)? {
+            Slot::Unique(i) => Some(&self.entries[*i as usize]),
+            Slot::Conflict(_) => None,
+        }
+    }
+
+    /// [`create_with`](Self::create_with) in a registry too large for the scan: out of line,
+    /// since hashing costs far more than the call.
+    #[inline(never)]
+    fn create_hashed(&self, name: &str, args: T::Args) -> Result<Box<T>, Box<PluginError>> {
+        match self.find_hashed(name) {
+            Some(entry) => self.construct(entry, args),
+            None => self.missing(name),
+        }
+    }
+
+    /// Constructs `entry`'s plugin, raising `plugin.create` first when a hook is installed.
+    #[inline(always)]
+    fn construct(&self, entry: &Entry<T>, args: T::Args) -> Result<Box<T>, Box<PluginError>> {
+        // Checked first so the event's arguments are only assembled when a hook will see them.
+        if audit::is_active() {
+            return self.create_audited(*entry, args);
+        }
+        (entry.constructor)(args)
+    }
+
+    /// Why [`find`](Self::find) found nothing for `name`: claimed by several plugins, or by none.
+    /// (Returns the whole `Result` so that the caller's error path is a tail call.)
+    #[cold]
+    #[inline(never)]
+    fn missing(&self, name: &str) -> Result<Box<T>, Box<PluginError>> {
+        Err(Box::new(match self.index.get(name) {
+            Some(Slot::Conflict(c)) => self.duplicate(*c),
+            // `find` resolves every uniquely claimed name, so only `None` gets here.
+            Some(Slot::Unique(_)) | None => self.unknown(name),
+        }))
+    }
+
+    /// [`create_with`](Self::create_with) once a hook is installed: raises `plugin.create`, then
+    /// constructs the plugin unless a hook denied it.
+    #[cold]
+    #[inline(never)]
+    fn create_audited(&self, entry: Entry<T>, args: T::Args) -> Result<Box<T>, Box<PluginError>> {
+        let name = entry.info.name;
+        match audit::emit("plugin.create", &[("registry", &T::NAME), ("name", &name)]) {
+            Ok(()) => (entry.constructor)(args),
+            Err(source) => Err(Box::new(self.denied(name, source))),
+        }
     }
 
     #[cold]
@@ -364,7 +437,8 @@ impl<T: ?Sized + Pluggable> Registry<T> {
 impl<T: ?Sized + Pluggable<Args = ()>> Registry<T> {
     /// Constructs the plugin registered as `name` (or with the alias `name`).
     ///
-    /// Raises the audit event `plugin.create` first; see the [module docs](super).
+    /// Raises the audit event `plugin.create` first; see the [module docs](super). The error is
+    /// boxed, as for [`create_with`](Self::create_with).
     ///
     /// ```
     /// #[keel::registry]
@@ -389,7 +463,7 @@ impl<T: ?Sized + Pluggable<Args = ()>> Registry<T> {
     /// # Ok::<(), keel::plugin::PluginError>(())
     /// ```
     #[inline]
-    pub fn create(&self, name: &str) -> Result<Box<T>, PluginError> {
+    pub fn create(&self, name: &str) -> Result<Box<T>, Box<PluginError>> {
         self.create_with(name, ())
     }
 }
