@@ -4,6 +4,7 @@
 //!
 //! * `get_hit`: look up a live value.
 //! * `get_or_insert_hit`: `get_or_insert_with` where the value is alive (the cache-hit path).
+//!   Every contender is given a `&str` and makes the owned `String` key only on a miss.
 //! * `get_or_insert_miss`: the value died, so it is made again and stored (the churn path).
 //! * `*_2threads`: two threads at once, each on its own keys; time per operation per thread.
 //!
@@ -35,29 +36,11 @@ impl Contender for WeakValueCache<String, Value> {
         WeakValueCache::get(self, key)
     }
     fn get_or_insert_with(&self, key: &str, make: impl FnOnce() -> Arc<Value>) -> Arc<Value> {
-        // The hit path takes the key by value; the caller owns a String in real use, too.
-        WeakValueCache::get_or_insert_with(self, key.to_owned(), make)
+        // Borrowed, like the peers' `get`: the `String` is made only on a miss.
+        WeakValueCache::get_or_insert_with(self, key, make)
     }
     fn insert(&self, key: &str, value: &Arc<Value>) {
         WeakValueCache::insert(self, key.to_owned(), value);
-    }
-}
-
-/// keel's `get_or_insert_with` with a borrowed key: look up first, own the key only to insert.
-struct KeelBorrowed(WeakValueCache<String, Value>);
-
-impl Contender for KeelBorrowed {
-    fn get(&self, key: &str) -> Option<Arc<Value>> {
-        self.0.get(key)
-    }
-    fn get_or_insert_with(&self, key: &str, make: impl FnOnce() -> Arc<Value>) -> Arc<Value> {
-        match self.0.get(key) {
-            Some(v) => v,
-            None => self.0.get_or_insert_with(key.to_owned(), make),
-        }
-    }
-    fn insert(&self, key: &str, value: &Arc<Value>) {
-        self.0.insert(key.to_owned(), value);
     }
 }
 
@@ -229,19 +212,17 @@ fn benches(c: &mut Criterion) {
         threads: vec![keys("left"), keys("right")],
     };
     let keel: WeakValueCache<String, Value> = WeakValueCache::new();
-    let keel_borrowed = KeelBorrowed(WeakValueCache::new());
     let weak_table: Mutex<WeakValueHashMap<String, Weak<Value>>> =
         Mutex::new(WeakValueHashMap::new());
     let hash_map: Mutex<HashMap<String, Weak<Value>>> = Mutex::new(HashMap::new());
     let _alive = (
         fill(&keel, &keys),
-        fill(&keel_borrowed, &keys),
         fill(&weak_table, &keys),
         fill(&hash_map, &keys),
     );
     // Group by group, the contenders run back to back, so that they see the same machine load.
     macro_rules! group {
-        ($name:literal, $bench:ident, borrowed: $with_borrowed:literal) => {{
+        ($name:literal, $bench:ident) => {{
             let mut g = c.benchmark_group($name);
             // Peers first: the first benchmark of a run tends to be measured slow.
             $bench(
@@ -252,22 +233,17 @@ fn benches(c: &mut Criterion) {
             );
             $bench(&mut g, "Mutex_HashMap_Weak", &hash_map, &keys);
             $bench(&mut g, "keel_WeakValueCache", &keel, &keys);
-            if $with_borrowed {
-                $bench(
-                    &mut g,
-                    "keel_WeakValueCache_borrowed_key",
-                    &keel_borrowed,
-                    &keys,
-                );
-            }
             g.finish();
         }};
     }
-    group!("cache_get_hit", get_hit, borrowed: false);
-    group!("cache_get_or_insert_hit", get_or_insert_hit, borrowed: true);
-    group!("cache_get_or_insert_miss", get_or_insert_miss, borrowed: true);
-    group!("cache_get_hit_2threads", get_hit_2threads, borrowed: false);
-    group!("cache_get_or_insert_hit_2threads", get_or_insert_hit_2threads, borrowed: true);
+    group!("cache_get_hit", get_hit);
+    group!("cache_get_or_insert_hit", get_or_insert_hit);
+    group!("cache_get_or_insert_miss", get_or_insert_miss);
+    group!("cache_get_hit_2threads", get_hit_2threads);
+    group!(
+        "cache_get_or_insert_hit_2threads",
+        get_or_insert_hit_2threads
+    );
 }
 
 criterion_group!(cache_benches, benches);

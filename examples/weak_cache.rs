@@ -42,7 +42,7 @@ static CACHE: LazyLock<WeakValueCache<String, Resource>> = LazyLock::new(WeakVal
 
 /// `make(name)` from the Python original: one live `Resource` per name.
 fn make(name: &str) -> Arc<Resource> {
-    CACHE.get_or_insert_with(name.to_owned(), || Arc::new(Resource::open(name)))
+    CACHE.get_or_insert_with(name, || Arc::new(Resource::open(name)))
 }
 
 fn main() {

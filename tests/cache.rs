@@ -99,7 +99,7 @@ fn get_or_insert_with_runs_make_once_for_concurrent_callers() {
             .map(|_| {
                 s.spawn(|| {
                     barrier.wait();
-                    cache.get_or_insert_with("db-a", || {
+                    cache.get_or_insert_with(&"db-a", || {
                         made.fetch_add(1, Ordering::SeqCst);
                         std::thread::sleep(Duration::from_millis(50)); // a slow connect
                         Arc::new(42)
@@ -116,11 +116,60 @@ fn get_or_insert_with_runs_make_once_for_concurrent_callers() {
     assert!(cache.get("db-a").is_none());
 }
 
+/// A key that counts how often it is cloned (`ToOwned` for a `Clone` type is `clone`).
+#[derive(PartialEq, Eq, Hash, Debug)]
+struct CountedKey(u32);
+
+static KEY_CLONES: AtomicUsize = AtomicUsize::new(0);
+
+impl Clone for CountedKey {
+    fn clone(&self) -> Self {
+        KEY_CLONES.fetch_add(1, Ordering::SeqCst);
+        CountedKey(self.0)
+    }
+}
+
+#[test]
+fn get_or_insert_with_borrows_the_key_and_owns_it_only_to_store_it() {
+    let cache: WeakValueCache<CountedKey, u32> = WeakValueCache::new();
+    let key = CountedKey(1);
+    let a = cache.get_or_insert_with(&key, || Arc::new(10));
+    assert_eq!(
+        KEY_CLONES.load(Ordering::SeqCst),
+        1,
+        "a miss stores one owned key"
+    );
+    for _ in 0..100 {
+        assert!(Arc::ptr_eq(
+            &a,
+            &cache.get_or_insert_with(&key, || unreachable!())
+        ));
+    }
+    assert_eq!(KEY_CLONES.load(Ordering::SeqCst), 1, "hits make no key");
+    drop(a);
+    assert_eq!(*cache.get_or_insert_with(&key, || Arc::new(11)), 11);
+    assert_eq!(
+        KEY_CLONES.load(Ordering::SeqCst),
+        2,
+        "the value died: made and stored again"
+    );
+    assert_eq!(cache.len(), 0);
+
+    // A `String` key looked up and stored from a `&str`.
+    let names: WeakValueCache<String, u32> = WeakValueCache::new();
+    let n = names.get_or_insert_with("ada", || Arc::new(1815));
+    assert!(Arc::ptr_eq(&n, &names.get("ada").unwrap()));
+    assert_eq!(
+        names.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+        ["ada".to_string()]
+    );
+}
+
 #[test]
 fn make_may_use_the_cache_for_other_keys() {
     let cache: WeakValueCache<u32, u32> = WeakValueCache::new();
-    let inner = cache.get_or_insert_with(1, || Arc::new(1));
-    let outer = cache.get_or_insert_with(2, || {
+    let inner = cache.get_or_insert_with(&1, || Arc::new(1));
+    let outer = cache.get_or_insert_with(&2, || {
         let one = cache.get(&1).unwrap();
         Arc::new(*one + 1)
     });
@@ -132,11 +181,11 @@ fn make_may_use_the_cache_for_other_keys() {
 fn a_panicking_make_lets_the_next_caller_make_it() {
     let cache: WeakValueCache<u32, u32> = WeakValueCache::new();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        cache.get_or_insert_with(7, || panic!("connect failed"))
+        cache.get_or_insert_with(&7, || panic!("connect failed"))
     }));
     assert!(result.is_err());
     assert!(cache.get(&7).is_none());
-    assert_eq!(*cache.get_or_insert_with(7, || Arc::new(70)), 70);
+    assert_eq!(*cache.get_or_insert_with(&7, || Arc::new(70)), 70);
 }
 
 #[test]
@@ -148,7 +197,7 @@ fn threads_on_distinct_keys_each_see_their_own_values() {
             s.spawn(move || {
                 let mut keep = Vec::new();
                 for i in 0..2000 {
-                    let v = cache.get_or_insert_with((t, i), || Arc::new(t * 10_000 + i));
+                    let v = cache.get_or_insert_with(&(t, i), || Arc::new(t * 10_000 + i));
                     assert_eq!(*v, t * 10_000 + i);
                     if i % 2 == 0 {
                         keep.push(v);
@@ -186,10 +235,10 @@ fn a_million_short_lived_values_leave_the_map_small() {
     // With a live set of 1000 and the same churn through get_or_insert_with, memory stays
     // within a constant factor of the live set.
     let live: Vec<Arc<u64>> = (0..1000u64)
-        .map(|i| cache.get_or_insert_with(u64::MAX - i, || Arc::new(i)))
+        .map(|i| cache.get_or_insert_with(&(u64::MAX - i), || Arc::new(i)))
         .collect();
     for i in 0..200_000u64 {
-        let v = cache.get_or_insert_with(i, || Arc::new(i));
+        let v = cache.get_or_insert_with(&i, || Arc::new(i));
         assert_eq!(*v, i);
     }
     let capacity = cache.capacity();
@@ -217,7 +266,7 @@ impl Drop for SelfRemoving {
 
 #[test]
 fn a_value_whose_drop_uses_the_cache_does_not_deadlock() {
-    let v = SELF_REMOVING.get_or_insert_with(5, || Arc::new(SelfRemoving { key: 5 }));
+    let v = SELF_REMOVING.get_or_insert_with(&5, || Arc::new(SelfRemoving { key: 5 }));
     let old = SELF_REMOVING.insert(5, &Arc::new(SelfRemoving { key: 6 })); // replaced, dies at once
     assert!(Arc::ptr_eq(&old.unwrap(), &v));
     SELF_REMOVING.insert(5, &v);

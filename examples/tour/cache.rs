@@ -24,8 +24,8 @@ fn connect() -> Arc<Connection> {
 
 pub fn run() {
     let cache: WeakValueCache<String, Connection> = WeakValueCache::new();
-    let a = cache.get_or_insert_with("db-a".into(), connect);
-    let b = cache.get_or_insert_with("db-a".into(), connect);
+    let a = cache.get_or_insert_with("db-a", connect);
+    let b = cache.get_or_insert_with("db-a", connect);
     println!(
         "get_or_insert_with twice: same connection {}, live entries {}",
         Arc::ptr_eq(&a, &b),
@@ -40,7 +40,7 @@ pub fn run() {
     );
 
     for i in 0..200_000u64 {
-        drop(cache.get_or_insert_with(format!("churn-{i}"), connect));
+        drop(cache.get_or_insert_with(&format!("churn-{i}"), connect));
     }
     println!(
         "200k short-lived entries later: len {}, capacity {} (dead entries are swept)",

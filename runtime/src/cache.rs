@@ -13,7 +13,7 @@
 //! struct Connection { name: String }
 //!
 //! let cache: WeakValueCache<String, Connection> = WeakValueCache::new();
-//! let a = cache.get_or_insert_with("db-a".to_string(), || Arc::new(Connection { name: "a".into() }));
+//! let a = cache.get_or_insert_with("db-a", || Arc::new(Connection { name: "a".into() }));
 //! let b = cache.get("db-a").expect("alive while `a` is held");
 //! assert!(Arc::ptr_eq(&a, &b));
 //! assert_eq!(b.name, "a");
@@ -283,58 +283,78 @@ impl<K: Hash + Eq, V: ?Sized, S: BuildHasher> WeakValueCache<K, V, S> {
     /// once-cell). If `make` panics, the panic reaches its caller and a waiting caller, if
     /// any, runs its own `make`.
     ///
-    /// The key is taken by value, as `HashMap::entry` does. When making a `K` costs something
-    /// (a `String` from a `&str`) and hits are the common case, look up first:
-    /// `cache.get(name).unwrap_or_else(|| cache.get_or_insert_with(name.to_owned(), make))`.
+    /// The key is borrowed, as with hashbrown's `entry_ref`: a `&str` for a `String` key, `&k`
+    /// for a `Copy` or `Clone` key. A hit makes nothing; the owned key is made with
+    /// [`ToOwned`] (outside the lock) only when the value has to be made and stored.
     ///
     /// ```
     /// use std::sync::Arc;
     /// use std::sync::atomic::{AtomicUsize, Ordering};
-    /// let cache = keel_runtime::cache::WeakValueCache::new();
+    /// let cache: keel_runtime::cache::WeakValueCache<String, &str> =
+    ///     keel_runtime::cache::WeakValueCache::new();
     /// let opened = AtomicUsize::new(0);
     /// let open = || { opened.fetch_add(1, Ordering::SeqCst); Arc::new("connection") };
     ///
-    /// let a = cache.get_or_insert_with("db", open);
-    /// let b = cache.get_or_insert_with("db", open);
+    /// let a = cache.get_or_insert_with("db", open); // a miss: stores "db".to_owned()
+    /// let b = cache.get_or_insert_with("db", open); // a hit: no String made
     /// assert!(Arc::ptr_eq(&a, &b));
     /// assert_eq!(opened.load(Ordering::SeqCst), 1);
     /// drop((a, b));
     /// let _c = cache.get_or_insert_with("db", open); // the old one died: opened again
     /// assert_eq!(opened.load(Ordering::SeqCst), 2);
+    ///
+    /// let squares = keel_runtime::cache::WeakValueCache::new();
+    /// assert_eq!(*squares.get_or_insert_with(&7_u32, || Arc::new(49)), 49);
     /// ```
-    pub fn get_or_insert_with(&self, key: K, make: impl FnOnce() -> Arc<V>) -> Arc<V> {
-        let hash = self.hasher.hash_one(&key);
-        {
+    pub fn get_or_insert_with<Q>(&self, key: &Q, make: impl FnOnce() -> Arc<V>) -> Arc<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        let hash = self.hasher.hash_one(key);
+        let in_flight = {
             let map = self.read(hash);
             if let Some(value) = map
                 .table
-                .find(hash, |e| e.key == key)
+                .find(hash, |e| e.key.borrow() == key)
                 .and_then(|e| e.value.upgrade())
             {
                 return value;
             }
-        }
-        let cell = {
-            let mut map = self.write(hash);
-            if let Some(value) = map
-                .table
-                .find(hash, |e| e.key == key)
-                .and_then(|e| e.value.upgrade())
-            {
-                return value;
+            if map.pending.is_empty() {
+                None
+            } else {
+                map.pending
+                    .find(hash, |p| p.key.borrow() == key)
+                    .map(|p| Arc::clone(&p.cell))
             }
-            match map.pending.find(hash, |p| p.key == key) {
-                Some(pending) => Arc::clone(&pending.cell),
-                None => {
-                    let cell = Arc::new(OnceLock::new());
-                    let pending = Pending {
-                        key,
-                        cell: Arc::clone(&cell),
-                    };
-                    let hasher = &self.hasher;
-                    map.pending
-                        .insert_unique(hash, pending, |p| hasher.hash_one(&p.key));
-                    cell
+        };
+        let cell = match in_flight {
+            Some(cell) => cell,
+            None => {
+                // Made before the lock is taken, dropped after it is released if unused.
+                let owned = key.to_owned();
+                let mut map = self.write(hash);
+                if let Some(value) = map
+                    .table
+                    .find(hash, |e| e.key.borrow() == key)
+                    .and_then(|e| e.value.upgrade())
+                {
+                    return value;
+                }
+                match map.pending.find(hash, |p| p.key.borrow() == key) {
+                    Some(pending) => Arc::clone(&pending.cell),
+                    None => {
+                        let cell = Arc::new(OnceLock::new());
+                        let pending = Pending {
+                            key: owned,
+                            cell: Arc::clone(&cell),
+                        };
+                        let hasher = &self.hasher;
+                        map.pending
+                            .insert_unique(hash, pending, |p| hasher.hash_one(&p.key));
+                        cell
+                    }
                 }
             }
         };
@@ -625,13 +645,13 @@ mod tests {
     fn an_abandoned_computation_is_swept() {
         let cache: WeakValueCache<u32, u32> = WeakValueCache::new();
         let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            cache.get_or_insert_with(1, || panic!("make failed"));
+            cache.get_or_insert_with(&1, || panic!("make failed"));
         }));
         assert!(panicked.is_err());
         assert_eq!(cache.len(), 0);
         assert!(cache.get(&1).is_none());
         // The next caller computes it.
-        let v = cache.get_or_insert_with(1, || Arc::new(7));
+        let v = cache.get_or_insert_with(&1, || Arc::new(7));
         assert_eq!(*v, 7);
         assert_eq!(cache.len(), 1);
     }
