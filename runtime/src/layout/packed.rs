@@ -168,6 +168,14 @@ impl PackedColumn {
         Some((low | high) & self.mask)
     }
 
+    /// `get_fixed` with a `BITS` that is not the column's: kept out of line so the fast path
+    /// stays small where it is inlined.
+    #[cold]
+    #[inline(never)]
+    fn get_other_width(&self, index: usize) -> Option<u64> {
+        self.get(index)
+    }
+
     /// [`get`](Self::get) where the width is a constant at the call site, as in the code
     /// `#[derive(Compact)]` generates: the shifts and the mask fold into constants, and a width
     /// that divides 64 (1, 2, 4, 8, 16, 32) reads one word. A `BITS` that is not this column's
@@ -185,7 +193,7 @@ impl PackedColumn {
     #[inline(always)]
     pub fn get_fixed<const BITS: u32>(&self, index: usize) -> Option<u64> {
         if BITS != self.bits {
-            return self.get(index);
+            return self.get_other_width(index);
         }
         if index >= self.len {
             return None;
