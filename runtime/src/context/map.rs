@@ -13,13 +13,14 @@ use std::sync::Arc;
 /// A stored value. `Arc` so a copy-on-write clones pointers, never user values.
 pub(crate) type Value = Arc<dyn Any + Send + Sync>;
 
-/// One variable's value in one context.
+/// One variable's value in one context. The fields are private to this module: `type_id` must
+/// always be the concrete type of `value` (see `Vars::get_typed`), and only `insert` writes them.
 #[derive(Clone)]
 pub(crate) struct Entry {
-    pub(crate) id: usize,
-    pub(crate) type_id: core::any::TypeId,
-    pub(crate) name: &'static str,
-    pub(crate) value: Value,
+    id: usize,
+    type_id: core::any::TypeId,
+    name: &'static str,
+    value: Value,
 }
 
 /// A persistent map from variable id to value. `None` is the empty map (no allocation).
