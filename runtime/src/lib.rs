@@ -40,8 +40,8 @@ pub mod __private {
     /// What `#[keel::registry]` and `#[keel::plugin]` expand to.
     pub mod plugin {
         pub use crate::plugin::{
-            ByDefault, ByFrom, Construct, Constructor, Created, Pluggable, PluginInfo,
-            Registration, Registry, construct_with, registry_id,
+            ByDefault, ByFrom, Construct, Constructor, Pluggable, PluginInfo, Registration,
+            Registry, construct_with, registry_id,
         };
         pub use std::boxed::Box;
         pub use std::sync::OnceLock;

@@ -290,13 +290,13 @@ fn generate(options: &Options, plugin: &PluginType, names: &[String]) -> TokenSt
     let line = quote_spanned!(type_span=> ::core::line!());
     let constructor_ref = quote_spanned!(trait_span=> &__KEEL_CONSTRUCTOR);
     let constructor_type = quote_spanned!(trait_span=>
-        fn(#pluggable::Args) -> #private::plugin::Created<#dyn_trait>);
+        fn(#pluggable::Args) -> #private::plugin::Box<#dyn_trait>);
     // Spanned at the trait: type errors about the registry (the trait has none) point there.
     // Every generated name starts with `__keel` so that none can capture the user's `new = path`.
     quote_spanned! {trait_span=>
         const _: () = {
-            fn __keel_construct(__keel_args: #pluggable::Args) -> #private::plugin::Created<#dyn_trait> {
-                ::core::result::Result::Ok(#boxed)
+            fn __keel_construct(__keel_args: #pluggable::Args) -> #private::plugin::Box<#dyn_trait> {
+                #boxed
             }
 
             static __KEEL_CONSTRUCTOR: #constructor_type = __keel_construct;

@@ -76,8 +76,7 @@ pub use error::PluginError;
 pub use info::{Conflict, PluginInfo};
 #[doc(hidden)]
 pub use registration::{
-    ByDefault, ByFrom, Construct, Constructor, Created, NewFn, Registration, construct_with,
-    registry_id,
+    ByDefault, ByFrom, Construct, Constructor, NewFn, Registration, construct_with, registry_id,
 };
 pub use registry::Registry;
 

@@ -3,18 +3,13 @@
 
 use std::any::{Any, TypeId};
 
-use super::{Pluggable, PluginError, PluginInfo};
+use super::{Pluggable, PluginInfo};
 
-/// What a constructor returns: already the `Result` that [`Registry::create_with`] returns, so
-/// that `create_with` ends in a tail call to the constructor (no stack frame, no copy).
-///
-/// [`Registry::create_with`]: super::Registry::create_with
+/// The constructor a plugin registers: builds it from the registry's arguments. It returns the
+/// bare `Box` (two registers), not a `Result`: an enum is returned through memory, and the
+/// caller's read of it right after the callee's stores costs more than the call itself.
 #[doc(hidden)]
-pub type Created<T> = Result<Box<T>, Box<PluginError>>;
-
-/// The constructor a plugin registers: builds it from the registry's arguments (always `Ok`).
-#[doc(hidden)]
-pub type Constructor<T> = fn(<T as Pluggable>::Args) -> Created<T>;
+pub type Constructor<T> = fn(<T as Pluggable>::Args) -> Box<T>;
 
 /// One `#[keel::plugin]`, as submitted to the link-time list. Not a public API.
 #[doc(hidden)]

@@ -202,9 +202,9 @@ impl<T: ?Sized + Pluggable> Registry<T> {
     /// ```
     #[inline]
     pub fn create_with(&self, name: &str, args: T::Args) -> Result<Box<T>, Box<PluginError>> {
-        // Only a small registry's hit is inline; every other path is a tail call to an
-        // out-of-line function, so the caller's hot path needs no stack frame: a scan, one flag
-        // load and a tail call to the constructor (which returns this very `Result`).
+        // Only a small registry's hit is inline (a scan, one flag load and the constructor call,
+        // whose `Box` comes back in two registers); every other path is a call to an
+        // out-of-line function that returns the whole `Result`.
         if self.small_len == 0 {
             return self.create_hashed(name, args);
         }
@@ -376,7 +376,7 @@ impl<T: ?Sized + Pluggable> Registry<T> {
         if audit::is_active() {
             return self.create_audited(*entry, args);
         }
-        (entry.constructor)(args)
+        Ok((entry.constructor)(args))
     }
 
     /// Why [`find`](Self::find) found nothing for `name`: claimed by several plugins, or by none.
@@ -398,7 +398,7 @@ impl<T: ?Sized + Pluggable> Registry<T> {
     fn create_audited(&self, entry: Entry<T>, args: T::Args) -> Result<Box<T>, Box<PluginError>> {
         let name = entry.info.name;
         match audit::emit("plugin.create", &[("registry", &T::NAME), ("name", &name)]) {
-            Ok(()) => (entry.constructor)(args),
+            Ok(()) => Ok((entry.constructor)(args)),
             Err(source) => Err(Box::new(self.denied(name, source))),
         }
     }
