@@ -34,8 +34,8 @@ pub fn instrument_block(
         quote!(#private::trace)
     };
     let ident = &sig.ident;
-    let function = ident.to_string();
-    let function = function.strip_prefix("r#").unwrap_or(&function);
+    let function = function_label(sig);
+    let function = function.as_str();
     let name = match (&options.name, naming) {
         (Some(name), _) => name.to_token_stream(),
         (None, Naming::Within(owner)) => {
@@ -272,39 +272,53 @@ pub fn rewrite_mod(item: &mut ItemMod, krate: &CratePath, errors: &mut Errors) {
         return;
     };
     for member in items {
-        match member {
-            Item::Fn(function) => {
-                rewrite_fn(
-                    &mut function.attrs,
-                    &function.sig,
-                    &mut function.block,
-                    &Naming::Function,
-                    krate,
-                    errors,
-                );
-            }
-            Item::Impl(nested) => {
-                if let Some(krate) =
-                    container_directive(&mut nested.attrs, krate, "impl block", errors)
-                {
-                    rewrite_impl(nested, None, &krate, errors);
-                }
-            }
-            Item::Trait(nested) => {
-                if let Some(krate) = container_directive(&mut nested.attrs, krate, "trait", errors)
-                {
-                    rewrite_trait(nested, None, &krate, errors);
-                }
-            }
-            Item::Mod(nested) if nested.content.is_some() => {
-                if let Some(krate) = container_directive(&mut nested.attrs, krate, "module", errors)
-                {
-                    rewrite_mod(nested, &krate, errors);
-                }
-            }
-            _ => {}
-        }
+        rewrite_item(member, None, krate, errors);
     }
+}
+
+/// Instruments one item of an instrumented container: a fn, an impl block, a trait's default
+/// methods or an inline module. `scope` names the function whose body declares the item, if
+/// any. Returns `false` for any other kind of item, which it leaves alone.
+fn rewrite_item(
+    item: &mut Item,
+    scope: Option<&str>,
+    krate: &CratePath,
+    errors: &mut Errors,
+) -> bool {
+    match item {
+        Item::Fn(function) => {
+            let naming = match scope {
+                Some(scope) => Naming::Within(scope.to_owned()),
+                None => Naming::Function,
+            };
+            rewrite_fn(
+                &mut function.attrs,
+                &function.sig,
+                &mut function.block,
+                &naming,
+                krate,
+                errors,
+            );
+        }
+        Item::Impl(nested) => {
+            if let Some(krate) = container_directive(&mut nested.attrs, krate, "impl block", errors)
+            {
+                rewrite_impl(nested, scope, &krate, errors);
+            }
+        }
+        Item::Trait(nested) => {
+            if let Some(krate) = container_directive(&mut nested.attrs, krate, "trait", errors) {
+                rewrite_trait(nested, scope, &krate, errors);
+            }
+        }
+        Item::Mod(nested) if nested.content.is_some() => {
+            if let Some(krate) = container_directive(&mut nested.attrs, krate, "module", errors) {
+                rewrite_mod(nested, &krate, errors);
+            }
+        }
+        _ => return false,
+    }
+    true
 }
 
 /// For a nested container: `None` when skipped, else the crate path to use inside it.
@@ -346,14 +360,22 @@ fn rewrite_fn(
         return;
     }
     let krate = options.krate.clone().unwrap_or_else(|| krate.clone());
-    let function = sig.ident.to_string();
-    let function = function.strip_prefix("r#").unwrap_or(&function);
+    let function = function_label(sig);
     let scope = match naming {
         Naming::Within(owner) => format!("{owner}::{function}"),
-        Naming::Function | Naming::FromSelf => function.to_owned(),
+        Naming::Function | Naming::FromSelf => function,
     };
     rewrite_nested(block, &scope, &krate, errors);
     *block = instrument_block(sig, block, &options, naming, &krate);
+}
+
+/// The function's name as written in traces: its identifier without a raw `r#` prefix.
+fn function_label(sig: &Signature) -> String {
+    let name = sig.ident.to_string();
+    match name.strip_prefix("r#") {
+        Some(bare) => bare.to_owned(),
+        None => name,
+    }
 }
 
 /// Instruments the items a function body declares (in any of its blocks, closures included):
@@ -367,40 +389,10 @@ fn rewrite_nested(block: &mut Block, scope: &str, krate: &CratePath, errors: &mu
     }
     impl VisitMut for Nested<'_> {
         fn visit_item_mut(&mut self, item: &mut Item) {
-            // Each arm rewrites the item, which walks its own bodies in turn; other items (a
-            // `const`'s initialiser, say) are visited for the functions they may hold.
-            let (scope, krate) = (self.scope, self.krate);
-            match item {
-                Item::Fn(function) => rewrite_fn(
-                    &mut function.attrs,
-                    &function.sig,
-                    &mut function.block,
-                    &Naming::Within(scope.to_owned()),
-                    krate,
-                    self.errors,
-                ),
-                Item::Impl(nested) => {
-                    if let Some(krate) =
-                        container_directive(&mut nested.attrs, krate, "impl block", self.errors)
-                    {
-                        rewrite_impl(nested, Some(scope), &krate, self.errors);
-                    }
-                }
-                Item::Trait(nested) => {
-                    if let Some(krate) =
-                        container_directive(&mut nested.attrs, krate, "trait", self.errors)
-                    {
-                        rewrite_trait(nested, Some(scope), &krate, self.errors);
-                    }
-                }
-                Item::Mod(nested) if nested.content.is_some() => {
-                    if let Some(krate) =
-                        container_directive(&mut nested.attrs, krate, "module", self.errors)
-                    {
-                        rewrite_mod(nested, &krate, self.errors);
-                    }
-                }
-                other => visit_mut::visit_item_mut(self, other),
+            // A rewritten item walks its own bodies in turn; other items (a `const`'s
+            // initialiser, say) are visited for the functions they may hold.
+            if !rewrite_item(item, Some(self.scope), self.krate, self.errors) {
+                visit_mut::visit_item_mut(self, item);
             }
         }
     }

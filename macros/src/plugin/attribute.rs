@@ -289,8 +289,8 @@ fn generate(options: &Options, plugin: &PluginType, names: &[String]) -> TokenSt
     };
     let line = quote_spanned!(type_span=> ::core::line!());
     let constructor_ref = quote_spanned!(trait_span=> &__KEEL_CONSTRUCTOR);
-    let constructor_type = quote_spanned!(trait_span=>
-        fn(#pluggable::Args) -> #private::plugin::Box<#dyn_trait>);
+    let constructor_type =
+        quote_spanned!(trait_span=> fn(#pluggable::Args) -> #private::plugin::Box<#dyn_trait>);
     // Spanned at the trait: type errors about the registry (the trait has none) point there.
     // Every generated name starts with `__keel` so that none can capture the user's `new = path`.
     quote_spanned! {trait_span=>
