@@ -1,7 +1,8 @@
 //! Delivering one event to the sinks and to this thread's capture.
 
+use super::call_site::CallSite;
 use super::capture;
-use super::event::Event;
+use super::event::{Event, Outcome};
 use super::sink;
 use crate::context::Context;
 
@@ -21,16 +22,24 @@ pub(crate) fn emit(mut event: Event) {
     }
 }
 
-/// The installed sinks.
+/// Delivers an exit's timing straight to the sinks when every one of them is a
+/// [`Stats`](super::Stats) and nobody captures, without building an event. Returns `false`, having
+/// done nothing, otherwise: the caller then builds the event and [`emit`]s it.
 #[inline]
-pub(crate) fn sinks() -> &'static sink::SinkList {
-    sink::current()
-}
-
-/// Whether any thread is capturing events (cheap: one relaxed load).
-#[inline]
-pub(crate) fn capturing() -> bool {
-    capture::any_active()
+pub(crate) fn record_exit_timing(
+    site: &'static CallSite,
+    nanos: impl FnOnce() -> u64,
+    outcome: &Outcome,
+) -> bool {
+    let list = sink::current();
+    if list.only_stats.is_empty() || capture::any_active() {
+        return false;
+    }
+    let nanos = nanos();
+    for stats in &list.only_stats {
+        stats.record(site, nanos, outcome);
+    }
+    true
 }
 
 /// Who would receive events emitted on this thread now: `None` if nobody, else whether anyone

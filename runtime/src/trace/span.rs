@@ -218,13 +218,8 @@ fn enter_traced(
 #[inline(never)]
 fn exit(active: &Active, outcome: Outcome, value: Option<String>) {
     let end = clock::now();
-    // Only `Stats` sinks and nobody capturing: record the timing without building an event.
-    let list = dispatch::sinks();
-    if !list.only_stats.is_empty() && !dispatch::capturing() {
-        let nanos = clock::elapsed_nanos(active.start, end);
-        for stats in &list.only_stats {
-            stats.record(active.site, nanos, &outcome);
-        }
+    let nanos = || clock::elapsed_nanos(active.start, end);
+    if dispatch::record_exit_timing(active.site, nanos, &outcome) {
         return;
     }
     let elapsed = clock::elapsed(active.start, end);
