@@ -527,8 +527,8 @@ fn check_reports_every_duplicate() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A registry that the hash map serves instead of the fingerprint scan (one of its names is
-// longer than 16 bytes): the same answers, errors and audit events.
+// Names that the fast table leaves to the hash map (one longer than 16 bytes, one claimed twice)
+// next to names it holds, with an audit hook installed: the same answers, errors and events.
 
 #[keel::registry]
 pub trait Codec {
@@ -573,7 +573,7 @@ impl Codec for Rot13 {
 }
 
 #[test]
-fn a_registry_too_large_for_the_scan_answers_the_same() {
+fn names_left_to_the_hash_map_answer_the_same() {
     keel::audit::add_hook(|event| {
         let is = |arg: &str, value: &str| {
             event

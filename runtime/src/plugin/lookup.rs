@@ -24,7 +24,7 @@ impl ShortKey {
         tail: 0,
     };
 
-    /// `None` for strings longer than 16 bytes.
+    /// `None` for the empty string and for strings longer than 16 bytes.
     #[inline]
     pub(super) fn of(s: &str) -> Option<Self> {
         let bytes = s.as_bytes();
@@ -39,34 +39,32 @@ impl ShortKey {
             word.copy_from_slice(&bytes[at..at + 8]);
             u64::from_le_bytes(word)
         };
-        let (head, tail) = match len {
-            0 => (0, 0),
+        // One comparison per class: `len - 1` wraps for the empty string, which has no key.
+        let (head, tail) = match len.wrapping_sub(1) {
             // Bytes 0, len/2 and len-1 are all the bytes of a string of 1 to 3.
-            1..=3 => (
+            0..=2 => (
                 u64::from(bytes[0])
                     | (u64::from(bytes[len / 2]) << 8)
                     | (u64::from(bytes[len - 1]) << 16),
                 0,
             ),
             // The first and last 4 (or 8) bytes overlap and cover the whole string.
-            4..=7 => (word4(0), word4(len - 4)),
-            8..=16 => (word8(0), word8(len - 8)),
+            3..=6 => (word4(0), word4(len - 4)),
+            7..=15 => (word8(0), word8(len - 8)),
             _ => return None,
         };
         Some(Self { len, head, tail })
     }
 }
 
-/// The fingerprint table of a small registry: every key of `index` with its slot, registered
-/// `names` first (in their order), then the aliases (sorted), so that the names most asked for are
-/// found first. `None` when the registry is too large or has a key longer than 16 bytes.
-pub(super) fn small_table(
+/// The keys of a registry's fast table, each with the index of the one plugin it names: the
+/// registered `names` first (in their order), then the aliases (sorted), so that the names most
+/// asked for are found first; at most `SMALL`, leaving out keys longer than 16 bytes and keys
+/// several plugins claim (both are found by hashing).
+pub(super) fn fast_keys(
     index: &HashMap<&'static str, Slot, foldhash::fast::FixedState>,
     names: &[&'static str],
-) -> Option<Vec<(ShortKey, Slot)>> {
-    if index.len() > SMALL {
-        return None;
-    }
+) -> impl Iterator<Item = (ShortKey, u32)> {
     let mut aliases: Vec<&'static str> = index
         .keys()
         .copied()
@@ -75,9 +73,15 @@ pub(super) fn small_table(
     aliases.sort_unstable();
     names
         .iter()
-        .chain(&aliases)
-        .map(|key| Some((ShortKey::of(key)?, *index.get(key)?)))
-        .collect()
+        .copied()
+        .chain(aliases)
+        .filter_map(|key| match index.get(key)? {
+            Slot::Unique(i) => Some((ShortKey::of(key)?, *i)),
+            Slot::Conflict(_) => None,
+        })
+        .take(SMALL)
+        .collect::<Vec<_>>()
+        .into_iter()
 }
 
 /// The candidate closest to `name` by edit distance (case-insensitive, transpositions count
@@ -163,6 +167,38 @@ mod tests {
                 assert_ne!(ShortKey::of(x), ShortKey::of(y), "len {len}, byte {at}");
             }
         }
+    }
+
+    #[test]
+    fn the_fast_table_holds_short_unique_keys_names_first() {
+        let mut index = HashMap::with_hasher(foldhash::fast::FixedState::default());
+        let keys = [
+            ("zip", Slot::Unique(0)),
+            ("gz", Slot::Unique(1)),
+            ("gzip", Slot::Unique(1)),
+            ("a_name_longer_than_sixteen", Slot::Unique(2)),
+            ("tar", Slot::Conflict(0)),
+        ];
+        index.extend(keys);
+        let names = ["a_name_longer_than_sixteen", "gzip", "tar", "zip"];
+        let table: Vec<(ShortKey, u32)> = fast_keys(&index, &names).collect();
+        let expected = [("gzip", 1), ("zip", 0), ("gz", 1)];
+        assert_eq!(
+            table,
+            expected.map(|(key, i)| (ShortKey::of(key).unwrap(), i)),
+            "names before aliases; the long key and the conflict left to the hash map"
+        );
+
+        // Never more than `SMALL` places, the names first.
+        let many: Vec<&'static str> = (0..20).map(|i| &*format!("n{i:02}").leak()).collect();
+        let index: HashMap<_, _, _> = many
+            .iter()
+            .enumerate()
+            .map(|(i, key)| (*key, Slot::Unique(i as u32)))
+            .collect();
+        let table: Vec<(ShortKey, u32)> = fast_keys(&index, &many).collect();
+        assert_eq!(table.len(), SMALL);
+        assert_eq!(table[7], (ShortKey::of("n07").unwrap(), 7));
     }
 
     #[test]

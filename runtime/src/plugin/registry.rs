@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry as MapEntry;
 use std::fmt;
 
-use super::lookup::{SMALL, ShortKey, closest, small_table};
+use super::lookup::{SMALL, ShortKey, closest, fast_keys};
 use super::registration::{Constructor, Registration};
 use super::{Conflict, Pluggable, PluginError, PluginInfo};
 use crate::audit;
@@ -17,6 +17,26 @@ pub(super) enum Slot {
     Unique(u32),
     /// Several do: the index in `conflicts`.
     Conflict(u32),
+}
+
+/// One place of [`Registry::fast`].
+struct Fast<T: ?Sized + Pluggable> {
+    key: ShortKey,
+    constructor: Constructor<T>,
+}
+
+// By hand, for the same reason as `Entry`.
+impl<T: ?Sized + Pluggable> Clone for Fast<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: ?Sized + Pluggable> Copy for Fast<T> {}
+
+/// The constructor of the unused places of [`Registry::fast`], whose key matches no name.
+fn never_called<T: ?Sized + Pluggable>(_: T::Args) -> Box<T> {
+    unreachable!("an unused fast-path place matched a name")
 }
 
 struct Entry<T: ?Sized + Pluggable> {
@@ -63,13 +83,11 @@ pub struct Registry<T: ?Sized + Pluggable> {
     names: Vec<&'static str>,
     /// Every name and alias.
     index: HashMap<&'static str, Slot, foldhash::fast::FixedState>,
-    /// How many places of `small` are used: every name and alias of a small registry (at most
-    /// `SMALL` (8), each at most 16 bytes); 0 for other registries, which `index` serves alone.
-    small_len: usize,
-    /// For small registries: every name and alias as a [`ShortKey`], scanned instead of
-    /// hashing, with a copy of the plugin it names (`None` when several claim it), so that a hit
-    /// needs no second look-up; held inline, not behind a pointer.
-    small: [(ShortKey, Option<Entry<T>>); SMALL],
+    /// The first `SMALL` (8) names and aliases that one plugin alone claims and that fit a
+    /// [`ShortKey`] (at most 16 bytes), each with that plugin's constructor: scanned before any
+    /// hashing, held inline rather than behind a pointer. Unused places hold
+    /// [`ShortKey::NEVER`]. Every other name is found through `index`.
+    fast: [Fast<T>; SMALL],
     /// Sorted by name.
     conflicts: Vec<Conflict>,
 }
@@ -152,21 +170,21 @@ impl<T: ?Sized + Pluggable> Registry<T> {
                 index.insert(conflict.name, Slot::Conflict(c as u32));
             }
         }
-        let table = small_table(&index, &names);
-        let mut small = [(ShortKey::NEVER, None); SMALL];
-        for (place, (key, slot)) in small.iter_mut().zip(table.iter().flatten()) {
-            let entry = match *slot {
-                Slot::Unique(i) => Some(entries[i as usize]),
-                Slot::Conflict(_) => None,
+        let mut fast = [Fast {
+            key: ShortKey::NEVER,
+            constructor: never_called::<T> as Constructor<T>,
+        }; SMALL];
+        for (place, (key, i)) in fast.iter_mut().zip(fast_keys(&index, &names)) {
+            *place = Fast {
+                key,
+                constructor: entries[i as usize].constructor,
             };
-            *place = (*key, entry);
         }
         Self {
             entries,
             names,
             index,
-            small_len: table.map_or(0, |table| table.len()),
-            small,
+            fast,
             conflicts,
         }
     }
@@ -200,18 +218,19 @@ impl<T: ?Sized + Pluggable> Registry<T> {
     /// assert_eq!(pool.size(), 8);
     /// # Ok::<(), keel::plugin::PluginError>(())
     /// ```
-    #[inline]
+    // `always`: the fast path is a few dozen instructions, and a call would add a `Result`
+    // returned through memory.
+    #[inline(always)]
     pub fn create_with(&self, name: &str, args: T::Args) -> Result<Box<T>, Box<PluginError>> {
-        // Only a small registry's hit is inline (a scan, one flag load and the constructor call,
-        // whose `Box` comes back in two registers); every other path is a call to an
-        // out-of-line function that returns the whole `Result`.
-        if self.small_len == 0 {
-            return self.create_hashed(name, args);
+        // Only a hit in the fast table is inline (a scan, one flag load and the constructor
+        // call, whose `Box` comes back in two registers); every other path (hashing, an audit
+        // hook, an error) is one call to an out-of-line function that returns the whole `Result`.
+        if let Some(constructor) = self.find_fast(name) {
+            if !audit::is_active() {
+                return Ok(constructor(args));
+            }
         }
-        match self.find_small(name) {
-            Some(entry) => self.construct(entry, args),
-            None => self.missing(name),
-        }
+        self.create_slow(name, args)
     }
 
     /// The plugin registered as `name`, or with the alias `name`. `None` when no plugin, or more
@@ -330,65 +349,44 @@ impl<T: ?Sized + Pluggable> Registry<T> {
         }
     }
 
-    /// The plugin that `name` resolves to, if exactly one claims it: a bounded scan of at most
-    /// `SMALL` (8) fingerprints for small registries, a hash look-up otherwise; O(1) either way.
+    /// The plugin that `name` resolves to, if exactly one claims it.
     fn find(&self, name: &str) -> Option<&Entry<T>> {
-        if self.small_len == 0 {
-            self.find_hashed(name)
-        } else {
-            self.find_small(name)
-        }
-    }
-
-    /// [`find`](Self::find) in a small registry.
-    // `always`: the scan is small once inlined, but large enough that LLVM would otherwise call it.
-    #[inline(always)]
-    fn find_small(&self, name: &str) -> Option<&Entry<T>> {
-        let key = ShortKey::of(name)?;
-        self.small[..self.small_len]
-            .iter()
-            .find(|(candidate, _)| *candidate == key)
-            .and_then(|(_, entry)| entry.as_ref())
-    }
-
-    /// [`find`](Self::find) in a registry too large (or with names too long) for the scan.
-    fn find_hashed(&self, name: &str) -> Option<&Entry<T>> {
         match self.index.get(name)? {
             Slot::Unique(i) => Some(&self.entries[*i as usize]),
             Slot::Conflict(_) => None,
         }
     }
 
-    /// [`create_with`](Self::create_with) in a registry too large for the scan: out of line,
-    /// since hashing costs far more than the call.
-    #[inline(never)]
-    fn create_hashed(&self, name: &str, args: T::Args) -> Result<Box<T>, Box<PluginError>> {
-        match self.find_hashed(name) {
-            Some(entry) => self.construct(entry, args),
-            None => self.missing(name),
-        }
-    }
-
-    /// Constructs `entry`'s plugin, raising `plugin.create` first when a hook is installed.
+    /// The constructor of the plugin that `name` alone resolves to, if `name` is in the fast
+    /// table: one [`ShortKey`] and a scan of `SMALL` (8) places, no hashing.
+    // `always`: the scan is small once inlined, but large enough that LLVM would otherwise call it.
     #[inline(always)]
-    fn construct(&self, entry: &Entry<T>, args: T::Args) -> Result<Box<T>, Box<PluginError>> {
-        // Checked first so the event's arguments are only assembled when a hook will see them.
-        if audit::is_active() {
-            return self.create_audited(*entry, args);
-        }
-        Ok((entry.constructor)(args))
+    fn find_fast(&self, name: &str) -> Option<Constructor<T>> {
+        let key = ShortKey::of(name)?;
+        self.fast
+            .iter()
+            .find(|place| place.key == key)
+            .map(|place| place.constructor)
     }
 
-    /// Why [`find`](Self::find) found nothing for `name`: claimed by several plugins, or by none.
-    /// (Returns the whole `Result` so that the caller's error path is a tail call.)
-    #[cold]
+    /// [`create_with`](Self::create_with) for every name the fast table does not hold, for a
+    /// registry with an audit hook, and for every error: out of line, since hashing costs far
+    /// more than the call.
     #[inline(never)]
-    fn missing(&self, name: &str) -> Result<Box<T>, Box<PluginError>> {
-        Err(Box::new(match self.index.get(name) {
-            Some(Slot::Conflict(c)) => self.duplicate(*c),
-            // `find` resolves every uniquely claimed name, so only `None` gets here.
-            Some(Slot::Unique(_)) | None => self.unknown(name),
-        }))
+    fn create_slow(&self, name: &str, args: T::Args) -> Result<Box<T>, Box<PluginError>> {
+        match self.index.get(name) {
+            Some(Slot::Unique(i)) => {
+                let entry = self.entries[*i as usize];
+                // Checked first so the event's arguments are only assembled when a hook will see them.
+                if audit::is_active() {
+                    self.create_audited(entry, args)
+                } else {
+                    Ok((entry.constructor)(args))
+                }
+            }
+            Some(Slot::Conflict(c)) => Err(Box::new(self.duplicate(*c))),
+            None => Err(Box::new(self.unknown(name))),
+        }
     }
 
     /// [`create_with`](Self::create_with) once a hook is installed: raises `plugin.create`, then
@@ -462,7 +460,7 @@ impl<T: ?Sized + Pluggable<Args = ()>> Registry<T> {
     /// );
     /// # Ok::<(), keel::plugin::PluginError>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn create(&self, name: &str) -> Result<Box<T>, Box<PluginError>> {
         self.create_with(name, ())
     }
