@@ -1,10 +1,11 @@
-//! Finding names fast (fingerprints for small registries) and suggesting the name that was meant.
+//! Finding names fast (a table of fingerprints for the first few) and suggesting the name that
+//! was meant.
 
 use std::collections::HashMap;
 
 use super::registry::Slot;
 
-/// Registries with at most this many names and aliases are searched by scanning fingerprints.
+/// How many names and aliases a registry's fast table holds (scanned before any hashing).
 pub(super) const SMALL: usize = 8;
 
 /// A string of at most 16 bytes as its length and two words that together hold every byte, so
@@ -17,7 +18,7 @@ pub(super) struct ShortKey {
 }
 
 impl ShortKey {
-    /// Equal to no string's key: fills the unused places of a fingerprint table.
+    /// Equal to no string's key: fills the unused places of a fast table.
     pub(super) const NEVER: Self = Self {
         len: usize::MAX,
         head: 0,
