@@ -59,19 +59,23 @@ impl ShortKey {
 }
 
 /// The keys of a registry's fast table, each with the index of the one plugin it names: the
-/// registered `names` first (in their order), then the aliases (sorted), so that the names most
+/// registered `names` (sorted, as `Registry` keeps them) first, then the aliases (sorted), so that the names most
 /// asked for are found first; at most `SMALL`, leaving out keys longer than 16 bytes and keys
 /// several plugins claim (both are found by hashing).
 pub(super) fn fast_keys(
     index: &HashMap<&'static str, Slot, foldhash::fast::FixedState>,
     names: &[&'static str],
 ) -> impl Iterator<Item = (ShortKey, u32)> {
-    let mut aliases: Vec<&'static str> = index
-        .keys()
-        .copied()
-        .filter(|key| !names.contains(key))
-        .collect();
-    aliases.sort_unstable();
+    // The aliases are listed only if the names leave places free (`take` stops pulling first).
+    let aliases = std::iter::once(()).flat_map(move |()| {
+        let mut aliases: Vec<&'static str> = index
+            .keys()
+            .copied()
+            .filter(|key| names.binary_search(key).is_err())
+            .collect();
+        aliases.sort_unstable();
+        aliases
+    });
     names
         .iter()
         .copied()
@@ -81,8 +85,6 @@ pub(super) fn fast_keys(
             Slot::Conflict(_) => None,
         })
         .take(SMALL)
-        .collect::<Vec<_>>()
-        .into_iter()
 }
 
 /// The candidate closest to `name` by edit distance (case-insensitive, transpositions count
