@@ -7,8 +7,9 @@
 //! when a snapshot is alive (otherwise it edits in place). `benches/context.rs` measures the
 //! three side by side (group `context_storage`); see BENCHMARKS.md for the figures.
 
-use core::any::Any;
+use core::any::{Any, TypeId};
 use std::sync::Arc;
+use std::sync::atomic::{Ordering, fence};
 
 /// A stored value. `Arc` so a copy-on-write clones pointers, never user values.
 pub(crate) type Value = Arc<dyn Any + Send + Sync>;
@@ -18,12 +19,15 @@ pub(crate) type Value = Arc<dyn Any + Send + Sync>;
 #[derive(Clone)]
 pub(crate) struct Entry {
     id: usize,
-    type_id: core::any::TypeId,
+    type_id: TypeId,
     name: &'static str,
     value: Value,
 }
 
 /// A persistent map from variable id to value. `None` is the empty map (no allocation).
+///
+/// Only this module makes `Arc`s to the vector (the field is private) and it never makes a
+/// `Weak` to one: [`entries_mut`](Self::entries_mut) relies on that.
 #[derive(Clone, Default)]
 pub(crate) struct Vars(Option<Arc<Vec<Entry>>>);
 
@@ -53,10 +57,10 @@ impl Vars {
     /// The value of variable `id` as a `T`, with the type checked against the `TypeId` kept
     /// beside it rather than through `dyn Any`'s virtual `type_id` call.
     #[inline]
-    pub(crate) fn get_typed<T: core::any::Any>(&self, id: usize) -> Option<&T> {
+    pub(crate) fn get_typed<T: Any>(&self, id: usize) -> Option<&T> {
         let entries = self.entries();
         let entry = &entries[Self::position(entries, id).ok()?];
-        if entry.type_id != core::any::TypeId::of::<T>() {
+        if entry.type_id != TypeId::of::<T>() {
             return None;
         }
         // SAFETY: `type_id` is the `TypeId` of the value's concrete type: `insert` takes it from
@@ -72,17 +76,63 @@ impl Vars {
         Self::position(entries, id).ok().map(|i| &entries[i].value)
     }
 
+    /// The vector, to change in place, copied first if a snapshot shares it. Like
+    /// `Arc::make_mut`, but without its atomic read-modify-write when the vector is not shared.
+    #[inline]
+    fn entries_mut(&mut self) -> &mut Vec<Entry> {
+        let shared = self.0.get_or_insert_with(|| Arc::new(Vec::new()));
+        if Arc::strong_count(shared) == 1 {
+            // Pairs with the `Release` decrement of any snapshot dropped on another thread, so
+            // that its reads of the vector happen before the writes below.
+            fence(Ordering::Acquire);
+            // SAFETY: `shared` is the only `Arc` to the vector: the strong count is 1 and no
+            // `Weak` to it exists (this module never makes one, so none can be upgraded into a
+            // second `Arc` meanwhile); a new `Arc` could only be cloned from this one, which
+            // `&mut self` borrows exclusively. With the fence above, every access through
+            // dropped clones happens before this borrow, so it is the only reference to the
+            // vector for its whole lifetime. `Arc::as_ptr` keeps the provenance of the
+            // allocation, as `Arc::get_mut` does.
+            unsafe { &mut *Arc::as_ptr(shared).cast_mut() }
+        } else {
+            Arc::make_mut(shared)
+        }
+    }
+
     /// Sets `id` to `value`, returning the value it replaces. Copies the vector only if a
     /// snapshot shares it.
     pub(crate) fn insert(&mut self, id: usize, name: &'static str, value: Value) -> Option<Value> {
-        let entries = Arc::make_mut(self.0.get_or_insert_with(|| Arc::new(Vec::new())));
+        let type_id = (*value).type_id();
+        self.insert_with_type(id, name, value, type_id)
+    }
+
+    /// [`insert`](Self::insert) of a new value of a known type, without asking the value for
+    /// its type through `dyn Any`.
+    #[inline]
+    pub(crate) fn insert_new<T: Any + Send + Sync>(
+        &mut self,
+        id: usize,
+        name: &'static str,
+        value: T,
+    ) -> Option<Value> {
+        self.insert_with_type(id, name, Arc::new(value), TypeId::of::<T>())
+    }
+
+    /// `type_id` must be the `TypeId` of `value`'s concrete type (both callers above ensure it).
+    #[inline]
+    fn insert_with_type(
+        &mut self,
+        id: usize,
+        name: &'static str,
+        value: Value,
+        type_id: TypeId,
+    ) -> Option<Value> {
+        let entries = self.entries_mut();
         match Self::position(entries, id) {
             Ok(i) => {
-                entries[i].type_id = (*value).type_id();
+                entries[i].type_id = type_id;
                 Some(core::mem::replace(&mut entries[i].value, value))
             }
             Err(i) => {
-                let type_id = (*value).type_id();
                 entries.insert(
                     i,
                     Entry {
@@ -100,8 +150,7 @@ impl Vars {
     /// Removes `id`, returning its value.
     pub(crate) fn remove(&mut self, id: usize) -> Option<Value> {
         let i = Self::position(self.entries(), id).ok()?;
-        let shared = self.0.as_mut()?;
-        let entries = Arc::make_mut(shared);
+        let entries = self.entries_mut();
         let removed = entries.remove(i).value;
         if entries.is_empty() {
             self.0 = None;
@@ -144,10 +193,14 @@ mod tests {
         assert_eq!(vars.get_typed::<u64>(1), None);
         assert_eq!(vars.get_typed::<u32>(2), None);
         assert_eq!(vars.get_typed::<u32>(3), None);
-        // Replacing a value with one of another type moves the recorded type along.
+        // Replacing a value with one of another type moves the recorded type along, whichever
+        // way the value comes.
         vars.insert(1, "n", Arc::new(-1i64));
         assert_eq!(vars.get_typed::<u32>(1), None);
         assert_eq!(vars.get_typed::<i64>(1), Some(&-1));
+        vars.insert_new(1, "n", 5u8);
+        assert_eq!(vars.get_typed::<i64>(1), None);
+        assert_eq!(vars.get_typed::<u8>(1), Some(&5));
     }
 
     #[test]
@@ -174,6 +227,56 @@ mod tests {
             assert!(vars.remove(id).is_none());
         }
         assert!(vars.0.is_none(), "an emptied map frees its vector");
+    }
+
+    fn vector(vars: &Vars) -> *const Vec<Entry> {
+        vars.0.as_ref().map_or(core::ptr::null(), Arc::as_ptr)
+    }
+
+    #[test]
+    fn writes_edit_in_place_exactly_when_no_snapshot_shares_the_vector() {
+        let mut vars = Vars::default();
+        vars.insert_new(1, "a", 1u32);
+        let first = vector(&vars);
+        vars.insert_new(2, "b", 2u32);
+        vars.insert_new(1, "a", 3u32);
+        assert_eq!(vector(&vars), first, "sole owner: in place");
+
+        // A snapshot of a snapshot keeps the vector shared after the middle one is gone.
+        let middle = vars.clone();
+        let inner = middle.clone();
+        drop(middle);
+        vars.insert_new(1, "a", 4u32);
+        assert_ne!(vector(&vars), first, "shared: copied");
+        assert_eq!(read(&inner, 1), Some(3));
+        assert_eq!(read(&vars, 1), Some(4));
+
+        // The copy is this map's own: the next writes edit it in place.
+        let copy = vector(&vars);
+        vars.insert_new(3, "c", 5u32);
+        assert_eq!(vector(&vars), copy);
+
+        // A snapshot taken and dropped leaves the vector unshared and where it is.
+        drop(vars.clone());
+        vars.insert_new(3, "c", 6u32);
+        assert_eq!(vector(&vars), copy);
+
+        // A snapshot dropped on another thread, after reading the vector there.
+        let elsewhere = vars.clone();
+        let seen = std::thread::spawn(move || read(&elsewhere, 3))
+            .join()
+            .unwrap();
+        assert_eq!(seen, Some(6));
+        vars.remove(3);
+        assert_eq!(vector(&vars), copy);
+
+        // Writing to a snapshot copies, leaving the original alone.
+        let mut snapshot = vars.clone();
+        snapshot.remove(2);
+        assert_eq!(read(&vars, 2), Some(2));
+        assert_eq!(read(&snapshot, 2), None);
+        assert_eq!(vector(&vars), copy);
+        assert_eq!(read(&inner, 1), Some(3), "the oldest snapshot never moved");
     }
 
     #[test]

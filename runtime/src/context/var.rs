@@ -4,7 +4,6 @@ use super::map::Value;
 use super::{CURRENT, next_context_id};
 use core::fmt;
 use core::marker::PhantomData;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Source of variable ids. 0 means "no id yet", so ids start at 1.
@@ -179,13 +178,12 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
     /// destroyed (as any `thread_local!` access would).
     pub fn set(&self, value: T) -> Token<T> {
         let id = self.id();
-        let value: Value = Arc::new(value);
         CURRENT.with(|current| {
             let mut current = current.borrow_mut();
             if current.id == 0 {
                 current.id = next_context_id();
             }
-            let old = current.vars.insert(id, self.name, value);
+            let old = current.vars.insert_new(id, self.name, value);
             Token {
                 var: id,
                 var_name: self.name,
