@@ -611,6 +611,10 @@ fn names_left_to_the_hash_map_answer_the_same() {
         r#"unknown Codec plugin "hexx"; did you mean "hex"? available: base16, base64_url_safe_no_padding, hex, rot13"#
     );
 
+    // The empty name has no fingerprint: it goes to the hash map, which does not know it.
+    let err = codecs.create("").err().expect("no plugin is named \"\"");
+    assert!(matches!(*err, PluginError::Unknown { .. }), "{err}");
+
     let err = codecs.create("rot13").err().expect("the hook denies it");
     assert!(
         matches!(*err, PluginError::Denied { name: "rot13", .. }),
