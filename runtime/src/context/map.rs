@@ -15,7 +15,8 @@ use std::sync::atomic::{Ordering, fence};
 pub(crate) type Value = Arc<dyn Any + Send + Sync>;
 
 /// One variable's value in one context. The fields are private to this module: `type_id` must
-/// always be the concrete type of `value` (see `Vars::get_typed`), and only `insert` writes them.
+/// always be the concrete type of `value` (see `Vars::get_typed`), and only
+/// `Vars::insert_with_type` writes them.
 #[derive(Clone)]
 pub(crate) struct Entry {
     id: usize,
@@ -63,9 +64,9 @@ impl Vars {
         if entry.type_id != TypeId::of::<T>() {
             return None;
         }
-        // SAFETY: `type_id` is the `TypeId` of the value's concrete type: `insert` takes it from
-        // the value itself (`Any::type_id` through the vtable), and the value is never replaced
-        // without updating it. Equal `TypeId`s mean the `Arc` holds a `T`, so the data pointer
+        // SAFETY: `type_id` is the `TypeId` of the value's concrete type: `insert_with_type`, the
+        // only writer, requires it, and its callers take it from the value itself (`insert`,
+        // through the vtable) or from the type they wrap (`insert_new`). Equal `TypeId`s mean the `Arc` holds a `T`, so the data pointer
         // of the `dyn Any` points at a live, initialised `T`, borrowed for as long as `self`.
         Some(unsafe { &*Arc::as_ptr(&entry.value).cast::<T>() })
     }
@@ -102,7 +103,8 @@ impl Vars {
     /// snapshot shares it.
     pub(crate) fn insert(&mut self, id: usize, name: &'static str, value: Value) -> Option<Value> {
         let type_id = (*value).type_id();
-        self.insert_with_type(id, name, value, type_id)
+        // SAFETY: `type_id` was just read from the value itself.
+        unsafe { self.insert_with_type(id, name, value, type_id) }
     }
 
     /// [`insert`](Self::insert) of a new value of a known type, without asking the value for
@@ -114,12 +116,18 @@ impl Vars {
         name: &'static str,
         value: T,
     ) -> Option<Value> {
-        self.insert_with_type(id, name, Arc::new(value), TypeId::of::<T>())
+        // SAFETY: the value is the `T` whose `TypeId` is passed.
+        unsafe { self.insert_with_type(id, name, Arc::new(value), TypeId::of::<T>()) }
     }
 
-    /// `type_id` must be the `TypeId` of `value`'s concrete type (both callers above ensure it).
+    /// Sets `id` to `value`, recording `type_id` as its type.
+    ///
+    /// # Safety
+    ///
+    /// `type_id` must be the `TypeId` of `value`'s concrete type: [`get_typed`](Self::get_typed)
+    /// casts on its word.
     #[inline]
-    fn insert_with_type(
+    unsafe fn insert_with_type(
         &mut self,
         id: usize,
         name: &'static str,
