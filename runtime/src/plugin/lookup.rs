@@ -59,9 +59,9 @@ impl ShortKey {
 }
 
 /// The keys of a registry's fast table, each with the index of the one plugin it names: the
-/// registered `names` (sorted, as `Registry` keeps them) first, then the aliases (sorted), so that the names most
-/// asked for are found first; at most `SMALL`, leaving out keys longer than 16 bytes and keys
-/// several plugins claim (both are found by hashing).
+/// registered `names` (sorted, as `Registry` keeps them) first, then the aliases (sorted), so
+/// that the names most asked for are found first; at most `SMALL`, leaving out keys longer than
+/// 16 bytes and keys several plugins claim (both are found by hashing).
 pub(super) fn fast_keys(
     index: &HashMap<&'static str, Slot, foldhash::fast::FixedState>,
     names: &[&'static str],
