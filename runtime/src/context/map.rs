@@ -170,6 +170,30 @@ impl Vars {
         self.entries().len()
     }
 
+    /// The vector's address, null for the empty map (for tests).
+    #[cfg(test)]
+    pub(crate) fn address(&self) -> *const () {
+        self.0
+            .as_ref()
+            .map_or(core::ptr::null(), |v| Arc::as_ptr(v).cast())
+    }
+
+    /// Whether this is the empty map without a vector.
+    #[inline]
+    pub(crate) fn is_none(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// Whether both maps hold the same vector (not merely equal contents). Two empty maps share
+    /// nothing.
+    #[inline]
+    pub(crate) fn same_vector(&self, other: &Vars) -> bool {
+        match (&self.0, &other.0) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+
     pub(crate) fn names(&self) -> impl ExactSizeIterator<Item = &'static str> + '_ {
         self.entries().iter().map(|e| e.name)
     }

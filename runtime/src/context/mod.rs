@@ -48,8 +48,9 @@
 //! # Cost
 //!
 //! Values live in a small vector sorted by variable id behind an `Arc`, copied on write: `get`
-//! is a thread-local read and a short scan, [`Context::current`] one reference-count increment,
-//! and `set` edits in place unless a snapshot shares the vector. BENCHMARKS.md has the figures
+//! is a thread-local read and a short scan, [`Context::current`] at most one reference-count
+//! increment (none when the last snapshot was dropped on the same thread, which parks its
+//! reference for the next one), and `set` edits in place unless a snapshot shares the vector. BENCHMARKS.md has the figures
 //! and the comparison with persistent maps (`rpds`, `imbl`) that chose this layout.
 
 mod map;
@@ -59,7 +60,7 @@ mod var;
 pub use propagate::{Scoped, spawn, wrap};
 pub use var::{ContextError, ContextVar, Token};
 
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 use core::fmt;
 use core::mem;
 use map::Vars;
@@ -79,8 +80,44 @@ impl Current {
     };
 }
 
+/// What a thread keeps: its current context, and one spare reference to that context's
+/// vector.
+///
+/// The spare makes a snapshot that is taken and dropped on the same thread (a tracer that
+/// copies the context into every event, a `wrap` that runs inline) free of atomic operations:
+/// dropping a [`Context`] whose vector is the current one parks its reference here instead of
+/// decrementing the shared count, and the next [`Context::current`] takes it back instead of
+/// incrementing it. On a machine where an uncontended atomic read-modify-write costs 10 ns,
+/// that is most of a snapshot's cost.
+///
+/// The spare never keeps a vector alive longer than the thread's own contexts do: it is only
+/// ever a reference to the vector of the current context, and it is released before that
+/// context stops holding the vector (a write that may copy it, a reset, or leaving a
+/// [`Context::run`]). Those rules are in [`ThreadState::release_spare_of`]'s callers.
+struct ThreadState {
+    current: RefCell<Current>,
+    spare: Cell<Vars>,
+}
+
+impl ThreadState {
+    /// Drops the spare if it is a reference to `vars`'s vector, so that `vars` is the only
+    /// reference this thread holds. (Its count then stays at least 1: `vars` holds one.)
+    #[inline]
+    fn release_spare_of(&self, vars: &Vars) {
+        let spare = self.spare.take();
+        if !spare.same_vector(vars) {
+            self.spare.set(spare);
+        }
+    }
+}
+
 thread_local! {
-    static CURRENT: RefCell<Current> = const { RefCell::new(Current::EMPTY) };
+    static THREAD: ThreadState = const {
+        ThreadState {
+            current: RefCell::new(Current::EMPTY),
+            spare: Cell::new(Vars::EMPTY),
+        }
+    };
 }
 
 /// Source of context identities. A context gets one lazily, the first time a variable is set in
@@ -134,9 +171,9 @@ impl Context {
         }
     }
 
-    /// A snapshot of the current context (Python's `copy_context()`), in O(1): one
-    /// reference-count increment, no copying. Later `set`s in either context do not affect
-    /// the other.
+    /// A snapshot of the current context (Python's `copy_context()`), in O(1): at most one
+    /// reference-count increment, no copying (none when a snapshot of the same context was
+    /// dropped on this thread since). Later `set`s in either context do not affect the other.
     ///
     /// ```
     /// use keel_runtime::context::{Context, ContextVar};
@@ -147,10 +184,20 @@ impl Context {
     /// ```
     #[inline]
     pub fn current() -> Self {
-        CURRENT
-            .try_with(|current| Self {
-                vars: current.borrow().vars.clone(),
-                id: 0,
+        THREAD
+            .try_with(|thread| {
+                let current = thread.current.borrow();
+                if current.vars.is_none() {
+                    return Self::new();
+                }
+                let spare = thread.spare.take();
+                let vars = if spare.same_vector(&current.vars) {
+                    spare
+                } else {
+                    thread.spare.set(spare);
+                    current.vars.clone()
+                };
+                Self { vars, id: 0 }
             })
             .unwrap_or_default()
     }
@@ -302,6 +349,30 @@ impl Clone for Context {
     }
 }
 
+impl Drop for Context {
+    /// Parks the reference in this thread's spare when it is one to the current context's vector
+    /// and the spare is free (see `ThreadState`); otherwise drops it as usual.
+    #[inline]
+    fn drop(&mut self) {
+        if self.vars.is_none() {
+            return;
+        }
+        let _ = THREAD.try_with(|thread| {
+            let Ok(current) = thread.current.try_borrow() else {
+                return;
+            };
+            if self.vars.same_vector(&current.vars) {
+                let spare = thread.spare.take();
+                if spare.is_none() {
+                    thread.spare.set(mem::take(&mut self.vars));
+                } else {
+                    thread.spare.set(spare);
+                }
+            }
+        });
+    }
+}
+
 impl fmt::Debug for Context {
     /// `Context { vars: ["request_id", "user"] }`: the names of the variables set here.
     /// (Values are not required to be `Debug`; read them with [`Context::get`].)
@@ -332,7 +403,7 @@ impl<'a> Entered<'a> {
             vars: mem::take(&mut ctx.vars),
             id: ctx.id,
         };
-        let outer = CURRENT.with(|current| mem::replace(&mut *current.borrow_mut(), inner));
+        let outer = THREAD.with(|thread| mem::replace(&mut *thread.current.borrow_mut(), inner));
         Self { ctx, outer }
     }
 }
@@ -343,9 +414,12 @@ impl Drop for Entered<'_> {
         let outer = mem::replace(&mut self.outer, Current::EMPTY);
         // `try_with`: during thread teardown the thread-local may be gone; the context's
         // changes are then lost with the thread, which is all that can happen to them.
-        if let Ok(inner) =
-            CURRENT.try_with(|current| mem::replace(&mut *current.borrow_mut(), outer))
-        {
+        if let Ok(inner) = THREAD.try_with(|thread| {
+            let inner = mem::replace(&mut *thread.current.borrow_mut(), outer);
+            // `inner.vars` leaves the thread: the spare must not outlive it here.
+            thread.release_spare_of(&inner.vars);
+            inner
+        }) {
             self.ctx.vars = inner.vars;
             self.ctx.id = inner.id;
         }
@@ -355,6 +429,7 @@ impl Drop for Entered<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     static V: ContextVar<u32> = ContextVar::new("unit.v");
 
@@ -382,6 +457,84 @@ mod tests {
             ContextError::WrongContext { var: "unit.v", .. }
         ));
         assert_eq!(copy.get(&V), Some(1), "a refused reset changes nothing");
+    }
+
+    /// The thread's current vector and its spare, as addresses.
+    fn current_and_spare() -> (*const (), *const ()) {
+        THREAD.with(|thread| {
+            let spare = thread.spare.take();
+            let addresses = (thread.current.borrow().vars.address(), spare.address());
+            thread.spare.set(spare);
+            addresses
+        })
+    }
+
+    #[test]
+    fn a_snapshot_dropped_on_its_thread_parks_its_reference_for_the_next() {
+        let mut ctx = Context::new();
+        ctx.run(|| {
+            let _token = V.set(1);
+            let (vector, spare) = current_and_spare();
+            assert!(spare.is_null());
+            drop(Context::current());
+            assert_eq!(current_and_spare(), (vector, vector), "parked");
+            let snapshot = Context::current();
+            assert_eq!(
+                current_and_spare(),
+                (vector, core::ptr::null()),
+                "taken back"
+            );
+            assert_eq!(snapshot.get(&V), Some(1));
+            // A second snapshot dropped while the spare is taken is dropped as usual.
+            let other = Context::current();
+            drop(snapshot);
+            drop(other);
+            assert_eq!(current_and_spare(), (vector, vector));
+            // A write releases the spare first, so it edits the unshared vector in place.
+            let _token = V.set(2);
+            assert_eq!(current_and_spare(), (vector, core::ptr::null()));
+            drop(Context::current());
+        });
+        assert_eq!(
+            current_and_spare().1,
+            core::ptr::null(),
+            "leaving the context released the spare it parked"
+        );
+        assert_eq!(ctx.get(&V), Some(2));
+    }
+
+    #[test]
+    fn the_spare_never_keeps_values_alive() {
+        struct Tracked(Arc<std::sync::atomic::AtomicBool>);
+        impl Drop for Tracked {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        static T: ContextVar<Arc<Tracked>> = ContextVar::new("unit.tracked");
+        let flag = || Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let dropped = |f: &Arc<std::sync::atomic::AtomicBool>| f.load(Ordering::SeqCst);
+
+        // Reset after a parked snapshot: the value goes with the reset.
+        let first = flag();
+        let token = T.set(Arc::new(Tracked(first.clone())));
+        drop(Context::current());
+        T.reset(token).unwrap();
+        assert!(
+            dropped(&first),
+            "reset dropped the value despite the parked snapshot"
+        );
+
+        // A context left with a parked snapshot inside: the value goes with the context.
+        let second = flag();
+        let mut ctx = Context::new();
+        ctx.run(|| {
+            let _token = T.set(Arc::new(Tracked(second.clone())));
+            drop(Context::current());
+        });
+        assert!(!dropped(&second));
+        drop(ctx);
+        assert!(dropped(&second), "dropping the context dropped the value");
     }
 
     #[test]

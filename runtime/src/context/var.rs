@@ -1,7 +1,7 @@
 //! [`ContextVar`], the [`Token`] its `set` returns, and [`ContextError`].
 
 use super::map::Value;
-use super::{CURRENT, next_context_id};
+use super::{THREAD, next_context_id};
 use core::fmt;
 use core::marker::PhantomData;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -150,8 +150,8 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
         if id == 0 {
             return None;
         }
-        CURRENT
-            .try_with(|current| current.borrow().vars.get(id).cloned())
+        THREAD
+            .try_with(|thread| thread.current.borrow().vars.get(id).cloned())
             .ok()
             .flatten()
     }
@@ -178,8 +178,10 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
     /// destroyed (as any `thread_local!` access would).
     pub fn set(&self, value: T) -> Token<T> {
         let id = self.id();
-        CURRENT.with(|current| {
-            let mut current = current.borrow_mut();
+        THREAD.with(|thread| {
+            let mut current = thread.current.borrow_mut();
+            // The write may copy the vector; without the spare, it copies only if it is shared.
+            thread.release_spare_of(&current.vars);
             if current.id == 0 {
                 current.id = next_context_id();
             }
@@ -220,8 +222,8 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
             });
         }
         let Token { old, context, .. } = token;
-        let displaced = CURRENT.with(|current| {
-            let mut current = current.borrow_mut();
+        let displaced = THREAD.with(|thread| {
+            let mut current = thread.current.borrow_mut();
             if current.id != context {
                 return Err(ContextError::WrongContext {
                     var: self.name,
@@ -229,6 +231,7 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
                     current_context: current.id,
                 });
             }
+            thread.release_spare_of(&current.vars);
             Ok(match old {
                 Some(old) => current.vars.insert(token.var, self.name, old),
                 None => current.vars.remove(token.var),
@@ -262,7 +265,7 @@ impl<T: Clone + Send + Sync + 'static> ContextVar<T> {
         let id = self.id_if_assigned();
         if id != 0 {
             let found =
-                CURRENT.try_with(|current| current.borrow().vars.get_typed::<T>(id).cloned());
+                THREAD.try_with(|thread| thread.current.borrow().vars.get_typed::<T>(id).cloned());
             if let Ok(Some(value)) = found {
                 return Some(value);
             }
