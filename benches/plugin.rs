@@ -76,10 +76,61 @@ fn create(c: &mut Criterion) {
     group.bench_function("keel_create", |b| {
         b.iter(|| keel_create(exporters, black_box("csv")))
     });
+    // The usage: the registry fetched once (`let reg = registry::<dyn Exporter>()`),
+    // then `reg.create("csv")`, inlined into the loop like the match above.
+    group.bench_function("keel_create_inlined", |b| {
+        b.iter(|| exporters.create(black_box("csv")))
+    });
     group.bench_function("keel_registry_then_create", |b| {
         b.iter(|| registry::<dyn Exporter>().create(black_box("csv")))
     });
     group.finish();
+
+    paired(c, exporters);
+}
+
+/// The same two loops (the match and `create`, both inlined), alternated in chunks of
+/// `CHUNK` calls inside one measurement, so that both see the same moments of a shared host:
+/// the row reports `create`'s time, and the line printed after it the median over all chunk
+/// pairs of `create`'s time over the match's. On a host whose speed drifts by tens of percent
+/// between seconds, separate rows can disagree about the ratio; this line does not.
+fn paired(c: &mut Criterion, exporters: &'static Registry<dyn Exporter>) {
+    const CHUNK: u64 = 10_000;
+    let ratios = std::cell::RefCell::new(Vec::new());
+    let mut group = c.benchmark_group("plugin_create_paired");
+    group.bench_function("keel_create_inlined_alternating_with_the_match", |b| {
+        b.iter_custom(|iters| {
+            let mut keel = std::time::Duration::ZERO;
+            for _ in 0..iters.div_ceil(CHUNK) {
+                let start = Instant::now();
+                for _ in 0..CHUNK {
+                    black_box(hand_written_match(black_box("csv")));
+                }
+                let hand = start.elapsed();
+                let start = Instant::now();
+                for _ in 0..CHUNK {
+                    let _ = black_box(exporters.create(black_box("csv")));
+                }
+                let chunk = start.elapsed();
+                keel += chunk;
+                ratios
+                    .borrow_mut()
+                    .push(chunk.as_secs_f64() / hand.as_secs_f64());
+            }
+            keel.mul_f64(iters as f64 / (iters.div_ceil(CHUNK) * CHUNK) as f64)
+        })
+    });
+    group.finish();
+    let mut ratios = ratios.into_inner();
+    ratios.sort_by(f64::total_cmp);
+    let at = |q: f64| ratios[((ratios.len() - 1) as f64 * q) as usize];
+    println!(
+        "plugin_create_paired: create / match, median over {} chunk pairs of {CHUNK} calls: {:.2}x (quartiles {:.2}x, {:.2}x)",
+        ratios.len(),
+        at(0.5),
+        at(0.25),
+        at(0.75)
+    );
 }
 
 // 1,000 plugins, `Bulk000` .. `Bulk999` (registered as "bulk000" .. "bulk999").

@@ -527,7 +527,7 @@ fn check_reports_every_duplicate() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Names that the fast table leaves to the hash map (one longer than 16 bytes, one claimed twice)
+// Names that the fast table leaves to the hash map (one longer than 15 bytes, one claimed twice)
 // next to names it holds, with an audit hook installed: the same answers, errors and events.
 
 #[keel::registry]

@@ -8,28 +8,26 @@ use super::registry::Slot;
 /// How many names and aliases a registry's fast table holds (scanned before any hashing).
 pub(super) const SMALL: usize = 8;
 
-/// A string of at most 16 bytes as its length and two words that together hold every byte, so
-/// two keys are equal exactly when the strings are (compared without a `memcmp` call).
+/// A string of 1 to 15 bytes as two words that together hold its length and every byte, so two
+/// keys are equal exactly when the strings are: compared with two `cmp`s, without a `memcmp`
+/// call or a separate length check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct ShortKey {
-    len: usize,
     head: u64,
     tail: u64,
 }
 
 impl ShortKey {
-    /// Equal to no string's key: fills the unused places of a fast table.
-    pub(super) const NEVER: Self = Self {
-        len: usize::MAX,
-        head: 0,
-        tail: 0,
-    };
+    /// Equal to no string's key (every key's `tail` holds the length, at least 1): fills the
+    /// unused places of a fast table.
+    pub(super) const NEVER: Self = Self { head: 0, tail: 0 };
 
-    /// `None` for the empty string and for strings longer than 16 bytes.
+    /// `None` for the empty string and for strings longer than 15 bytes.
     #[inline]
     pub(super) fn of(s: &str) -> Option<Self> {
         let bytes = s.as_bytes();
         let len = bytes.len();
+        let word2 = |at: usize| u64::from(u16::from_le_bytes([bytes[at], bytes[at + 1]]));
         let word4 = |at: usize| {
             let mut word = [0u8; 4];
             word.copy_from_slice(&bytes[at..at + 4]);
@@ -40,28 +38,31 @@ impl ShortKey {
             word.copy_from_slice(&bytes[at..at + 8]);
             u64::from_le_bytes(word)
         };
+        let len64 = len as u64;
         // One comparison per class: `len - 1` wraps for the empty string, which has no key.
+        // Up to 8 bytes fit `head`, and `tail` is the length; from 9 to 15, `tail` is the bytes
+        // after the eighth (at most 7) with the length in its top byte.
         let (head, tail) = match len.wrapping_sub(1) {
-            // Bytes 0, len/2 and len-1 are all the bytes of a string of 1 to 3.
-            0..=2 => (
-                u64::from(bytes[0])
-                    | (u64::from(bytes[len / 2]) << 8)
-                    | (u64::from(bytes[len - 1]) << 16),
-                0,
+            0 => (u64::from(bytes[0]), len64),
+            // The first and last 2 bytes overlap and cover a string of 2 or 3.
+            1..=2 => (word2(0) | (word2(len - 2) << 16), len64),
+            // The first and last 4 bytes overlap and cover a string of 4 to 8.
+            3..=7 => (word4(0) | (word4(len - 4) << 32), len64),
+            // The last 8 bytes, shifted down past the ones `head` holds, leave the top byte free.
+            8..=14 => (
+                word8(0),
+                (word8(len - 8) >> (8 * (16 - len))) | (len64 << 56),
             ),
-            // The first and last 4 (or 8) bytes overlap and cover the whole string.
-            3..=6 => (word4(0), word4(len - 4)),
-            7..=15 => (word8(0), word8(len - 8)),
             _ => return None,
         };
-        Some(Self { len, head, tail })
+        Some(Self { head, tail })
     }
 }
 
 /// The keys of a registry's fast table, each with the index of the one plugin it names: the
 /// registered `names` (sorted, as `Registry` keeps them) first, then the aliases (sorted), so
 /// that the names most asked for are found first; at most `SMALL`, leaving out keys longer than
-/// 16 bytes and keys several plugins claim (both are found by hashing).
+/// 15 bytes and keys several plugins claim (both are found by hashing).
 pub(super) fn fast_keys(
     index: &HashMap<&'static str, Slot, foldhash::fast::FixedState>,
     names: &[&'static str],
@@ -112,6 +113,9 @@ pub(super) fn closest(
 mod tests {
     use super::*;
 
+    /// The longest string that has a [`ShortKey`].
+    const SHORT: usize = 15;
+
     const NAMES: [&str; 4] = ["csv", "json", "json_lines", "parquet"];
 
     #[test]
@@ -144,9 +148,14 @@ mod tests {
             "abcdefgh",
             "abcdefgx",
             "xbcdefgh",
-            "abcdefghijklmnop",
-            "abcdefghijklmnoq",
-            "abcdefghXjklmnop",
+            "abcdefghi",
+            "abcdefghj",
+            "abcdefghijklmno",
+            "abcdefghijklmnq",
+            "abcdefghXjklmno",
+            "aaaaaaaa",
+            "aaaaaaaaa",
+            "aaaaaaaaaa",
             "csv",
             "json",
             "json_exporter",
@@ -156,9 +165,22 @@ mod tests {
                 assert_eq!(ShortKey::of(a) == ShortKey::of(b), a == b, "{a:?} vs {b:?}");
             }
         }
-        assert_eq!(ShortKey::of("abcdefghijklmnopq"), None, "17 bytes");
-        // Every byte position of every length up to 16 matters.
-        for len in 1..=16 {
+        assert_eq!(ShortKey::of("abcdefghijklmnop"), None, "16 bytes");
+        assert!(ShortKey::of("abcdefghijklmno").is_some(), "15 bytes");
+        // No key is the unused places' key, and the same byte repeated at every length gives
+        // a different key each time.
+        let repeated: Vec<ShortKey> = (1..=SHORT)
+            .flat_map(|len| [0u8, b'a', 0x7f].map(|byte| vec![byte; len]))
+            .map(|bytes| ShortKey::of(std::str::from_utf8(&bytes).unwrap()).unwrap())
+            .collect();
+        for (i, a) in repeated.iter().enumerate() {
+            assert_ne!(*a, ShortKey::NEVER);
+            for b in &repeated[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        // Every byte position of every length matters.
+        for len in 1..=SHORT {
             let base = vec![b'a'; len];
             for at in 0..len {
                 let mut changed = base.clone();

@@ -4,7 +4,7 @@
 //! `#[keel::plugin(Trait, ..)]`, in any crate linked into the binary, is registered in it by name
 //! (and by its aliases). [`registry`] returns the registry, built once on first access (lazily,
 //! thread-safe) into an index, so every lookup after that is O(1). [`Registry::create`] first
-//! scans a fixed table of up to 8 names and aliases of at most 16 bytes (the registered names
+//! scans a fixed table of up to 8 names and aliases of at most 15 bytes (the registered names
 //! first), each held as a fixed-size fingerprint beside its constructor, which needs neither
 //! hashing nor `memcmp`; any other name is found in a hash map.
 //!

@@ -84,7 +84,7 @@ pub struct Registry<T: ?Sized + Pluggable> {
     /// Every name and alias.
     index: HashMap<&'static str, Slot, foldhash::fast::FixedState>,
     /// The first `SMALL` (8) names and aliases that one plugin alone claims and that fit a
-    /// [`ShortKey`] (at most 16 bytes), each with that plugin's constructor: scanned before any
+    /// [`ShortKey`] (at most 15 bytes), each with that plugin's constructor: scanned before any
     /// hashing, held inline rather than behind a pointer. Unused places hold
     /// [`ShortKey::NEVER`]. Every other name is found through `index`.
     fast: [Fast<T>; SMALL],
