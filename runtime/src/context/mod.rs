@@ -90,10 +90,14 @@ impl Current {
 /// incrementing it. On a machine where an uncontended atomic read-modify-write costs 10 ns,
 /// that is most of a snapshot's cost.
 ///
-/// The spare never keeps a vector alive longer than the thread's own contexts do: it is only
-/// ever a reference to the vector of the current context, and it is released before that
-/// context stops holding the vector (a write that may copy it, a reset, or leaving a
-/// [`Context::run`]). Those rules are in [`ThreadState::release_spare_of`]'s callers.
+/// The spare never keeps a vector alive longer than the thread's own contexts do. It is parked
+/// only while its vector is the current context's, and released before that context stops
+/// holding the vector: before a write that may copy it or a reset, and when a
+/// [`Context::run`] leaves the context. A context suspended by an inner `run` keeps its vector
+/// until it is current again, so the spare may point there meanwhile (the next snapshot parked
+/// inside the `run` takes the spare's place). Dropping the spare therefore never drops the last
+/// reference, and never runs a value's `Drop` while the thread's state is borrowed. The rules
+/// are at the callers of [`ThreadState::release_spare_of`] and in `Context`'s `Drop`.
 struct ThreadState {
     current: RefCell<Current>,
     spare: Cell<Vars>,
@@ -104,9 +108,11 @@ impl ThreadState {
     /// reference this thread holds. (Its count then stays at least 1: `vars` holds one.)
     #[inline]
     fn release_spare_of(&self, vars: &Vars) {
-        let spare = self.spare.take();
-        if !spare.same_vector(vars) {
-            self.spare.set(spare);
+        // SAFETY: a shared borrow of the cell's contents for the comparison only; nothing in it
+        // can reach `self.spare` (it compares two pointers), so nothing writes the cell meanwhile.
+        let parked = unsafe { &*self.spare.as_ptr() }.same_vector(vars);
+        if parked {
+            drop(self.spare.take());
         }
     }
 }
@@ -351,24 +357,25 @@ impl Clone for Context {
 
 impl Drop for Context {
     /// Parks the reference in this thread's spare when it is one to the current context's vector
-    /// and the spare is free (see `ThreadState`); otherwise drops it as usual.
+    /// (see `ThreadState`), dropping what the spare held before; otherwise drops it as usual.
     #[inline]
     fn drop(&mut self) {
         if self.vars.is_none() {
             return;
         }
         let _ = THREAD.try_with(|thread| {
-            let Ok(current) = thread.current.try_borrow() else {
-                return;
-            };
-            if self.vars.same_vector(&current.vars) {
-                let spare = thread.spare.take();
-                if spare.is_none() {
-                    thread.spare.set(mem::take(&mut self.vars));
-                } else {
-                    thread.spare.set(spare);
+            let displaced = {
+                let Ok(current) = thread.current.try_borrow() else {
+                    return;
+                };
+                if !self.vars.same_vector(&current.vars) {
+                    return;
                 }
-            }
+                thread.spare.replace(mem::take(&mut self.vars))
+            };
+            // Outside the borrow, although it is never the vector's last reference (the spare
+            // only holds vectors that this thread's contexts hold too).
+            drop(displaced);
         });
     }
 }
@@ -485,11 +492,26 @@ mod tests {
                 "taken back"
             );
             assert_eq!(snapshot.get(&V), Some(1));
-            // A second snapshot dropped while the spare is taken is dropped as usual.
+            // Two snapshots dropped in turn: the second takes the place of the first.
             let other = Context::current();
             drop(snapshot);
             drop(other);
             assert_eq!(current_and_spare(), (vector, vector));
+            // A run entered with the spare parked: inside, the inner context's snapshot takes
+            // the spare's place, and leaving releases it.
+            let mut inner = Context::new();
+            inner.run(|| {
+                let _token = V.set(9);
+                let (inner_vector, spare) = current_and_spare();
+                assert_eq!(
+                    spare, vector,
+                    "the outer context's spare stays while it is suspended"
+                );
+                drop(Context::current());
+                assert_eq!(current_and_spare(), (inner_vector, inner_vector));
+            });
+            assert_eq!(current_and_spare(), (vector, core::ptr::null()));
+            assert_eq!(inner.get(&V), Some(9));
             // A write releases the spare first, so it edits the unshared vector in place.
             let _token = V.set(2);
             assert_eq!(current_and_spare(), (vector, core::ptr::null()));
