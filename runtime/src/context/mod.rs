@@ -108,12 +108,17 @@ impl ThreadState {
     /// reference this thread holds. (Its count then stays at least 1: `vars` holds one.)
     #[inline]
     fn release_spare_of(&self, vars: &Vars) {
-        // SAFETY: a shared borrow of the cell's contents for the comparison only; nothing in it
-        // can reach `self.spare` (it compares two pointers), so nothing writes the cell meanwhile.
-        let parked = unsafe { &*self.spare.as_ptr() }.same_vector(vars);
-        if parked {
+        if self.spare_is(vars) {
             drop(self.spare.take());
         }
+    }
+
+    /// Whether the spare is a reference to `vars`'s vector, looked at where it lies.
+    #[inline]
+    fn spare_is(&self, vars: &Vars) -> bool {
+        // SAFETY: a shared borrow of the cell's contents for the comparison only; nothing in it
+        // can reach `self.spare` (it compares two pointers), so nothing writes the cell meanwhile.
+        unsafe { &*self.spare.as_ptr() }.same_vector(vars)
     }
 }
 
@@ -196,11 +201,9 @@ impl Context {
                 if current.vars.is_none() {
                     return Self::new();
                 }
-                let spare = thread.spare.take();
-                let vars = if spare.same_vector(&current.vars) {
-                    spare
+                let vars = if thread.spare_is(&current.vars) {
+                    thread.spare.take()
                 } else {
-                    thread.spare.set(spare);
                     current.vars.clone()
                 };
                 Self { vars, id: 0 }
