@@ -50,8 +50,9 @@
 //! Values live in a small vector sorted by variable id behind an `Arc`, copied on write: `get`
 //! is a thread-local read and a short scan, [`Context::current`] at most one reference-count
 //! increment (none when the last snapshot was dropped on the same thread, which parks its
-//! reference for the next one), and `set` edits in place unless a snapshot shares the vector. BENCHMARKS.md has the figures
-//! and the comparison with persistent maps (`rpds`, `imbl`) that chose this layout.
+//! reference for the next one), and `set` edits in place unless a snapshot shares the vector.
+//! BENCHMARKS.md has the figures and the comparison with persistent maps (`rpds`, `imbl`) that
+//! chose this layout.
 
 mod map;
 mod propagate;

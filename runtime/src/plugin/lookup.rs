@@ -39,7 +39,7 @@ impl ShortKey {
             u64::from_le_bytes(word)
         };
         let len64 = len as u64;
-        // One comparison per class: `len - 1` wraps for the empty string, which has no key.
+        // `len - 1` wraps for the empty string, which has no key.
         // Up to 8 bytes fit `head`, and `tail` is the length; from 9 to 15, `tail` is the bytes
         // after the eighth (at most 7) with the length in its top byte.
         let (head, tail) = match len.wrapping_sub(1) {
