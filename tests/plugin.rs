@@ -527,7 +527,7 @@ fn check_reports_every_duplicate() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Names that the fast table leaves to the hash map (one longer than 15 bytes, one claimed twice)
+// Names that the fast table leaves to the hash map (longer than 15 bytes, or claimed twice)
 // next to names it holds, with an audit hook installed: the same answers, errors and events.
 
 #[keel::registry]
@@ -535,7 +535,11 @@ pub trait Codec {
     fn id(&self) -> u8;
 }
 
-#[keel::plugin(Codec, name = "base64_url_safe_no_padding", aliases = ["b64"])]
+#[keel::plugin(
+    Codec,
+    name = "base64_url_safe_no_padding",
+    aliases = ["b64", "base64_urlsafe1", "base64_urlsafe16"]
+)]
 #[derive(Default)]
 pub struct Base64;
 
@@ -594,6 +598,21 @@ fn names_left_to_the_hash_map_answer_the_same() {
         64
     );
     assert_eq!(codecs.create("b64").unwrap().id(), 64);
+    // The longest names the fast table holds (15 bytes) and the shortest it leaves (16).
+    assert_eq!(codecs.create("base64_urlsafe1").unwrap().id(), 64);
+    assert_eq!(codecs.create("base64_urlsafe16").unwrap().id(), 64);
+    for near in [
+        "base64_urlsafe2",
+        "base64_urlsafe",
+        "base64_urlsafe17",
+        "base64_urlsafe1 ",
+    ] {
+        let err = codecs.create(near).err().expect("only the exact name");
+        assert!(
+            matches!(*err, PluginError::Unknown { .. }),
+            "{near:?}: {err}"
+        );
+    }
     assert_eq!(codecs.create("hex").unwrap().id(), 16);
     assert_eq!(codecs.create("base16").unwrap().id(), 17);
     assert_eq!(

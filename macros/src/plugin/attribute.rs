@@ -252,6 +252,10 @@ fn generate(options: &Options, plugin: &PluginType, names: &[String]) -> TokenSt
     let dyn_trait = quote_spanned!(trait_span=> dyn #trait_path + 'static);
     let pluggable = quote_spanned!(trait_span=> <#dyn_trait as #private::plugin::Pluggable>);
 
+    // One identifier for the parameter and its uses: spelled inside `quote_spanned!` with
+    // different spans, they would not resolve to each other when the plugin is declared by a
+    // `macro_rules!` macro (the spans then carry different hygiene).
+    let args = Ident::new("__keel_args", Span::mixed_site());
     let construct = match &options.new {
         Some(new) => {
             let new_span = new.span();
@@ -266,11 +270,11 @@ fn generate(options: &Options, plugin: &PluginType, names: &[String]) -> TokenSt
                 }
             }
             quote_spanned! {new_span=>
-                #private::plugin::construct_with::<#ident, _, #pluggable::Construct, _>(#new, __keel_args)
+                #private::plugin::construct_with::<#ident, _, #pluggable::Construct, _>(#new, #args)
             }
         }
         None => quote_spanned! {type_span=>
-            <#ident as #private::plugin::Construct<#pluggable::Args, #pluggable::Construct>>::construct(__keel_args)
+            <#ident as #private::plugin::Construct<#pluggable::Args, #pluggable::Construct>>::construct(#args)
         },
     };
     // Boxing spanned at the type: "does not implement the trait" points at it.
@@ -295,7 +299,7 @@ fn generate(options: &Options, plugin: &PluginType, names: &[String]) -> TokenSt
     // Every generated name starts with `__keel` so that none can capture the user's `new = path`.
     quote_spanned! {trait_span=>
         const _: () = {
-            fn __keel_construct(__keel_args: #pluggable::Args) -> #private::plugin::Box<#dyn_trait> {
+            fn __keel_construct(#args: #pluggable::Args) -> #private::plugin::Box<#dyn_trait> {
                 #boxed
             }
 
