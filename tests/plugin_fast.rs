@@ -1,6 +1,6 @@
 //! The fast table that `create` scans before hashing, tested where no audit hook is ever
 //! installed (hooks are process-wide, and with one installed every `create` takes the hash map):
-//! names made of the same byte at lengths 1 to 16, so that only the length tells them apart,
+//! names made of the same byte at lengths from 1 to 16, so that only the length tells them apart,
 //! around the table's 15-byte limit. The plugins are declared by a `macro_rules!` macro, which
 //! is also the regression test for generating plugins that way (the constructor's parameter
 //! once failed to resolve across the two hygiene contexts).
@@ -25,8 +25,8 @@ macro_rules! widths {
     )*};
 }
 
-// Sorted, the names fill the table's first places and the aliases the rest: 7 keys of at most
-// 15 bytes in the table, the 16-byte alias in the hash map.
+// Sorted, the names fill the table's first places and the aliases the rest: the 5 names and the
+// 9-byte alias in the table (6 of its 8 places), the 16-byte alias in the hash map.
 widths! {
     One = "x";
     Two = "xx";
