@@ -66,8 +66,9 @@ impl Vars {
         }
         // SAFETY: `type_id` is the `TypeId` of the value's concrete type: `insert_with_type`, the
         // only writer, requires it, and its callers take it from the value itself (`insert`,
-        // through the vtable) or from the type they wrap (`insert_new`). Equal `TypeId`s mean the `Arc` holds a `T`, so the data pointer
-        // of the `dyn Any` points at a live, initialised `T`, borrowed for as long as `self`.
+        // through the vtable) or from the type they wrap (`insert_new`). Equal `TypeId`s mean
+        // the `Arc` holds a `T`, so the data pointer of the `dyn Any` points at a live,
+        // initialised `T`, borrowed for as long as `self`.
         Some(unsafe { &*Arc::as_ptr(&entry.value).cast::<T>() })
     }
 
