@@ -43,6 +43,33 @@ static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// may itself emit events or add hooks without deadlocking.
 static HOOKS: Mutex<Option<Arc<Vec<Hook>>>> = Mutex::new(None);
 
+/// A hot path that, instead of calling [`is_active`] each time, keeps a state of its own that
+/// says "no hook is installed" (a plugin registry's fast table, whose keys match only while it
+/// is armed). [`bypass`] arms it unless a hook is already installed, and [`add_hook`] disarms
+/// every armed one before it returns; hooks are irremovable, so nothing is armed again.
+pub(crate) trait Bypass: Sync {
+    /// Turns the fast path on: called at most once, by [`bypass`], with no hook installed.
+    fn arm(&self);
+    /// Turns it off for good: every operation then checks for hooks.
+    fn disarm(&self);
+}
+
+/// The armed [`Bypass`]es; emptied when the first hook is installed.
+static ARMED: Mutex<Vec<&'static dyn Bypass>> = Mutex::new(Vec::new());
+
+/// Arms `path` if no hook is installed yet; it is disarmed when the first one is.
+///
+/// The check and the arming happen under the `ARMED` lock, and [`add_hook`] sets `ACTIVE`
+/// before it takes that lock to disarm: either `path` is armed first and then disarmed, or it
+/// sees `ACTIVE` and is never armed. No hook can be installed while a path stays armed.
+pub(crate) fn bypass(path: &'static dyn Bypass) {
+    let mut armed = ARMED.lock().unwrap_or_else(PoisonError::into_inner);
+    if !ACTIVE.load(Ordering::Acquire) {
+        path.arm();
+        armed.push(path);
+    }
+}
+
 /// One audited operation: a dotted name (`shm.create`) and its arguments.
 ///
 /// ```
@@ -189,6 +216,11 @@ where
     let list = hooks.get_or_insert_with(|| Arc::new(Vec::new()));
     Arc::make_mut(list).push(Arc::new(hook));
     ACTIVE.store(true, Ordering::Release);
+    drop(hooks);
+    let armed = std::mem::take(&mut *ARMED.lock().unwrap_or_else(PoisonError::into_inner));
+    for path in armed {
+        path.disarm();
+    }
     Ok(())
 }
 

@@ -257,7 +257,7 @@ fn generate(item: &ItemTrait, args: Option<&Type>, krate: &CratePath) -> TokenSt
             fn registry() -> &'static #private::plugin::Registry<Self> {
                 static REGISTRY: #private::plugin::OnceLock<#private::plugin::Registry<dyn #ident>> =
                     #private::plugin::OnceLock::new();
-                REGISTRY.get_or_init(#private::plugin::Registry::collect)
+                #private::plugin::Registry::get_or_collect(&REGISTRY)
             }
         }
     };

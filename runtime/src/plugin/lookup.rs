@@ -2,8 +2,12 @@
 //! was meant.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::Pluggable;
+use super::registration::Constructor;
 use super::registry::Slot;
+use crate::audit;
 
 /// How many names and aliases a registry's fast table holds (scanned before any hashing).
 pub(super) const SMALL: usize = 8;
@@ -57,6 +61,84 @@ impl ShortKey {
         };
         Some(Self { head, tail })
     }
+}
+
+/// One place of a [`FastTable`]: a key, split so that its `tail` can be cleared, and the
+/// constructor of the plugin it names.
+struct Place<T: ?Sized + Pluggable> {
+    head: u64,
+    /// The key's `tail` while the table is armed; 0 (no key's) while it is not.
+    tail: AtomicU64,
+    constructor: Constructor<T>,
+}
+
+/// The names a registry finds without hashing: up to `SMALL` (8) keys, each next to its
+/// plugin's constructor, scanned in order and held inline rather than behind a pointer.
+///
+/// The table is also what spares a `create` the audit check: it only matches while it is
+/// armed, and it is armed only while no audit hook is installed (it is an [`audit::Bypass`],
+/// disarmed when the first hook is added). A table starts disarmed, so a registry that never
+/// reaches [`FastTable::arm_when_static`] finds every name by hashing, with the audit check.
+pub(super) struct FastTable<T: ?Sized + Pluggable> {
+    places: [Place<T>; SMALL],
+    /// The `tail` of each place's key, written into the places when the table is armed.
+    tails: [u64; SMALL],
+}
+
+impl<T: ?Sized + Pluggable> FastTable<T> {
+    /// A disarmed table of `keys`, each with its constructor; unused places hold
+    /// [`ShortKey::NEVER`] and a constructor that is never called.
+    pub(super) fn new(keys: impl Iterator<Item = (ShortKey, Constructor<T>)>) -> Self {
+        let mut keys = keys.fuse();
+        let mut tails = [ShortKey::NEVER.tail; SMALL];
+        let places = std::array::from_fn(|at| {
+            let (key, constructor) = keys
+                .next()
+                .unwrap_or((ShortKey::NEVER, never_called::<T> as Constructor<T>));
+            tails[at] = key.tail;
+            Place {
+                head: key.head,
+                tail: AtomicU64::new(ShortKey::NEVER.tail),
+                constructor,
+            }
+        });
+        Self { places, tails }
+    }
+
+    /// Arms the table, unless an audit hook is installed; the first hook disarms it again.
+    pub(super) fn arm_when_static(&'static self) {
+        audit::bypass(self);
+    }
+
+    /// The constructor `name`'s key leads to, if the table is armed and holds it.
+    // `always`: the scan is small once inlined, but large enough that LLVM would otherwise call it.
+    #[inline(always)]
+    pub(super) fn find(&self, name: &str) -> Option<Constructor<T>> {
+        let key = ShortKey::of(name)?;
+        self.places
+            .iter()
+            .find(|place| place.head == key.head && place.tail.load(Ordering::Relaxed) == key.tail)
+            .map(|place| place.constructor)
+    }
+}
+
+impl<T: ?Sized + Pluggable> audit::Bypass for FastTable<T> {
+    fn arm(&self) {
+        for (place, tail) in self.places.iter().zip(self.tails) {
+            place.tail.store(tail, Ordering::Relaxed);
+        }
+    }
+
+    fn disarm(&self) {
+        for place in &self.places {
+            place.tail.store(ShortKey::NEVER.tail, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The constructor of the unused places of a [`FastTable`], whose key matches no name.
+fn never_called<T: ?Sized + Pluggable>(_: T::Args) -> Box<T> {
+    unreachable!("an unused fast-table place matched a name")
 }
 
 /// The keys of a registry's fast table, each with the index of the one plugin it names: the
@@ -224,6 +306,45 @@ mod tests {
         let table: Vec<(ShortKey, u32)> = fast_keys(&index, &many).collect();
         assert_eq!(table.len(), SMALL);
         assert_eq!(table[7], (ShortKey::of("n07").unwrap(), 7));
+    }
+
+    trait Probe {
+        fn id(&self) -> u8;
+    }
+
+    impl Probe for u8 {
+        fn id(&self) -> u8 {
+            *self
+        }
+    }
+
+    impl Pluggable for dyn Probe {
+        type Args = ();
+        type Construct = super::super::ByDefault;
+        const NAME: &'static str = "Probe";
+        fn registry() -> &'static super::super::Registry<Self> {
+            unreachable!("the table is tested alone")
+        }
+    }
+
+    #[test]
+    fn the_fast_table_matches_only_while_armed() {
+        use audit::Bypass;
+        let table = FastTable::<dyn Probe>::new(
+            [
+                ("csv", (|()| Box::new(1u8)) as Constructor<dyn Probe>),
+                ("json", |()| Box::new(2u8)),
+            ]
+            .into_iter()
+            .map(|(name, constructor)| (ShortKey::of(name).unwrap(), constructor)),
+        );
+        let found = |name| table.find(name).map(|constructor| constructor(()).id());
+        assert_eq!(found("csv"), None, "a new table is disarmed");
+        table.arm();
+        assert_eq!((found("csv"), found("json")), (Some(1), Some(2)));
+        assert_eq!((found("cs"), found(""), found("jsonl")), (None, None, None));
+        table.disarm();
+        assert_eq!((found("csv"), found("json")), (None, None));
     }
 
     #[test]

@@ -4,8 +4,9 @@ use std::any::TypeId;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry as MapEntry;
 use std::fmt;
+use std::sync::OnceLock;
 
-use super::lookup::{SMALL, ShortKey, closest, fast_keys};
+use super::lookup::{FastTable, closest, fast_keys};
 use super::registration::{Constructor, Registration};
 use super::{Conflict, Pluggable, PluginError, PluginInfo};
 use crate::audit;
@@ -17,26 +18,6 @@ pub(super) enum Slot {
     Unique(u32),
     /// Several do: the index in `conflicts`.
     Conflict(u32),
-}
-
-/// One place of [`Registry::fast`].
-struct Fast<T: ?Sized + Pluggable> {
-    key: ShortKey,
-    constructor: Constructor<T>,
-}
-
-// By hand, for the same reason as `Entry`.
-impl<T: ?Sized + Pluggable> Clone for Fast<T> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<T: ?Sized + Pluggable> Copy for Fast<T> {}
-
-/// The constructor of the unused places of [`Registry::fast`], whose key matches no name.
-fn never_called<T: ?Sized + Pluggable>(_: T::Args) -> Box<T> {
-    unreachable!("an unused fast-path place matched a name")
 }
 
 struct Entry<T: ?Sized + Pluggable> {
@@ -83,11 +64,10 @@ pub struct Registry<T: ?Sized + Pluggable> {
     names: Vec<&'static str>,
     /// Every name and alias.
     index: HashMap<&'static str, Slot, foldhash::fast::FixedState>,
-    /// The first `SMALL` (8) names and aliases that one plugin alone claims and that fit a
-    /// [`ShortKey`] (at most 15 bytes), each with that plugin's constructor: scanned before any
-    /// hashing, held inline rather than behind a pointer. Unused places hold
-    /// [`ShortKey::NEVER`]. Every other name is found through `index`.
-    fast: [Fast<T>; SMALL],
+    /// The first 8 names and aliases that one plugin alone claims and that have at most 15
+    /// bytes, each with that plugin's constructor: scanned before any hashing, and only while
+    /// no audit hook is installed. Every other name is found through `index`.
+    fast: FastTable<T>,
     /// Sorted by name.
     conflicts: Vec<Conflict>,
 }
@@ -95,6 +75,10 @@ pub struct Registry<T: ?Sized + Pluggable> {
 impl<T: ?Sized + Pluggable> Registry<T> {
     /// Builds a registry from every plugin of `T` linked into the program. [`registry`](fn@super::registry) does
     /// this once and keeps the result; call it directly only to measure or inspect a fresh build.
+    /// A registry built this way finds every name by hashing: the table that spares the
+    /// registry of [`registry`](fn@super::registry) the hashing and the audit check (see
+    /// [`create_with`](Self::create_with)) is only armed in a registry that lives for the
+    /// whole program.
     ///
     /// ```
     /// #[keel::registry]
@@ -170,16 +154,9 @@ impl<T: ?Sized + Pluggable> Registry<T> {
                 index.insert(conflict.name, Slot::Conflict(c as u32));
             }
         }
-        let mut fast = [Fast {
-            key: ShortKey::NEVER,
-            constructor: never_called::<T> as Constructor<T>,
-        }; SMALL];
-        for (place, (key, i)) in fast.iter_mut().zip(fast_keys(&index, &names)) {
-            *place = Fast {
-                key,
-                constructor: entries[i as usize].constructor,
-            };
-        }
+        let fast = FastTable::new(
+            fast_keys(&index, &names).map(|(key, i)| (key, entries[i as usize].constructor)),
+        );
         Self {
             entries,
             names,
@@ -187,6 +164,32 @@ impl<T: ?Sized + Pluggable> Registry<T> {
             fast,
             conflicts,
         }
+    }
+
+    /// The registry in `cell`, built and armed on first access: what the `registry()` of a
+    /// `#[keel::registry]` trait returns. Not a public API.
+    #[doc(hidden)]
+    #[inline]
+    pub fn get_or_collect(cell: &'static OnceLock<Self>) -> &'static Self {
+        match cell.get() {
+            Some(registry) => registry,
+            None => Self::first_access(cell),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn first_access(cell: &'static OnceLock<Self>) -> &'static Self {
+        let mut built = false;
+        let registry = cell.get_or_init(|| {
+            built = true;
+            Self::collect()
+        });
+        // Armed once, by the thread that built it; others meanwhile find names by hashing.
+        if built {
+            registry.fast.arm_when_static();
+        }
+        registry
     }
 
     /// Constructs the plugin registered as `name` (or with the alias `name`) from `args`.
@@ -222,15 +225,14 @@ impl<T: ?Sized + Pluggable> Registry<T> {
     // returned through memory.
     #[inline(always)]
     pub fn create_with(&self, name: &str, args: T::Args) -> Result<Box<T>, Box<PluginError>> {
-        // Only a hit in the fast table is inline (a scan, one flag load and the constructor
-        // call, whose `Box` comes back in two registers); every other path (hashing, an audit
-        // hook, an error) is one call to an out-of-line function that returns the whole `Result`.
-        if let Some(constructor) = self.find_fast(name) {
-            if !audit::is_active() {
-                return Ok(constructor(args));
-            }
+        // Only a hit in the fast table is inline: a scan and the constructor call, whose `Box`
+        // comes back in two registers. The table matches only while no audit hook is installed,
+        // so a hit needs no audit check. Every other path (hashing, an audit hook, an error) is
+        // one call to an out-of-line function.
+        match self.fast.find(name) {
+            Some(constructor) => Ok(constructor(args)),
+            None => self.create_slow(name, args),
         }
-        self.create_slow(name, args)
     }
 
     /// The plugin registered as `name`, or with the alias `name`. `None` when no plugin, or more
@@ -357,23 +359,24 @@ impl<T: ?Sized + Pluggable> Registry<T> {
         }
     }
 
-    /// The constructor of the plugin that `name` alone resolves to, if `name` is in the fast
-    /// table: one [`ShortKey`] and a scan of `SMALL` (8) places, no hashing.
-    // `always`: the scan is small once inlined, but large enough that LLVM would otherwise call it.
-    #[inline(always)]
-    fn find_fast(&self, name: &str) -> Option<Constructor<T>> {
-        let key = ShortKey::of(name)?;
-        self.fast
-            .iter()
-            .find(|place| place.key == key)
-            .map(|place| place.constructor)
-    }
-
     /// [`create_with`](Self::create_with) for every name the fast table does not hold, for a
     /// registry with an audit hook, and for every error: out of line, since hashing costs far
     /// more than the call.
+    ///
+    /// `extern "C-unwind"` for its return value alone (it is never called through a pointer or
+    /// from outside Rust): Rust's own calling convention returns this `Result` through memory,
+    /// since its two variants put different kinds of data in its first word. The C convention
+    /// returns any 16-byte struct of integers and pointers in two registers (System V x86-64,
+    /// AArch64), so the result of the inlined fast path and this one meet in registers instead
+    /// of being stored and copied on every `create`. `-unwind` lets a panicking constructor
+    /// unwind through it, as through any Rust function.
     #[inline(never)]
-    fn create_slow(&self, name: &str, args: T::Args) -> Result<Box<T>, Box<PluginError>> {
+    #[allow(improper_ctypes_definitions)]
+    extern "C-unwind" fn create_slow(
+        &self,
+        name: &str,
+        args: T::Args,
+    ) -> Result<Box<T>, Box<PluginError>> {
         match self.index.get(name) {
             Some(Slot::Unique(i)) => {
                 let entry = self.entries[*i as usize];

@@ -1,0 +1,93 @@
+//! A registry's fast table spares `create` the audit check while no hook is installed, so the
+//! first hook must switch it off: in a registry built and used before the hook, and in one
+//! first built after it. One test, since hooks are process-wide and the order matters.
+
+use std::sync::Mutex;
+
+use keel::audit::{self, Denied};
+use keel::plugin::{PluginError, registry};
+
+#[keel::registry]
+pub trait Early {
+    fn id(&self) -> u8;
+}
+
+#[keel::plugin(Early, name = "a")]
+#[derive(Default)]
+pub struct EarlyA;
+impl Early for EarlyA {
+    fn id(&self) -> u8 {
+        b'a'
+    }
+}
+
+#[keel::plugin(Early, name = "b")]
+#[derive(Default)]
+pub struct EarlyB;
+impl Early for EarlyB {
+    fn id(&self) -> u8 {
+        b'b'
+    }
+}
+
+#[keel::registry]
+pub trait Late {
+    fn id(&self) -> u8;
+}
+
+#[keel::plugin(Late, name = "c")]
+#[derive(Default)]
+pub struct LateC;
+impl Late for LateC {
+    fn id(&self) -> u8 {
+        b'c'
+    }
+}
+
+/// The `(registry, name)` of every `plugin.create` the hook saw.
+static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn seen() -> Vec<String> {
+    std::mem::take(&mut *SEEN.lock().unwrap())
+}
+
+#[test]
+fn the_first_hook_sees_every_create_after_it_even_on_the_fast_path() {
+    // Before any hook: the registry is built (its table armed) and used.
+    let early = registry::<dyn Early>();
+    assert_eq!(early.create("a").unwrap().id(), b'a');
+    assert_eq!(early.create("b").unwrap().id(), b'b');
+
+    audit::add_hook(|event| {
+        if event.name() == "plugin.create" {
+            let arg = |key| format!("{:?}", event.arg(key).unwrap());
+            let (registry, name) = (arg("registry"), arg("name"));
+            SEEN.lock().unwrap().push(format!("{registry}/{name}"));
+            if name == "\"b\"" {
+                return Err(Denied::new("no b"));
+            }
+        }
+        Ok(())
+    })
+    .unwrap();
+
+    // The registry built before the hook: seen, and a denial is honoured.
+    assert_eq!(early.create("a").unwrap().id(), b'a');
+    let denied = early.create("b").err().expect("the hook denies b");
+    assert!(
+        matches!(*denied, PluginError::Denied { name: "b", .. }),
+        "{denied:?}"
+    );
+    assert_eq!(seen(), ["\"Early\"/\"a\"", "\"Early\"/\"b\""]);
+
+    // A registry first built after the hook never arms its table.
+    assert_eq!(registry::<dyn Late>().create("c").unwrap().id(), b'c');
+    assert_eq!(seen(), ["\"Late\"/\"c\""]);
+
+    // Unknown names are errors, not events.
+    assert!(matches!(
+        *early.create("z").err().unwrap(),
+        PluginError::Unknown { .. }
+    ));
+    assert_eq!(seen(), Vec::<String>::new());
+}
