@@ -6,7 +6,8 @@
 //! thread-safe) into an index, so every lookup after that is O(1). [`Registry::create`] first
 //! scans a fixed table of up to 8 names and aliases of at most 15 bytes (the registered names
 //! first), each held as a fixed-size fingerprint beside its constructor, which needs neither
-//! hashing nor `memcmp`; any other name is found in a hash map.
+//! hashing nor `memcmp`; any other name is found in a hash map. The table is only used while no
+//! audit hook is installed (see [Audit](#audit)).
 //!
 //! ```
 //! /// Formats a series of numbers.
@@ -65,7 +66,10 @@
 //! [`Registry::create`] and [`Registry::create_with`] raise the [`audit`](crate::audit) event
 //! `plugin.create` with the arguments `registry` (the trait name) and `name` (the plugin's
 //! registered name) before constructing anything; a hook's denial becomes
-//! [`PluginError::Denied`] and no plugin is constructed.
+//! [`PluginError::Denied`] and no plugin is constructed. With no hook installed there is nothing
+//! to raise, and a name found in the fast table costs no audit check at all: the first
+//! [`add_hook`](crate::audit::add_hook) switches every registry's table off before it returns,
+//! so every `create` after it, on any thread that synchronises with it, is seen by the hook.
 
 mod error;
 mod info;
