@@ -89,48 +89,87 @@ fn create(c: &mut Criterion) {
     paired(c, exporters);
 }
 
-/// The same two loops (the match and `create`, both inlined), alternated in chunks of
-/// `CHUNK` calls inside one measurement, so that both see the same moments of a shared host:
-/// the row reports `create`'s time, and the line printed after it the median over all chunk
-/// pairs of `create`'s time over the match's. On a host whose speed drifts by tens of percent
-/// between seconds, separate rows can disagree about the ratio; this line does not.
+/// The constructors of the match below, reached through function pointers.
+static CONSTRUCTORS: [fn() -> Box<dyn Exporter>; 2] =
+    [|| Box::new(CsvExporter), || Box::new(JsonExporter)];
+
+/// The floor of any registry that learns its plugins at link time: the same match, calling the
+/// plugin's constructor through a function pointer, as such a registry has to.
+#[inline(always)]
+fn hand_written_match_via_pointer(
+    constructors: &[fn() -> Box<dyn Exporter>; 2],
+    name: &str,
+) -> Option<Box<dyn Exporter>> {
+    match name {
+        "csv" | "comma" => Some(constructors[0]()),
+        "json" => Some(constructors[1]()),
+        _ => None,
+    }
+}
+
+/// The match, `create` and the match via a pointer, all inlined, alternated in chunks of
+/// `CHUNK` calls inside one measurement, so that all three see the same moments of a shared
+/// host: the row reports `create`'s time, and the lines printed after it the medians over all
+/// chunk triples of `create`'s time over the match's, and of the pointer match's over the match's.
+/// On a host whose speed drifts by tens of percent between seconds, separate rows can disagree
+/// about a ratio; these lines do not.
 fn paired(c: &mut Criterion, exporters: &'static Registry<dyn Exporter>) {
     const CHUNK: u64 = 10_000;
-    let ratios = std::cell::RefCell::new(Vec::new());
+    let ratios = std::cell::RefCell::new((Vec::new(), Vec::new()));
+    let constructors = black_box(&CONSTRUCTORS);
+    assert_eq!(
+        hand_written_match_via_pointer(constructors, "csv")
+            .unwrap()
+            .export(&[1, 2]),
+        "1,2"
+    );
     let mut group = c.benchmark_group("plugin_create_paired");
     group.bench_function("keel_create_inlined_alternating_with_the_match", |b| {
         b.iter_custom(|iters| {
             let mut keel = std::time::Duration::ZERO;
+            let mut ratios = ratios.borrow_mut();
             for _ in 0..iters.div_ceil(CHUNK) {
                 let start = Instant::now();
                 for _ in 0..CHUNK {
                     black_box(hand_written_match(black_box("csv")));
                 }
-                let hand = start.elapsed();
+                let hand = start.elapsed().as_secs_f64();
                 let start = Instant::now();
                 for _ in 0..CHUNK {
                     let _ = black_box(exporters.create(black_box("csv")));
                 }
                 let chunk = start.elapsed();
+                let start = Instant::now();
+                for _ in 0..CHUNK {
+                    black_box(hand_written_match_via_pointer(
+                        constructors,
+                        black_box("csv"),
+                    ));
+                }
+                let via_pointer = start.elapsed().as_secs_f64();
                 keel += chunk;
-                ratios
-                    .borrow_mut()
-                    .push(chunk.as_secs_f64() / hand.as_secs_f64());
+                ratios.0.push(chunk.as_secs_f64() / hand);
+                ratios.1.push(via_pointer / hand);
             }
             keel.mul_f64(iters as f64 / (iters.div_ceil(CHUNK) * CHUNK) as f64)
         })
     });
     group.finish();
-    let mut ratios = ratios.into_inner();
-    ratios.sort_by(f64::total_cmp);
-    let at = |q: f64| ratios[((ratios.len() - 1) as f64 * q) as usize];
-    println!(
-        "plugin_create_paired: create / match, median over {} chunk pairs of {CHUNK} calls: {:.2}x (quartiles {:.2}x, {:.2}x)",
-        ratios.len(),
-        at(0.5),
-        at(0.25),
-        at(0.75)
-    );
+    let (keel, via_pointer) = ratios.into_inner();
+    for (what, mut ratios) in [
+        ("create / match", keel),
+        ("match via a pointer / match", via_pointer),
+    ] {
+        ratios.sort_by(f64::total_cmp);
+        let at = |q: f64| ratios[((ratios.len() - 1) as f64 * q) as usize];
+        println!(
+            "plugin_create_paired: {what}, median over {} chunk triples of {CHUNK} calls: {:.2}x (quartiles {:.2}x, {:.2}x)",
+            ratios.len(),
+            at(0.5),
+            at(0.25),
+            at(0.75)
+        );
+    }
 }
 
 // 1,000 plugins, `Bulk000` .. `Bulk999` (registered as "bulk000" .. "bulk999").

@@ -1,6 +1,7 @@
 //! A registry's fast table spares `create` the audit check while no hook is installed, so the
 //! first hook must switch it off: in a registry built and used before the hook, and in one
-//! first built after it. One test, since hooks are process-wide and the order matters.
+//! first built after it. One test, since hooks are process-wide and the order matters. It also
+//! checks that a panicking constructor unwinds out of `create` on the out-of-line path.
 
 use std::sync::Mutex;
 
@@ -44,6 +45,21 @@ impl Late for LateC {
     }
 }
 
+/// Its constructor panics; with a hook installed it is built by the out-of-line path, which a
+/// panic must unwind through like any Rust function (that path uses the C calling convention for
+/// its return value, in its `-unwind` form: the plain one would abort the process).
+#[keel::plugin(Late, name = "boom", new = boom)]
+pub struct LateBoom;
+impl Late for LateBoom {
+    fn id(&self) -> u8 {
+        b'!'
+    }
+}
+
+fn boom() -> LateBoom {
+    panic!("the constructor of boom failed")
+}
+
 /// The `(registry, name)` of every `plugin.create` the hook saw.
 static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
@@ -83,6 +99,15 @@ fn the_first_hook_sees_every_create_after_it_even_on_the_fast_path() {
     // A registry first built after the hook never arms its table.
     assert_eq!(registry::<dyn Late>().create("c").unwrap().id(), b'c');
     assert_eq!(seen(), ["\"Late\"/\"c\""]);
+
+    // A panicking constructor unwinds out of `create` to the caller.
+    let panic = std::panic::catch_unwind(|| registry::<dyn Late>().create("boom").map(|_| ()))
+        .expect_err("the constructor panics");
+    assert_eq!(
+        panic.downcast_ref::<&str>(),
+        Some(&"the constructor of boom failed")
+    );
+    assert_eq!(seen(), ["\"Late\"/\"boom\""]);
 
     // Unknown names are errors, not events.
     assert!(matches!(
