@@ -61,7 +61,7 @@ static ARMED: Mutex<Vec<&'static dyn Bypass>> = Mutex::new(Vec::new());
 ///
 /// The check and the arming happen under the `ARMED` lock, and [`add_hook`] sets `ACTIVE`
 /// before it takes that lock to disarm: either `path` is armed first and then disarmed, or it
-/// sees `ACTIVE` and is never armed. No hook can be installed while a path stays armed.
+/// sees `ACTIVE` and is never armed. Once the first `add_hook` has returned, no path is armed.
 pub(crate) fn bypass(path: &'static dyn Bypass) {
     let mut armed = ARMED.lock().unwrap_or_else(PoisonError::into_inner);
     if !ACTIVE.load(Ordering::Acquire) {
