@@ -15,6 +15,7 @@
 //! ```
 
 #![no_std]
+#![forbid(unsafe_code)]
 
 #[doc(inline)]
 pub use keel_runtime::*;

@@ -4,6 +4,8 @@
 //! This file holds only the entry points; each macro is a pipeline (parse → validate → expand)
 //! in its own module.
 
+#![forbid(unsafe_code)]
+
 mod bounded;
 mod common;
 mod compact;

@@ -4,6 +4,7 @@
 //! facade crate, which re-exports all of this together with the macros.
 
 #![warn(missing_docs)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod audit;
 pub mod bounds;

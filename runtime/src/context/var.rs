@@ -359,6 +359,7 @@ impl<T> fmt::Debug for Token<T> {
 /// assert!(err.to_string().starts_with("cannot reset context variable `id`"));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ContextError {
     /// The token was made by another variable's `set`.
     #[error(

@@ -40,6 +40,7 @@ pub struct Filter {
 /// );
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum FilterError {
     /// The text after `=` is neither `on` nor `off`.
     #[error("trace filter directive `{directive}` must end in `=on` or `=off`, got `={value}`")]
