@@ -182,7 +182,7 @@ fn dive(depth: i32) -> Dive {
 #[test]
 fn negative_and_const_bounds_compute_their_width() {
     // -1000..-10 holds 990 values: 10 bits, computed in const from `DEEPEST`.
-    assert_eq!(DiveVec::DEPTH_BITS, 10);
+    assert_eq!(DiveColumns::DEPTH_BITS, 10);
     let mut rows = DiveVec::new();
     rows.push(dive(-1000)).unwrap();
     rows.push(dive(-11)).unwrap();

@@ -66,6 +66,7 @@ pub mod __private {
         PackedColumn, RowDebug, Rows, Storage, StrArena, bits_for, range_bits_signed,
         range_bits_unsigned, range_is_ordered_signed, range_is_ordered_unsigned,
     };
+    pub use crate::layout::{Column, ColumnSet, StructVec};
     pub use core::fmt::{Debug, Formatter, Result as FmtResult};
     pub use core::mem::{align_of, offset_of, size_of};
     pub use core::option::Option;

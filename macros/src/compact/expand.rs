@@ -1,10 +1,11 @@
-//! Writing the code: the `LAYOUT` constant, the `Compact` impl and, for structs, `<Name>Vec`.
+//! Writing the code: the `LAYOUT` constant, the `Compact` impl and, for structs, the
+//! `<Name>Columns` column set that the runtime's `StructVec` turns into `<Name>Vec`.
 
-use super::model::{Container, Data, Field, TypeClass};
-use super::validate::{Column, Plan, Width};
-use crate::common::range::RangeSpec;
-use proc_macro2::{Literal, Span, TokenStream};
-use quote::{ToTokens, format_ident, quote, quote_spanned};
+use super::column::{FieldCode, Names, field_code};
+use super::model::{Container, Data, Field};
+use super::validate::{Column, Plan};
+use proc_macro2::{Literal, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
 
 /// The whole expansion for a validated container.
@@ -94,489 +95,9 @@ fn expand_enum(container: &Container, variants: &[Ident], p: &TokenStream) -> To
     }
 }
 
-/// Names of the helper items generated for one field.
-struct Names {
-    field: Ident,
-    text: String,
-    lo: Ident,
-    hi: Ident,
-    bounds: Ident,
-    bits: Ident,
-    encode: Ident,
-    decode: Ident,
-    column: Ident,
-}
-
-impl Names {
-    fn of(field: &Ident) -> Self {
-        let text = field.to_string();
-        let text = text.strip_prefix("r#").unwrap_or(&text).to_owned();
-        let upper = text.to_uppercase();
-        Self {
-            field: field.clone(),
-            lo: format_ident!("{}_LO", upper),
-            hi: format_ident!("{}_HI", upper),
-            bounds: format_ident!("{}_BOUNDS", upper),
-            bits: format_ident!("{}_BITS", upper),
-            encode: format_ident!("__encode_{}", text),
-            decode: format_ident!("__decode_{}", text),
-            column: format_ident!("{}_column", text),
-            text,
-        }
-    }
-}
-
-/// Every piece of code one field contributes.
-#[derive(Default)]
-struct Pieces {
-    column_field: TokenStream,
-    new: TokenStream,
-    consts: TokenStream,
-    check: TokenStream,
-    push: TokenStream,
-    set: TokenStream,
-    get: TokenStream,
-    /// Decodes into `row.<field>` in place (`row.<field> = get` when left empty).
-    get_into: TokenStream,
-    swap_remove: TokenStream,
-    truncate: TokenStream,
-    clear: TokenStream,
-    reserve: TokenStream,
-    shrink: TokenStream,
-    memory: TokenStream,
-    row_eq: TokenStream,
-    debug: TokenStream,
-    accessors: TokenStream,
-    layout: TokenStream,
-}
-
-fn range_consts(
-    p: &TokenStream,
-    owner: &str,
-    n: &Names,
-    ty: &syn::Type,
-    int: Option<&str>,
-    range: &RangeSpec,
-) -> TokenStream {
-    let Names {
-        lo,
-        hi,
-        bounds,
-        bits,
-        ..
-    } = n;
-    let lower = match &range.lo {
-        Some(expr) => {
-            let expr = bound_tokens(expr);
-            quote!(#p::Bound::Included(#expr))
-        }
-        None => quote!(#p::Bound::Unbounded),
-    };
-    let upper = match (&range.hi, range.inclusive) {
-        (Some(expr), true) => {
-            let expr = bound_tokens(expr);
-            quote!(#p::Bound::Included(#expr))
-        }
-        (Some(expr), false) => {
-            let expr = bound_tokens(expr);
-            quote!(#p::Bound::Excluded(#expr))
-        }
-        (None, _) => quote!(#p::Bound::Unbounded),
-    };
-    let bounds_const = quote! {
-        const #bounds: #p::Bounds<#ty> = #p::Bounds::new(#lower, #upper);
-    };
-    let Some(int) = int else {
-        return bounds_const;
-    };
-    let lo_value = match &range.lo {
-        Some(expr) => bound_tokens(expr),
-        None => quote!(<#ty>::MIN),
-    };
-    let hi_value = match (&range.hi, range.inclusive) {
-        (Some(expr), true) => bound_tokens(expr),
-        (Some(expr), false) => {
-            let expr = bound_tokens(expr);
-            // Literals made here keep the call-site span: spanned at the user's range, lints that
-            // read the source text (`zero_prefixed_literal`) would see `0..1000` instead.
-            let one = Literal::u8_unsuffixed(1);
-            quote!(#expr - #one)
-        }
-        (None, _) => quote!(<#ty>::MAX),
-    };
-    let max_bits = Literal::u32_unsuffixed(64);
-    let span = range
-        .expr
-        .to_token_stream()
-        .into_iter()
-        .next()
-        .map_or_else(Span::call_site, |t| t.span());
-    let (wide, helper) = if TypeClass::is_signed(int) {
-        ("i128", quote!(range_bits_signed))
-    } else {
-        ("u128", quote!(range_bits_unsigned))
-    };
-    let widen = |value: TokenStream| {
-        if int == wide {
-            value
-        } else {
-            let wide = Ident::new(wide, Span::call_site());
-            quote!(#value as #wide)
-        }
-    };
-    let lo_wide = widen(quote!(Self::#lo));
-    let hi_wide = widen(quote!(Self::#hi));
-    let empty = format!(
-        "`{}.{}`: the range `{}` is empty (its lower bound is above its upper bound)",
-        owner,
-        n.text,
-        range.text()
-    );
-    let too_wide = format!(
-        "`{}.{}`: the range `{}` needs more than 64 bits; a packed column holds at most 64",
-        owner,
-        n.text,
-        range.text()
-    );
-    let fits = if TypeClass::is_signed(int) {
-        quote!(range_is_ordered_signed)
-    } else {
-        quote!(range_is_ordered_unsigned)
-    };
-    quote_spanned! {span=>
-        #bounds_const
-        const #lo: #ty = #lo_value;
-        const #hi: #ty = #hi_value;
-        const #bits: u32 = {
-            ::core::assert!(#p::#fits(#lo_wide, #hi_wide), #empty);
-            let bits = #p::#helper(#lo_wide, #hi_wide);
-            ::core::assert!(bits <= #max_bits, #too_wide);
-            bits
-        };
-    }
-}
-
-/// A bound's tokens in an invisible group: precedence kept, no `unused_parens` in user crates.
-fn bound_tokens(expr: &syn::Expr) -> TokenStream {
-    let mut group = proc_macro2::Group::new(proc_macro2::Delimiter::None, expr.to_token_stream());
-    group.set_span(syn::spanned::Spanned::span(expr));
-    group.into_token_stream()
-}
-
-fn int_literal(value: i128) -> TokenStream {
-    let literal = Literal::u128_unsuffixed(value.unsigned_abs());
-    if value < 0 {
-        quote!(-#literal)
-    } else {
-        quote!(#literal)
-    }
-}
-
-fn codec(n: &Names, ty: &syn::Type, int: &str) -> TokenStream {
-    let Names {
-        lo, encode, decode, ..
-    } = n;
-    let unsigned = TypeClass::unsigned_of(int);
-    let offset = quote!(value.wrapping_sub(Self::#lo));
-    let encoded = match (int, unsigned) {
-        ("u64", _) => offset,
-        (_, "u64") => quote!(#offset as u64),
-        (same, unsigned) if same == unsigned => quote!(#offset as u64),
-        (_, unsigned) => {
-            let unsigned = Ident::new(unsigned, Span::call_site());
-            quote!(#offset as #unsigned as u64)
-        }
-    };
-    let raw = if int == "u64" {
-        quote!(raw)
-    } else {
-        quote!(raw as #ty)
-    };
-    quote! {
-        #[inline]
-        fn #encode(value: #ty) -> u64 {
-            #encoded
-        }
-        #[inline]
-        fn #decode(raw: u64) -> #ty {
-            Self::#lo.wrapping_add(#raw)
-        }
-    }
-}
-
-fn pieces(p: &TokenStream, container: &Container, field: &Field, column: &Column) -> Pieces {
-    let type_name = container.ident.to_string();
-    let ident = &container.ident;
-    let ty = &field.ty;
-    let vis = &field.vis;
-    let n = Names::of(&field.ident);
-    let f = &n.field;
-    let text = &n.text;
-    let column_ident = &n.column;
-    let type_text = super::parse::type_text(ty);
-    let mut out = Pieces::default();
-    let (bits, storage) = match column {
-        Column::Full { bounds } => {
-            out.column_field = quote!(#p::Vec<#ty>);
-            out.new = quote!(#p::Vec::new());
-            if let Some(range) = bounds {
-                out.consts = range_consts(p, &type_name, &n, ty, None, range);
-                let b = &n.bounds;
-                out.check = quote! {
-                    Self::#b.check(row.#f, #type_name, #p::Option::Some(#text))?;
-                };
-            }
-            out.push = quote!(self.#f.push(row.#f););
-            out.set = quote!(self.#f[index] = row.#f;);
-            out.get = quote!(*self.#f.get(index)?);
-            out.swap_remove = quote!(self.#f.swap_remove(index););
-            out.truncate = quote!(self.#f.truncate(len););
-            out.clear = quote!(self.#f.clear(););
-            out.reserve = quote!(self.#f.reserve(additional););
-            out.shrink = quote!(self.#f.shrink_to_fit(););
-            out.memory = quote!(self.#f.capacity() * #p::size_of::<#ty>());
-            out.row_eq = quote!(self.#f.get(index) == other.#f.get(other_index));
-            out.debug = quote!(&self.#f[index]);
-            let getter_doc = format!("The `{text}` of row `index`, or `None` past the end.");
-            let column_doc = format!(
-                "Every row's `{text}`, as one contiguous slice (no decoding: sum it, search it, \
-                 hand it to SIMD code)."
-            );
-            out.accessors = quote! {
-                #[doc = #getter_doc]
-                #[inline]
-                #vis fn #f(&self, index: usize) -> #p::Option<#ty> {
-                    self.#f.get(index).copied()
-                }
-                #[doc = #column_doc]
-                #[inline]
-                #vis fn #column_ident(&self) -> &[#ty] {
-                    &self.#f
-                }
-            };
-            (
-                quote!((#p::size_of::<#ty>() * 8) as u32),
-                quote!(#p::Storage::Full),
-            )
-        }
-        Column::Packed { int, width } => {
-            let Names {
-                lo,
-                hi,
-                bounds,
-                bits,
-                encode,
-                decode,
-                ..
-            } = &n;
-            out.column_field = quote!(#p::PackedColumn);
-            out.new = quote!(#p::PackedColumn::new(Self::#bits));
-            let codec = codec(&n, ty, int);
-            match width {
-                Width::Range(range) => {
-                    let consts = range_consts(p, &type_name, &n, ty, Some(int), range);
-                    out.consts = quote!(#consts #codec);
-                    out.check = quote! {
-                        Self::#bounds.check(row.#f, #type_name, #p::Option::Some(#text))?;
-                    };
-                }
-                Width::Bits {
-                    bits: n_bits,
-                    min,
-                    max,
-                } => {
-                    let (min_lit, max_lit) = (int_literal(*min), int_literal(*max));
-                    let n_bits = Literal::u32_unsuffixed(*n_bits);
-                    out.consts = quote! {
-                        const #lo: #ty = #min_lit;
-                        const #hi: #ty = #max_lit;
-                        const #bits: u32 = #n_bits;
-                        #codec
-                    };
-                    out.check = quote! {
-                        if #p::Bounds::inclusive(Self::#lo, Self::#hi).violation(&row.#f).is_some() {
-                            return #p::Result::Err(#p::BoundsError::bits(
-                                #type_name, #text, &row.#f, Self::#bits, #min_lit, #max_lit,
-                            ));
-                        }
-                    };
-                }
-            }
-            out.push = quote!(self.#f.push(Self::#encode(row.#f)););
-            out.set = quote!(self.#f.set(index, Self::#encode(row.#f)););
-            out.get = quote!(Self::#decode(self.#f.get_fixed::<{ Self::#bits }>(index)?));
-            out.swap_remove = quote!(self.#f.swap_remove(index););
-            out.truncate = quote!(self.#f.truncate(len););
-            out.clear = quote!(self.#f.clear(););
-            out.reserve = quote!(self.#f.reserve(additional););
-            out.shrink = quote!(self.#f.shrink_to_fit(););
-            out.memory = quote!(self.#f.memory_bytes());
-            out.row_eq = quote!(self.#f.get(index) == other.#f.get(other_index));
-            out.debug = quote!(&Self::#decode(self.#f.get(index).unwrap_or_default()));
-            let getter_doc =
-                format!("The `{text}` of row `index` (unpacked), or `None` past the end.");
-            let column_doc = format!(
-                "The bit-packed `{text}` column: each value stored as its offset from the lower \
-                 bound, in `{}Vec::LAYOUT`'s bit width.",
-                container.ident
-            );
-            out.accessors = quote! {
-                #[doc = #getter_doc]
-                #[inline]
-                #vis fn #f(&self, index: usize) -> #p::Option<#ty> {
-                    self.#f.get_fixed::<{ Self::#bits }>(index).map(Self::#decode)
-                }
-                #[doc = #column_doc]
-                #vis fn #column_ident(&self) -> &#p::PackedColumn {
-                    &self.#f
-                }
-            };
-            (quote!(Self::#bits), quote!(#p::Storage::Packed))
-        }
-        Column::Bitmap => {
-            out.column_field = quote!(#p::Bitmap);
-            out.new = quote!(#p::Bitmap::new());
-            out.push = quote!(self.#f.push(row.#f););
-            out.set = quote!(self.#f.set(index, row.#f););
-            out.get = quote!(self.#f.get(index)?);
-            out.swap_remove = quote!(self.#f.swap_remove(index););
-            out.truncate = quote!(self.#f.truncate(len););
-            out.clear = quote!(self.#f.truncate(0););
-            out.reserve = quote!(self.#f.reserve(additional););
-            out.shrink = quote!(self.#f.shrink_to_fit(););
-            out.memory = quote!(self.#f.memory_bytes());
-            out.row_eq = quote!(self.#f.get(index) == other.#f.get(other_index));
-            out.debug = quote!(&self.#f.get(index).unwrap_or_default());
-            let getter_doc = format!("The `{text}` of row `index`, or `None` past the end.");
-            let column_doc = format!("The `{text}` column: one bit per row.");
-            out.accessors = quote! {
-                #[doc = #getter_doc]
-                #[inline]
-                #vis fn #f(&self, index: usize) -> #p::Option<bool> {
-                    self.#f.get(index)
-                }
-                #[doc = #column_doc]
-                #vis fn #column_ident(&self) -> &#p::Bitmap {
-                    &self.#f
-                }
-            };
-            (quote!(1), quote!(#p::Storage::Bitmap))
-        }
-        Column::Arena | Column::Interned => {
-            let (column_ty, bits, storage, what) = if matches!(column, Column::Arena) {
-                (
-                    quote!(#p::StrArena),
-                    quote!(usize::BITS),
-                    quote!(#p::Storage::Arena),
-                    "one text buffer shared by every row",
-                )
-            } else {
-                (
-                    quote!(#p::InternedStrs),
-                    quote!(0),
-                    quote!(#p::Storage::Interned),
-                    "bit-packed ids into the column's interner",
-                )
-            };
-            out.column_field = column_ty.clone();
-            out.new = quote!(#column_ty::new());
-            out.push = quote!(self.#f.push(&row.#f););
-            out.set = quote!(self.#f.set(index, &row.#f););
-            out.get = quote!(#p::String::from(self.#f.get(index)?));
-            out.get_into = quote! {
-                let text: &str = self.#f.get(index)?;
-                row.#f.clear();
-                row.#f.push_str(text);
-            };
-            out.swap_remove = quote!(self.#f.swap_remove(index););
-            out.truncate = quote!(self.#f.truncate(len););
-            out.clear = quote!(self.#f.clear(););
-            out.reserve = quote!(self.#f.reserve(additional););
-            out.shrink = quote!(self.#f.shrink_to_fit(););
-            out.memory = quote!(self.#f.memory_bytes());
-            out.row_eq = quote!(self.#f.get(index) == other.#f.get(other_index));
-            out.debug = quote!(&self.#f.get(index).unwrap_or_default());
-            let getter_doc = format!(
-                "The `{text}` of row `index`, borrowed from the column (no allocation), or `None` \
-                 past the end."
-            );
-            let column_doc = format!("The `{text}` column: {what}.");
-            out.accessors = quote! {
-                #[doc = #getter_doc]
-                #[inline]
-                #vis fn #f(&self, index: usize) -> #p::Option<&str> {
-                    self.#f.get(index)
-                }
-                #[doc = #column_doc]
-                #vis fn #column_ident(&self) -> &#column_ty {
-                    &self.#f
-                }
-            };
-            (bits, storage)
-        }
-        Column::Nested => {
-            let vec = quote_spanned!(syn::spanned::Spanned::span(ty)=> <#ty as #p::Compact>::Vec);
-            let cv = quote!(#p::CompactVec);
-            out.column_field = vec.clone();
-            out.new = quote!(<#vec as ::core::default::Default>::default());
-            out.check = quote!(#cv::check(&self.#f, &row.#f)?;);
-            out.push = quote!(#cv::push_valid(&mut self.#f, row.#f););
-            out.set = quote!(#cv::set_valid(&mut self.#f, index, row.#f););
-            out.get = quote!(#cv::get(&self.#f, index)?);
-            out.get_into = quote! {
-                if !#cv::get_into(&self.#f, index, &mut row.#f) {
-                    return #p::Option::None;
-                }
-            };
-            out.swap_remove = quote!(#cv::swap_remove_row(&mut self.#f, index););
-            out.truncate = quote!(#cv::truncate(&mut self.#f, len););
-            out.clear = quote!(#cv::clear(&mut self.#f););
-            out.reserve = quote!(#cv::reserve(&mut self.#f, additional););
-            out.shrink = quote!(#cv::shrink_to_fit(&mut self.#f););
-            out.memory = quote!(#cv::memory_bytes(&self.#f));
-            out.row_eq = quote!(#cv::row_eq(&self.#f, index, &other.#f, other_index));
-            out.debug = quote!(&#p::RowDebug::new(&self.#f, index));
-            let getter_doc = format!("The `{text}` of row `index`, or `None` past the end.");
-            let column_doc = format!(
-                "The columns holding every row's `{text}` (a `Compact` type's own container)."
-            );
-            out.accessors = quote! {
-                #[doc = #getter_doc]
-                #[inline]
-                #vis fn #f(&self, index: usize) -> #p::Option<#ty> {
-                    #cv::get(&self.#f, index)
-                }
-                #[doc = #column_doc]
-                #vis fn #column_ident(&self) -> &#vec {
-                    &self.#f
-                }
-            };
-            (
-                quote!(<#ty as #p::Compact>::LAYOUT.packed_bits()),
-                quote!(<#ty as #p::Compact>::LAYOUT.storage_as_field()),
-            )
-        }
-    };
-    let vec_ident = format_ident!("{}Vec", container.ident);
-    let bits = if matches!(column, Column::Packed { .. }) {
-        let Names { bits, .. } = &n;
-        quote!(#vec_ident::#bits)
-    } else {
-        bits
-    };
-    out.layout = quote! {
-        #p::FieldLayout::new(
-            #text,
-            #type_text,
-            #p::offset_of!(#ident, #f),
-            #p::size_of::<#ty>(),
-            #bits,
-            #storage,
-        )
-    };
-    out
-}
-
+/// A struct: `<Name>Columns` (one column per field, and what differs per field), its
+/// `ColumnSet` impl, and `<Name>Vec = StructVec<<Name>Columns>`. Every container method is the
+/// runtime's.
 fn expand_struct(
     container: &Container,
     fields: &[Field],
@@ -586,66 +107,65 @@ fn expand_struct(
     let Container { ident, vis, .. } = container;
     let name = ident.to_string();
     let vec_ident = format_ident!("{}Vec", ident);
-    let pieces: Vec<Pieces> = fields
+    let columns_ident = format_ident!("{}Columns", ident);
+    let code: Vec<FieldCode> = fields
         .iter()
         .zip(columns)
-        .map(|(field, column)| pieces(p, container, field, column))
+        .map(|(field, column)| field_code(p, container, field, column))
         .collect();
     let f: Vec<&Ident> = fields.iter().map(|field| &field.ident).collect();
     macro_rules! each {
         ($part:ident) => {
-            pieces.iter().map(|piece| &piece.$part).collect::<Vec<_>>()
+            code.iter().map(|c| &c.$part).collect::<Vec<_>>()
         };
     }
-    let column_field = each!(column_field);
-    let new = each!(new);
-    let consts = each!(consts);
-    let check = each!(check);
-    let push = each!(push);
-    let set = each!(set);
-    let get = each!(get);
-    let get_into: Vec<TokenStream> = pieces
+    let (column, new, consts, check) = (each!(column), each!(new), each!(consts), each!(check));
+    let (push, set, get, debug) = (each!(push), each!(set), each!(get), each!(debug));
+    let (readers, layout) = (each!(readers), each!(layout));
+    let get_into = code.iter().zip(&f).map(|(c, f)| match &c.get_into {
+        Some(tokens) => tokens.clone(),
+        None => {
+            let get = &c.get;
+            quote!(row.#f = #get;)
+        }
+    });
+    let texts = fields.iter().map(|field| Names::of(&field.ident).text);
+    // A nested type that does not implement `Compact` is reported once, at the where clause of
+    // each item (identical errors that rustc shows once), instead of at every use of its column.
+    let bounds: Vec<TokenStream> = code
         .iter()
-        .zip(&f)
-        .map(|(piece, f)| {
-            if piece.get_into.is_empty() {
-                let get = &piece.get;
-                quote!(row.#f = #get;)
-            } else {
-                piece.get_into.clone()
-            }
+        .filter_map(|c| c.nested.as_ref())
+        .map(|ty| {
+            let span = syn::spanned::Spanned::span(ty);
+            let compact = respan(quote!(#p::Compact), span);
+            quote_spanned!(span=> #ty: #compact)
         })
         .collect();
-    let swap_remove = each!(swap_remove);
-    let truncate = each!(truncate);
-    let clear = each!(clear);
-    let reserve = each!(reserve);
-    let shrink = each!(shrink);
-    let memory = each!(memory);
-    let row_eq = each!(row_eq);
-    let debug = each!(debug);
-    let accessors = each!(accessors);
-    let layout = each!(layout);
-    let texts: Vec<String> = pieces
-        .iter()
-        .zip(fields)
-        .map(|(_, field)| Names::of(&field.ident).text)
-        .collect();
+    let where_clause = (!bounds.is_empty()).then(|| quote!(where #(#bounds,)*));
 
     let layout_doc = format!(
         "The memory layout of [`{name}`] (size, alignment, padding, field offsets) and the bits \
          each field takes in a [`{name}Vec`] column. `Display` prints it as a table."
     );
     let vec_doc = format!(
-        "Many [`{name}`] rows stored by column, generated by `#[derive(Compact)]`.\n\n\
-         Full-width numbers are plain `Vec`s (see the `*_column` slices), bounded or `bits = N` \
-         integers are bit-packed, `bool`s are a bitmap, strings live in one arena or an interner, \
-         nested `Compact` types keep their own columns. `memory_bytes()` reports the heap bytes \
+        "Many [`{name}`] rows stored by column, generated by `#[derive(Compact)]`: a \
+         `StructVec` over [`{name}Columns`].\n\n\
+         `push`, `get`, `get_into`, `set`, `try_extend`, `iter` and the rest are `StructVec`'s; \
+         the per-field readers (`rows.<field>(i)`, `rows.<field>_column()`) are \
+         [`{name}Columns`]'s, reached through `Deref`. `memory_bytes()` reports the heap bytes \
          held."
+    );
+    let columns_doc = format!(
+        "The columns of a [`{name}Vec`], one per field of [`{name}`], generated by \
+         `#[derive(Compact)]`: full-width numbers are plain `Vec`s (see the `*_column` slices), \
+         bounded or `bits = N` integers are bit-packed, `bool`s are a bitmap, strings live in \
+         one arena or an interner, nested `Compact` types keep their own columns.\n\n\
+         A `{name}Vec` derefs to this type, so its readers are called on the container: \
+         `rows.<field>(i)`."
     );
 
     quote! {
-        impl #ident {
+        impl #ident #where_clause {
             #[doc = #layout_doc]
             pub const LAYOUT: #p::Layout = #p::Layout::new(
                 #name,
@@ -655,316 +175,114 @@ fn expand_struct(
             );
         }
 
-        impl #p::Compact for #ident {
+        impl #p::Compact for #ident #where_clause {
             type Vec = #vec_ident;
             const LAYOUT: #p::Layout = <#ident>::LAYOUT;
         }
 
         #[doc = #vec_doc]
-        #[derive(::core::clone::Clone)]
-        #vis struct #vec_ident {
-            __keel_len: usize,
-            #(#f: #column_field,)*
+        #vis type #vec_ident = #p::StructVec<#columns_ident>;
+
+        #[doc = #columns_doc]
+        #vis struct #columns_ident #where_clause {
+            #(#f: #column,)*
         }
 
-        impl #vec_ident {
-            #(#consts)*
-
-            /// An empty container (allocates nothing until the first push).
-            pub fn new() -> Self {
-                Self {
-                    __keel_len: 0,
-                    #(#f: #new,)*
-                }
-            }
-
-            /// An empty container with room for `capacity` rows in every column.
-            pub fn with_capacity(capacity: usize) -> Self {
-                let mut rows = Self::new();
-                rows.reserve(capacity);
-                rows
-            }
-
-            /// Number of rows.
-            #[inline]
-            pub fn len(&self) -> usize {
-                self.__keel_len
-            }
-
-            /// True when there is no row.
-            #[inline]
-            pub fn is_empty(&self) -> bool {
-                self.__keel_len == 0
-            }
-
-            /// Appends a row. If a value is outside its field's `#[bounded(..)]` range or does
-            /// not fit its `#[compact(bits = N)]`, returns the error and stores nothing.
-            pub fn push(&mut self, row: #ident) -> #p::Result<(), #p::BoundsError> {
-                #p::CompactVec::check(self, &row)?;
-                #p::CompactVec::push_valid(self, row);
-                #p::Result::Ok(())
-            }
-
-            /// Appends every row of `rows`. On the first rejected row, returns its error and
-            /// removes the rows this call appended, so the container is as before.
-            pub fn try_extend<I: ::core::iter::IntoIterator<Item = #ident>>(
-                &mut self,
-                rows: I,
-            ) -> #p::Result<(), #p::BoundsError> {
-                let start = self.__keel_len;
-                let rows = rows.into_iter();
-                self.reserve(rows.size_hint().0);
-                for row in rows {
-                    if let #p::Result::Err(error) = self.push(row) {
-                        #p::CompactVec::truncate(self, start);
-                        return #p::Result::Err(error);
-                    }
-                }
-                #p::Result::Ok(())
-            }
-
-            /// Row `index`, decoded into a value, or `None` past the end.
-            #[inline]
-            pub fn get(&self, index: usize) -> #p::Option<#ident> {
-                #p::CompactVec::get(self, index)
-            }
-
-            /// Decodes row `index` into `row`, reusing the buffers of its `String` fields: a
-            /// loop over many rows allocates nothing once those buffers are large enough.
-            /// Returns `false`, and leaves `row` as it was, past the end.
-            #[inline]
-            pub fn get_into(&self, index: usize, row: &mut #ident) -> bool {
-                #p::CompactVec::get_into(self, index, row)
-            }
-
-            #[inline]
-            fn __keel_decode_into(&self, index: usize, row: &mut #ident) -> #p::Option<()> {
-                #(#get_into)*
-                #p::Option::Some(())
-            }
-
-            /// Replaces row `index`. A value out of its bounds or bits returns the error and
-            /// changes nothing.
-            ///
-            /// # Panics
-            /// When `index >= len()`.
-            pub fn set(&mut self, index: usize, row: #ident) -> #p::Result<(), #p::BoundsError> {
-                ::core::assert!(
-                    index < self.__keel_len,
-                    "index out of bounds: the len is {} but the index is {}",
-                    self.__keel_len,
-                    index,
-                );
-                #p::CompactVec::check(self, &row)?;
-                #p::CompactVec::set_valid(self, index, row);
-                #p::Result::Ok(())
-            }
-
-            /// Removes the last row and returns it, or `None` when empty.
-            pub fn pop(&mut self) -> #p::Option<#ident> {
-                let last = self.__keel_len.checked_sub(1)?;
-                let row = self.get(last)?;
-                #p::CompactVec::truncate(self, last);
-                #p::Option::Some(row)
-            }
-
-            /// Removes row `index` and returns it; the last row takes its place (O(1)).
-            ///
-            /// # Panics
-            /// When `index >= len()`.
-            pub fn swap_remove(&mut self, index: usize) -> #ident {
-                let #p::Option::Some(row) = self.get(index) else {
-                    ::core::panic!(
-                        "swap_remove index (is {}) should be < len (is {})",
-                        index,
-                        self.__keel_len,
-                    );
-                };
-                #p::CompactVec::swap_remove_row(self, index);
-                row
-            }
-
-            /// Keeps the first `len` rows (no effect when `len >= self.len()`).
-            pub fn truncate(&mut self, len: usize) {
-                #p::CompactVec::truncate(self, len);
-            }
-
-            /// Removes every row (interned strings are forgotten too); capacity is kept.
-            pub fn clear(&mut self) {
-                #p::CompactVec::clear(self);
-            }
-
-            /// Reserves room for `additional` more rows in every column.
-            pub fn reserve(&mut self, additional: usize) {
-                #p::CompactVec::reserve(self, additional);
-            }
-
-            /// Gives back unused capacity of every column.
-            pub fn shrink_to_fit(&mut self) {
-                #p::CompactVec::shrink_to_fit(self);
-            }
-
-            /// Heap bytes held by every column: allocated capacity, string text, interners.
-            pub fn memory_bytes(&self) -> usize {
-                #p::CompactVec::memory_bytes(self)
-            }
-
-            /// The rows in order, each decoded into a value.
-            pub fn iter(&self) -> #p::Rows<'_, Self> {
-                #p::Rows::new(self)
+        // Written out rather than derived: a derive would restate the where clause in a
+        // second expansion, and a non-`Compact` field type would be reported twice.
+        impl ::core::clone::Clone for #columns_ident #where_clause {
+            fn clone(&self) -> Self {
+                Self { #(#f: ::core::clone::Clone::clone(&self.#f),)* }
             }
         }
 
         #[allow(dead_code)]
-        impl #vec_ident {
-            #(#accessors)*
+        impl #columns_ident #where_clause {
+            #(#consts)*
+            #(#readers)*
         }
 
-        impl ::core::default::Default for #vec_ident {
-            fn default() -> Self {
-                Self::new()
+        impl #p::Column for #columns_ident #where_clause {
+            fn swap_remove(&mut self, index: usize) {
+                #(#p::Column::swap_remove(&mut self.#f, index);)*
+            }
+            fn truncate(&mut self, len: usize) {
+                #(#p::Column::truncate(&mut self.#f, len);)*
+            }
+            fn clear(&mut self) {
+                #(#p::Column::clear(&mut self.#f);)*
+            }
+            fn reserve(&mut self, additional: usize) {
+                #(#p::Column::reserve(&mut self.#f, additional);)*
+            }
+            fn shrink_to_fit(&mut self) {
+                #(#p::Column::shrink_to_fit(&mut self.#f);)*
+            }
+            fn memory_bytes(&self) -> usize {
+                0 #(+ #p::Column::memory_bytes(&self.#f))*
+            }
+            fn eq_at(&self, index: usize, other: &Self, other_index: usize) -> bool {
+                true #(&& #p::Column::eq_at(&self.#f, index, &other.#f, other_index))*
             }
         }
 
-        impl #p::CompactVec for #vec_ident {
+        impl #p::ColumnSet for #columns_ident #where_clause {
             type Row = #ident;
 
-            #[inline]
-            fn len(&self) -> usize {
-                self.__keel_len
+            fn new() -> Self {
+                Self { #(#f: #new,)* }
             }
 
+            #[inline]
             fn check(&self, row: &#ident) -> #p::Result<(), #p::BoundsError> {
                 #(#check)*
                 #p::Result::Ok(())
             }
 
-            fn push_valid(&mut self, row: #ident) {
+            #[inline]
+            fn push(&mut self, row: #ident) {
                 #(#push)*
-                self.__keel_len += 1;
             }
 
-            fn set_valid(&mut self, index: usize, row: #ident) {
-                ::core::assert!(
-                    index < self.__keel_len,
-                    "index out of bounds: the len is {} but the index is {}",
-                    self.__keel_len,
-                    index,
-                );
+            fn set(&mut self, index: usize, row: #ident) {
                 #(#set)*
             }
 
             #[inline]
             fn get(&self, index: usize) -> #p::Option<#ident> {
-                if index >= self.__keel_len {
-                    return #p::Option::None;
-                }
-                #p::Option::Some(#ident {
-                    #(#f: #get,)*
-                })
+                #p::Option::Some(#ident { #(#f: #get,)* })
             }
 
             #[inline]
-            fn get_into(&self, index: usize, row: &mut #ident) -> bool {
-                index < self.__keel_len && self.__keel_decode_into(index, row).is_some()
-            }
-
-            fn swap_remove_row(&mut self, index: usize) {
-                ::core::assert!(
-                    index < self.__keel_len,
-                    "swap_remove index (is {}) should be < len (is {})",
-                    index,
-                    self.__keel_len,
-                );
-                #(#swap_remove)*
-                self.__keel_len -= 1;
-            }
-
-            fn truncate(&mut self, len: usize) {
-                #(#truncate)*
-                self.__keel_len = self.__keel_len.min(len);
-            }
-
-            fn clear(&mut self) {
-                #(#clear)*
-                self.__keel_len = 0;
-            }
-
-            fn reserve(&mut self, additional: usize) {
-                #(#reserve)*
-            }
-
-            fn shrink_to_fit(&mut self) {
-                #(#shrink)*
-            }
-
-            fn memory_bytes(&self) -> usize {
-                0 #(+ #memory)*
-            }
-
-            fn row_eq(&self, index: usize, other: &Self, other_index: usize) -> bool {
-                true #(&& #row_eq)*
+            fn get_into(&self, index: usize, row: &mut #ident) -> #p::Option<()> {
+                #(#get_into)*
+                #p::Option::Some(())
             }
 
             fn fmt_row(&self, index: usize, f: &mut #p::Formatter<'_>) -> #p::FmtResult {
-                if index >= self.__keel_len {
-                    return f.write_str("<out of bounds>");
-                }
                 f.debug_struct(#name)
                     #(.field(#texts, #debug))*
                     .finish()
             }
         }
-
-        impl #p::Debug for #vec_ident {
-            fn fmt(&self, f: &mut #p::Formatter<'_>) -> #p::FmtResult {
-                f.debug_list()
-                    .entries((0..self.__keel_len).map(|index| #p::RowDebug::new(self, index)))
-                    .finish()
-            }
-        }
-
-        impl ::core::cmp::PartialEq for #vec_ident {
-            fn eq(&self, other: &Self) -> bool {
-                self.__keel_len == other.__keel_len
-                    && (0..self.__keel_len)
-                        .all(|index| #p::CompactVec::row_eq(self, index, other, index))
-            }
-        }
-
-        impl ::core::iter::Extend<#ident> for #vec_ident {
-            /// Appends every row.
-            ///
-            /// # Panics
-            /// On a row out of its bounds or bits (the rows before it stay); use
-            /// `try_extend` to get the error instead.
-            fn extend<I: ::core::iter::IntoIterator<Item = #ident>>(&mut self, rows: I) {
-                for row in rows {
-                    if let #p::Result::Err(error) = self.push(row) {
-                        ::core::panic!("{}", error);
-                    }
-                }
-            }
-        }
-
-        impl ::core::iter::FromIterator<#ident> for #vec_ident {
-            /// Collects rows.
-            ///
-            /// # Panics
-            /// On a row out of its bounds or bits; use `try_extend` to get the error instead.
-            fn from_iter<I: ::core::iter::IntoIterator<Item = #ident>>(rows: I) -> Self {
-                let mut out = Self::new();
-                ::core::iter::Extend::extend(&mut out, rows);
-                out
-            }
-        }
-
-        impl<'a> ::core::iter::IntoIterator for &'a #vec_ident {
-            type Item = #ident;
-            type IntoIter = #p::Rows<'a, #vec_ident>;
-            fn into_iter(self) -> Self::IntoIter {
-                #p::Rows::new(self)
-            }
-        }
     }
+}
+
+/// `tokens` with every token (groups included) spanned at `span`, so that an error about them
+/// points at the user's code.
+fn respan(tokens: TokenStream, span: proc_macro2::Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tree| {
+            if let proc_macro2::TokenTree::Group(group) = &tree {
+                let mut inner =
+                    proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                inner.set_span(span);
+                tree = proc_macro2::TokenTree::Group(inner);
+            } else {
+                tree.set_span(span);
+            }
+            tree
+        })
+        .collect()
 }

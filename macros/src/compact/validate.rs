@@ -38,8 +38,17 @@ pub struct Plan {
     pub columns: Vec<Column>,
 }
 
-/// Methods of `<Name>Vec` that a per-field getter must not shadow.
+/// Methods a per-field reader would be hidden behind: `StructVec`'s own (the readers are
+/// reached through `Deref`, so these win) and those of the prelude traits it implements.
 const RESERVED: &[&str] = &[
+    "columns",
+    "get_into",
+    "clone",
+    "eq",
+    "ne",
+    "extend",
+    "into_iter",
+    "deref",
     "new",
     "with_capacity",
     "len",
@@ -75,7 +84,8 @@ pub fn plan(container: &Container, mut errors: Errors) -> syn::Result<Plan> {
             errors.push_spanned(
                 &field.ident,
                 format!(
-                    "a field named `{name}` would clash with `{}Vec::{name}`; rename the field",
+                    "a field named `{name}` would clash with `{}Vec::{name}` (its reader \
+                     `rows.{name}(i)` would call that method instead); rename the field",
                     container.ident
                 ),
             );

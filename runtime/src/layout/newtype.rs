@@ -1,7 +1,7 @@
 //! `#[derive(Bounded)]` newtypes as `Compact` fields: the type carries its bounds, so a column
 //! of it needs no attribute, and an integer newtype is bit-packed to exactly its range.
 
-use super::{CompactVec, PackedColumn, Rows};
+use super::{Column, CompactVec, PackedColumn, Rows};
 use crate::bounds::BoundsError;
 use core::fmt;
 use core::marker::PhantomData;
@@ -193,6 +193,30 @@ impl<T: PackedNewtype> fmt::Debug for NewtypeVec<T> {
     }
 }
 
+impl<T> Column for NewtypeVec<T> {
+    fn swap_remove(&mut self, index: usize) {
+        Column::swap_remove(&mut self.codes, index);
+    }
+    fn truncate(&mut self, len: usize) {
+        Column::truncate(&mut self.codes, len);
+    }
+    fn clear(&mut self) {
+        Column::clear(&mut self.codes);
+    }
+    fn reserve(&mut self, additional: usize) {
+        Column::reserve(&mut self.codes, additional);
+    }
+    fn shrink_to_fit(&mut self) {
+        Column::shrink_to_fit(&mut self.codes);
+    }
+    fn memory_bytes(&self) -> usize {
+        Column::memory_bytes(&self.codes)
+    }
+    fn eq_at(&self, index: usize, other: &Self, other_index: usize) -> bool {
+        Column::eq_at(&self.codes, index, &other.codes, other_index)
+    }
+}
+
 impl<T: PackedNewtype> CompactVec for NewtypeVec<T> {
     type Row = T;
     fn len(&self) -> usize {
@@ -210,27 +234,6 @@ impl<T: PackedNewtype> CompactVec for NewtypeVec<T> {
     #[inline]
     fn get(&self, index: usize) -> Option<T> {
         NewtypeVec::get(self, index)
-    }
-    fn swap_remove_row(&mut self, index: usize) {
-        self.codes.swap_remove(index);
-    }
-    fn truncate(&mut self, len: usize) {
-        self.codes.truncate(len);
-    }
-    fn clear(&mut self) {
-        self.codes.clear();
-    }
-    fn reserve(&mut self, additional: usize) {
-        self.codes.reserve(additional);
-    }
-    fn shrink_to_fit(&mut self) {
-        self.codes.shrink_to_fit();
-    }
-    fn memory_bytes(&self) -> usize {
-        self.codes.memory_bytes()
-    }
-    fn row_eq(&self, index: usize, other: &Self, other_index: usize) -> bool {
-        self.codes.get(index) == other.codes.get(other_index)
     }
     fn fmt_row(&self, index: usize, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.get(index) {
@@ -383,11 +386,11 @@ mod tests {
             column.push(p(v)).unwrap();
         }
         column.set_valid(1, p(99));
-        column.swap_remove_row(0);
+        Column::swap_remove(&mut column, 0);
         assert_eq!(column.iter().collect::<Vec<_>>(), [p(7), p(99), p(100)]);
         let copy = column.clone();
-        assert!(column.row_eq(2, &copy, 2));
-        assert!(!column.row_eq(0, &copy, 1));
+        assert!(column.eq_at(2, &copy, 2));
+        assert!(!column.eq_at(0, &copy, 1));
         column.truncate(1);
         assert_eq!(format!("{column:?}"), "[Percent(7)]");
         column.clear();

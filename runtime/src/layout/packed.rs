@@ -593,6 +593,19 @@ impl Bitmap {
         self.0.truncate(len);
     }
 
+    /// Removes every bit; capacity is kept.
+    ///
+    /// ```
+    /// # use keel_runtime::layout::Bitmap;
+    /// let mut b = Bitmap::new();
+    /// b.push(true);
+    /// b.clear();
+    /// assert!(b.is_empty());
+    /// ```
+    pub fn clear(&mut self) {
+        self.0.truncate(0);
+    }
+
     /// Reserves room for `additional` more bits.
     ///
     /// ```

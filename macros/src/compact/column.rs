@@ -1,0 +1,500 @@
+//! What one field contributes to the generated code: its column type and the per-field lines
+//! of the `<Name>Columns` impls (encode on write, decode on read, its readers, its layout).
+//! Everything the same for every field lives in the runtime's `StructVec`.
+
+use super::model::{Container, Field, TypeClass};
+use super::validate::{Column, Width};
+use crate::common::range::RangeSpec;
+use proc_macro2::{Literal, Span, TokenStream};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::Ident;
+
+/// Names of the helper items generated for one field.
+pub struct Names {
+    pub field: Ident,
+    pub text: String,
+    lo: Ident,
+    hi: Ident,
+    bounds: Ident,
+    bits: Ident,
+    encode: Ident,
+    decode: Ident,
+    column: Ident,
+}
+
+impl Names {
+    pub fn of(field: &Ident) -> Self {
+        let text = field.to_string();
+        let text = text.strip_prefix("r#").unwrap_or(&text).to_owned();
+        let upper = text.to_uppercase();
+        Self {
+            field: field.clone(),
+            lo: format_ident!("{}_LO", upper),
+            hi: format_ident!("{}_HI", upper),
+            bounds: format_ident!("{}_BOUNDS", upper),
+            bits: format_ident!("{}_BITS", upper),
+            encode: format_ident!("__encode_{}", text),
+            decode: format_ident!("__decode_{}", text),
+            column: format_ident!("{}_column", text),
+            text,
+        }
+    }
+}
+
+/// The code one field contributes.
+pub struct FieldCode {
+    /// The column's type.
+    pub column: TokenStream,
+    /// An empty column (expression).
+    pub new: TokenStream,
+    /// Associated items of `<Name>Columns` (bounds, bit width, encode/decode).
+    pub consts: TokenStream,
+    /// Checks `row.<field>`; `return`s the error.
+    pub check: TokenStream,
+    /// Appends `row.<field>`.
+    pub push: TokenStream,
+    /// Overwrites `index` with `row.<field>`.
+    pub set: TokenStream,
+    /// The decoded value at `index` (an expression that may use `?`).
+    pub get: TokenStream,
+    /// Decodes into `row.<field>` in place; `row.<field> = get` when `None`.
+    pub get_into: Option<TokenStream>,
+    /// A `&dyn Debug` of the value at `index` (below the length).
+    pub debug: TokenStream,
+    /// The per-field readers.
+    pub readers: TokenStream,
+    /// The field's `FieldLayout`.
+    pub layout: TokenStream,
+    /// `Some(type)` for a nested `Compact` field: the bound every generated item states once,
+    /// so a type that does not implement `Compact` is reported once, not at every use.
+    pub nested: Option<syn::Type>,
+}
+
+/// The code of `field`, stored as `column` says, in the container for `container`.
+pub fn field_code(
+    p: &TokenStream,
+    container: &Container,
+    field: &Field,
+    column: &Column,
+) -> FieldCode {
+    let owner = container.ident.to_string();
+    let ident = &container.ident;
+    let ty = &field.ty;
+    let vis = &field.vis;
+    let n = Names::of(&field.ident);
+    let f = &n.field;
+    let text = &n.text;
+    let column_reader = &n.column;
+    let type_text = super::parse::type_text(ty);
+    let getter_doc = format!("The `{text}` of row `index`, or `None` past the end.");
+    let (code, bits, storage) = match column {
+        Column::Full { bounds } => {
+            let (consts, check) = match bounds {
+                Some(range) => {
+                    let b = &n.bounds;
+                    (
+                        range_consts(p, &owner, &n, ty, None, range),
+                        quote!(Self::#b.check(row.#f, #owner, #p::Option::Some(#text))?;),
+                    )
+                }
+                None => (TokenStream::new(), TokenStream::new()),
+            };
+            let column_doc = format!(
+                "Every row's `{text}`, as one contiguous slice (no decoding: sum it, search it, \
+                 hand it to SIMD code)."
+            );
+            let code = FieldCode {
+                column: quote!(#p::Vec<#ty>),
+                new: quote!(#p::Vec::new()),
+                consts,
+                check,
+                push: quote!(self.#f.push(row.#f);),
+                set: quote!(self.#f[index] = row.#f;),
+                get: quote!(*self.#f.get(index)?),
+                get_into: None,
+                debug: quote!(&self.#f[index]),
+                readers: quote! {
+                    #[doc = #getter_doc]
+                    #[inline]
+                    #vis fn #f(&self, index: usize) -> #p::Option<#ty> {
+                        self.#f.get(index).copied()
+                    }
+                    #[doc = #column_doc]
+                    #[inline]
+                    #vis fn #column_reader(&self) -> &[#ty] {
+                        &self.#f
+                    }
+                },
+                layout: TokenStream::new(),
+                nested: None,
+            };
+            (
+                code,
+                quote!((#p::size_of::<#ty>() * 8) as u32),
+                quote!(#p::Storage::Full),
+            )
+        }
+        Column::Packed { int, width } => {
+            let Names {
+                lo,
+                hi,
+                bounds,
+                bits,
+                encode,
+                decode,
+                ..
+            } = &n;
+            let codec = codec(&n, ty, int);
+            let (consts, check) = match width {
+                Width::Range(range) => {
+                    let consts = range_consts(p, &owner, &n, ty, Some(int), range);
+                    (
+                        quote!(#consts #codec),
+                        quote!(Self::#bounds.check(row.#f, #owner, #p::Option::Some(#text))?;),
+                    )
+                }
+                Width::Bits {
+                    bits: n_bits,
+                    min,
+                    max,
+                } => {
+                    let (min_lit, max_lit) = (int_literal(*min), int_literal(*max));
+                    let n_bits = Literal::u32_unsuffixed(*n_bits);
+                    (
+                        quote! {
+                            const #lo: #ty = #min_lit;
+                            const #hi: #ty = #max_lit;
+                            const #bits: u32 = #n_bits;
+                            #codec
+                        },
+                        quote! {
+                            if #p::Bounds::inclusive(Self::#lo, Self::#hi).violation(&row.#f).is_some() {
+                                return #p::Result::Err(#p::BoundsError::bits(
+                                    #owner, #text, &row.#f, Self::#bits, #min_lit, #max_lit,
+                                ));
+                            }
+                        },
+                    )
+                }
+            };
+            let getter_doc =
+                format!("The `{text}` of row `index` (unpacked), or `None` past the end.");
+            let column_doc = format!(
+                "The bit-packed `{text}` column: each value stored as its offset from the lower \
+                 bound, in the bit width `{ident}::LAYOUT` shows."
+            );
+            let code = FieldCode {
+                column: quote!(#p::PackedColumn),
+                new: quote!(#p::PackedColumn::new(Self::#bits)),
+                consts,
+                check,
+                push: quote!(self.#f.push(Self::#encode(row.#f));),
+                set: quote!(self.#f.set(index, Self::#encode(row.#f));),
+                get: quote!(Self::#decode(self.#f.get_fixed::<{ Self::#bits }>(index)?)),
+                get_into: None,
+                debug: quote!(&Self::#decode(self.#f.get(index).unwrap_or_default())),
+                readers: quote! {
+                    #[doc = #getter_doc]
+                    #[inline]
+                    #vis fn #f(&self, index: usize) -> #p::Option<#ty> {
+                        self.#f.get_fixed::<{ Self::#bits }>(index).map(Self::#decode)
+                    }
+                    #[doc = #column_doc]
+                    #vis fn #column_reader(&self) -> &#p::PackedColumn {
+                        &self.#f
+                    }
+                },
+                layout: TokenStream::new(),
+                nested: None,
+            };
+            let columns = format_ident!("{}Columns", ident);
+            (code, quote!(#columns::#bits), quote!(#p::Storage::Packed))
+        }
+        Column::Bitmap => {
+            let column_doc = format!("The `{text}` column: one bit per row.");
+            let code = FieldCode {
+                column: quote!(#p::Bitmap),
+                new: quote!(#p::Bitmap::new()),
+                consts: TokenStream::new(),
+                check: TokenStream::new(),
+                push: quote!(self.#f.push(row.#f);),
+                set: quote!(self.#f.set(index, row.#f);),
+                get: quote!(self.#f.get(index)?),
+                get_into: None,
+                debug: quote!(&self.#f.get(index).unwrap_or_default()),
+                readers: quote! {
+                    #[doc = #getter_doc]
+                    #[inline]
+                    #vis fn #f(&self, index: usize) -> #p::Option<bool> {
+                        self.#f.get(index)
+                    }
+                    #[doc = #column_doc]
+                    #vis fn #column_reader(&self) -> &#p::Bitmap {
+                        &self.#f
+                    }
+                },
+                layout: TokenStream::new(),
+                nested: None,
+            };
+            (code, quote!(1), quote!(#p::Storage::Bitmap))
+        }
+        Column::Arena | Column::Interned => {
+            let (column_ty, bits, storage, what) = if matches!(column, Column::Arena) {
+                (
+                    quote!(#p::StrArena),
+                    quote!(usize::BITS),
+                    quote!(#p::Storage::Arena),
+                    "one text buffer shared by every row",
+                )
+            } else {
+                (
+                    quote!(#p::InternedStrs),
+                    quote!(0),
+                    quote!(#p::Storage::Interned),
+                    "bit-packed ids into the column's interner",
+                )
+            };
+            let getter_doc = format!(
+                "The `{text}` of row `index`, borrowed from the column (no allocation), or `None` \
+                 past the end."
+            );
+            let column_doc = format!("The `{text}` column: {what}.");
+            let code = FieldCode {
+                new: quote!(#column_ty::new()),
+                consts: TokenStream::new(),
+                check: TokenStream::new(),
+                push: quote!(self.#f.push(&row.#f);),
+                set: quote!(self.#f.set(index, &row.#f);),
+                get: quote!(#p::String::from(self.#f.get(index)?)),
+                get_into: Some(quote! {
+                    let text: &str = self.#f.get(index)?;
+                    row.#f.clear();
+                    row.#f.push_str(text);
+                }),
+                debug: quote!(&self.#f.get(index).unwrap_or_default()),
+                readers: quote! {
+                    #[doc = #getter_doc]
+                    #[inline]
+                    #vis fn #f(&self, index: usize) -> #p::Option<&str> {
+                        self.#f.get(index)
+                    }
+                    #[doc = #column_doc]
+                    #vis fn #column_reader(&self) -> &#column_ty {
+                        &self.#f
+                    }
+                },
+                column: column_ty,
+                layout: TokenStream::new(),
+                nested: None,
+            };
+            (code, bits, storage)
+        }
+        Column::Nested => {
+            let vec = quote_spanned!(syn::spanned::Spanned::span(ty)=> <#ty as #p::Compact>::Vec);
+            let cv = quote!(#p::CompactVec);
+            let column_doc = format!(
+                "The container holding every row's `{text}` (the `Compact` type's own `Vec`)."
+            );
+            let code = FieldCode {
+                new: quote!(<#vec as ::core::default::Default>::default()),
+                consts: TokenStream::new(),
+                check: quote!(#cv::check(&self.#f, &row.#f)?;),
+                push: quote!(#cv::push_valid(&mut self.#f, row.#f);),
+                set: quote!(#cv::set_valid(&mut self.#f, index, row.#f);),
+                get: quote!(#cv::get(&self.#f, index)?),
+                get_into: Some(quote! {
+                    if !#cv::get_into(&self.#f, index, &mut row.#f) {
+                        return #p::Option::None;
+                    }
+                }),
+                debug: quote!(&#p::RowDebug::new(&self.#f, index)),
+                readers: quote! {
+                    #[doc = #getter_doc]
+                    #[inline]
+                    #vis fn #f(&self, index: usize) -> #p::Option<#ty> {
+                        #cv::get(&self.#f, index)
+                    }
+                    #[doc = #column_doc]
+                    #vis fn #column_reader(&self) -> &#vec {
+                        &self.#f
+                    }
+                },
+                column: vec,
+                layout: TokenStream::new(),
+                nested: Some(ty.clone()),
+            };
+            (
+                code,
+                quote!(<#ty as #p::Compact>::LAYOUT.packed_bits()),
+                quote!(<#ty as #p::Compact>::LAYOUT.storage_as_field()),
+            )
+        }
+    };
+    FieldCode {
+        layout: quote! {
+            #p::FieldLayout::new(
+                #text,
+                #type_text,
+                #p::offset_of!(#ident, #f),
+                #p::size_of::<#ty>(),
+                #bits,
+                #storage,
+            )
+        },
+        ..code
+    }
+}
+
+fn range_consts(
+    p: &TokenStream,
+    owner: &str,
+    n: &Names,
+    ty: &syn::Type,
+    int: Option<&str>,
+    range: &RangeSpec,
+) -> TokenStream {
+    let Names {
+        lo,
+        hi,
+        bounds,
+        bits,
+        ..
+    } = n;
+    let lower = match &range.lo {
+        Some(expr) => {
+            let expr = bound_tokens(expr);
+            quote!(#p::Bound::Included(#expr))
+        }
+        None => quote!(#p::Bound::Unbounded),
+    };
+    let upper = match (&range.hi, range.inclusive) {
+        (Some(expr), true) => {
+            let expr = bound_tokens(expr);
+            quote!(#p::Bound::Included(#expr))
+        }
+        (Some(expr), false) => {
+            let expr = bound_tokens(expr);
+            quote!(#p::Bound::Excluded(#expr))
+        }
+        (None, _) => quote!(#p::Bound::Unbounded),
+    };
+    let bounds_const = quote! {
+        const #bounds: #p::Bounds<#ty> = #p::Bounds::new(#lower, #upper);
+    };
+    let Some(int) = int else {
+        return bounds_const;
+    };
+    let lo_value = match &range.lo {
+        Some(expr) => bound_tokens(expr),
+        None => quote!(<#ty>::MIN),
+    };
+    let hi_value = match (&range.hi, range.inclusive) {
+        (Some(expr), true) => bound_tokens(expr),
+        (Some(expr), false) => {
+            let expr = bound_tokens(expr);
+            // Literals made here keep the call-site span: spanned at the user's range, lints that
+            // read the source text (`zero_prefixed_literal`) would see `0..1000` instead.
+            let one = Literal::u8_unsuffixed(1);
+            quote!(#expr - #one)
+        }
+        (None, _) => quote!(<#ty>::MAX),
+    };
+    let max_bits = Literal::u32_unsuffixed(64);
+    let span = range
+        .expr
+        .to_token_stream()
+        .into_iter()
+        .next()
+        .map_or_else(Span::call_site, |t| t.span());
+    let (wide, helper) = if TypeClass::is_signed(int) {
+        ("i128", quote!(range_bits_signed))
+    } else {
+        ("u128", quote!(range_bits_unsigned))
+    };
+    let widen = |value: TokenStream| {
+        if int == wide {
+            value
+        } else {
+            let wide = Ident::new(wide, Span::call_site());
+            quote!(#value as #wide)
+        }
+    };
+    let lo_wide = widen(quote!(Self::#lo));
+    let hi_wide = widen(quote!(Self::#hi));
+    let empty = format!(
+        "`{}.{}`: the range `{}` is empty (its lower bound is above its upper bound)",
+        owner,
+        n.text,
+        range.text()
+    );
+    let too_wide = format!(
+        "`{}.{}`: the range `{}` needs more than 64 bits; a packed column holds at most 64",
+        owner,
+        n.text,
+        range.text()
+    );
+    let fits = if TypeClass::is_signed(int) {
+        quote!(range_is_ordered_signed)
+    } else {
+        quote!(range_is_ordered_unsigned)
+    };
+    quote_spanned! {span=>
+        #bounds_const
+        const #lo: #ty = #lo_value;
+        const #hi: #ty = #hi_value;
+        const #bits: u32 = {
+            ::core::assert!(#p::#fits(#lo_wide, #hi_wide), #empty);
+            let bits = #p::#helper(#lo_wide, #hi_wide);
+            ::core::assert!(bits <= #max_bits, #too_wide);
+            bits
+        };
+    }
+}
+
+/// A bound's tokens in an invisible group: precedence kept, no `unused_parens` in user crates.
+fn bound_tokens(expr: &syn::Expr) -> TokenStream {
+    let mut group = proc_macro2::Group::new(proc_macro2::Delimiter::None, expr.to_token_stream());
+    group.set_span(syn::spanned::Spanned::span(expr));
+    group.into_token_stream()
+}
+
+fn int_literal(value: i128) -> TokenStream {
+    let literal = Literal::u128_unsuffixed(value.unsigned_abs());
+    if value < 0 {
+        quote!(-#literal)
+    } else {
+        quote!(#literal)
+    }
+}
+
+fn codec(n: &Names, ty: &syn::Type, int: &str) -> TokenStream {
+    let Names {
+        lo, encode, decode, ..
+    } = n;
+    let unsigned = TypeClass::unsigned_of(int);
+    let offset = quote!(value.wrapping_sub(Self::#lo));
+    let encoded = match (int, unsigned) {
+        ("u64", _) => offset,
+        (_, "u64") => quote!(#offset as u64),
+        (same, unsigned) if same == unsigned => quote!(#offset as u64),
+        (_, unsigned) => {
+            let unsigned = Ident::new(unsigned, Span::call_site());
+            quote!(#offset as #unsigned as u64)
+        }
+    };
+    let raw = if int == "u64" {
+        quote!(raw)
+    } else {
+        quote!(raw as #ty)
+    };
+    quote! {
+        #[inline]
+        fn #encode(value: #ty) -> u64 {
+            #encoded
+        }
+        #[inline]
+        fn #decode(raw: u64) -> #ty {
+            Self::#lo.wrapping_add(#raw)
+        }
+    }
+}
