@@ -2,14 +2,14 @@
 //! model. Every mistake is reported at the token that causes it, all at once.
 
 use super::model::{Bound, Bounded, Field, Record, Shape};
-use super::parse::{self, Site};
+use crate::common::bounded_attr::{self as parse, Site, check_range, single_range};
 use crate::common::crate_path::CratePath;
 use crate::common::errors::Errors;
-use crate::common::range::{ConstValue, RangeSpec, expr_text, int_type_range, primitive_name};
+use crate::common::range::{RangeSpec, primitive_name};
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident};
 use syn::ext::IdentExt;
-use syn::{Data, DeriveInput, Expr, Fields, GenericParam, Ident, Member, Type};
+use syn::{Data, DeriveInput, Fields, GenericParam, Ident, Member, Type};
 
 /// Validates `input` and builds the model, or returns every error found.
 pub fn model(input: &DeriveInput) -> syn::Result<Bounded> {
@@ -42,14 +42,11 @@ pub fn model(input: &DeriveInput) -> syn::Result<Bounded> {
         Fields::Unnamed(fields) if fields.unnamed.len() == 1 => {
             let field = &fields.unnamed[0];
             let own = parse::attrs(&field.attrs, Site::Field, &mut errors);
-            let mut ranges = top.ranges.iter().chain(&own.ranges);
-            let first = ranges.next();
-            for extra in ranges {
-                errors.push_spanned(
-                    &extra.expr,
-                    format!("duplicate range: the newtype `{ident}` already has bounds"),
-                );
-            }
+            let first = single_range(
+                top.ranges.iter().chain(&own.ranges),
+                &format!("the newtype `{ident}`"),
+                &mut errors,
+            );
             if !input.generics.params.is_empty() {
                 errors.push_spanned(
                     &input.generics,
@@ -106,15 +103,7 @@ pub fn model(input: &DeriveInput) -> syn::Result<Bounded> {
                         format_ident!("value_{}", index),
                     ),
                 };
-                for extra in own.ranges.iter().skip(1) {
-                    errors.push_spanned(
-                        &extra.expr,
-                        format!("duplicate range: field `{name}` already has bounds"),
-                    );
-                }
-                let bound = own
-                    .ranges
-                    .first()
+                let bound = single_range(&own.ranges, &format!("field `{name}`"), &mut errors)
                     .and_then(|range| bound(range, &field.ty, &name, &generic_names, &mut errors));
                 out.push(Field {
                     member,
@@ -202,84 +191,17 @@ fn bound(
         );
         ok = false;
     }
-    if range.lo.is_none() && range.hi.is_none() {
-        errors.push_spanned(
-            &range.expr,
-            "the range `..` bounds nothing: give a lower bound, an upper bound or both",
-        );
-        return None;
-    }
-    if let Err(error) = range.check_not_empty() {
-        errors.push(error);
+    if mentioned_param(ty.to_token_stream(), generic_names).is_none()
+        && !check_range(range, ty, name, errors)
+    {
         ok = false;
     }
     let primitive = primitive_name(ty);
-    for expr in range.lo.iter().chain(&range.hi) {
-        if let Err(error) = check_literal(expr, primitive.as_deref(), name) {
-            errors.push(error);
-            ok = false;
-        }
-    }
     ok.then(|| Bound {
         range: range.clone(),
         ty: ty.clone(),
         primitive,
     })
-}
-
-/// A literal bound must be a value of the bounded primitive type; NaN is never a bound.
-fn check_literal(expr: &Expr, primitive: Option<&str>, name: &str) -> syn::Result<()> {
-    if let Expr::Path(path) = expr {
-        let last = path.path.segments.last().map(|s| s.ident.to_string());
-        if path.path.segments.len() == 2 && last.as_deref() == Some("NAN") {
-            return Err(syn::Error::new_spanned(
-                expr,
-                "NaN cannot be a bound: no value compares with it",
-            ));
-        }
-    }
-    let (Some(primitive), Some(value)) = (primitive, ConstValue::eval(expr)) else {
-        return Ok(());
-    };
-    let text = expr_text(expr);
-    let is_float = primitive == "f32" || primitive == "f64";
-    if let Some(suffix) = value.suffix() {
-        if suffix != primitive {
-            return Err(syn::Error::new_spanned(
-                expr,
-                format!(
-                    "the bound `{text}` has type `{suffix}`, but `{name}` has type `{primitive}`"
-                ),
-            ));
-        }
-    }
-    match value {
-        ConstValue::Float(..) if !is_float => Err(syn::Error::new_spanned(
-            expr,
-            format!(
-                "the bound `{text}` is a float, but `{name}` has type `{primitive}`: write \
-                 an integer"
-            ),
-        )),
-        ConstValue::Int(v, _) if is_float => Err(syn::Error::new_spanned(
-            expr,
-            format!(
-                "the bound `{text}` is an integer, but `{name}` has type `{primitive}`: \
-                 write `{v}.0`"
-            ),
-        )),
-        ConstValue::Int(v, _) => match int_type_range(primitive) {
-            Some((min, max)) if v < min || v > max => Err(syn::Error::new_spanned(
-                expr,
-                format!(
-                    "the bound `{text}` does not fit in `{primitive}` ({min}..={max}), the \
-                     type of `{name}`"
-                ),
-            )),
-            _ => Ok(()),
-        },
-        ConstValue::Float(..) => Ok(()),
-    }
 }
 
 #[cfg(test)]

@@ -33,11 +33,18 @@ impl CratePath {
 /// Parses the value of a `crate = path` option inside `syn::meta::parser` (the `crate` keyword is
 /// matched by the caller with `meta.path.is_ident("crate")`).
 pub fn parse_crate_option(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<CratePath> {
-    let value = meta.value()?;
-    // Accept both `crate = path` and `crate = "path"` (serde's spelling).
-    if value.peek(syn::LitStr) {
-        let lit: syn::LitStr = value.parse()?;
-        return lit.parse::<Path>().map(CratePath::from_path);
-    }
-    value.parse::<Path>().map(CratePath::from_path)
+    parse_value(meta.value()?)
+}
+
+/// The path after `crate =`, in either spelling: `crate = my_keel` or serde's
+/// `crate = "my_keel"`. The one parser of the option, for every macro.
+pub fn parse_value(input: syn::parse::ParseStream<'_>) -> syn::Result<CratePath> {
+    let path = if input.peek(syn::LitStr) {
+        input
+            .parse::<syn::LitStr>()?
+            .parse_with(Path::parse_mod_style)?
+    } else {
+        Path::parse_mod_style(input)?
+    };
+    Ok(CratePath::from_path(path))
 }

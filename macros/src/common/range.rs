@@ -228,3 +228,21 @@ pub fn primitive_name(ty: &syn::Type) -> Option<String> {
         }))
     .then_some(name)
 }
+
+/// A type as source text, with token spacing tidied (`&'static str`, `Vec<u8>`).
+pub fn type_text(ty: &syn::Type) -> String {
+    let mut text = ty.to_token_stream().to_string();
+    for (from, to) in [
+        (" < ", "<"),
+        ("< ", "<"),
+        (" <", "<"),
+        (" >", ">"),
+        (" :: ", "::"),
+        (":: ", "::"),
+        (" ,", ","),
+        ("& ", "&"),
+    ] {
+        text = text.replace(from, to);
+    }
+    text
+}

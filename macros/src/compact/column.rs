@@ -85,7 +85,7 @@ pub fn field_code(
     let f = &n.field;
     let text = &n.text;
     let column_reader = &n.column;
-    let type_text = super::parse::type_text(ty);
+    let type_text = crate::common::range::type_text(ty);
     let getter_doc = format!("The `{text}` of row `index`, or `None` past the end.");
     let (code, bits, storage) = match column {
         Column::Full { bounds } => {

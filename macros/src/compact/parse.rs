@@ -1,13 +1,13 @@
 //! Reading the item and its `#[compact(..)]` and `#[bounded(..)]` attributes into the model.
 
 use super::model::{Container, Data, Field, Options, TypeClass};
+use crate::common::bounded_attr::{self, Site};
 use crate::common::crate_path::{CratePath, parse_crate_option};
 use crate::common::errors::Errors;
-use crate::common::range::{RangeSpec, primitive_name};
+use crate::common::range::{primitive_name, type_text};
 use quote::ToTokens;
-use syn::{
-    Attribute, DeriveInput, Fields, GenericArgument, Ident, LitInt, Meta, PathArguments, Type,
-};
+use syn::ext::IdentExt;
+use syn::{Attribute, DeriveInput, Fields, GenericArgument, Ident, LitInt, PathArguments, Type};
 
 /// Every supported field type, for messages.
 pub const SUPPORTED: &str = "integers (`u8`..`u128`, `i8`..`i128`, `usize`, `isize`), `f32`, \
@@ -115,6 +115,13 @@ fn options(attrs: &[Attribute], errors: &mut Errors) -> Options {
         });
         errors.ok(result);
     }
+    // `#[bounded(crate = path)]` serves both derives: a struct deriving `Bounded` and `Compact`
+    // names its renamed keel once. Its mistakes are `#[derive(Bounded)]`'s to report.
+    let krate = krate.or_else(|| {
+        bounded_attr::attrs(attrs, Site::Struct, &mut Errors::new())
+            .krate
+            .map(|(_, path)| path)
+    });
     Options {
         krate: krate.unwrap_or_else(|| CratePath::default_at(proc_macro2::Span::call_site())),
         max_size,
@@ -125,7 +132,6 @@ fn field(field: &syn::Field, errors: &mut Errors) -> Option<Field> {
     let ident = field.ident.clone()?;
     let mut bits: Option<(LitInt, u32)> = None;
     let mut intern: Option<Ident> = None;
-    let mut range: Option<RangeSpec> = None;
     for attr in &field.attrs {
         if attr.path().is_ident("compact") {
             let result = attr.parse_nested_meta(|meta| {
@@ -156,24 +162,12 @@ fn field(field: &syn::Field, errors: &mut Errors) -> Option<Field> {
                 Ok(())
             });
             errors.ok(result);
-        } else if attr.path().is_ident("bounded") {
-            let parsed = match &attr.meta {
-                Meta::List(list) if !list.tokens.is_empty() => list.parse_args::<RangeSpec>(),
-                _ => Err(syn::Error::new_spanned(
-                    attr,
-                    "`#[bounded]` needs a range: write `#[bounded(1..=10)]` (or `a..b`, `a..`, \
-                     `..=b`, `..b`)",
-                )),
-            };
-            if let Some(parsed) = errors.ok(parsed) {
-                if range.is_some() {
-                    errors.push_spanned(attr, "duplicate `#[bounded(..)]` on this field");
-                } else {
-                    range = Some(parsed);
-                }
-            }
         }
     }
+    let bounded = bounded_attr::attrs(&field.attrs, Site::Field, errors);
+    let name = ident.unraw().to_string();
+    let range =
+        bounded_attr::single_range(&bounded.ranges, &format!("field `{name}`"), errors).cloned();
     Some(Field {
         ident,
         vis: field.vis.clone(),
@@ -278,22 +272,4 @@ pub fn classify(ty: &Type) -> TypeClass {
         "`#[derive(Compact)]` cannot store `{text}` in a column; supported field types are \
          {SUPPORTED}"
     ))
-}
-
-/// A type as source text, with token spacing tidied (`&'static str`, `Vec<u8>`).
-pub fn type_text(ty: &Type) -> String {
-    let mut text = ty.to_token_stream().to_string();
-    for (from, to) in [
-        (" < ", "<"),
-        ("< ", "<"),
-        (" <", "<"),
-        (" >", ">"),
-        (" :: ", "::"),
-        (":: ", "::"),
-        (" ,", ","),
-        ("& ", "&"),
-    ] {
-        text = text.replace(from, to);
-    }
-    text
 }

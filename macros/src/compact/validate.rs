@@ -1,6 +1,7 @@
 //! Checking the model and deciding each field's column.
 
 use super::model::{Container, Data, Field, TypeClass};
+use crate::common::bounded_attr::check_range;
 use crate::common::errors::Errors;
 use crate::common::range::RangeSpec;
 
@@ -116,7 +117,12 @@ fn unraw(ident: &syn::Ident) -> String {
 }
 
 fn column(field: &Field, errors: &mut Errors) -> Option<Column> {
-    let mut ok = true;
+    // The checks `#[derive(Bounded)]` makes on a range, with its messages.
+    let range_ok = match (&field.class, &field.range) {
+        (TypeClass::Unsupported(_), _) | (_, None) => true,
+        (_, Some(range)) => check_range(range, &field.ty, &unraw(&field.ident), errors),
+    };
+    let mut ok = range_ok;
     let mut fail = |errors: &mut Errors, error: syn::Error| {
         errors.push(error);
         ok = false;
@@ -138,22 +144,19 @@ fn column(field: &Field, errors: &mut Errors) -> Option<Column> {
         );
     }
     if let Some(range) = &field.range {
-        match &field.class {
-            TypeClass::Int(_) | TypeClass::Float(_) => {
-                if let Err(error) = range.check_not_empty() {
-                    fail(errors, error);
-                }
-            }
-            other => fail(
+        // What a column needs beyond that.
+        if range_ok && !matches!(field.class, TypeClass::Int(_) | TypeClass::Float(_)) {
+            fail(
                 errors,
                 syn::Error::new_spanned(
                     &range.expr,
                     format!(
-                        "`#[bounded(..)]` applies to integer and float fields; this field is {}",
-                        describe(other)
+                        "`#[derive(Compact)]` honours `#[bounded(..)]` on integer and float \
+                         fields only; this field is {}: remove the range",
+                        describe(&field.class)
                     ),
                 ),
-            ),
+            );
         }
     }
     if let Some((lit, bits)) = &field.bits {
@@ -391,6 +394,31 @@ mod tests {
         assert!(lines[5].contains("cannot store `Vec<u8>`"));
         assert!(lines[6].contains("`&'static str`") && lines[6].contains("#[compact(intern)]"));
         assert!(lines[7].contains("would clash with `RowVec::len`"));
+    }
+
+    #[test]
+    fn bounded_ranges_get_the_messages_of_derive_bounded() {
+        let errors = errors_of(syn::parse_quote! {
+            struct Row {
+                #[bounded(0..=300)] n: u8,
+                #[bounded(1..=10)] name: String,
+                #[bounded(0..=1)] #[bounded(0..=2)] twice: u8,
+            }
+        });
+        let lines: Vec<&str> = errors.lines().collect();
+        assert_eq!(lines.len(), 3, "{errors}");
+        let too_big = "the bound `300` does not fit in `u8` (0..=255), the type of `n`";
+        assert!(lines.iter().any(|l| l.starts_with(too_big)), "{errors}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("`name` cannot be bounded: `String`"))
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("duplicate range: field `twice`"))
+        );
     }
 
     #[test]
