@@ -240,5 +240,38 @@ fn column_sum(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, get, column_sum);
+/// Appending rows (bounds checked, every column written), 4096 at a time into a container that
+/// is cleared and refilled, so the figure is the push itself rather than growth.
+fn push(c: &mut Criterion) {
+    let source: Vec<Sample> = (0..4096).map(sample).collect();
+    let mut group = c.benchmark_group("compact_push");
+    let mut rows = SampleVec::with_capacity(4096);
+    let mut k = 0usize;
+    group.bench_function("keel_push_no_string", |b| {
+        b.iter(|| {
+            if k == 4096 {
+                rows.clear();
+                k = 0;
+            }
+            let result = rows.push(black_box(source[k]));
+            k += 1;
+            result
+        })
+    });
+    let mut plain: Vec<Sample> = Vec::with_capacity(4096);
+    let mut k = 0usize;
+    group.bench_function("vec_push_no_string", |b| {
+        b.iter(|| {
+            if k == 4096 {
+                plain.clear();
+                k = 0;
+            }
+            plain.push(black_box(source[k]));
+            k += 1;
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, get, push, column_sum);
 criterion_main!(benches);

@@ -567,16 +567,20 @@ pub fn transaction(
 /// * `Name::LAYOUT: keel::Layout`, a constant with the size, alignment, padding and, per field,
 ///   its offset (`offset_of!`), size, type and the bits it takes in a column
 ///   (`LAYOUT.packed_bits()`; `Display` prints a table);
-/// * `NameVec`, a container that stores many rows by column: full-width numbers as `Vec<T>`
+/// * `NameColumns`, one column per field: full-width numbers as `Vec<T>`
 ///   (`rows.value_column() -> &[f64]`), `#[bounded(lo..=hi)]` or `#[compact(bits = N)]` integers
 ///   bit-packed (as offsets from the lower bound), `bool` as a bitmap, `String` in one arena (no
 ///   allocation per row) or, with `#[compact(intern)]`, as ids into an interner, and fields whose
 ///   type derives `Compact` (fieldless enums in `ceil(log2(variants))` bits, structs flattened
-///   into their own columns). Methods: `new`, `with_capacity`, `push`, `try_extend`, `get`,
-///   `set`, `pop`, `swap_remove`, `truncate`, `clear`, `reserve`, `len`, `is_empty`, `iter`,
-///   `memory_bytes`, `shrink_to_fit`, one getter per field (`rows.timestamp(7)`) and one column
-///   view per field (`rows.timestamp_column()`), with the field's visibility; plus `Clone`,
-///   `Debug`, `PartialEq`, `Default`, `Extend`, `FromIterator` and `IntoIterator for &NameVec`.
+///   into their own columns); its methods are one reader per field (`rows.timestamp(7)`) and one
+///   column view per field (`rows.timestamp_column()`), with the field's visibility;
+/// * `NameVec = keel::layout::StructVec<NameColumns>`, the container that stores many rows by
+///   column. Its methods are written once in the runtime, not generated: `new`,
+///   `with_capacity`, `push`, `try_extend`, `get`, `get_into`, `set`, `pop`, `swap_remove`,
+///   `truncate`, `clear`, `reserve`, `len`, `is_empty`, `iter`, `memory_bytes`,
+///   `shrink_to_fit`, `columns`; plus `Clone`, `Debug`, `PartialEq`, `Default`, `Extend`,
+///   `FromIterator` and `IntoIterator for &NameVec`. It derefs to `NameColumns`, so the per-field
+///   readers are called on it directly.
 ///
 /// `push`/`set`/`try_extend` check every value against its range or bits first and return a
 /// `keel::BoundsError` with nothing stored when one does not fit.
