@@ -518,4 +518,109 @@ mod serde_support {
             "{err}"
         );
     }
+
+    /// `#[bounded(deserialize)]`: serde's attributes as usual, then every bound checked.
+    #[derive(Bounded, Debug, PartialEq, serde::Serialize)]
+    #[bounded(deserialize)]
+    struct Cfg {
+        #[bounded(1..=64)]
+        workers: u32,
+        #[serde(rename = "timeout_secs", alias = "timeout")]
+        #[bounded(1..=300)]
+        timeout: u16,
+        #[serde(default = "default_ratio")]
+        #[bounded(0.0..=1.0)]
+        ratio: f64,
+        port: Port,
+        name: String,
+    }
+
+    fn default_ratio() -> f64 {
+        0.5
+    }
+
+    /// A tuple struct, and a defaulted bounded field whose default lies out of range.
+    #[derive(Bounded, Debug, PartialEq)]
+    #[bounded(deserialize)]
+    struct Pair(
+        #[bounded(..10)] u8,
+        #[serde(default)]
+        #[bounded(1..)]
+        u8,
+    );
+
+    fn cfg(json: &str) -> Result<Cfg, String> {
+        serde_json::from_str(json).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn deserialize_checks_every_bound() {
+        let ok = r#"{"workers": 8, "timeout_secs": 30, "ratio": 0.25, "port": 8080, "name": "a"}"#;
+        assert_eq!(
+            cfg(ok).unwrap(),
+            Cfg {
+                workers: 8,
+                timeout: 30,
+                ratio: 0.25,
+                port: Port::try_new(8080).unwrap(),
+                name: "a".into(),
+            }
+        );
+        for (json, message) in [
+            (
+                r#"{"workers": 500, "timeout_secs": 30, "ratio": 0.25, "port": 80, "name": "a"}"#,
+                "Cfg.workers must be <= 64, got 500",
+            ),
+            (
+                r#"{"workers": 0, "timeout_secs": 30, "ratio": 0.25, "port": 80, "name": "a"}"#,
+                "Cfg.workers must be >= 1, got 0",
+            ),
+            (
+                r#"{"workers": 8, "timeout_secs": 301, "ratio": 0.25, "port": 80, "name": "a"}"#,
+                "Cfg.timeout must be <= 300, got 301",
+            ),
+            (
+                r#"{"workers": 8, "timeout_secs": 30, "ratio": 1.5, "port": 80, "name": "a"}"#,
+                "Cfg.ratio must be <= 1.0, got 1.5",
+            ),
+            // The nested newtype checks its own range while it is read.
+            (
+                r#"{"workers": 8, "timeout_secs": 30, "ratio": 0.5, "port": 0, "name": "a"}"#,
+                "Port must be in 1..=65535, got 0",
+            ),
+        ] {
+            let error = cfg(json).unwrap_err();
+            assert!(error.starts_with(message), "{json}: {error}");
+        }
+    }
+
+    #[test]
+    fn deserialize_honours_rename_alias_and_default() {
+        let aliased = cfg(r#"{"workers": 2, "timeout": 5, "port": 1, "name": ""}"#).unwrap();
+        assert_eq!((aliased.timeout, aliased.ratio), (5, 0.5));
+        let renamed = cfg(r#"{"workers": 2, "timeout_secs": 5, "port": 1, "name": ""}"#);
+        assert_eq!(renamed.unwrap(), aliased);
+        let error = cfg(r#"{"workers": 2, "port": 1, "name": ""}"#).unwrap_err();
+        assert!(error.starts_with("missing field `timeout_secs`"), "{error}");
+        // Serialize (serde's derive) writes the renamed key; the round trip reads it back.
+        let text = serde_json::to_string(&aliased).unwrap();
+        assert!(text.contains(r#""timeout_secs":5"#), "{text}");
+        assert_eq!(cfg(&text).unwrap(), aliased);
+        // serde's messages name the struct, not a hidden helper.
+        let error = cfg("[]").unwrap_err();
+        assert!(error.contains("struct Cfg"), "{error}");
+    }
+
+    #[test]
+    fn deserialize_checks_defaults_and_tuple_fields() {
+        let pair: Pair = serde_json::from_str("[3, 4]").unwrap();
+        assert_eq!(pair, Pair(3, 4));
+        let error = serde_json::from_str::<Pair>("[10, 4]")
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("Pair.0 must be < 10, got 10"), "{error}");
+        // A default is a value like any other: `u8::default()` is below the bound `1..`.
+        let error = serde_json::from_str::<Pair>("[3]").unwrap_err().to_string();
+        assert!(error.starts_with("Pair.1 must be >= 1, got 0"), "{error}");
+    }
 }

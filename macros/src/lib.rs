@@ -428,6 +428,37 @@ pub fn plugin(
 /// newtype over your own type, derive serde's traits with
 /// `#[serde(try_from = "Inner", into = "Inner")]`, which use the generated conversions.
 ///
+/// # Deserializing: `#[bounded(deserialize)]`
+///
+/// **A plain `#[derive(serde::Deserialize)]` skips the bounds**: serde writes the fields
+/// directly, so `{"workers": 500}` would give `workers() == 500` and only `validate()` would
+/// notice. Write `#[bounded(deserialize)]` on the struct instead (keel's `serde` feature): the
+/// generated `Deserialize` reads the fields as serde's derive would, honouring the usual
+/// `#[serde(..)]` attributes on the struct and its fields (`rename`, `default`, `alias`, ...),
+/// then checks every bound, and an out-of-range value is a deserialization error carrying
+/// keel's message. Bounded newtype fields check their own range while they are read. To keep
+/// the bounds from being skipped by accident, `#[serde(..)]` attributes on a `Bounded` struct
+/// without `#[bounded(deserialize)]` (or a container `#[serde(try_from = "..")]`) are a compile
+/// error. Generic structs are not supported.
+///
+/// ```
+/// #[derive(keel::Bounded, Debug)]
+/// #[bounded(deserialize)]
+/// struct Cfg {
+///     #[bounded(1..=64)]
+///     workers: u32,
+///     #[serde(rename = "timeout_secs", default = "default_timeout")]
+///     #[bounded(1..=300)]
+///     timeout: u16,
+/// }
+/// fn default_timeout() -> u16 { 30 }
+///
+/// let cfg: Cfg = serde_json::from_str(r#"{"workers": 8}"#).unwrap();
+/// assert_eq!((cfg.workers(), cfg.timeout()), (8, 30));
+/// let err = serde_json::from_str::<Cfg>(r#"{"workers": 500}"#).unwrap_err();
+/// assert!(err.to_string().starts_with("Cfg.workers must be <= 64, got 500"));
+/// ```
+///
 /// # Tuple structs and generics
 ///
 /// A tuple struct with several fields bounds them one by one: `get_0()`, `set_0(..)`,
@@ -460,7 +491,7 @@ pub fn plugin(
 /// A setter is one or two comparisons against constants and a store; building the error is an
 /// out-of-line `#[cold]` call, so `set_port` compiles to the same instructions as the
 /// hand-written `if` (see BENCHMARKS.md).
-#[proc_macro_derive(Bounded, attributes(bounded))]
+#[proc_macro_derive(Bounded, attributes(bounded, serde))]
 pub fn derive_bounded(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     bounded::derive(&input)

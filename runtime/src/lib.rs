@@ -51,6 +51,7 @@ pub mod __private {
     #[cfg(feature = "serde")]
     pub use serde;
 
+    pub use crate::__keel_bounded_deserialize as bounded_deserialize;
     pub use crate::__keel_bounded_newtype_compact as bounded_newtype_compact;
     pub use crate::__keel_bounded_newtype_serde as bounded_newtype_serde;
 
@@ -114,4 +115,29 @@ macro_rules! __keel_bounded_newtype_serde {
 #[macro_export]
 macro_rules! __keel_bounded_newtype_serde {
     ($($tokens:tt)*) => {};
+}
+
+/// `bounded_deserialize! { impl .. }`: the validating `Deserialize` that
+/// `#[bounded(deserialize)]` generates, passed through when keel's `serde` feature is on, and a
+/// compile error saying which feature to enable when it is off.
+#[cfg(feature = "serde")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __keel_bounded_deserialize {
+    ($($impl:tt)*) => {
+        $($impl)*
+    };
+}
+
+/// Without the `serde` feature: `#[bounded(deserialize)]` cannot generate anything.
+#[cfg(not(feature = "serde"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __keel_bounded_deserialize {
+    ($($impl:tt)*) => {
+        ::core::compile_error!(
+            "`#[bounded(deserialize)]` needs keel's `serde` feature: \
+             `keel = { version = \"..\", features = [\"serde\"] }`"
+        );
+    };
 }

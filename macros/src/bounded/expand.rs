@@ -472,8 +472,11 @@ fn record_impl(model: &Bounded, record: &Record) -> TokenStream {
     );
     let validate_result = result(quote!(()));
     let allows = allows();
+    let deserialize = model.deserialize.then(|| deserialize_impl(model, record));
 
     quote! {
+        #deserialize
+
         #allows
         impl #impl_generics #ident #ty_generics #where_clause {
             #items
@@ -491,6 +494,60 @@ fn record_impl(model: &Bounded, record: &Record) -> TokenStream {
             #vis fn validate(&self) -> #validate_result {
                 #validations
                 ::core::result::Result::Ok(())
+            }
+        }
+    }
+}
+
+/// `#[bounded(deserialize)]`: a `Deserialize` that reads the fields with serde's own derive (on a
+/// private mirror of the struct that carries the user's `#[serde(..)]` attributes, so `rename`,
+/// `default`, `alias` and the rest behave as usual) and then checks every bound, returning the
+/// first violation as the deserializer's error. Emitted through `bounded_deserialize!`, which
+/// is a compile error naming the feature when keel's `serde` feature is off.
+fn deserialize_impl(model: &Bounded, record: &Record) -> TokenStream {
+    let private = model.krate.private();
+    let serde = quote!(#private::serde);
+    let ident = &model.ident;
+    let serde_path = format!(
+        "{}::__private::serde",
+        model.krate.path().to_token_stream_string()
+    );
+    let container_attrs = &model.serde_attrs;
+    let members: Vec<&syn::Member> = record.fields.iter().map(|f| &f.member).collect();
+    let types = record.fields.iter().map(|f| &f.ty);
+    let attrs = record.fields.iter().map(|f| &f.serde_attrs);
+    let fields = if record.named {
+        quote!({ #( #(#attrs)* #members: #types, )* })
+    } else {
+        quote!(( #( #(#attrs)* #types, )* );)
+    };
+    let build = if record.named {
+        quote!(Self { #(#members: unchecked.#members,)* })
+    } else {
+        quote!(Self( #(unchecked.#members,)* ))
+    };
+    quote! {
+        #private::bounded_deserialize! {
+            impl<'de> #serde::Deserialize<'de> for #ident {
+                fn deserialize<__D>(deserializer: __D) -> ::core::result::Result<Self, __D::Error>
+                where
+                    __D: #serde::Deserializer<'de>,
+                {
+                    // The mirror takes the struct's name, which serde's messages show
+                    // ("expected struct Cfg"); `Self` below is still the real struct.
+                    #[derive(#serde::Deserialize)]
+                    #[serde(crate = #serde_path)]
+                    #(#container_attrs)*
+                    struct #ident #fields
+                    let unchecked = <#ident as #serde::Deserialize<'de>>::deserialize(deserializer)?;
+                    let value = #build;
+                    match value.validate() {
+                        ::core::result::Result::Ok(()) => ::core::result::Result::Ok(value),
+                        ::core::result::Result::Err(error) => ::core::result::Result::Err(
+                            <__D::Error as #serde::de::Error>::custom(error),
+                        ),
+                    }
+                }
             }
         }
     }

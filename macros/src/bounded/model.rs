@@ -2,7 +2,7 @@
 
 use crate::common::crate_path::CratePath;
 use crate::common::range::RangeSpec;
-use syn::{Generics, Ident, Member, Type, Visibility};
+use syn::{Attribute, Generics, Ident, Member, Type, Visibility};
 
 /// A validated derive input.
 pub struct Bounded {
@@ -16,6 +16,10 @@ pub struct Bounded {
     pub krate: CratePath,
     /// Newtype or struct with fields.
     pub shape: Shape,
+    /// `#[bounded(deserialize)]`: generate a validating `Deserialize` (records only).
+    pub deserialize: bool,
+    /// The struct's own `#[serde(..)]` attributes, given to that `Deserialize`.
+    pub serde_attrs: Vec<Attribute>,
 }
 
 /// The two kinds of item the derive accepts.
@@ -46,6 +50,9 @@ pub struct Field {
     pub ty: Type,
     /// Its bounds, when it has `#[bounded(..)]`.
     pub bound: Option<Bound>,
+    /// Its `#[serde(..)]` attributes (`rename`, `default`, `alias`, ...), honoured by the
+    /// `Deserialize` of `#[bounded(deserialize)]`.
+    pub serde_attrs: Vec<Attribute>,
 }
 
 /// A checked range and the type it bounds.

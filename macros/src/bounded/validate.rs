@@ -111,6 +111,7 @@ pub fn model(input: &DeriveInput) -> syn::Result<Bounded> {
                     param,
                     ty: field.ty.clone(),
                     bound,
+                    serde_attrs: serde_attrs(&field.attrs),
                 });
             }
             if !named && top.ranges.is_empty() && out.iter().all(|f| f.bound.is_none()) {
@@ -127,6 +128,50 @@ pub fn model(input: &DeriveInput) -> syn::Result<Bounded> {
             Some(Shape::Record(Record { named, fields: out }))
         }
     };
+    let serde_on_struct = serde_attrs(&input.attrs);
+    match (&shape, top.deserialize) {
+        (Some(Shape::Newtype(_)), Some(span)) => errors.push(syn::Error::new(
+            span,
+            format!(
+                "the newtype `{ident}` already has a validating `Deserialize` (through \
+                 `try_new`, with keel's `serde` feature); remove `deserialize`"
+            ),
+        )),
+        (Some(Shape::Record(_)), Some(span)) if !input.generics.params.is_empty() => {
+            errors.push(syn::Error::new(
+                span,
+                format!(
+                    "`#[bounded(deserialize)]` does not support generic structs: remove the \
+                     parameters from `{ident}`, or implement `Deserialize` by hand and call \
+                     `validate()` on the result"
+                ),
+            ))
+        }
+        (Some(Shape::Record(record)), None) => {
+            // serde's own derive fills the fields directly and skips the bounds; `#[serde(..)]`
+            // on the struct says it is about to be used (unless the struct converts through a
+            // validating `try_from`).
+            let converts = serde_on_struct
+                .iter()
+                .any(|attr| mentions(attr, "try_from"));
+            let first = serde_on_struct
+                .iter()
+                .chain(record.fields.iter().flat_map(|f| &f.serde_attrs))
+                .next();
+            if let (Some(attr), false) = (first, converts) {
+                errors.push_spanned(
+                    attr,
+                    format!(
+                        "`#[serde(..)]` on a `Bounded` struct: serde's `derive(Deserialize)` \
+                         writes the fields directly and skips their bounds. Write \
+                         `#[bounded(deserialize)]` on `{ident}` instead of deriving \
+                         `Deserialize`: it honours these attributes and checks every bound"
+                    ),
+                );
+            }
+        }
+        _ => {}
+    }
     errors.finish()?;
     let shape = shape.ok_or_else(|| syn::Error::new_spanned(ident, "invalid input"))?;
     Ok(Bounded {
@@ -135,7 +180,30 @@ pub fn model(input: &DeriveInput) -> syn::Result<Bounded> {
         generics: input.generics.clone(),
         krate,
         shape,
+        deserialize: top.deserialize.is_some(),
+        serde_attrs: serde_on_struct,
     })
+}
+
+/// The `#[serde(..)]` attributes among `attrs`.
+fn serde_attrs(attrs: &[syn::Attribute]) -> Vec<syn::Attribute> {
+    attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("serde"))
+        .cloned()
+        .collect()
+}
+
+/// Whether the attribute's arguments name `word` (`#[serde(try_from = "..")]`).
+fn mentions(attr: &syn::Attribute, word: &str) -> bool {
+    match &attr.meta {
+        syn::Meta::List(list) => list
+            .tokens
+            .clone()
+            .into_iter()
+            .any(|tree| matches!(tree, proc_macro2::TokenTree::Ident(ident) if ident == word)),
+        _ => false,
+    }
 }
 
 fn not_a_struct(token: impl ToTokens, what: &str) -> syn::Error {

@@ -32,11 +32,14 @@ pub struct Attrs {
     pub ranges: Vec<RangeSpec>,
     /// `crate = path`, with the span of the `crate` keyword.
     pub krate: Option<(Span, CratePath)>,
+    /// `deserialize`: generate a `Deserialize` that checks every bound (feature `serde`).
+    pub deserialize: Option<Span>,
 }
 
 enum Item {
     Range(Box<RangeSpec>),
     Crate(Token![crate], CratePath),
+    Deserialize(Span),
 }
 
 impl Parse for Item {
@@ -45,6 +48,14 @@ impl Parse for Item {
             let keyword: Token![crate] = input.parse()?;
             input.parse::<Token![=]>()?;
             return Ok(Self::Crate(keyword, crate_path::parse_value(input)?));
+        }
+        if input.peek(syn::Ident) && (input.peek2(Token![,]) || input.peek2(syn::parse::End)) {
+            let fork = input.fork();
+            let word: syn::Ident = fork.parse()?;
+            if word == "deserialize" {
+                input.parse::<syn::Ident>()?;
+                return Ok(Self::Deserialize(word.span()));
+            }
         }
         // `name`, `name = ..` and `name(..)` read as options, not ranges; none but `crate`
         // exists.
@@ -66,7 +77,7 @@ impl Parse for Item {
                 name.span(),
                 format!(
                     "unknown option `{name}`: `#[bounded(..)]` takes a range such as `1..=10`, \
-                     `0..100`, `5..`, `..=50` or `..50`, and on the struct `crate = path`"
+                     `0..100`, `5..`, `..=50` or `..50`, and on the struct `crate = path` and `deserialize`"
                 ),
             ));
         }
@@ -103,6 +114,18 @@ pub fn attrs(attrs: &[Attribute], site: Site, errors: &mut Errors) -> Attrs {
                     keyword.span(),
                     "`crate = path` belongs on the struct, not on a field",
                 )),
+                Item::Deserialize(span) if site == Site::Field => errors.push(syn::Error::new(
+                    span,
+                    "`deserialize` belongs on the struct, not on a field: \
+                     `#[bounded(deserialize)]` above it",
+                )),
+                Item::Deserialize(span) => {
+                    if out.deserialize.is_some() {
+                        errors.push(syn::Error::new(span, "duplicate `deserialize` option"));
+                    } else {
+                        out.deserialize = Some(span);
+                    }
+                }
                 Item::Crate(keyword, path) => {
                     if out.krate.is_some() {
                         errors.push(syn::Error::new(
