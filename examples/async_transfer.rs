@@ -8,8 +8,8 @@
 use keel::tx::{Transient, TxError};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{ConnectOptions, Connection};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 #[derive(Debug)]
@@ -125,7 +125,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let first: i64 = sqlx::query_scalar("SELECT cents FROM accounts WHERE id = 1")
         .fetch_one(&mut setup)
         .await?;
-    println!("cancelled by timeout: {timed_out}; account 1 still holds {first} (the dropped UPDATE rolled back)");
+    println!(
+        "cancelled by timeout: {timed_out}; account 1 still holds {first} (the dropped UPDATE rolled back)"
+    );
     setup.close().await?;
     Ok(())
 }

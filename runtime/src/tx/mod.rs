@@ -23,7 +23,15 @@
 //! `SQLITE_BUSY`/`SQLITE_LOCKED`, PostgreSQL SQLSTATE `40001`/`40P01`), the whole transaction is
 //! rolled back and the body runs again, up to N more times, after a short jittered backoff
 //! (about 1–2 ms, doubling per retry, at most 64 ms). Only the outermost transaction retries: an
-//! inner one returns the error so the whole unit of work is re-run.
+//! inner one returns the error so the whole unit of work is re-run. SQLite connections
+//! (rusqlite, and sqlx's) wait up to their busy timeout, 5 s by default, before a lock conflict
+//! becomes `SQLITE_BUSY`; only then does `retry` roll back and back off. Lower the timeout
+//! (`Connection::busy_timeout`) to retry the whole transaction sooner, or begin writers with
+//! `behavior = "immediate"` so they wait at `BEGIN` rather than fail halfway.
+//!
+//! **Async** (`run_async`, `#[keel::transaction]` on an `async fn`; features `tokio-postgres`
+//! and `sqlx`): the same engine, with awaited driver calls, a `tokio::time::sleep` backoff and
+//! cancellation safety (see `AsyncTransactional::rollback_on_drop`).
 //!
 //! **Audit**: `tx.begin`, `tx.commit` and `tx.rollback` are raised through [`crate::audit::emit`]
 //! before the database is asked, with the transaction's `name`, `database` and nesting `depth`
@@ -38,7 +46,10 @@
 //! functions. While tracing is off this costs one atomic load.
 //!
 //! Databases: SQLite through `rusqlite` (feature `sqlite`), PostgreSQL through `postgres`
-//! (feature `postgres`); any other by implementing [`Transactional`].
+//! (feature `postgres`); async: `tokio-postgres` (feature `tokio-postgres`) and sqlx's PostgreSQL
+//! and SQLite (feature `sqlx`; sqlx 0.9 and rusqlite 0.40 link the same `libsqlite3-sys`, so both
+//! SQLite drivers share one build); any other by implementing [`Transactional`] or
+//! `AsyncTransactional`.
 //!
 //! [`ExitStack`] is the dynamic companion: any number of guards and cleanup callbacks, undone in
 //! reverse order.
