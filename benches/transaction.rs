@@ -126,6 +126,9 @@ impl keel::tx::Transactional for NoopConnection {
     fn in_transaction(&self) -> bool {
         self.open
     }
+    fn execute_sql(&mut self, _: &str) -> Result<(), Self::Error> {
+        Ok(())
+    }
     fn begin(&mut self, _: &keel::tx::Options) -> Result<(), Self::Error> {
         self.open = black_box(true);
         Ok(())
@@ -176,5 +179,102 @@ fn overhead(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, transaction, overhead);
+// ------------------------------------------------ async: sqlx SQLite file, same connection
+
+mod async_sqlite {
+    use super::*;
+    use sqlx::ConnectOptions;
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+
+    #[derive(Debug)]
+    pub enum AsyncError {
+        #[allow(dead_code)] // read through Debug only
+        Db(sqlx::Error),
+        #[allow(dead_code)]
+        Tx(keel::tx::TxError),
+    }
+
+    impl From<sqlx::Error> for AsyncError {
+        fn from(e: sqlx::Error) -> Self {
+            Self::Db(e)
+        }
+    }
+
+    impl From<keel::tx::TxError> for AsyncError {
+        fn from(e: keel::tx::TxError) -> Self {
+            Self::Tx(e)
+        }
+    }
+
+    async fn statements(conn: &mut SqliteConnection, id: i64) -> Result<u64, sqlx::Error> {
+        let n = sqlx::query("UPDATE users SET spend = spend + 1 WHERE id = ?1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+        sqlx::query("INSERT INTO audit_log (event) VALUES ('tier_upgrade_batch')")
+            .execute(&mut *conn)
+            .await?;
+        Ok(n)
+    }
+
+    #[keel::transaction]
+    pub async fn with_macro(conn: &mut SqliteConnection, id: i64) -> Result<u64, AsyncError> {
+        Ok(statements(conn, id).await?)
+    }
+
+    /// What a careful hand-written version does: sqlx's own transaction (`BEGIN`, `COMMIT`,
+    /// rollback on drop).
+    pub async fn by_hand(conn: &mut SqliteConnection, id: i64) -> Result<u64, AsyncError> {
+        use sqlx::Connection;
+        let mut tx = conn.begin().await?;
+        let n = statements(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    pub async fn connect(dir: &tempfile::TempDir) -> SqliteConnection {
+        let mut conn = SqliteConnectOptions::new()
+            .filename(dir.path().join("async.sqlite"))
+            .create_if_missing(true)
+            .connect()
+            .await
+            .unwrap();
+        sqlx::raw_sql(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF;
+             CREATE TABLE users (id INTEGER PRIMARY KEY, spend INTEGER NOT NULL);
+             CREATE TABLE audit_log (id INTEGER PRIMARY KEY, event TEXT NOT NULL);
+             INSERT INTO users VALUES (1, 0);",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        conn
+    }
+}
+
+fn transaction_async(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = rt.block_on(async_sqlite::connect(&dir));
+    let mut group = c.benchmark_group("transaction_async_sqlx_sqlite_file");
+    group.bench_function("hand_written_begin_commit", |b| {
+        b.iter(|| {
+            rt.block_on(async_sqlite::by_hand(&mut conn, black_box(1)))
+                .unwrap()
+        })
+    });
+    group.bench_function("keel_transaction_async_fn", |b| {
+        b.iter(|| {
+            rt.block_on(async_sqlite::with_macro(&mut conn, black_box(1)))
+                .unwrap()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, transaction, overhead, transaction_async);
 criterion_main!(benches);

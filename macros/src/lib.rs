@@ -564,6 +564,26 @@ pub fn derive_bounded(input: TokenStream) -> TokenStream {
 /// assert_eq!(logged, 1); // committed
 /// ```
 ///
+/// On an `async fn` the connection is `&mut tokio_postgres::Client` (feature `tokio-postgres`) or
+/// sqlx's `PgConnection`, `SqliteConnection` or `PoolConnection` (feature `sqlx`); the body
+/// becomes an `async` block driven by `keel::tx`'s async engine, with the same options, errors,
+/// audit events and trace span. The future is `Send`, the retry backoff is awaited (tokio), and a
+/// future dropped before it finishes never commits: its drop queues the rollback on the
+/// connection ahead of its next use.
+///
+/// ```no_run
+/// # #[cfg(feature = "tokio-postgres")] mod demo {
+/// type BoxError = Box<dyn std::error::Error + Send + Sync>;
+///
+/// #[keel::transaction(name = "transfer", retry = 5, isolation = "serializable")]
+/// async fn transfer(db: &mut tokio_postgres::Client, from: i64, to: i64) -> Result<(), BoxError> {
+///     db.execute("UPDATE accounts SET cents = cents - 1 WHERE id = $1", &[&from]).await?;
+///     db.execute("UPDATE accounts SET cents = cents + 1 WHERE id = $1", &[&to]).await?;
+///     Ok(())
+/// }
+/// # }
+/// ```
+///
 /// Retrying on lock conflicts, with a named transaction and SQLite's `BEGIN IMMEDIATE`:
 ///
 /// ```

@@ -59,6 +59,9 @@ pub mod __private {
     pub mod tx {
         pub use crate::tx::run::connection;
         pub use crate::tx::{Behavior, Isolation, Nested, Options, run, run_retrying};
+        // `#[keel::transaction]` on an `async fn`.
+        #[cfg(any(feature = "tokio-postgres", feature = "sqlx"))]
+        pub use crate::tx::run_async::{AsyncTransaction, async_connection, catch_unwind};
     }
 
     // #[derive(Compact)]

@@ -1,5 +1,6 @@
 //! The function keeps its signature; its body becomes a closure handed to `keel::tx::run` (or
-//! `run_retrying` with `retry = N`), with the options in a constant.
+//! `run_retrying` with `retry = N`), with the options in a constant. On an `async fn` the body
+//! becomes an async closure handed to `run_async` (`run_async_retrying`), awaited.
 
 use super::parse::{Behavior, Isolation, Nested};
 use super::validate::Transaction;
@@ -11,6 +12,7 @@ use syn::{FnArg, Ident, Pat};
 pub fn expand(model: Transaction) -> TokenStream {
     let Transaction {
         mut item,
+        is_async,
         conn_index,
         conn,
         conn_target,
@@ -74,29 +76,51 @@ pub fn expand(model: Transaction) -> TokenStream {
     }
     // Checked on its own, spanned at the parameter: "`X` is not a connection" points there.
     let conn_private = private_at(conn_span);
-    let conn_arg = if conn_by_ref {
-        quote_spanned!(conn_span=> #conn_private::tx::connection(&mut *#conn))
+    let check = if is_async {
+        quote_spanned!(conn_span=> async_connection)
     } else {
-        quote_spanned!(conn_span=> #conn_private::tx::connection(&mut #conn))
+        quote_spanned!(conn_span=> connection)
+    };
+    let conn_arg = if conn_by_ref {
+        quote_spanned!(conn_span=> #conn_private::tx::#check(&mut *#conn))
+    } else {
+        quote_spanned!(conn_span=> #conn_private::tx::#check(&mut #conn))
     };
 
     let options_const = Ident::new("__KEEL_TX_OPTIONS", Span::mixed_site());
+    if is_async {
+        let new_block = expand_async(AsyncParts {
+            private: &private,
+            private_at: &private_at,
+            options_const: &options_const,
+            options: &options,
+            conn: &conn,
+            conn_target: &conn_target,
+            conn_arg: &conn_arg,
+            output: &output,
+            block: &item.block,
+            retry: retry.as_ref().map(|r| (r.value, r.span)),
+        });
+        *item.block = syn::parse_quote!(#new_block);
+        return quote!(#item);
+    }
     // With `retry`, a body that cannot run twice is reported at `retry = N`.
     let body_span = retry.as_ref().map_or(Span::call_site(), |retry| retry.span);
     let body_fn = Ident::new("__keel_tx_body", Span::mixed_site().located_at(body_span));
     let block = &item.block;
     let closure_head = quote!(|#conn: &mut #conn_target|);
+    let (run, run_retrying) = (quote!(run), quote!(run_retrying));
     let call = match retry {
         None => {
             // An error type lacking `From<TxError>` is reported at the return type.
             let span = syn::spanned::Spanned::span(&output);
             let private = private_at(span);
-            quote_spanned!(span=> #private::tx::run(#conn_arg, &#options_const, #body_fn))
+            quote_spanned!(span=> #private::tx::#run(#conn_arg, &#options_const, #body_fn))
         }
         Some(retry) => {
             let n = retry.value;
             let private = private_at(retry.span);
-            quote_spanned!(retry.span=> #private::tx::run_retrying(#conn_arg, &#options_const, #n, #body_fn))
+            quote_spanned!(retry.span=> #private::tx::#run_retrying(#conn_arg, &#options_const, #n, #body_fn))
         }
     };
 
@@ -107,4 +131,92 @@ pub fn expand(model: Transaction) -> TokenStream {
     }};
     *item.block = syn::parse_quote!(#new_block);
     quote!(#item)
+}
+
+struct AsyncParts<'a> {
+    private: &'a TokenStream,
+    private_at: &'a dyn Fn(Span) -> TokenStream,
+    options_const: &'a Ident,
+    options: &'a TokenStream,
+    conn: &'a Ident,
+    conn_target: &'a syn::Type,
+    conn_arg: &'a TokenStream,
+    output: &'a syn::Type,
+    block: &'a syn::Block,
+    retry: Option<(u32, Span)>,
+}
+
+/// An `async fn`: the engine's async steps inline, the body an `async` block of the function
+/// itself (not a generic async closure), so rustc proves the future `Send` from concrete types:
+///
+/// ```text
+/// let mut tx = AsyncTransaction::new(&OPTIONS);
+/// loop {                                    // only with `retry`
+///     let stop = match tx.start(conn).await {
+///         Ok(mut body) => {
+///             let result = catch_unwind::<Output, _>(async { let conn = body.conn(); <block> }).await;
+///             tx.end(body, result).await
+///         }
+///         Err(stop) => stop,
+///     };
+///     tx.finish(stop)                       // or: if let Some(r) = tx.retry(stop, N).await { return r }
+/// }
+/// ```
+fn expand_async(parts: AsyncParts<'_>) -> TokenStream {
+    let AsyncParts {
+        private,
+        private_at,
+        options_const,
+        options,
+        conn,
+        conn_target,
+        conn_arg,
+        output,
+        block,
+        retry,
+    } = parts;
+    let tx = Ident::new("__keel_tx", Span::mixed_site());
+    let body = Ident::new("__keel_body", Span::mixed_site());
+    let result = Ident::new("__keel_result", Span::mixed_site());
+    let stop = Ident::new("__keel_stop", Span::mixed_site());
+    // An error type lacking `From<TxError>` (or the connection's error) is reported at the
+    // return type; a missing `Transient` at `retry = N`.
+    let output_span = syn::spanned::Spanned::span(output);
+    let output_private = private_at(output_span);
+    let start = quote_spanned!(output_span=> #tx.start(#conn_arg));
+    let attempt = quote! {
+        let #stop = match #start.await {
+            ::core::result::Result::Ok(mut #body) => {
+                let #result = #output_private::tx::catch_unwind::<#output, _>(async {
+                    let #conn: &mut #conn_target = #body.conn();
+                    #block
+                })
+                .await;
+                #tx.end(#body, #result).await
+            }
+            ::core::result::Result::Err(#stop) => #stop,
+        };
+    };
+    let run = match retry {
+        None => quote! {
+            #attempt
+            #tx.finish(#stop)
+        },
+        Some((n, span)) => {
+            let retried = quote_spanned!(span=> #tx.retry(#stop, #n));
+            quote! {
+                loop {
+                    #attempt
+                    if let ::core::option::Option::Some(#result) = #retried.await {
+                        return #result;
+                    }
+                }
+            }
+        }
+    };
+    quote! {{
+        const #options_const: #private::tx::Options = #options;
+        let mut #tx = #private::tx::AsyncTransaction::new(&#options_const);
+        #run
+    }}
 }

@@ -1,5 +1,6 @@
-//! Checks the function: a `Result` return type, no `async`, and a connection parameter (the
-//! first `&mut` parameter, or the one named by `conn = ident`).
+//! Checks the function: a `Result` return type and a connection parameter (the first `&mut`
+//! parameter, or the one named by `conn = ident`). A blocking `fn` and an `async fn` are checked
+//! alike; only the examples in the messages differ.
 
 use super::parse::{Args, Behavior, Isolation, Nested, WithSpan};
 use crate::common::crate_path::CratePath;
@@ -12,6 +13,8 @@ use syn::{FnArg, Ident, ItemFn, LitStr, Pat, ReturnType, Type};
 /// Everything expansion needs, all checked.
 pub struct Transaction {
     pub item: ItemFn,
+    /// `async fn`: expands to `run_async` over an async closure.
+    pub is_async: bool,
     /// Index of the connection among `item.sig.inputs`.
     pub conn_index: usize,
     pub conn: Ident,
@@ -35,12 +38,7 @@ pub struct Transaction {
 
 pub fn validate(args: Args, item: ItemFn, errors: &mut Errors) -> Option<Transaction> {
     let sig = &item.sig;
-    if let Some(asyncness) = &sig.asyncness {
-        errors.push_spanned(
-            asyncness,
-            "#[keel::transaction] does not support `async fn` yet; call `keel::tx::run` from a blocking task",
-        );
-    }
+    let is_async = sig.asyncness.is_some();
 
     let output = match &sig.output {
         ReturnType::Type(_, ty) if is_result(ty) => Some((**ty).clone()),
@@ -75,6 +73,7 @@ pub fn validate(args: Args, item: ItemFn, errors: &mut Errors) -> Option<Transac
         .unwrap_or_else(|| LitStr::new(&sig.ident.to_string(), sig.ident.span()));
     Some(Transaction {
         item,
+        is_async,
         conn_index,
         conn,
         conn_target,
@@ -158,8 +157,13 @@ fn find_connection(args: &Args, item: &ItemFn, errors: &mut Errors) -> Option<Co
                     errors.push_spanned(
                         &sig.ident,
                         format!(
-                            "#[keel::transaction] needs a connection parameter: `{}` has no `&mut` parameter; add one (`conn: &mut rusqlite::Connection`) or name it with `conn = ident`",
-                            sig.ident
+                            "#[keel::transaction] needs a connection parameter: `{}` has no `&mut` parameter; add one (`{}`) or name it with `conn = ident`",
+                            sig.ident,
+                            if sig.asyncness.is_some() {
+                                "db: &mut tokio_postgres::Client` or `conn: &mut sqlx::PgConnection"
+                            } else {
+                                "conn: &mut rusqlite::Connection"
+                            }
                         ),
                     );
                     return None;

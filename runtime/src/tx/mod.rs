@@ -23,7 +23,15 @@
 //! `SQLITE_BUSY`/`SQLITE_LOCKED`, PostgreSQL SQLSTATE `40001`/`40P01`), the whole transaction is
 //! rolled back and the body runs again, up to N more times, after a short jittered backoff
 //! (about 1–2 ms, doubling per retry, at most 64 ms). Only the outermost transaction retries: an
-//! inner one returns the error so the whole unit of work is re-run.
+//! inner one returns the error so the whole unit of work is re-run. SQLite connections
+//! (rusqlite, and sqlx's) wait up to their busy timeout, 5 s by default, before a lock conflict
+//! becomes `SQLITE_BUSY`; only then does `retry` roll back and back off. Lower the timeout
+//! (`Connection::busy_timeout`) to retry the whole transaction sooner, or begin writers with
+//! `behavior = "immediate"` so they wait at `BEGIN` rather than fail halfway.
+//!
+//! **Async** (`run_async`, `#[keel::transaction]` on an `async fn`; features `tokio-postgres`
+//! and `sqlx`): the same engine, with awaited driver calls, a `tokio::time::sleep` backoff and
+//! cancellation safety (see `AsyncTransactional::rollback_on_drop`).
 //!
 //! **Audit**: `tx.begin`, `tx.commit` and `tx.rollback` are raised through [`crate::audit::emit`]
 //! before the database is asked, with the transaction's `name`, `database` and nesting `depth`
@@ -38,7 +46,10 @@
 //! functions. While tracing is off this costs one atomic load.
 //!
 //! Databases: SQLite through `rusqlite` (feature `sqlite`), PostgreSQL through `postgres`
-//! (feature `postgres`); any other by implementing [`Transactional`].
+//! (feature `postgres`); async: `tokio-postgres` (feature `tokio-postgres`) and sqlx's PostgreSQL
+//! and SQLite (feature `sqlx`; sqlx 0.9 and rusqlite 0.40 link the same `libsqlite3-sys`, so both
+//! SQLite drivers share one build); any other by implementing [`Transactional`] or
+//! `AsyncTransactional`.
 //!
 //! [`ExitStack`] is the dynamic companion: any number of guards and cleanup callbacks, undone in
 //! reverse order.
@@ -73,17 +84,29 @@
 //! # }
 //! ```
 
+mod engine;
 mod exit_stack;
 mod options;
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(any(feature = "postgres", feature = "tokio-postgres"))]
+mod postgres_error;
 pub(crate) mod run;
+#[cfg(any(feature = "tokio-postgres", feature = "sqlx"))]
+pub(crate) mod run_async;
+mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "sqlx")]
+mod sqlx;
+#[cfg(feature = "tokio-postgres")]
+mod tokio_postgres;
 
 pub use exit_stack::{CallbackResult, ExitStack};
 pub use options::{Behavior, Isolation, Nested, Options};
-pub use run::{Outcome, Report, run, run_retrying};
+pub use run::{run, run_retrying};
+#[cfg(any(feature = "tokio-postgres", feature = "sqlx"))]
+pub use run_async::{AsyncTransactional, Ending, run_async, run_async_retrying};
 
 use crate::audit::Denied;
 
@@ -91,25 +114,27 @@ use crate::audit::Denied;
 ///
 /// Implemented for `rusqlite::Connection` and `rusqlite::Transaction` (feature `sqlite`) and for
 /// `postgres::Client` and `postgres::Transaction` (feature `postgres`). Implement it to plug in
-/// another database; [`run`] does the rest (nesting, retry, audit, panic safety).
+/// another database; [`run`] does the rest (nesting, retry, audit, panic safety). Only
+/// [`execute_sql`](Self::execute_sql) and the two queries are required: `BEGIN`, `COMMIT`, `ROLLBACK` and
+/// the savepoint statements are provided on top of it, and a database overrides those it spells
+/// differently. (The async drivers have [`AsyncTransactional`](crate::tx) with the same shape.)
 ///
 /// ```
 /// use keel_runtime::tx::{self, Options, Transactional, TxError};
 ///
 /// /// A toy "database" that records the statements it was asked to run.
 /// #[derive(Default)]
-/// struct Log { sql: Vec<String>, depth: usize }
+/// struct Log { sql: Vec<String>, open: bool }
 ///
 /// impl Transactional for Log {
 ///     type Error = TxError;
 ///     fn database(&self) -> &'static str { "Log" }
-///     fn in_transaction(&self) -> bool { self.depth > 0 }
-///     fn begin(&mut self, _: &Options) -> Result<(), TxError> { self.depth += 1; self.sql.push("BEGIN".into()); Ok(()) }
-///     fn commit(&mut self, _: &Options) -> Result<(), TxError> { self.depth -= 1; self.sql.push("COMMIT".into()); Ok(()) }
-///     fn rollback(&mut self, _: &Options) -> Result<(), TxError> { self.depth -= 1; self.sql.push("ROLLBACK".into()); Ok(()) }
-///     fn savepoint(&mut self, n: &str) -> Result<(), TxError> { self.sql.push(format!("SAVEPOINT {n}")); Ok(()) }
-///     fn release_savepoint(&mut self, n: &str) -> Result<(), TxError> { self.sql.push(format!("RELEASE {n}")); Ok(()) }
-///     fn rollback_to_savepoint(&mut self, n: &str) -> Result<(), TxError> { self.sql.push(format!("ROLLBACK TO {n}")); Ok(()) }
+///     fn in_transaction(&self) -> bool { self.open }
+///     fn execute_sql(&mut self, sql: &str) -> Result<(), TxError> {
+///         self.open = match sql { "BEGIN" => true, "COMMIT" | "ROLLBACK" => false, _ => self.open };
+///         self.sql.push(sql.into());
+///         Ok(())
+///     }
 /// }
 ///
 /// let mut db = Log::default();
@@ -117,12 +142,12 @@ use crate::audit::Denied;
 ///     tx::run(db, &Options::new(), |_| Ok::<_, TxError>(()))
 /// });
 /// out.unwrap();
-/// assert_eq!(db.sql, ["BEGIN", "SAVEPOINT keel_sp_1", "RELEASE keel_sp_1", "COMMIT"]);
+/// assert_eq!(db.sql, ["BEGIN", "SAVEPOINT keel_sp_1", "RELEASE SAVEPOINT keel_sp_1", "COMMIT"]);
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a connection keel can run transactions on",
     label = "this parameter is used as the transaction's connection",
-    note = "keel::tx::Transactional is implemented for rusqlite::Connection (feature `sqlite`) and postgres::Client (feature `postgres`); implement it for other databases"
+    note = "keel::tx::Transactional is implemented for rusqlite::Connection (feature `sqlite`) and postgres::Client (feature `postgres`); an `async fn` takes tokio_postgres::Client (feature `tokio-postgres`) or sqlx's PgConnection / SqliteConnection (feature `sqlx`); implement it for other databases"
 )]
 pub trait Transactional {
     /// The database's error type.
@@ -134,6 +159,10 @@ pub trait Transactional {
     /// True when the connection is inside a transaction that keel did not begin (keel tracks its
     /// own transactions itself). Return `false` when the database cannot tell.
     fn in_transaction(&self) -> bool;
+
+    /// Runs SQL that returns no rows (one statement or several separated by `;`): what the
+    /// provided methods send.
+    fn execute_sql(&mut self, sql: &str) -> Result<(), Self::Error>;
 
     /// Checks that the database supports `options` before anything is done; the default accepts
     /// only the defaults (no isolation level, read-write, deferred).
@@ -150,53 +179,74 @@ pub trait Transactional {
     /// # }
     /// ```
     fn check(&self, options: &Options) -> Result<(), TxError> {
-        let unsupported = |option: String| TxError::Unsupported {
-            name: options.name,
-            database: self.database(),
-            option,
-            hint: "",
-        };
-        if let Some(isolation) = options.isolation {
-            return Err(unsupported(format!("isolation = {:?}", isolation.option())));
-        }
-        if options.read_only {
-            return Err(unsupported("read_only".into()));
-        }
-        if options.behavior != Behavior::Deferred {
-            return Err(unsupported(format!(
-                "behavior = {:?}",
-                options.behavior.sql().to_ascii_lowercase()
-            )));
-        }
-        Ok(())
+        sql::check_defaults(self.database(), options)
     }
 
     /// Begins a transaction with `options` (already accepted by [`check`](Self::check)).
-    fn begin(&mut self, options: &Options) -> Result<(), Self::Error>;
+    /// Default: `BEGIN`.
+    fn begin(&mut self, options: &Options) -> Result<(), Self::Error> {
+        let _ = options;
+        self.execute_sql("BEGIN")
+    }
 
-    /// Commits the transaction begun with `options`.
-    fn commit(&mut self, options: &Options) -> Result<(), Self::Error>;
+    /// Commits the transaction begun with `options`. Default: `COMMIT`.
+    fn commit(&mut self, options: &Options) -> Result<(), Self::Error> {
+        let _ = options;
+        self.execute_sql("COMMIT")
+    }
 
-    /// Rolls back the transaction begun with `options`.
-    fn rollback(&mut self, options: &Options) -> Result<(), Self::Error>;
+    /// Rolls back the transaction begun with `options`. Default: `ROLLBACK`.
+    fn rollback(&mut self, options: &Options) -> Result<(), Self::Error> {
+        let _ = options;
+        self.execute_sql("ROLLBACK")
+    }
 
     /// `SAVEPOINT name`.
-    fn savepoint(&mut self, name: &str) -> Result<(), Self::Error>;
+    fn savepoint(&mut self, name: &str) -> Result<(), Self::Error> {
+        self.execute_sql(&sql::savepoint(name))
+    }
 
     /// `RELEASE SAVEPOINT name` (keeps the inner work in the outer transaction).
-    fn release_savepoint(&mut self, name: &str) -> Result<(), Self::Error>;
+    fn release_savepoint(&mut self, name: &str) -> Result<(), Self::Error> {
+        self.execute_sql(&sql::release_savepoint(name))
+    }
 
     /// `ROLLBACK TO SAVEPOINT name`, then releases it.
-    fn rollback_to_savepoint(&mut self, name: &str) -> Result<(), Self::Error>;
+    fn rollback_to_savepoint(&mut self, name: &str) -> Result<(), Self::Error> {
+        self.execute_sql(&sql::rollback_to_savepoint(name))
+    }
 }
+
+/// The bound keel puts on a transaction's error type `E`: it must hold keel's own [`TxError`]
+/// (`E: From<TxError>`). Implemented for every such type; its only purpose is to say so in
+/// keel's words when `From<TxError>` is missing.
+///
+/// ```
+/// use keel_runtime::tx::{FromTxError, TxError};
+/// #[derive(Debug)]
+/// enum AppError { Tx(TxError) }
+/// impl From<TxError> for AppError { fn from(e: TxError) -> Self { Self::Tx(e) } }
+/// fn holds<E: FromTxError>() {}
+/// holds::<AppError>();
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "the transaction's error type `{Self}` cannot hold a `keel::tx::TxError`",
+    label = "`{Self}` needs `impl From<keel::tx::TxError> for {Self}`",
+    note = "keel returns its own errors (a denied audit event, an unsupported option, nested = \"fail\", rollback-only) inside the body's error type",
+    note = "add a variant: `Tx(keel::tx::TxError)` with `impl From<keel::tx::TxError>`, or with thiserror `#[error(transparent)] Tx(#[from] keel::tx::TxError)`; `Box<dyn Error + Send + Sync>` also works"
+)]
+pub trait FromTxError: From<TxError> {}
+
+impl<E: From<TxError>> FromTxError for E {}
 
 /// Whether an error is worth retrying the whole transaction for (a lock conflict, a serialization
 /// failure, a deadlock), as opposed to a bug or bad data.
 ///
-/// Implemented for `rusqlite::Error` (`SQLITE_BUSY`, `SQLITE_LOCKED`), `postgres::Error`
-/// (SQLSTATE `40001` serialization_failure, `40P01` deadlock_detected), [`TxError`] (never) and
-/// `Box<dyn Error + Send + Sync>` (looks through the source chain for those). Implement it for
-/// your error type by forwarding:
+/// Implemented for `rusqlite::Error` (`SQLITE_BUSY`, `SQLITE_LOCKED`, and their extended codes
+/// such as `SQLITE_BUSY_SNAPSHOT`), `postgres::Error` / `tokio_postgres::Error` (SQLSTATE `40001`
+/// serialization_failure, `40P01` deadlock_detected), `sqlx::Error` (both), [`TxError`] (never)
+/// and `Box<dyn Error + Send + Sync>` (looks through the source chain for those). `retry = N`
+/// needs it on the function's error type: implement it for your error type by forwarding:
 ///
 /// ```
 /// use keel_runtime::tx::{Transient, TxError};
@@ -211,6 +261,12 @@ pub trait Transactional {
 /// }
 /// assert!(!AppError::NotFound.is_transient());
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`retry` needs to know which errors of `{Self}` are worth retrying: `{Self}` does not implement `keel::tx::Transient`",
+    label = "`{Self}` must implement `keel::tx::Transient`",
+    note = "forward to the database error it wraps: `impl keel::tx::Transient for {Self} {{ fn is_transient(&self) -> bool {{ match self {{ Self::Db(e) => e.is_transient(), Self::Tx(e) => e.is_transient(), _ => false }} }} }}`",
+    note = "rusqlite::Error, postgres::Error, tokio_postgres::Error, sqlx::Error, keel::tx::TxError and Box<dyn Error + Send + Sync> implement it"
+)]
 pub trait Transient {
     /// True when re-running the transaction may succeed.
     fn is_transient(&self) -> bool;
@@ -283,8 +339,12 @@ impl Transient for Box<dyn std::error::Error + Send + Sync> {
             if let Some(e) = error.downcast_ref::<::rusqlite::Error>() {
                 return e.is_transient();
             }
-            #[cfg(feature = "postgres")]
-            if let Some(e) = error.downcast_ref::<::postgres::Error>() {
+            #[cfg(any(feature = "postgres", feature = "tokio-postgres"))]
+            if let Some(e) = error.downcast_ref::<postgres_error::PgError>() {
+                return e.is_transient();
+            }
+            #[cfg(feature = "sqlx")]
+            if let Some(e) = error.downcast_ref::<::sqlx::Error>() {
                 return e.is_transient();
             }
             next = error.source();

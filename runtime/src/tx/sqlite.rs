@@ -5,31 +5,15 @@
 //!   accepted; any other level is an [`Unsupported`](super::TxError::Unsupported) error.
 //! * `read_only` sets `PRAGMA query_only` for the transaction's duration.
 
+use super::sql::sqlite::{self as dialect, QUERY_ONLY_OFF, QUERY_ONLY_ON};
 use super::{Options, Transactional, Transient, TxError};
 use rusqlite::{Connection, ErrorCode, Transaction};
 
-fn check(options: &Options) -> Result<(), TxError> {
-    match options.isolation {
-        Some(isolation) if isolation != super::Isolation::Serializable => {
-            Err(TxError::Unsupported {
-                name: options.name,
-                database: "SQLite",
-                option: format!("isolation = {:?}", isolation.option()),
-                hint: " (SQLite transactions are always serializable)",
-            })
-        }
-        _ => Ok(()),
-    }
-}
-
+/// `BEGIN <behavior>`, then `PRAGMA query_only = ON` for a read-only transaction.
 fn begin(conn: &Connection, options: &Options) -> rusqlite::Result<()> {
-    conn.execute_batch(match options.behavior {
-        super::Behavior::Deferred => "BEGIN DEFERRED",
-        super::Behavior::Immediate => "BEGIN IMMEDIATE",
-        super::Behavior::Exclusive => "BEGIN EXCLUSIVE",
-    })?;
+    conn.execute_batch(dialect::begin(options))?;
     if options.read_only {
-        if let Err(error) = conn.execute_batch("PRAGMA query_only = ON") {
+        if let Err(error) = conn.execute_batch(QUERY_ONLY_ON) {
             let _ = conn.execute_batch("ROLLBACK");
             return Err(error);
         }
@@ -42,24 +26,29 @@ fn end(conn: &Connection, options: &Options, sql: &str) -> rusqlite::Result<()> 
     // COMMIT can fail with SQLITE_BUSY and leave the transaction open; query_only stays on until
     // the transaction really ends (the rollback that follows).
     if options.read_only && conn.is_autocommit() {
-        conn.execute_batch("PRAGMA query_only = OFF")?;
+        conn.execute_batch(QUERY_ONLY_OFF)?;
     }
     ended
 }
 
+/// Savepoints, `RELEASE` and `ROLLBACK TO` are the trait's provided methods.
 impl Transactional for Connection {
     type Error = rusqlite::Error;
 
     fn database(&self) -> &'static str {
-        "SQLite"
+        dialect::DATABASE
     }
 
     fn in_transaction(&self) -> bool {
         !self.is_autocommit()
     }
 
+    fn execute_sql(&mut self, sql: &str) -> rusqlite::Result<()> {
+        self.execute_batch(sql)
+    }
+
     fn check(&self, options: &Options) -> Result<(), TxError> {
-        check(options)
+        dialect::check(options)
     }
 
     fn begin(&mut self, options: &Options) -> rusqlite::Result<()> {
@@ -73,72 +62,40 @@ impl Transactional for Connection {
     fn rollback(&mut self, options: &Options) -> rusqlite::Result<()> {
         end(self, options, "ROLLBACK")
     }
-
-    fn savepoint(&mut self, name: &str) -> rusqlite::Result<()> {
-        self.execute_batch(&format!("SAVEPOINT {name}"))
-    }
-
-    fn release_savepoint(&mut self, name: &str) -> rusqlite::Result<()> {
-        self.execute_batch(&format!("RELEASE SAVEPOINT {name}"))
-    }
-
-    fn rollback_to_savepoint(&mut self, name: &str) -> rusqlite::Result<()> {
-        self.execute_batch(&format!(
-            "ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}"
-        ))
-    }
 }
 
-/// A `rusqlite::Transaction` is always inside a transaction: keel nests into it.
+/// A `rusqlite::Transaction` is always inside a transaction: keel nests into it with savepoints
+/// (the provided methods), and never begins or commits it.
 impl Transactional for Transaction<'_> {
     type Error = rusqlite::Error;
 
     fn database(&self) -> &'static str {
-        "SQLite"
+        dialect::DATABASE
     }
 
     fn in_transaction(&self) -> bool {
         true
     }
 
+    fn execute_sql(&mut self, sql: &str) -> rusqlite::Result<()> {
+        self.execute_batch(sql)
+    }
+
     fn check(&self, options: &Options) -> Result<(), TxError> {
-        check(options)
-    }
-
-    fn begin(&mut self, options: &Options) -> rusqlite::Result<()> {
-        begin(self, options)
-    }
-
-    fn commit(&mut self, options: &Options) -> rusqlite::Result<()> {
-        end(self, options, "COMMIT")
-    }
-
-    fn rollback(&mut self, options: &Options) -> rusqlite::Result<()> {
-        end(self, options, "ROLLBACK")
-    }
-
-    fn savepoint(&mut self, name: &str) -> rusqlite::Result<()> {
-        self.execute_batch(&format!("SAVEPOINT {name}"))
-    }
-
-    fn release_savepoint(&mut self, name: &str) -> rusqlite::Result<()> {
-        self.execute_batch(&format!("RELEASE SAVEPOINT {name}"))
-    }
-
-    fn rollback_to_savepoint(&mut self, name: &str) -> rusqlite::Result<()> {
-        self.execute_batch(&format!(
-            "ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}"
-        ))
+        dialect::check(options)
     }
 }
 
 impl Transient for rusqlite::Error {
-    /// `SQLITE_BUSY` or `SQLITE_LOCKED` (another connection holds a conflicting lock).
+    /// `SQLITE_BUSY` or `SQLITE_LOCKED` (another connection holds a conflicting lock), with their
+    /// extended codes (`SQLITE_BUSY_SNAPSHOT`: a WAL reader's snapshot went stale).
     ///
     /// ```
     /// use keel_runtime::tx::Transient;
     /// let busy = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY), None);
     /// assert!(busy.is_transient());
+    /// let stale = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY_SNAPSHOT), None);
+    /// assert!(stale.is_transient());
     /// assert!(!rusqlite::Error::QueryReturnedNoRows.is_transient());
     /// ```
     fn is_transient(&self) -> bool {

@@ -1,3 +1,4 @@
+// A blocking driver's connection in an `async fn`: keel says which async drivers it takes.
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 #[keel::transaction]

@@ -1,0 +1,442 @@
+//! The transaction engine both forms share: what to do when a transaction starts (begin, open a
+//! savepoint, join, or refuse), what to do when its body ends (commit or roll back), the audit
+//! events, the `keel::tx::<name>` trace span, the retry decision and its backoff, and the stack of
+//! open keel transactions per connection. [`run`](super::run) drives it with blocking calls,
+//! [`run_async`](super::run_async) with awaited ones; neither decides anything on its own.
+
+use super::{Nested, Options, Transient, TxError};
+use crate::audit;
+use crate::trace::{self, CallSite, Span};
+use std::any::Any;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+use std::panic::resume_unwind;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// How a transaction ended (crate-private: the trace span's outcome carries it outside).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Outcome {
+    /// Committed (or, nested, its savepoint released / its joined work kept).
+    Committed,
+    /// Rolled back: the body failed or panicked, the commit failed or was denied, or a joined
+    /// inner transaction marked it rollback-only.
+    RolledBack,
+    /// Never began: `tx.begin` denied, an unsupported option, `nested = "fail"`, or `BEGIN`
+    /// itself failed.
+    NotStarted,
+}
+
+/// What one call of `run` / `run_async` (retries included) did: what the trace span reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Report {
+    pub name: &'static str,
+    pub depth: usize,
+    pub outcome: Outcome,
+    pub retries: u32,
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Every report made on this thread (unit tests only).
+    pub(crate) static REPORTS: RefCell<Vec<Report>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The body's result, or the payload of its panic (resumed once the transaction is over).
+pub(crate) type BodyResult<T, E> = Result<Result<T, E>, Box<dyn Any + Send>>;
+
+/// One run of the body, with what is needed to report and maybe retry it.
+pub(crate) struct Attempt<T, E> {
+    pub result: BodyResult<T, E>,
+    pub depth: usize,
+    pub outcome: Outcome,
+}
+
+impl<T, E> Attempt<T, E> {
+    pub fn not_started(depth: usize, error: E) -> Self {
+        Self {
+            result: Ok(Err(error)),
+            depth,
+            outcome: Outcome::NotStarted,
+        }
+    }
+
+    pub fn rolled_back(depth: usize, result: BodyResult<T, E>) -> Self {
+        Self {
+            result,
+            depth,
+            outcome: Outcome::RolledBack,
+        }
+    }
+
+    pub fn committed(depth: usize, value: T) -> Self {
+        Self {
+            result: Ok(Ok(value)),
+            depth,
+            outcome: Outcome::Committed,
+        }
+    }
+
+    /// A joined body ran inside the outer transaction: its failure marks that one rollback-only.
+    pub fn joined<S: FrameStore>(key: usize, depth: usize, result: BodyResult<T, E>) -> Self {
+        let failed = !matches!(result, Ok(Ok(_)));
+        if failed {
+            mark_rollback_only::<S>(key);
+        }
+        Self {
+            result,
+            depth,
+            outcome: if failed {
+                Outcome::RolledBack
+            } else {
+                Outcome::Committed
+            },
+        }
+    }
+
+    /// Retry when retries are left, this is the outermost transaction and the body's error is
+    /// transient.
+    pub fn should_retry(&self, retried: u32, retries: u32) -> bool
+    where
+        E: Transient,
+    {
+        retried < retries
+            && self.depth == 0
+            && matches!(&self.result, Ok(Err(e)) if e.is_transient())
+    }
+}
+
+/// How a transaction starts on its connection.
+pub(crate) enum Start {
+    /// `BEGIN` with the transaction's options.
+    Begin,
+    /// `SAVEPOINT <name>` inside the open transaction.
+    Savepoint(String),
+    /// Run the body inside the open transaction, without a savepoint.
+    Join,
+    /// Do nothing; the error comes back as the body's.
+    Refuse(TxError),
+}
+
+/// Decides how a transaction starts, checking options and raising `tx.begin` (a denial refuses).
+/// `keel_depth` counts keel's transactions open on the connection; `in_transaction` is the
+/// driver's view; `check` asks the driver whether it supports `options`.
+pub(crate) fn start(
+    options: &Options,
+    database: &'static str,
+    keel_depth: usize,
+    in_transaction: bool,
+    check: impl FnOnce() -> Result<(), TxError>,
+) -> (usize, Start) {
+    let inside = keel_depth > 0 || in_transaction;
+    let depth = if inside { keel_depth.max(1) } else { 0 };
+    let start = if inside {
+        match options.nested {
+            Nested::Savepoint => Start::Savepoint(format!("keel_sp_{depth}")),
+            Nested::Join => return (depth, Start::Join),
+            Nested::Fail => {
+                let refused = TxError::AlreadyInTransaction { name: options.name };
+                return (depth, Start::Refuse(refused));
+            }
+        }
+    } else if let Err(unsupported) = check() {
+        return (depth, Start::Refuse(unsupported));
+    } else {
+        Start::Begin
+    };
+    match emit("tx.begin", options, database, depth) {
+        Ok(()) => (depth, start),
+        Err(denied) => {
+            let denied = TxError::Denied {
+                name: options.name,
+                denied,
+            };
+            (depth, Start::Refuse(denied))
+        }
+    }
+}
+
+/// What to do once the body returned (or panicked).
+pub(crate) enum Settle<T, E> {
+    /// Commit (or release the savepoint), then return the value.
+    Commit(T),
+    /// Roll back (to the savepoint), then return this.
+    Rollback(BodyResult<T, E>),
+}
+
+/// Decides commit or rollback and raises `tx.commit` / `tx.rollback` before the database is
+/// asked: a failing body, a panic, a rollback-only mark or a denied `tx.commit` roll back.
+pub(crate) fn settle<T, E>(
+    result: BodyResult<T, E>,
+    rollback_only: bool,
+    options: &Options,
+    database: &'static str,
+    depth: usize,
+    tx_error: fn(TxError) -> E,
+) -> Settle<T, E> {
+    let rollback = |result| {
+        emit_rollback(options, database, depth);
+        Settle::Rollback(result)
+    };
+    match result {
+        Ok(Ok(_)) if rollback_only => rollback(Ok(Err(tx_error(TxError::RollbackOnly {
+            name: options.name,
+        })))),
+        Ok(Ok(value)) => match emit("tx.commit", options, database, depth) {
+            Ok(()) => Settle::Commit(value),
+            Err(denied) => rollback(Ok(Err(tx_error(TxError::Denied {
+                name: options.name,
+                denied,
+            })))),
+        },
+        other => rollback(other),
+    }
+}
+
+/// Raises `tx.rollback`. Informational: a rollback always happens, whatever a hook says
+/// (leaving a failed transaction open would be worse).
+pub(crate) fn emit_rollback(options: &Options, database: &'static str, depth: usize) {
+    let _ = emit("tx.rollback", options, database, depth);
+}
+
+/// Emits an audit event for this transaction.
+fn emit(event: &str, options: &Options, database: &str, depth: usize) -> Result<(), audit::Denied> {
+    audit::emit(
+        event,
+        &[
+            ("name", &options.name),
+            ("database", &database),
+            ("depth", &depth),
+        ],
+    )
+}
+
+/// The trace span and start time of one `run` (all its attempts).
+pub(crate) struct Traced {
+    span: Span,
+}
+
+impl Traced {
+    /// Enters the `keel::tx::<name>` span: call site made on first use while tracing is on, with
+    /// the database as an entry field. Inactive, and one atomic load, while tracing is off.
+    #[inline]
+    pub fn start(options: &Options, database: &'static str) -> Self {
+        let span = if trace::is_enabled() {
+            Span::enter_with(call_site(options.name), &[("database", &database)])
+        } else {
+            Span::inactive()
+        };
+        Self { span }
+    }
+
+    /// Reports the transaction and hands its result back (resuming a panic).
+    #[inline]
+    pub fn finish<T, E>(
+        self,
+        options: &Options,
+        attempt: Attempt<T, E>,
+        retries: u32,
+    ) -> Result<T, E> {
+        report(
+            self.span,
+            &Report {
+                name: options.name,
+                depth: attempt.depth,
+                outcome: attempt.outcome,
+                retries,
+            },
+        );
+        match attempt.result {
+            Ok(result) => result,
+            Err(panic) => resume_unwind(panic),
+        }
+    }
+}
+
+/// The single place every transaction's outcome passes through: it ends the transaction's
+/// `keel::trace` span with its outcome (`Ok` for a commit, `Err("rolled back")` or
+/// `Err("not started")` otherwise) and a `"return"` field such as `committed after 2 retries`.
+#[inline]
+fn report(span: Span, report: &Report) {
+    #[cfg(test)]
+    REPORTS.with_borrow_mut(|reports| reports.push(*report));
+    if !span.is_active() {
+        return;
+    }
+    let (outcome, verb) = match report.outcome {
+        Outcome::Committed => (trace::Outcome::Ok, "committed"),
+        Outcome::RolledBack => (trace::Outcome::Err("rolled back".into()), "rolled back"),
+        Outcome::NotStarted => (trace::Outcome::Err("not started".into()), "not started"),
+    };
+    let summary = match report.retries {
+        0 => verb.to_owned(),
+        1 => format!("{verb} after 1 retry"),
+        n => format!("{verb} after {n} retries"),
+    };
+    span.finish_with_value(outcome, &format_args!("{summary}"));
+}
+
+/// The call site for transactions named `name`. Names are `&'static str` from the program's
+/// source, so the set is finite: each one is created (and leaked) once.
+fn call_site(name: &'static str) -> &'static CallSite {
+    static SITES: Mutex<BTreeMap<&'static str, &'static CallSite>> = Mutex::new(BTreeMap::new());
+    let mut sites = SITES.lock().unwrap_or_else(PoisonError::into_inner);
+    sites.entry(name).or_insert_with(|| {
+        let qualified: &'static str = Box::leak(format!("keel::tx::{name}").into_boxed_str());
+        Box::leak(Box::new(CallSite::new(
+            qualified,
+            "keel::tx",
+            file!(),
+            line!(),
+        )))
+    })
+}
+
+/// The wait before retry number `n` (1-based): 1–2 ms, doubling, capped at 64 ms, uniformly
+/// jittered so two contending transactions do not retry in lockstep.
+pub(crate) fn backoff(n: u32) -> Duration {
+    let ceiling = Duration::from_millis(2u64 << n.saturating_sub(1).min(5));
+    ceiling.mul_f64(0.5 + 0.5 * jitter())
+}
+
+/// A number in `[0, 1)`, different on every call (std's per-instance random hasher keys).
+fn jitter() -> f64 {
+    use std::hash::{BuildHasher, RandomState};
+    let bits = RandomState::new().hash_one(Instant::now());
+    (bits >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// One keel transaction open on a connection (keyed by the connection's address, stable while
+/// the transaction borrows it).
+pub(crate) struct Frame {
+    conn: usize,
+    rollback_only: bool,
+}
+
+/// Where the open keel transactions are kept.
+pub(crate) trait FrameStore {
+    fn with<R>(f: impl FnOnce(&mut Vec<Frame>) -> R) -> R;
+}
+
+/// Blocking transactions: the frames of this thread (a blocking body never leaves it).
+pub(crate) struct ThreadFrames;
+
+thread_local! {
+    static THREAD_FRAMES: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
+}
+
+impl FrameStore for ThreadFrames {
+    #[inline]
+    fn with<R>(f: impl FnOnce(&mut Vec<Frame>) -> R) -> R {
+        THREAD_FRAMES.with_borrow_mut(f)
+    }
+}
+
+/// Async transactions: one process-wide list, since a task moves between worker threads at any
+/// `.await`. Short critical sections (a push, a pop, a scan of the few open transactions).
+#[cfg(any(feature = "tokio-postgres", feature = "sqlx", test))]
+pub(crate) struct SharedFrames;
+
+#[cfg(any(feature = "tokio-postgres", feature = "sqlx", test))]
+impl FrameStore for SharedFrames {
+    fn with<R>(f: impl FnOnce(&mut Vec<Frame>) -> R) -> R {
+        static FRAMES: Mutex<Vec<Frame>> = Mutex::new(Vec::new());
+        f(&mut FRAMES.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// The connection's key in a [`FrameStore`].
+pub(crate) fn conn_key<C: ?Sized>(conn: &C) -> usize {
+    (conn as *const C).cast::<()>() as usize
+}
+
+/// How many keel transactions are open on `key`.
+pub(crate) fn open_depth<S: FrameStore>(key: usize) -> usize {
+    S::with(|frames| frames.iter().filter(|f| f.conn == key).count())
+}
+
+/// Marks the innermost keel transaction on `key` rollback-only (a joined body failed).
+fn mark_rollback_only<S: FrameStore>(key: usize) {
+    S::with(|frames| {
+        if let Some(frame) = frames.iter_mut().rev().find(|f| f.conn == key) {
+            frame.rollback_only = true;
+        }
+    });
+}
+
+/// The frame of one open transaction; removed on drop, so the stack stays right when a database
+/// call panics or the transaction's future is dropped.
+pub(crate) struct FrameGuard<S: FrameStore> {
+    key: usize,
+    store: PhantomData<fn() -> S>,
+}
+
+impl<S: FrameStore> FrameGuard<S> {
+    pub fn push(key: usize) -> Self {
+        S::with(|frames| {
+            frames.push(Frame {
+                conn: key,
+                rollback_only: false,
+            })
+        });
+        Self {
+            key,
+            store: PhantomData,
+        }
+    }
+
+    /// Removes the frame; true when a joined inner transaction marked it rollback-only.
+    pub fn pop(self) -> bool {
+        let key = self.key;
+        std::mem::forget(self);
+        remove::<S>(key)
+    }
+}
+
+impl<S: FrameStore> Drop for FrameGuard<S> {
+    fn drop(&mut self) {
+        remove::<S>(self.key);
+    }
+}
+
+/// Removes the innermost frame on `key`.
+fn remove<S: FrameStore>(key: usize) -> bool {
+    S::with(|frames| match frames.iter().rposition(|f| f.conn == key) {
+        Some(i) => frames.remove(i).rollback_only,
+        None => false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_short_jittered_and_capped() {
+        for n in 1..20 {
+            let ceiling = Duration::from_millis(2u64 << (n - 1).min(5));
+            let d = backoff(n);
+            assert!(d >= ceiling / 2 && d <= ceiling, "retry {n}: {d:?}");
+        }
+        assert!(backoff(30) <= Duration::from_millis(64));
+        let samples: Vec<_> = (0..8).map(|_| backoff(3)).collect();
+        assert!(
+            samples.iter().any(|d| *d != samples[0]),
+            "no jitter: {samples:?}"
+        );
+    }
+
+    #[test]
+    fn shared_frames_pop_their_own_connection() {
+        let (a, b) = (0x1000, 0x2000);
+        let fa = FrameGuard::<SharedFrames>::push(a);
+        let fb = FrameGuard::<SharedFrames>::push(b);
+        mark_rollback_only::<SharedFrames>(a);
+        assert_eq!(open_depth::<SharedFrames>(a), 1);
+        assert!(fa.pop(), "a's mark went to a");
+        assert_eq!(open_depth::<SharedFrames>(b), 1);
+        drop(fb);
+        assert_eq!(open_depth::<SharedFrames>(b), 0);
+    }
+}

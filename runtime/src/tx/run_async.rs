@@ -1,0 +1,517 @@
+//! [`run_async`] and [`run_async_retrying`]: the async form of the transaction engine. The
+//! decisions (start, settle, audit, trace, retry, nesting) are the engine's, the same calls the
+//! blocking [`run`](super::run) makes; only the driver calls are awaited.
+//!
+//! **Cancellation.** A transaction future may be dropped at any `.await`: a timeout, a
+//! `select!`, a client that went away. From the moment `BEGIN` (or `SAVEPOINT`) has succeeded
+//! until its `COMMIT`/`ROLLBACK` completes, the future holds a guard; dropping the future drops
+//! the guard, which calls [`AsyncTransactional::rollback_on_drop`] *synchronously*. Each driver
+//! queues the rollback on the connection's own request queue, so it reaches the database before
+//! anything the connection is asked next (and before a pool hands the connection to someone
+//! else):
+//!
+//! * `tokio_postgres::Client`: the `ROLLBACK` (or `ROLLBACK TO SAVEPOINT`) is handed to the
+//!   client's request channel in the drop itself, ahead of any later query on that client.
+//! * sqlx (`PgConnection`, `SqliteConnection`, a `PoolConnection` of either): sqlx's own
+//!   `TransactionManager::start_rollback`, the mechanism `sqlx::Transaction`'s drop uses; sqlx
+//!   sends it before the connection's next statement, and a pool sends it (`ping`) when the
+//!   connection comes back.
+//!
+//! A `BEGIN` interrupted before its reply is rolled back the same way (both drivers guard it). The
+//! dropped work therefore never commits — with one exception no client can close: a future dropped
+//! while its own `COMMIT` is in flight (already sent, reply not yet read) ends the way the server
+//! decided, exactly as when a connection is lost during `COMMIT`.
+//!
+//! **Runtime.** The drivers need tokio; the retry backoff is `tokio::time::sleep` (never a blocking
+//! sleep), so a retried transaction must run inside a tokio runtime with the time driver on
+//! (`#[tokio::main]` and `#[tokio::test]` have it). Without `retry`, the engine itself uses no
+//! runtime: a custom [`AsyncTransactional`] works on any executor.
+
+use super::engine::{self, Attempt, BodyResult, FrameGuard, Settle, SharedFrames, Start, Traced};
+use super::{FromTxError, Options, Transient, TxError, sql};
+use std::any::Any;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// An async connection that can begin, commit and roll back transactions and savepoints: the
+/// async twin of [`Transactional`](super::Transactional), same shape, same provided methods.
+///
+/// Implemented for `tokio_postgres::Client` (feature `tokio-postgres`) and for sqlx's
+/// `PgConnection`, `SqliteConnection` and `PoolConnection` of either (feature `sqlx`). To plug in
+/// another driver, implement [`execute_sql`](Self::execute_sql) and
+/// [`rollback_on_drop`](Self::rollback_on_drop) (the cancellation hook) and the two queries.
+///
+/// ```
+/// use keel_runtime::tx::{self, AsyncTransactional, Ending, Options, TxError};
+/// use std::future::Future;
+///
+/// /// A toy "database" that records the statements it was asked to run.
+/// #[derive(Default)]
+/// struct Log { sql: Vec<String>, open: bool }
+///
+/// impl AsyncTransactional for Log {
+///     type Error = TxError;
+///     fn database(&self) -> &'static str { "Log" }
+///     fn in_transaction(&self) -> bool { self.open }
+///     fn execute_sql(&mut self, sql: &str) -> impl Future<Output = Result<(), TxError>> + Send {
+///         self.open = match sql { "BEGIN" => true, "COMMIT" | "ROLLBACK" => false, _ => self.open };
+///         self.sql.push(sql.into());
+///         std::future::ready(Ok(()))
+///     }
+///     fn rollback_on_drop(&mut self, _: &Options, _: Option<&str>, ending: Ending) {
+///         if ending == Ending::Open { self.sql.push("ROLLBACK (queued)".into()); self.open = false; }
+///     }
+/// }
+///
+/// let mut db = Log::default();
+/// let out: Result<u32, TxError> = futures::executor::block_on(
+///     tx::run_async(&mut db, &Options::new(), async |db| {
+///         db.execute_sql("INSERT ...").await?;
+///         Ok(7)
+///     }),
+/// );
+/// assert_eq!(out, Ok(7));
+/// assert_eq!(db.sql, ["BEGIN", "INSERT ...", "COMMIT"]);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a connection keel can run async transactions on",
+    label = "this parameter is used as the transaction's connection",
+    note = "an `async fn` transaction takes `&mut tokio_postgres::Client` (feature `tokio-postgres`), or `&mut sqlx::PgConnection`, `&mut sqlx::SqliteConnection`, `&mut sqlx::pool::PoolConnection<_>` (feature `sqlx`); rusqlite and postgres connections are blocking: use a plain `fn` (in `tokio::task::spawn_blocking`)"
+)]
+pub trait AsyncTransactional: Send {
+    /// The database's error type.
+    type Error: Send;
+
+    /// The database's name, for messages (`"SQLite"`, `"PostgreSQL"`).
+    fn database(&self) -> &'static str;
+
+    /// True when the connection is inside a transaction that keel did not begin. Return `false`
+    /// when the driver cannot tell.
+    fn in_transaction(&self) -> bool;
+
+    /// Runs SQL that returns no rows: what the provided methods send.
+    fn execute_sql(&mut self, sql: &str) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// Called, synchronously, when a transaction future is dropped between a successful
+    /// `BEGIN`/`SAVEPOINT` (`savepoint` is `Some(name)` for the latter) and the completion of its
+    /// end. Must arrange that the transaction (or savepoint) is rolled back before the connection
+    /// runs anything else, without blocking. `ending` says whether the end statement had already
+    /// been issued.
+    fn rollback_on_drop(&mut self, options: &Options, savepoint: Option<&str>, ending: Ending);
+
+    /// Checks that the database supports `options` before anything is done; the default accepts
+    /// only the defaults (no isolation level, read-write, deferred).
+    fn check(&self, options: &Options) -> Result<(), TxError> {
+        sql::check_defaults(self.database(), options)
+    }
+
+    /// Begins a transaction with `options`. Default: `BEGIN`.
+    fn begin(&mut self, options: &Options) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        let _ = options;
+        self.execute_sql("BEGIN")
+    }
+
+    /// Commits. Default: `COMMIT`.
+    fn commit(
+        &mut self,
+        options: &Options,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        let _ = options;
+        self.execute_sql("COMMIT")
+    }
+
+    /// Rolls back. Default: `ROLLBACK`.
+    fn rollback(
+        &mut self,
+        options: &Options,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        let _ = options;
+        self.execute_sql("ROLLBACK")
+    }
+
+    /// `SAVEPOINT name`.
+    fn savepoint(&mut self, name: &str) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        async move { self.execute_sql(&sql::savepoint(name)).await }
+    }
+
+    /// `RELEASE SAVEPOINT name`.
+    fn release_savepoint(
+        &mut self,
+        name: &str,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        async move { self.execute_sql(&sql::release_savepoint(name)).await }
+    }
+
+    /// `ROLLBACK TO SAVEPOINT name`, then releases it.
+    fn rollback_to_savepoint(
+        &mut self,
+        name: &str,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        async move { self.execute_sql(&sql::rollback_to_savepoint(name)).await }
+    }
+}
+
+/// Where a dropped transaction future was, for [`AsyncTransactional::rollback_on_drop`].
+///
+/// ```
+/// assert_ne!(keel_runtime::tx::Ending::Open, keel_runtime::tx::Ending::Issued);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Ending {
+    /// The transaction was open and nothing had been sent to end it (the body was running).
+    Open,
+    /// Its `COMMIT`, `ROLLBACK`, `RELEASE` or `ROLLBACK TO` had been issued; the reply was
+    /// awaited.
+    Issued,
+}
+
+/// Runs `body` in a transaction on `conn`, asynchronously: [`run`](super::run)'s contract
+/// (commit on `Ok`, rollback on `Err` or panic, nesting, audit events, trace span, the same
+/// [`TxError`]s), plus cancellation safety: a future dropped before it completes never commits
+/// and never leaves the connection inside a transaction (see the [module docs](super) and
+/// [`AsyncTransactional::rollback_on_drop`]).
+///
+/// This is what `#[keel::transaction]` on an `async fn` (without `retry`) expands to. The body is
+/// an async closure that gets the connection back; the returned future is `Send` whenever the
+/// body's is, so it can be given to `tokio::spawn`.
+///
+/// ```no_run
+/// # #[cfg(feature = "tokio-postgres")]
+/// # async fn demo(client: &mut tokio_postgres::Client) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// use keel_runtime::tx::{self, Options};
+/// type BoxError = Box<dyn std::error::Error + Send + Sync>;
+///
+/// let n = tx::run_async(client, &Options::new().name("batch"), async |c| -> Result<u64, BoxError> {
+///     let n = c.execute("INSERT INTO events (kind) VALUES ('a'), ('b')", &[]).await?;
+///     Ok(n)
+/// })
+/// .await?;
+/// assert_eq!(n, 2);
+/// # Ok(()) }
+/// ```
+pub async fn run_async<C, T, E, F>(conn: &mut C, options: &Options, body: F) -> Result<T, E>
+where
+    C: AsyncTransactional + ?Sized,
+    E: From<C::Error> + FromTxError,
+    F: AsyncFnOnce(&mut C) -> Result<T, E>,
+{
+    let mut tx = AsyncTransaction::new(options);
+    let stop = match tx.start(conn).await {
+        Ok(mut open) => {
+            let result = catch_unwind(body(open.conn())).await;
+            tx.end(open, result).await
+        }
+        Err(stop) => stop,
+    };
+    tx.finish(stop)
+}
+
+/// Like [`run_async`], and when the transaction fails with a [`Transient`] error (PostgreSQL
+/// SQLSTATE `40001`/`40P01`, SQLite `BUSY`/`LOCKED`/`BUSY_SNAPSHOT`), rolls it back and runs
+/// `body` again, up to `retries` more times, after a jittered backoff (about 1–2 ms, doubling, at
+/// most 64 ms) awaited with `tokio::time::sleep`, so no worker thread is blocked. Only an
+/// outermost transaction retries. `body` is `AsyncFnMut`: it must not move out of its captures.
+///
+/// ```no_run
+/// # #[cfg(feature = "sqlx")]
+/// # async fn demo(conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
+/// use keel_runtime::tx::{self, Options, TxError};
+/// #[derive(Debug)]
+/// enum AppError { Db(sqlx::Error), Tx(TxError) }
+/// impl From<sqlx::Error> for AppError { fn from(e: sqlx::Error) -> Self { Self::Db(e) } }
+/// impl From<TxError> for AppError { fn from(e: TxError) -> Self { Self::Tx(e) } }
+/// impl tx::Transient for AppError {
+///     fn is_transient(&self) -> bool {
+///         match self { Self::Db(e) => e.is_transient(), Self::Tx(e) => e.is_transient() }
+///     }
+/// }
+///
+/// let mut attempts = 0;
+/// let done = tx::run_async_retrying(conn, &Options::new().name("bump"), 3, async |c| -> Result<u64, AppError> {
+///     attempts += 1;
+///     Ok(sqlx::query("UPDATE counters SET n = n + 1").execute(&mut *c).await?.rows_affected())
+/// })
+/// .await;
+/// assert!(done.is_ok() && attempts >= 1);
+/// # Ok(()) }
+/// ```
+pub async fn run_async_retrying<C, T, E, F>(
+    conn: &mut C,
+    options: &Options,
+    retries: u32,
+    mut body: F,
+) -> Result<T, E>
+where
+    C: AsyncTransactional + ?Sized,
+    E: From<C::Error> + FromTxError + Transient,
+    F: AsyncFnMut(&mut C) -> Result<T, E>,
+{
+    let mut tx = AsyncTransaction::new(options);
+    loop {
+        let stop = match tx.start(&mut *conn).await {
+            Ok(mut open) => {
+                let result = catch_unwind(body(open.conn())).await;
+                tx.end(open, result).await
+            }
+            Err(stop) => stop,
+        };
+        if let Some(result) = tx.retry(stop, retries).await {
+            return result;
+        }
+    }
+}
+
+/// The identity, with the bound `#[keel::transaction]` on an `async fn` needs its connection
+/// parameter to meet (so a parameter that is not an async connection is reported there).
+#[doc(hidden)]
+#[inline(always)]
+pub fn async_connection<C: AsyncTransactional + ?Sized>(conn: &mut C) -> &mut C {
+    conn
+}
+
+/// The engine's async steps, which `run_async` and the expansion of `#[keel::transaction]` on an
+/// `async fn` both drive: [`start`](Self::start) (begin), the caller awaits the body on
+/// [`Body::conn`], [`end`](Self::end) (commit or roll back), then [`finish`](Self::finish) or
+/// [`retry`](Self::retry). The attribute inlines these steps rather than calling `run_async`, so
+/// the body is an `async` block of the user's function, not a generic async closure: rustc then
+/// proves the function's future `Send` from concrete types (a generic `AsyncFnOnce` body that
+/// borrows from its caller trips rustc's "implementation of `Send` is not general enough").
+#[doc(hidden)]
+pub struct AsyncTransaction<'o> {
+    options: &'o Options,
+    traced: Option<Traced>,
+    retried: u32,
+}
+
+/// An attempt that is over (or never began), to report or retry.
+#[doc(hidden)]
+pub struct Stop<T, E>(Attempt<T, E>);
+
+/// A begun transaction whose body is to run on [`conn`](Self::conn); dropped before
+/// [`AsyncTransaction::end`], it rolls the transaction back (the cancellation guard).
+#[doc(hidden)]
+pub struct Body<'c, 'o, C: AsyncTransactional + ?Sized, E> {
+    open: Open<'c, 'o, C>,
+    frame: Option<FrameGuard<SharedFrames>>,
+    key: usize,
+    depth: usize,
+    database: &'static str,
+    db_error: fn(C::Error) -> E,
+    tx_error: fn(TxError) -> E,
+}
+
+impl<C: AsyncTransactional + ?Sized, E> Body<'_, '_, C, E> {
+    /// The connection, for the body.
+    #[inline]
+    pub fn conn(&mut self) -> &mut C {
+        self.open.conn
+    }
+}
+
+impl<'o> AsyncTransaction<'o> {
+    #[inline]
+    pub fn new(options: &'o Options) -> Self {
+        Self {
+            options,
+            traced: None,
+            retried: 0,
+        }
+    }
+
+    /// Starts an attempt: begins (or opens a savepoint, or joins), or says why not.
+    pub async fn start<'c, C, T, E>(
+        &mut self,
+        conn: &'c mut C,
+    ) -> Result<Body<'c, 'o, C, E>, Stop<T, E>>
+    where
+        C: AsyncTransactional + ?Sized,
+        E: From<C::Error> + FromTxError,
+    {
+        let options = self.options;
+        let database = conn.database();
+        if self.traced.is_none() {
+            self.traced = Some(Traced::start(options, database));
+        }
+        let key = engine::conn_key(conn);
+        let (depth, start) = engine::start(
+            options,
+            database,
+            engine::open_depth::<SharedFrames>(key),
+            conn.in_transaction(),
+            || conn.check(options),
+        );
+        let (joined, savepoint) = match start {
+            Start::Refuse(error) => return Err(Stop(Attempt::not_started(depth, error.into()))),
+            Start::Join => (true, None),
+            Start::Begin => (false, None),
+            Start::Savepoint(name) => (false, Some(name)),
+        };
+        if !joined {
+            let begun = match &savepoint {
+                Some(sp) => conn.savepoint(sp).await,
+                None => conn.begin(options).await,
+            };
+            if let Err(error) = begun {
+                return Err(Stop(Attempt::not_started(depth, error.into())));
+            }
+        }
+        Ok(Body {
+            frame: (!joined).then(|| FrameGuard::push(key)),
+            open: Open {
+                conn,
+                options,
+                savepoint,
+                armed: (!joined).then_some(Ending::Open),
+            },
+            key,
+            depth,
+            database,
+            db_error: <E as From<C::Error>>::from,
+            tx_error: <E as From<TxError>>::from,
+        })
+    }
+
+    /// Ends an attempt whose body returned (or panicked): commits or rolls back as the engine
+    /// says.
+    pub async fn end<C, T, E>(
+        &mut self,
+        body: Body<'_, 'o, C, E>,
+        result: BodyResult<T, E>,
+    ) -> Stop<T, E>
+    where
+        C: AsyncTransactional + ?Sized,
+    {
+        let Body {
+            mut open,
+            frame,
+            key,
+            depth,
+            database,
+            db_error,
+            tx_error,
+        } = body;
+        let Some(frame) = frame else {
+            return Stop(Attempt::joined::<SharedFrames>(key, depth, result));
+        };
+        let options = self.options;
+        let rollback_only = frame.pop();
+        Stop(
+            match engine::settle(result, rollback_only, options, database, depth, tx_error) {
+                Settle::Rollback(result) => {
+                    // The body's error wins over a failing rollback.
+                    let _ = open.rollback().await;
+                    Attempt::rolled_back(depth, result)
+                }
+                Settle::Commit(value) => {
+                    open.armed = Some(Ending::Issued);
+                    let committed = match &open.savepoint {
+                        Some(sp) => open.conn.release_savepoint(sp).await,
+                        None => open.conn.commit(options).await,
+                    };
+                    match committed {
+                        Ok(()) => {
+                            open.armed = None;
+                            Attempt::committed(depth, value)
+                        }
+                        Err(error) => {
+                            // A failed COMMIT may leave the transaction open (SQLite: BUSY).
+                            if open.savepoint.is_some() || open.conn.in_transaction() {
+                                engine::emit_rollback(options, database, depth);
+                                let _ = open.rollback().await;
+                            }
+                            open.armed = None;
+                            Attempt::rolled_back(depth, Ok(Err(db_error(error))))
+                        }
+                    }
+                }
+            },
+        )
+    }
+
+    /// Reports the transaction and returns its result (resuming a panic).
+    #[inline]
+    pub fn finish<T, E>(mut self, stop: Stop<T, E>) -> Result<T, E> {
+        let traced = self.traced.take().expect("start ran");
+        traced.finish(self.options, stop.0, self.retried)
+    }
+
+    /// Like [`finish`](Self::finish), unless the attempt should be retried: then waits out the
+    /// backoff (without blocking the worker) and returns `None`.
+    pub async fn retry<T, E: Transient>(
+        &mut self,
+        stop: Stop<T, E>,
+        retries: u32,
+    ) -> Option<Result<T, E>> {
+        if !stop.0.should_retry(self.retried, retries) {
+            let traced = self.traced.take().expect("start ran");
+            return Some(traced.finish(self.options, stop.0, self.retried));
+        }
+        self.retried += 1;
+        tokio::time::sleep(engine::backoff(self.retried)).await;
+        None
+    }
+}
+
+/// Wraps the body's future so that a panic is caught: the transaction rolls back, then the
+/// panic resumes. Pins the body's output type, so `?` inside an `async` block knows its error
+/// type.
+#[doc(hidden)]
+#[inline]
+pub fn catch_unwind<R, F: Future<Output = R>>(future: F) -> CatchUnwind<F> {
+    CatchUnwind { future }
+}
+
+/// An open transaction: dropped while `armed`, it makes the connection roll back before its next
+/// use (the cancellation guard).
+struct Open<'c, 'o, C: AsyncTransactional + ?Sized> {
+    conn: &'c mut C,
+    options: &'o Options,
+    savepoint: Option<String>,
+    armed: Option<Ending>,
+}
+
+impl<C: AsyncTransactional + ?Sized> Open<'_, '_, C> {
+    async fn rollback(&mut self) -> Result<(), C::Error> {
+        self.armed = Some(Ending::Issued);
+        let rolled_back = match &self.savepoint {
+            Some(sp) => self.conn.rollback_to_savepoint(sp).await,
+            None => self.conn.rollback(self.options).await,
+        };
+        self.armed = None;
+        rolled_back
+    }
+}
+
+impl<C: AsyncTransactional + ?Sized> Drop for Open<'_, '_, C> {
+    fn drop(&mut self) {
+        if let Some(ending) = self.armed {
+            self.conn
+                .rollback_on_drop(self.options, self.savepoint.as_deref(), ending);
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Polls a future, turning a panic into `Err(payload)` (the transaction rolls back, then the
+    /// panic resumes).
+    #[doc(hidden)]
+    pub struct CatchUnwind<F> {
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, Box<dyn Any + Send>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let future = self.project().future;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! The SQL keel sends, and which options each database accepts: one copy shared by the blocking
+//! drivers (`rusqlite`, `postgres`) and the async ones (`tokio-postgres`, `sqlx`).
+
+use super::{Behavior, Isolation, Options, TxError};
+
+/// What a database that only knows `BEGIN` accepts: the defaults (no isolation level,
+/// read-write, deferred).
+pub(crate) fn check_defaults(database: &'static str, options: &Options) -> Result<(), TxError> {
+    let unsupported = |option: String| TxError::Unsupported {
+        name: options.name,
+        database,
+        option,
+        hint: "",
+    };
+    if let Some(isolation) = options.isolation {
+        return Err(unsupported(format!("isolation = {:?}", isolation.option())));
+    }
+    if options.read_only {
+        return Err(unsupported("read_only".into()));
+    }
+    if options.behavior != Behavior::Deferred {
+        return Err(unsupported(behavior_option(options.behavior)));
+    }
+    Ok(())
+}
+
+fn behavior_option(behavior: Behavior) -> String {
+    format!("behavior = {:?}", behavior.sql().to_ascii_lowercase())
+}
+
+/// `SAVEPOINT name`.
+pub(crate) fn savepoint(name: &str) -> String {
+    format!("SAVEPOINT {name}")
+}
+
+/// `RELEASE SAVEPOINT name`.
+pub(crate) fn release_savepoint(name: &str) -> String {
+    format!("RELEASE SAVEPOINT {name}")
+}
+
+/// `ROLLBACK TO SAVEPOINT name`, then `RELEASE` it (so the name can be used again).
+pub(crate) fn rollback_to_savepoint(name: &str) -> String {
+    format!("ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}")
+}
+
+/// SQLite: always serializable (only that level is accepted); `behavior` picks the `BEGIN` mode;
+/// `read_only` is `PRAGMA query_only` for the transaction's duration.
+pub(crate) mod sqlite {
+    use super::*;
+
+    pub(crate) const DATABASE: &str = "SQLite";
+
+    pub(crate) fn check(options: &Options) -> Result<(), TxError> {
+        match options.isolation {
+            Some(isolation) if isolation != Isolation::Serializable => Err(TxError::Unsupported {
+                name: options.name,
+                database: DATABASE,
+                option: format!("isolation = {:?}", isolation.option()),
+                hint: " (SQLite transactions are always serializable)",
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// `BEGIN DEFERRED | IMMEDIATE | EXCLUSIVE`.
+    pub(crate) fn begin(options: &Options) -> &'static str {
+        match options.behavior {
+            Behavior::Deferred => "BEGIN DEFERRED",
+            Behavior::Immediate => "BEGIN IMMEDIATE",
+            Behavior::Exclusive => "BEGIN EXCLUSIVE",
+        }
+    }
+
+    pub(crate) const QUERY_ONLY_ON: &str = "PRAGMA query_only = ON";
+    pub(crate) const QUERY_ONLY_OFF: &str = "PRAGMA query_only = OFF";
+}
+
+/// PostgreSQL: `isolation` and `read_only` are spelled in `BEGIN`; SQLite's `behavior` is refused.
+pub(crate) mod postgres {
+    use super::*;
+
+    pub(crate) const DATABASE: &str = "PostgreSQL";
+
+    pub(crate) fn check(options: &Options) -> Result<(), TxError> {
+        if options.behavior != Behavior::Deferred {
+            return Err(TxError::Unsupported {
+                name: options.name,
+                database: DATABASE,
+                option: behavior_option(options.behavior),
+                hint: " (an SQLite locking mode; use isolation levels or explicit locks)",
+            });
+        }
+        Ok(())
+    }
+
+    /// `BEGIN`, `BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY`, ...
+    pub(crate) fn begin(options: &Options) -> String {
+        let mut sql = String::from("BEGIN");
+        if let Some(isolation) = options.isolation {
+            sql.push_str(" ISOLATION LEVEL ");
+            sql.push_str(isolation.sql());
+        }
+        if options.read_only {
+            sql.push_str(" READ ONLY");
+        }
+        sql
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn begin_spells_isolation_and_access_mode() {
+            assert_eq!(begin(&Options::new()), "BEGIN");
+            let o = Options::new()
+                .isolation(Isolation::RepeatableRead)
+                .read_only(true);
+            assert_eq!(begin(&o), "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+        }
+
+        #[test]
+        fn sqlite_behaviors_are_refused_by_name() {
+            let o = Options::new().name("t").behavior(Behavior::Immediate);
+            assert_eq!(
+                check(&o).unwrap_err().to_string(),
+                "transaction `t`: PostgreSQL does not support behavior = \"immediate\" (an SQLite locking mode; use isolation levels or explicit locks)"
+            );
+        }
+    }
+}
