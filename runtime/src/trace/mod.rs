@@ -48,7 +48,7 @@
 //! assert_eq!(events[3].outcome(), Some(&Outcome::Err("no row 0".into())));
 //! ```
 
-mod call_site;
+pub(crate) mod call_site;
 mod capture;
 mod clock;
 mod dispatch;
@@ -70,6 +70,7 @@ pub use event::{Event, EventKind, Outcome};
 pub use filter::{Filter, FilterError};
 pub use sink::{Sink, add_sink, clear_sinks};
 pub use span::Span;
+pub(crate) use state::may_trace;
 pub use state::{disable, enable, filter, is_enabled, set_filter};
 pub use stats::{FunctionStats, Report, Stats};
 pub use stderr::Stderr;
@@ -80,6 +81,7 @@ pub use tracing_bridge::TracingBridge;
 #[doc(hidden)]
 pub mod __private {
     pub use super::Span;
+    pub use super::call_site::Registration;
     pub use super::outcome::{
         ErrDebug, ErrDisplay, ErrOpaque, NotResult, OutcomeOf, err_outcome_debug,
         err_outcome_display,

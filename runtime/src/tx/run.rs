@@ -78,7 +78,7 @@ fn report(span: Span, report: &Report) {
 /// `keel::tx::<name>` (one per distinct [`Options::name`], made on first use while tracing is
 /// on), with the database as an entry field. Inactive, and free, while tracing is off.
 fn trace_span(options: &Options, database: &'static str) -> Span {
-    if !trace::is_enabled() {
+    if !trace::may_trace() {
         return Span::inactive();
     }
     Span::enter_with(call_site(options.name), &[("database", &database)])
