@@ -6,8 +6,15 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 /// The load of one key: the caller that started it runs its loader; the others wait here and
 /// share its outcome.
 pub(super) struct Flight<V: ?Sized> {
-    state: Mutex<State<V>>,
+    state: Mutex<Inner<V>>,
     changed: Condvar,
+}
+
+/// The state, and how many callers wait for it to change: a load nobody waits for wakes nobody
+/// (a `notify_all` is a system call even with no waiter).
+struct Inner<V: ?Sized> {
+    state: State<V>,
+    waiting: usize,
 }
 
 enum State<V: ?Sized> {
@@ -39,18 +46,30 @@ impl<V: ?Sized> Flight<V> {
     /// A flight its creator is loading.
     pub(super) fn loading() -> Self {
         Self {
-            state: Mutex::new(State::Loading),
+            state: Mutex::new(Inner {
+                state: State::Loading,
+                waiting: 0,
+            }),
             changed: Condvar::new(),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State<V>> {
+    fn lock(&self) -> MutexGuard<'_, Inner<V>> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sets the outcome (replacing `Loading`: nothing to drop) and wakes the waiters, if any.
+    fn settle(&self, state: State<V>) {
+        let mut inner = self.lock();
+        inner.state = state;
+        if inner.waiting > 0 {
+            self.changed.notify_all();
+        }
     }
 
     /// The value, once loaded.
     pub(super) fn value(&self) -> Option<Arc<V>> {
-        match &*self.lock() {
+        match &self.lock().state {
             State::Ready(value) => Some(Arc::clone(value)),
             _ => None,
         }
@@ -58,19 +77,21 @@ impl<V: ?Sized> Flight<V> {
 
     /// True when the load neither succeeded nor is running: its loader panicked.
     pub(super) fn is_idle(&self) -> bool {
-        matches!(&*self.lock(), State::Idle)
+        matches!(&self.lock().state, State::Idle)
     }
 
     /// Waits for the load's outcome (or takes the load over, if its loader panicked).
     pub(super) fn join<E: Clone + 'static>(&self) -> Joined<V, E> {
-        let mut state = self.lock();
+        let mut inner = self.lock();
         loop {
-            match &*state {
+            match &inner.state {
                 State::Loading => {
-                    state = self
+                    inner.waiting += 1;
+                    inner = self
                         .changed
-                        .wait(state)
+                        .wait(inner)
                         .unwrap_or_else(PoisonError::into_inner);
+                    inner.waiting -= 1;
                 }
                 State::Ready(value) => return Joined::Ready(Arc::clone(value)),
                 State::Failed(error) => {
@@ -80,7 +101,7 @@ impl<V: ?Sized> Flight<V> {
                     };
                 }
                 State::Idle => {
-                    *state = State::Loading;
+                    inner.state = State::Loading;
                     return Joined::Load;
                 }
             }
@@ -98,8 +119,7 @@ impl<V: ?Sized> Flight<V> {
         struct Abandon<'a, V: ?Sized>(&'a Flight<V>);
         impl<V: ?Sized> Drop for Abandon<'_, V> {
             fn drop(&mut self) {
-                *self.0.lock() = State::Idle;
-                self.0.changed.notify_all();
+                self.0.settle(State::Idle);
             }
         }
         let abandon = Abandon(self);
@@ -109,8 +129,7 @@ impl<V: ?Sized> Flight<V> {
             Ok(value) => State::Ready(Arc::clone(value)),
             Err(error) => State::Failed(Box::new(error.clone())),
         };
-        *self.lock() = outcome; // replaces `Loading`: nothing to drop
-        self.changed.notify_all();
+        self.settle(outcome);
         result
     }
 }
