@@ -6,6 +6,8 @@
 //! * `get_or_insert_hit`: `get_or_insert_with` where the value is alive (the cache-hit path).
 //!   Every contender is given a `&str` and makes the owned `String` key only on a miss.
 //! * `get_or_insert_miss`: the value died, so it is made again and stored (the churn path).
+//!   Both `get_or_insert` groups also time keel's `try_get_or_insert_with` (a loader returning
+//!   `Result`; no peer has one), row `keel_WeakValueCache_try`.
 //! * `*_2threads`: two threads at once, each on its own keys; time per operation per thread.
 //!
 //! `cargo bench --bench cache -- --warm-up-time 1 --measurement-time 3`
@@ -151,6 +153,44 @@ fn get_or_insert_miss<C: Contender>(
     });
 }
 
+/// `try_get_or_insert_with` with a loader that cannot fail at run time, on live values.
+fn try_get_or_insert_hit(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    c: &WeakValueCache<String, Value>,
+    keys: &Keys,
+) {
+    let mut i = 0;
+    g.bench_function("keel_WeakValueCache_try", |b| {
+        b.iter(|| {
+            i = (i + 1) % KEYS;
+            black_box(
+                c.try_get_or_insert_with(black_box(keys.hit[i].as_str()), || {
+                    Err::<Arc<Value>, String>("unreachable".into())
+                }),
+            )
+        })
+    });
+}
+
+/// `try_get_or_insert_with` on keys whose value died: a successful load each time.
+fn try_get_or_insert_miss(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    c: &WeakValueCache<String, Value>,
+    keys: &Keys,
+) {
+    let mut i = 0;
+    g.bench_function("keel_WeakValueCache_try", |b| {
+        b.iter(|| {
+            i = (i + 1) % KEYS;
+            black_box(
+                c.try_get_or_insert_with(black_box(keys.miss[i].as_str()), || {
+                    Ok::<_, String>(Arc::new(i as Value))
+                }),
+            )
+        })
+    });
+}
+
 fn get_hit_2threads<C: Contender>(
     g: &mut BenchmarkGroup<'_, WallTime>,
     name: &str,
@@ -222,7 +262,7 @@ fn benches(c: &mut Criterion) {
     );
     // Group by group, the contenders run back to back, so that they see the same machine load.
     macro_rules! group {
-        ($name:literal, $bench:ident) => {{
+        ($name:literal, $bench:ident $(, $keel_only:ident)?) => {{
             let mut g = c.benchmark_group($name);
             // Peers first: the first benchmark of a run tends to be measured slow.
             $bench(
@@ -233,12 +273,21 @@ fn benches(c: &mut Criterion) {
             );
             $bench(&mut g, "Mutex_HashMap_Weak", &hash_map, &keys);
             $bench(&mut g, "keel_WeakValueCache", &keel, &keys);
+            $($keel_only(&mut g, &keel, &keys);)?
             g.finish();
         }};
     }
     group!("cache_get_hit", get_hit);
-    group!("cache_get_or_insert_hit", get_or_insert_hit);
-    group!("cache_get_or_insert_miss", get_or_insert_miss);
+    group!(
+        "cache_get_or_insert_hit",
+        get_or_insert_hit,
+        try_get_or_insert_hit
+    );
+    group!(
+        "cache_get_or_insert_miss",
+        get_or_insert_miss,
+        try_get_or_insert_miss
+    );
     group!("cache_get_hit_2threads", get_hit_2threads);
     group!(
         "cache_get_or_insert_hit_2threads",

@@ -182,7 +182,6 @@ fn overhead(c: &mut Criterion) {
 // ------------------------------------------------ async: sqlx SQLite file, same connection
 
 mod async_sqlite {
-    use super::*;
     use sqlx::ConnectOptions;
     use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 

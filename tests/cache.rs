@@ -291,3 +291,140 @@ fn the_cache_is_send_and_sync() {
     fn check<T: Send + Sync + 'static>() {}
     check::<WeakValueCache<String, std::sync::Mutex<u8>>>();
 }
+
+// ---------------------------------------------------------------- try_get_or_insert_with
+
+#[derive(Clone, Debug, PartialEq)]
+struct LoadError(String);
+
+/// Eight threads load one key at once with a loader that fails: one load runs, every caller gets
+/// its error, nothing is inserted, and the next call loads afresh.
+#[test]
+fn eight_threads_with_a_failing_loader_share_one_load_and_its_error() {
+    const THREADS: usize = 8;
+    let cache: WeakValueCache<String, String> = WeakValueCache::new();
+    let loads = AtomicUsize::new(0);
+    let arrived = AtomicUsize::new(0);
+    let start = Barrier::new(THREADS);
+    let results: Vec<Result<Arc<String>, LoadError>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..THREADS)
+            .map(|_| {
+                s.spawn(|| {
+                    start.wait();
+                    arrived.fetch_add(1, Ordering::SeqCst);
+                    cache.try_get_or_insert_with("user:7", || {
+                        let n = loads.fetch_add(1, Ordering::SeqCst) + 1;
+                        // Keep the load running until every caller has had time to join it.
+                        while arrived.load(Ordering::SeqCst) < THREADS {
+                            std::thread::yield_now();
+                        }
+                        std::thread::sleep(Duration::from_millis(200));
+                        Err(LoadError(format!("connection refused (load {n})")))
+                    })
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    assert_eq!(
+        loads.load(Ordering::SeqCst),
+        1,
+        "one load for eight callers"
+    );
+    for result in &results {
+        assert_eq!(
+            result,
+            &Err(LoadError("connection refused (load 1)".into())),
+            "every caller gets the one load's error"
+        );
+    }
+    assert!(cache.get("user:7").is_none());
+    assert_eq!(cache.len(), 0);
+    assert!(cache.is_empty());
+    // Errors are not cached: the next call loads, and may succeed.
+    let value = cache
+        .try_get_or_insert_with("user:7", || {
+            loads.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, LoadError>(Arc::new("ada".to_string()))
+        })
+        .unwrap();
+    assert_eq!((loads.load(Ordering::SeqCst), value.as_str()), (2, "ada"));
+    assert!(Arc::ptr_eq(&cache.get("user:7").unwrap(), &value));
+}
+
+#[test]
+fn eight_threads_with_a_succeeding_loader_share_one_value() {
+    const THREADS: usize = 8;
+    let cache: WeakValueCache<u32, String> = WeakValueCache::new();
+    let loads = AtomicUsize::new(0);
+    let arrived = AtomicUsize::new(0);
+    let start = Barrier::new(THREADS);
+    let values: Vec<Arc<String>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..THREADS)
+            .map(|_| {
+                s.spawn(|| {
+                    start.wait();
+                    arrived.fetch_add(1, Ordering::SeqCst);
+                    cache
+                        .try_get_or_insert_with(&1, || {
+                            loads.fetch_add(1, Ordering::SeqCst);
+                            while arrived.load(Ordering::SeqCst) < THREADS {
+                                std::thread::yield_now();
+                            }
+                            std::thread::sleep(Duration::from_millis(50));
+                            Ok::<_, LoadError>(Arc::new("row 1".to_string()))
+                        })
+                        .unwrap()
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    assert_eq!(loads.load(Ordering::SeqCst), 1);
+    assert!(values.iter().all(|v| Arc::ptr_eq(v, &values[0])));
+    assert_eq!(cache.len(), 1);
+}
+
+/// An infallible caller that joins a failing load cannot return the error: it loads itself.
+#[test]
+fn an_infallible_caller_joining_a_failed_load_makes_its_own() {
+    let cache: WeakValueCache<u32, u32> = WeakValueCache::new();
+    let loading = Barrier::new(2);
+    std::thread::scope(|s| {
+        let failing = s.spawn(|| {
+            cache.try_get_or_insert_with(&1, || {
+                loading.wait();
+                std::thread::sleep(Duration::from_millis(100));
+                Err(LoadError("down".into()))
+            })
+        });
+        loading.wait(); // the failing load is in flight
+        let value = cache.get_or_insert_with(&1, || Arc::new(11));
+        assert_eq!(*value, 11);
+        assert_eq!(failing.join().unwrap(), Err(LoadError("down".into())));
+        assert_eq!(cache.get(&1).as_deref(), Some(&11));
+    });
+}
+
+#[test]
+fn a_panicking_fallible_loader_lets_the_next_caller_load() {
+    let cache: WeakValueCache<u32, u32> = WeakValueCache::new();
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = cache.try_get_or_insert_with(&1, || -> Result<Arc<u32>, LoadError> {
+            panic!("loader bug")
+        });
+    }));
+    assert!(panicked.is_err());
+    assert!(cache.get(&1).is_none());
+    let value = cache.try_get_or_insert_with(&1, || Ok::<_, LoadError>(Arc::new(3)));
+    assert_eq!(value.as_deref().ok(), Some(&3));
+}
+
+/// A non-`Clone` error travels in an `Arc`, as the documentation suggests.
+#[test]
+fn a_non_clone_error_is_shared_through_an_arc() {
+    let cache: WeakValueCache<String, Vec<u8>> = WeakValueCache::new();
+    let result =
+        cache.try_get_or_insert_with("blob", || Err(Arc::new(std::io::Error::other("disk gone"))));
+    assert_eq!(result.unwrap_err().to_string(), "disk gone");
+}

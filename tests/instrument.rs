@@ -1,5 +1,6 @@
 //! `#[keel::instrument]` and `keel::trace`: names, outcomes, async, methods, modules, options,
-//! the switch, the filter, `Stats`, and the `tracing` bridge — all observed through `capture`.
+//! the switch, the filter, `Stats`, and the `tracing` bridge — observed through `capture` (and,
+//! for what the switch and the filter decide, through a sink).
 
 #![deny(warnings, clippy::all)]
 
@@ -24,6 +25,23 @@ fn exclusive() -> MutexGuard<'static, ()> {
 /// `(name, is_enter)` pairs, for compact assertions.
 fn calls(events: &[Event]) -> Vec<(&'static str, bool)> {
     events.iter().map(|e| (e.name(), e.is_enter())).collect()
+}
+
+/// The events the installed sinks receive from this thread while `f` runs. Unlike `capture`,
+/// which records every call whatever the switch and the filter, sinks obey both.
+fn delivered(f: impl FnOnce()) -> Vec<Event> {
+    thread_local! {
+        static SEEN: std::cell::RefCell<Option<Vec<Event>>> = const { std::cell::RefCell::new(None) };
+    }
+    // Tests that use it hold `exclusive()`; others clear the sinks.
+    trace::clear_sinks();
+    trace::add_sink(|event: &Event| {
+        SEEN.with_borrow_mut(|seen| seen.as_mut().map(|seen| seen.push(event.clone())));
+    });
+    SEEN.set(Some(Vec::new()));
+    f();
+    trace::clear_sinks();
+    SEEN.take().unwrap_or_default()
 }
 
 fn outcomes(events: &[Event]) -> Vec<Outcome> {
@@ -715,10 +733,17 @@ fn disable_and_enable() {
     let _g = exclusive();
     trace::disable();
     assert!(!trace::is_enabled());
-    let (_, quiet) = trace::capture(|| add(1, 1));
+    let quiet = delivered(|| {
+        add(1, 1);
+    });
+    // A capture records the call whatever the switch.
+    let (_, captured) = trace::capture(|| add(1, 1));
     trace::enable();
-    let (_, loud) = trace::capture(|| add(1, 1));
+    let loud = delivered(|| {
+        add(1, 1);
+    });
     assert!(quiet.is_empty(), "{quiet:?}");
+    assert_eq!(captured.len(), 2);
     assert_eq!(loud.len(), 2);
 }
 
@@ -728,7 +753,7 @@ fn the_filter_selects_functions_by_path_prefix() {
     trace::set_filter(Some(
         Filter::parse("instrument::handlers,instrument::handlers::admin=off").unwrap(),
     ));
-    let (_, events) = trace::capture(|| {
+    let events = delivered(|| {
         add(1, 2);
         handlers::show(1);
         handlers::admin::purge();
@@ -740,9 +765,15 @@ fn the_filter_selects_functions_by_path_prefix() {
             ("instrument::handlers::show", false)
         ]
     );
+    // A capture records what the filter excludes.
+    let (_, captured) = trace::capture(|| add(1, 2));
+    assert_eq!(
+        calls(&captured),
+        [("instrument::add", true), ("instrument::add", false)]
+    );
     // Changing the filter takes effect at once, also for call sites already seen.
     trace::set_filter(Some("instrument::add=off".parse().unwrap()));
-    let (_, events) = trace::capture(|| {
+    let events = delivered(|| {
         add(1, 2);
         handlers::admin::purge();
     });
@@ -755,7 +786,9 @@ fn the_filter_selects_functions_by_path_prefix() {
 #[test]
 #[ignore = "run by keel_trace_is_read_from_the_environment with KEEL_TRACE set"]
 fn env_filter_child() {
-    // No enable() call: KEEL_TRACE alone switches tracing on, with its filter.
+    // No enable() call: KEEL_TRACE alone switches tracing on, with its filter (which the
+    // stderr lines obey: the parent checks them; a capture records both calls).
+    assert!(trace::is_enabled());
     let (_, events) = trace::capture(|| {
         add(1, 2);
         handlers::show(1);
@@ -763,6 +796,8 @@ fn env_filter_child() {
     assert_eq!(
         calls(&events),
         [
+            ("instrument::add", true),
+            ("instrument::add", false),
             ("instrument::handlers::show", true),
             ("instrument::handlers::show", false)
         ]
@@ -1053,7 +1088,9 @@ fn library_code_reports_through_span() {
     assert_eq!(events[0].call_site().line(), library::COMMIT.line());
     // The filter treats library call sites like instrumented functions.
     trace::set_filter(Some(Filter::parse("mylib::tx=off").unwrap()));
-    let (_, filtered) = trace::capture(|| library::commit(false));
+    let filtered = delivered(|| {
+        let _ = library::commit(false);
+    });
     assert!(filtered.is_empty());
     trace::set_filter(None);
 }

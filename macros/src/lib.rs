@@ -64,6 +64,15 @@ use proc_macro::TokenStream;
 ///   for `tracing`'s).
 /// * **`const fn`** is left untouched inside an instrumented impl block or module (a const fn
 ///   cannot read a clock); the attribute on a `const fn` itself is a compile error.
+/// * **A module in its own file** (`#[keel::instrument] mod svc;`) is refused: Rust hands
+///   attribute macros only inline modules. Write the attribute inside `svc.rs`, on each `impl`
+///   block and free `fn` (`#[keel::instrument] impl Repo { .. }`), or keep the module inline.
+/// * **With `#[keel::transaction]`** on the same function, written above or below this
+///   attribute, or on a function of an instrumented module or impl block: the function's span is
+///   always the outermost wrapper. It counts one call per call, however many attempts `retry`
+///   makes, and the transaction's `keel::tx::<name>` span runs inside it, as its child. (The
+///   transaction attribute, recognised as `transaction`, `keel::transaction` or
+///   `<crate>::transaction`, is expanded first, by this attribute.)
 ///
 /// A method instrumented on its own (not through its impl block) is named after `Self` the first
 /// time it is traced (`module::Type::method`); an associated function without `self` and without
@@ -531,6 +540,9 @@ pub fn derive_bounded(input: TokenStream) -> TokenStream {
 ///
 /// Each transaction raises the audit events `tx.begin`, `tx.commit` and `tx.rollback`; a hook
 /// that denies `tx.begin` makes the function return `TxError::Denied` without running the body.
+///
+/// With `#[keel::instrument]` too (above or below this attribute, or through an instrumented
+/// module or impl block), the function's span wraps the whole transaction, retries included.
 ///
 /// ```
 /// #[derive(Debug)]

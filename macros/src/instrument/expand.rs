@@ -46,11 +46,13 @@ pub fn instrument_block(
             quote!(::core::concat!(::core::module_path!(), "::", #function))
         }
     };
-    let self_type = match (&options.name, naming) {
-        (None, Naming::FromSelf) => quote!(::core::option::Option::Some(
+    let named_by_self = matches!((&options.name, naming), (None, Naming::FromSelf));
+    let self_type = if named_by_self {
+        quote!(::core::option::Option::Some(
             ::core::any::type_name::<Self> as fn() -> &'static str
-        )),
-        _ => quote!(::core::option::Option::None),
+        ))
+    } else {
+        quote!(::core::option::Option::None)
     };
     let file = quote_spanned!(ident.span()=> ::core::file!());
     let line = quote_spanned!(ident.span()=> ::core::line!());
@@ -58,6 +60,7 @@ pub fn instrument_block(
         let label = arg.to_string();
         quote_spanned!(arg.span()=> (#label, &#arg as &dyn ::core::fmt::Debug))
     });
+    let private = krate.private();
     let enter = quote! {
         static __KEEL_CALL_SITE: #trace::CallSite = #trace::CallSite::new(
             #name,
@@ -65,6 +68,10 @@ pub fn instrument_block(
             #file,
             #line,
         );
+        // Known before the first call, so `KEEL_TRACE` can say when a directive matches nothing.
+        #private::inventory::submit! {
+            #trace::Registration::new(&__KEEL_CALL_SITE, #named_by_self)
+        }
         let __keel_span = #trace::enter(&__KEEL_CALL_SITE, #self_type, &[#(#args),*]);
     };
 
@@ -226,7 +233,8 @@ pub fn rewrite_impl(
         };
         rewrite_fn(
             &mut method.attrs,
-            &method.sig,
+            &method.vis,
+            &mut method.sig,
             &mut method.block,
             &naming,
             krate,
@@ -250,7 +258,8 @@ fn rewrite_trait(
         if let Some(block) = &mut method.default {
             rewrite_fn(
                 &mut method.attrs,
-                &method.sig,
+                &syn::Visibility::Inherited,
+                &mut method.sig,
                 block,
                 &naming,
                 krate,
@@ -293,7 +302,8 @@ fn rewrite_item(
             };
             rewrite_fn(
                 &mut function.attrs,
-                &function.sig,
+                &function.vis,
+                &mut function.sig,
                 &mut function.block,
                 &naming,
                 krate,
@@ -340,7 +350,8 @@ fn container_directive(
 
 fn rewrite_fn(
     attrs: &mut Vec<syn::Attribute>,
-    sig: &Signature,
+    vis: &syn::Visibility,
+    sig: &mut Signature,
     block: &mut Block,
     naming: &Naming,
     krate: &CratePath,
@@ -360,6 +371,9 @@ fn rewrite_fn(
         return;
     }
     let krate = options.krate.clone().unwrap_or_else(|| krate.clone());
+    if !super::transaction_order::expand_transaction_first(attrs, vis, sig, block, &krate) {
+        return; // the transaction attribute, left in place, reports its mistakes itself
+    }
     let function = function_label(sig);
     let scope = match naming {
         Naming::Within(owner) => format!("{owner}::{function}"),

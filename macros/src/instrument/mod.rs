@@ -7,6 +7,7 @@
 
 mod expand;
 mod parse;
+mod transaction_order;
 mod validate;
 
 use crate::common::crate_path::CratePath;
@@ -40,7 +41,15 @@ fn try_instrument(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStre
         Item::Fn(function) => {
             validate::check_fn(&function.sig, &options, true, &mut errors);
             errors.finish()?;
-            if options.skip.is_none() {
+            let transaction_expanded = options.skip.is_some()
+                || transaction_order::expand_transaction_first(
+                    &mut function.attrs,
+                    &function.vis,
+                    &mut function.sig,
+                    &mut function.block,
+                    &krate,
+                );
+            if options.skip.is_none() && transaction_expanded {
                 let naming = if expand::mentions_self(&function.sig) {
                     expand::Naming::FromSelf
                 } else {

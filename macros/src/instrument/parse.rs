@@ -141,11 +141,17 @@ pub fn parse_item(tokens: TokenStream) -> syn::Result<Item> {
 /// Whether `attr` is `#[keel::instrument]` (any spelling that can name it): `instrument`,
 /// `keel::instrument`, `::keel::instrument`, or `<crate path>::instrument`.
 pub fn is_instrument_attribute(attr: &Attribute, krate: &CratePath) -> bool {
+    is_keel_attribute(attr, krate, "instrument")
+}
+
+/// Whether `attr` is keel's attribute `name`, spelt `name`, `keel::name`, `::keel::name` or
+/// `<crate path>::name`.
+pub fn is_keel_attribute(attr: &Attribute, krate: &CratePath, name: &str) -> bool {
     let path: &Path = attr.path();
     let Some(last) = path.segments.last() else {
         return false;
     };
-    if last.ident != "instrument" {
+    if last.ident != name {
         return false;
     }
     if path.segments.len() == 1 {

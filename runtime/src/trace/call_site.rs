@@ -1,6 +1,6 @@
 //! `CallSite`: the `static` description of one traced function.
 
-use super::state::{self, ON};
+use super::state::{self, GENERATION};
 use core::fmt;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -109,8 +109,9 @@ impl CallSite {
 
     /// Whether the filter lets this site through, given the global `state` word.
     #[inline]
-    pub(crate) fn is_interesting(&self, state: u32) -> bool {
-        let generation = state & !ON;
+    pub(crate) fn is_interesting(&self, state: u64) -> bool {
+        // Generations are even and below 2^32.
+        let generation = (state & GENERATION) as u32;
         let cached = self.interest.load(Ordering::Relaxed);
         if cached & !1 == generation {
             return cached & 1 == 1;
@@ -120,6 +121,35 @@ impl CallSite {
             .store(generation | u32::from(verdict), Ordering::Relaxed);
         verdict
     }
+}
+
+/// What `#[keel::instrument]` registers (with `inventory`) for each of its call sites, so that the
+/// program's instrumented functions are known before any is called (`KEEL_TRACE` warns about a
+/// directive that matches none of them). Not a public API.
+#[doc(hidden)]
+pub struct Registration {
+    site: &'static CallSite,
+    /// The site's type is read from `Self` on the first call (its static name lacks it).
+    named_by_self: bool,
+}
+
+impl Registration {
+    #[doc(hidden)]
+    pub const fn new(site: &'static CallSite, named_by_self: bool) -> Self {
+        Self {
+            site,
+            named_by_self,
+        }
+    }
+}
+
+inventory::collect!(Registration);
+
+/// Every registered call site, with whether its type is read from `Self`.
+pub(crate) fn registered() -> impl Iterator<Item = (&'static CallSite, bool)> {
+    inventory::iter::<Registration>
+        .into_iter()
+        .map(|registration| (registration.site, registration.named_by_self))
 }
 
 /// `alloc::vec::Vec<myapp::Row>` → `Vec`.

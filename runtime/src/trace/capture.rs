@@ -1,11 +1,8 @@
 //! `capture`: collect the current thread's events (for tests).
 
 use super::event::Event;
+use super::state;
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-/// Captures in progress on any thread; lets the emitting path skip the thread-local when zero.
-static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
     static BUFFER: RefCell<Option<Vec<Event>>> = const { RefCell::new(None) };
@@ -13,16 +10,25 @@ thread_local! {
 
 /// Runs `f` and returns its result with every event emitted on this thread meanwhile, in order.
 ///
+/// A capture records every traced call made on its thread while it runs, **whatever the global
+/// switch and the filter**: it works without [`enable`](super::enable), after
+/// [`disable`](super::disable), and with a `KEEL_TRACE` (or [`set_filter`](super::set_filter))
+/// that excludes the function, so a test gives the same answer in every environment. The switch
+/// and the filter still decide what the installed sinks see: a call that only a capture wants is
+/// not shown to them.
+///
 /// Events from other threads are not captured (an `async fn` polled on another thread reports
-/// there). Capturing does not switch tracing on: call [`enable`](super::enable) first; the
-/// [`Filter`](super::Filter) applies too. Sinks still see the events. Captures nest: an inner
-/// capture takes the events emitted while it runs. If `f` panics, the capture ends and the panic
-/// goes on.
+/// there). Captures nest: an inner capture takes the events emitted while it runs. If `f` panics,
+/// the capture ends and the panic goes on.
+///
+/// Cost: while any thread captures, an instrumented call on every thread looks at a
+/// thread-local; with no capture running and tracing off, a call is still one relaxed load and a
+/// branch (the count of running captures lives in the same word as the switch).
 ///
 /// ```
 /// use keel_runtime::trace::{self, CallSite, Outcome, Span};
 /// static SITE: CallSite = CallSite::new("doc::capture::op", "doc::capture", "c.rs", 1);
-/// trace::enable();
+/// trace::disable(); // a capture does not depend on the switch
 /// let (answer, events) = trace::capture(|| {
 ///     Span::enter(&SITE).finish(Outcome::Ok);
 ///     42
@@ -39,7 +45,7 @@ pub fn capture<R>(f: impl FnOnce() -> R) -> (R, Vec<Event>) {
         fn finish(&mut self) -> Vec<Event> {
             let outer = self.outer.take().unwrap_or_default();
             let mine = BUFFER.with(|buffer| buffer.replace(outer));
-            ACTIVE.fetch_sub(1, Ordering::Relaxed);
+            state::capture_ended();
             mine.unwrap_or_default()
         }
     }
@@ -51,26 +57,20 @@ pub fn capture<R>(f: impl FnOnce() -> R) -> (R, Vec<Event>) {
         }
     }
 
-    ACTIVE.fetch_add(1, Ordering::Relaxed);
+    super::clock::clock(); // calibrate now rather than in the first captured call
     let outer = BUFFER.with(|buffer| buffer.replace(Some(Vec::new())));
+    state::capture_started();
     let mut restore = Restore { outer: Some(outer) };
     let result = f();
     let events = restore.finish();
     (result, events)
 }
 
-/// True when some thread is capturing.
-#[inline]
-pub(crate) fn any_active() -> bool {
-    ACTIVE.load(Ordering::Relaxed) != 0
-}
-
 /// True when this thread is capturing.
 pub(crate) fn this_thread_active() -> bool {
-    any_active()
-        && BUFFER
-            .try_with(|buffer| buffer.borrow().is_some())
-            .unwrap_or(false)
+    BUFFER
+        .try_with(|buffer| buffer.borrow().is_some())
+        .unwrap_or(false)
 }
 
 /// Appends `event` to this thread's capture, if one is running.

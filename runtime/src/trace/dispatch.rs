@@ -4,20 +4,31 @@ use super::call_site::CallSite;
 use super::capture;
 use super::event::{Event, Outcome};
 use super::sink;
+use super::state::CAPTURES;
 use crate::context::Context;
 
-/// Sends `event` to every sink, then moves it into this thread's capture, if any.
-/// The event gets the thread's context snapshot first when a sink reads it or this thread is
-/// capturing.
-pub(crate) fn emit(mut event: Event) {
+/// Who receives a traced call's events, decided when it is entered.
+#[derive(Clone, Copy)]
+pub(crate) struct Audience {
+    /// The installed sinks: tracing is on and the filter lets the site through.
+    pub(crate) sinks: bool,
+}
+
+/// Sends `event` to every sink (when `audience.sinks`), then moves it into this thread's capture,
+/// if any. The event gets the thread's context snapshot first when a sink reads it or this thread
+/// is capturing.
+pub(crate) fn emit(mut event: Event, audience: Audience) {
     let list = sink::current();
-    if list.wants_context || capture::this_thread_active() {
+    let capturing = capture::this_thread_active();
+    if (audience.sinks && list.wants_context) || capturing {
         event.set_context(Context::current());
     }
-    for sink in &list.sinks {
-        sink.event(&event);
+    if audience.sinks {
+        for sink in &list.sinks {
+            sink.event(&event);
+        }
     }
-    if capture::any_active() {
+    if capturing {
         capture::record(event);
     }
 }
@@ -30,9 +41,11 @@ pub(crate) fn record_exit_timing(
     site: &'static CallSite,
     nanos: impl FnOnce() -> u64,
     outcome: &Outcome,
+    audience: Audience,
+    state: u64,
 ) -> bool {
     let list = sink::current();
-    if list.only_stats.is_empty() || capture::any_active() {
+    if !audience.sinks || list.only_stats.is_empty() || state & CAPTURES != 0 {
         return false;
     }
     let nanos = nanos();
@@ -42,14 +55,19 @@ pub(crate) fn record_exit_timing(
     true
 }
 
-/// Who would receive events emitted on this thread now: `None` if nobody, else whether anyone
-/// wants entry events.
+/// Whether anyone would receive events of a call entered on this thread now, given the `state`
+/// word and whether the filter lets the site through (asked only when it matters): `None` if
+/// nobody, else the audience and whether anyone wants entry events.
 #[inline]
-pub(crate) fn listeners() -> Option<bool> {
+pub(crate) fn listeners(state: u64, allowed: impl FnOnce() -> bool) -> Option<(Audience, bool)> {
+    let capturing = state & CAPTURES != 0 && capture::this_thread_active();
     let list = sink::current();
-    let capturing = capture::this_thread_active();
-    if list.sinks.is_empty() && !capturing {
+    let sinks = state & super::state::ON != 0 && !list.sinks.is_empty() && allowed();
+    if !sinks && !capturing {
         return None;
     }
-    Some(list.wants_enters || capturing)
+    Some((
+        Audience { sinks },
+        (sinks && list.wants_enters) || capturing,
+    ))
 }

@@ -17,12 +17,18 @@
 //!   Python original, [`Stats`] keeps per-function counters and latency percentiles (a tiny APM),
 //!   and with the `tracing` feature [`TracingBridge`](crate::trace::TracingBridge) turns calls
 //!   into `tracing` spans;
-//! * [`capture`] collects the current thread's events, for tests.
+//! * [`capture`] collects every call made on the current thread while it runs, for tests,
+//!   whatever the switch and the filter (which decide only what the sinks see).
 //!
 //! Tracing starts disabled. If the `KEEL_TRACE` environment variable is set to a non-empty value
 //! when tracing is first consulted (the first instrumented call, or the first call to
-//! [`enable`], [`disable`], [`set_filter`] or [`filter`]), tracing starts enabled with that filter
-//! and, if no sink was added yet, prints to stderr. Calls in code always override the variable.
+//! [`enable`], [`disable`], [`is_enabled`], [`set_filter`] or [`filter`]), tracing starts enabled
+//! with that filter and prints to stderr until a sink is added (the first [`add_sink`] replaces
+//! the stderr output, whenever it comes; a query such as [`is_enabled`] installs nothing). As with
+//! `RUST_LOG`, an invalid directive is skipped with a warning on stderr and the valid ones apply
+//! ([`Filter::parse_lossy`]); if none is valid, tracing stays off. A directive that matches no
+//! `#[keel::instrument]` function of the program is warned about once, at that first use
+//! ([`Filter::directives_matching_no_call_site`]). Calls in code always override the variable.
 //!
 //! ```
 //! use keel_runtime::trace::{self, CallSite, Outcome, Span};
@@ -37,7 +43,6 @@
 //!     result
 //! }
 //!
-//! trace::enable();
 //! let (_, events) = trace::capture(|| {
 //!     let _ = load(7);
 //!     let _ = load(0);
@@ -48,7 +53,7 @@
 //! assert_eq!(events[3].outcome(), Some(&Outcome::Err("no row 0".into())));
 //! ```
 
-mod call_site;
+pub(crate) mod call_site;
 mod capture;
 mod clock;
 mod dispatch;
@@ -70,6 +75,7 @@ pub use event::{Event, EventKind, Outcome};
 pub use filter::{Filter, FilterError};
 pub use sink::{Sink, add_sink, clear_sinks};
 pub use span::Span;
+pub(crate) use state::may_trace;
 pub use state::{disable, enable, filter, is_enabled, set_filter};
 pub use stats::{FunctionStats, Report, Stats};
 pub use stderr::Stderr;
@@ -80,6 +86,7 @@ pub use tracing_bridge::TracingBridge;
 #[doc(hidden)]
 pub mod __private {
     pub use super::Span;
+    pub use super::call_site::Registration;
     pub use super::outcome::{
         ErrDebug, ErrDisplay, ErrOpaque, NotResult, OutcomeOf, err_outcome_debug,
         err_outcome_display,

@@ -65,6 +65,9 @@ pub(crate) struct SinkList {
     /// Every sink, when all of them are [`Stats`](super::Stats) sinks; empty otherwise. Exits
     /// then go straight to them ([`record`](super::Stats::record)) with no event built.
     pub(crate) only_stats: Vec<super::Stats>,
+    /// This list is the `KEEL_TRACE` fallback ([`Stderr`](super::Stderr)), in force until the
+    /// first [`add_sink`], which replaces it.
+    fallback: bool,
 }
 
 static EMPTY: SinkList = SinkList {
@@ -72,6 +75,7 @@ static EMPTY: SinkList = SinkList {
     wants_enters: false,
     wants_context: false,
     only_stats: Vec::new(),
+    fallback: false,
 };
 
 /// The published list: null (no sink) or a leaked `Box<SinkList>` that is never freed, so readers
@@ -99,7 +103,7 @@ pub(crate) fn is_empty() -> bool {
     current().sinks.is_empty()
 }
 
-fn publish(sinks: Vec<Arc<dyn Sink>>) {
+fn publish(sinks: Vec<Arc<dyn Sink>>, fallback: bool) {
     let wants_enters = sinks.iter().any(|sink| sink.wants_enters());
     let wants_context = sinks.iter().any(|sink| sink.wants_context());
     let stats: Vec<super::Stats> = sinks
@@ -116,21 +120,41 @@ fn publish(sinks: Vec<Arc<dyn Sink>>) {
         wants_enters,
         wants_context,
         only_stats,
+        fallback,
     };
     let leaked: &'static mut SinkList = Box::leak(Box::new(list));
     PUBLISHED.store(leaked, Ordering::Release);
 }
 
+/// Makes `sink` the one sink while no sink has been added (what `KEEL_TRACE` does with
+/// [`Stderr`](super::Stderr)); the first [`add_sink`] replaces it. Does nothing if a sink is
+/// installed already.
+pub(crate) fn set_fallback(sink: impl Sink) {
+    let _writers = WRITERS.lock().unwrap_or_else(PoisonError::into_inner);
+    if is_empty() {
+        publish(vec![Arc::new(sink)], true);
+    }
+}
+
 /// Adds a sink; it sees events from now on, after the sinks added before it.
+///
+/// The first sink added replaces the [`Stderr`](super::Stderr) output that `KEEL_TRACE` turns on
+/// by itself, whenever it is added: with `KEEL_TRACE` set, a program that installs
+/// [`Stats`](super::Stats) gets statistics, not statistics and stderr lines.
 ///
 /// ```
 /// keel_runtime::trace::add_sink(keel_runtime::trace::Stats::new());
 /// ```
 pub fn add_sink(sink: impl Sink) {
     let _writers = WRITERS.lock().unwrap_or_else(PoisonError::into_inner);
-    let mut sinks = current().sinks.clone();
+    let list = current();
+    let mut sinks = if list.fallback {
+        Vec::new()
+    } else {
+        list.sinks.clone()
+    };
     sinks.push(Arc::new(sink));
-    publish(sinks);
+    publish(sinks, false);
 }
 
 /// Removes every sink (captures keep working).
@@ -141,6 +165,6 @@ pub fn add_sink(sink: impl Sink) {
 pub fn clear_sinks() {
     let _writers = WRITERS.lock().unwrap_or_else(PoisonError::into_inner);
     if !is_empty() {
-        publish(Vec::new());
+        publish(Vec::new(), false);
     }
 }

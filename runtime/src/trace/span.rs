@@ -3,8 +3,9 @@
 use super::call_site::CallSite;
 use super::clock;
 use super::dispatch;
+use super::dispatch::Audience;
 use super::event::{Event, EventKind, Outcome};
-use super::state::{self, ON, STATE};
+use super::state::{self, CAPTURES, GENERATION, ON, STATE};
 use core::fmt::{self, Debug, Display};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,8 +16,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// This is the non-macro way to report a timed operation through `keel::trace` (what
 /// `#[keel::instrument]` generates, and what `#[keel::transaction]` uses). A span dropped without
 /// `finish` reports [`Outcome::Panicked`] while its thread is panicking and
-/// [`Outcome::Cancelled`] otherwise (an abandoned future). When tracing is off, or the filter
-/// excludes the site, or nothing listens, the span is inactive and costs nothing more.
+/// [`Outcome::Cancelled`] otherwise (an abandoned future). When nothing listens (tracing is off
+/// or the filter excludes the site, and no [`capture`](super::capture) runs on this thread), the
+/// span is inactive and costs nothing more.
 ///
 /// Durations come from the CPU's time-stamp counter (through `quanta`), a few nanoseconds per
 /// reading, where `std::time::Instant::now()` costs tens.
@@ -49,6 +51,8 @@ pub struct Span {
 struct Active {
     site: &'static CallSite,
     call_id: u64,
+    /// Whether the sinks see this call (else only a capture does).
+    audience: Audience,
     /// Raw clock reading at entry.
     start: u64,
 }
@@ -168,8 +172,9 @@ pub fn enter_instrumented(
     self_type: Option<fn() -> &'static str>,
     fields: &[(&'static str, &dyn Debug)],
 ) -> Span {
+    // One load: off and nobody capturing is the common case.
     let state = STATE.load(Ordering::Relaxed);
-    if state & ON == 0 {
+    if state & (ON | CAPTURES) == 0 {
         return Span::inactive();
     }
     enter_traced(site, state, self_type, fields)
@@ -178,38 +183,43 @@ pub fn enter_instrumented(
 #[inline(never)]
 fn enter_traced(
     site: &'static CallSite,
-    mut state: u32,
+    mut state: u64,
     self_type: Option<fn() -> &'static str>,
     fields: &[(&'static str, &dyn Debug)],
 ) -> Span {
-    if state & !ON == 0 {
+    if state & GENERATION == 0 {
         state::ensure_initialized();
         state = STATE.load(Ordering::Acquire);
-        if state & ON == 0 {
-            return Span::inactive();
-        }
     }
-    let Some(wants_enters) = dispatch::listeners() else {
+    let resolve = || {
+        if let Some(type_name) = self_type {
+            site.resolve_self_type(type_name);
+        }
+    };
+    let allowed = || {
+        resolve();
+        site.is_interesting(state)
+    };
+    let Some((audience, wants_enters)) = dispatch::listeners(state, allowed) else {
         return Span::inactive();
     };
-    if let Some(type_name) = self_type {
-        site.resolve_self_type(type_name);
-    }
-    if !site.is_interesting(state) {
-        return Span::inactive();
-    }
+    resolve();
     let call_id = next_call_id();
     if wants_enters {
         let fields = fields
             .iter()
             .map(|(name, value)| (*name, format!("{value:?}")))
             .collect();
-        dispatch::emit(Event::new(EventKind::Enter, site, call_id, fields));
+        dispatch::emit(
+            Event::new(EventKind::Enter, site, call_id, fields),
+            audience,
+        );
     }
     Span {
         active: Some(Active {
             site,
             call_id,
+            audience,
             start: clock::now(),
         }),
     }
@@ -219,17 +229,21 @@ fn enter_traced(
 fn exit(active: &Active, outcome: Outcome, value: Option<String>) {
     let end = clock::now();
     let nanos = || clock::elapsed_nanos(active.start, end);
-    if dispatch::record_exit_timing(active.site, nanos, &outcome) {
+    let state = STATE.load(Ordering::Relaxed);
+    if dispatch::record_exit_timing(active.site, nanos, &outcome, active.audience, state) {
         return;
     }
     let elapsed = clock::elapsed(active.start, end);
     let fields = value.map(|v| vec![("return", v)]).unwrap_or_default();
-    dispatch::emit(Event::new(
-        EventKind::Exit { elapsed, outcome },
-        active.site,
-        active.call_id,
-        fields,
-    ));
+    dispatch::emit(
+        Event::new(
+            EventKind::Exit { elapsed, outcome },
+            active.site,
+            active.call_id,
+            fields,
+        ),
+        active.audience,
+    );
 }
 
 /// Thread number in the top 24 bits, a per-thread counter below: unique without a shared

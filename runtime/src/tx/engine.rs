@@ -219,10 +219,10 @@ pub(crate) struct Traced {
 
 impl Traced {
     /// Enters the `keel::tx::<name>` span: call site made on first use while tracing is on, with
-    /// the database as an entry field. Inactive, and one atomic load, while tracing is off.
+    /// the database as an entry field. Inactive, and one atomic load, while tracing is off and no thread captures.
     #[inline]
     pub fn start(options: &Options, database: &'static str) -> Self {
-        let span = if trace::is_enabled() {
+        let span = if trace::may_trace() {
             Span::enter_with(call_site(options.name), &[("database", &database)])
         } else {
             Span::inactive()

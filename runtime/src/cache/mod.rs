@@ -38,16 +38,21 @@
 //! swept; the value's `Drop` runs as soon as its last `Arc` goes, as usual.
 //!
 //! No user code (a value's `Drop`, a key's `Drop`, the closure of
-//! [`get_or_insert_with`](WeakValueCache::get_or_insert_with)) runs while a shard lock is held,
+//! [`get_or_insert_with`](WeakValueCache::get_or_insert_with) or
+//! [`try_get_or_insert_with`](WeakValueCache::try_get_or_insert_with), an error's `Clone` or
+//! `Drop`) runs while a shard lock is held,
 //! except the key's `Hash`/`Eq` and the predicate of [`retain`](WeakValueCache::retain), so a
 //! value whose `Drop` uses the cache does not deadlock.
 
+mod flight;
+
 use core::fmt;
+use flight::{Flight, Joined};
 use hashbrown::HashTable;
 use std::borrow::Borrow;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hash};
-use std::sync::{Arc, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 
 /// A shard is not swept before it holds this many entries.
 const MIN_SWEEP: usize = 16;
@@ -94,15 +99,23 @@ struct Entry<K, V: ?Sized> {
     value: Weak<V>,
 }
 
-/// An in-flight `get_or_insert_with`: callers for the key wait on the cell; `make` runs once.
+/// An in-flight `get_or_insert_with` / `try_get_or_insert_with`: callers for the key join the
+/// flight; one loader runs.
 struct Pending<K, V: ?Sized> {
     key: K,
-    cell: Arc<OnceLock<Arc<V>>>,
+    cell: Arc<Flight<V>>,
 }
 
 /// What a locked section removed, dropped only after the lock is released: no key's or value's
 /// `Drop` runs under a shard lock.
 type Removed<K, V> = (Vec<Entry<K, V>>, Vec<Pending<K, V>>);
+
+/// What [`WeakValueCache::find_or_start`] found.
+enum Lookup<V: ?Sized> {
+    Hit(Arc<V>),
+    /// The key's flight, and whether this call created it (and so must load).
+    Flight(Arc<Flight<V>>, bool),
+}
 
 impl<K: Hash, V: ?Sized> ShardMap<K, V> {
     /// Removes dead entries (and abandoned computations) if the table has grown enough since
@@ -118,7 +131,7 @@ impl<K: Hash, V: ?Sized> ShardMap<K, V> {
         // A computation nobody waits for any more: its `make` panicked.
         let abandoned: Vec<Pending<K, V>> = self
             .pending
-            .extract_if(|p| Arc::strong_count(&p.cell) == 1 && p.cell.get().is_none())
+            .extract_if(|p| Arc::strong_count(&p.cell) == 1 && p.cell.is_idle())
             .collect();
         self.sweep_at = (2 * self.table.len()).max(MIN_SWEEP);
         if self.table.capacity() > 4 * self.sweep_at {
@@ -235,7 +248,7 @@ impl<K: Hash + Eq, V: ?Sized, S: BuildHasher> WeakValueCache<K, V, S> {
         }
         map.pending
             .find(hash, |p| p.key.borrow() == key)
-            .and_then(|p| p.cell.get().cloned())
+            .and_then(|p| p.cell.value())
     }
 
     /// Stores a weak reference to `value` under `key`; returns the value it replaces if that
@@ -260,7 +273,7 @@ impl<K: Hash + Eq, V: ?Sized, S: BuildHasher> WeakValueCache<K, V, S> {
                 Ok(occupied) => Some(occupied.remove().0),
                 Err(_) => None,
             };
-            let mut previous = overtaken.as_ref().and_then(|p| p.cell.get().cloned());
+            let mut previous = overtaken.as_ref().and_then(|p| p.cell.value());
             let mut removed = (Vec::new(), Vec::from_iter(overtaken));
             match map.table.find_mut(hash, |e| e.key == key) {
                 Some(entry) => {
@@ -311,56 +324,88 @@ impl<K: Hash + Eq, V: ?Sized, S: BuildHasher> WeakValueCache<K, V, S> {
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
+        match self.load(key, || Ok::<_, core::convert::Infallible>(make())) {
+            Ok(value) => value,
+            Err(never) => match never {},
+        }
+    }
+
+    /// The live value under `key`, or the one the fallible `load` returns, which the cache
+    /// then holds weakly. For a loader that can fail, such as a database query: `get` followed
+    /// by `insert` would race and load twice.
+    ///
+    /// Single flight, as with [`get_or_insert_with`](Self::get_or_insert_with): concurrent
+    /// callers for one key wait for one `load`. If it fails, **every caller that waited for it
+    /// gets the error** (a clone: hence `E: Clone`; wrap an error that is not `Clone` in an
+    /// `Arc`), nothing is inserted, and the next call for the key loads afresh. Errors are not
+    /// cached, and a struggling backend sees one failing query per burst of callers rather
+    /// than one per caller (the choice of moka's `try_get_with`). A caller that joins a load
+    /// made by an infallible `get_or_insert_with`, or by a `try_get_or_insert_with` whose error
+    /// is of another type, and sees it fail, runs its own load instead. If `load` panics, the
+    /// panic reaches its caller and a waiting caller, if any, runs its own `load`.
+    ///
+    /// `load` runs with no lock held; the key is borrowed as in `get_or_insert_with`.
+    ///
+    /// ```
+    /// use keel_runtime::cache::WeakValueCache;
+    /// use std::sync::Arc;
+    ///
+    /// #[derive(Clone, Debug, PartialEq)]
+    /// struct DbError(&'static str);
+    ///
+    /// let users: WeakValueCache<u64, String> = WeakValueCache::new();
+    /// let down = users.try_get_or_insert_with(&7, || Err(DbError("connection refused")));
+    /// assert_eq!(down, Err(DbError("connection refused")));
+    /// assert!(users.get(&7).is_none()); // nothing inserted
+    ///
+    /// let up = users.try_get_or_insert_with(&7, || Ok::<_, DbError>(Arc::new("ada".into())));
+    /// let ada = up.unwrap();
+    /// assert_eq!(*ada, "ada");
+    /// // A hit runs no loader.
+    /// let again = users.try_get_or_insert_with(&7, || Err(DbError("not called")));
+    /// assert!(Arc::ptr_eq(&again.unwrap(), &ada));
+    /// ```
+    pub fn try_get_or_insert_with<Q, E>(
+        &self,
+        key: &Q,
+        load: impl FnOnce() -> Result<Arc<V>, E>,
+    ) -> Result<Arc<V>, E>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+        E: Clone + Send + 'static,
+    {
+        self.load(key, load)
+    }
+
+    /// Both of the above: find the value, or join the key's flight, or start one and load.
+    fn load<Q, E>(&self, key: &Q, load: impl FnOnce() -> Result<Arc<V>, E>) -> Result<Arc<V>, E>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+        E: Clone + Send + 'static,
+    {
         let hash = self.hasher.hash_one(key);
-        let in_flight = {
-            let map = self.read(hash);
-            if let Some(value) = map
-                .table
-                .find(hash, |e| e.key.borrow() == key)
-                .and_then(|e| e.value.upgrade())
-            {
-                return value;
+        let cell = loop {
+            let (cell, created) = match self.find_or_start(hash, key) {
+                Lookup::Hit(value) => return Ok(value),
+                Lookup::Flight(cell, created) => (cell, created),
+            };
+            if created {
+                break cell;
             }
-            if map.pending.is_empty() {
-                None
-            } else {
-                map.pending
-                    .find(hash, |p| p.key.borrow() == key)
-                    .map(|p| Arc::clone(&p.cell))
-            }
-        };
-        let cell = match in_flight {
-            Some(cell) => cell,
-            None => {
-                // Made before the lock is taken, dropped after it is released if unused.
-                let owned = key.to_owned();
-                let mut map = self.write(hash);
-                if let Some(value) = map
-                    .table
-                    .find(hash, |e| e.key.borrow() == key)
-                    .and_then(|e| e.value.upgrade())
-                {
-                    return value;
-                }
-                match map.pending.find(hash, |p| p.key.borrow() == key) {
-                    Some(pending) => Arc::clone(&pending.cell),
-                    None => {
-                        let cell = Arc::new(OnceLock::new());
-                        let pending = Pending {
-                            key: owned,
-                            cell: Arc::clone(&cell),
-                        };
-                        let hasher = &self.hasher;
-                        map.pending
-                            .insert_unique(hash, pending, |p| hasher.hash_one(&p.key));
-                        cell
-                    }
-                }
+            match cell.join::<E>() {
+                Joined::Ready(value) => return Ok(value),
+                Joined::Failed(error) => return Err(error),
+                Joined::Load => break cell,
+                // Its loader is about to remove the failed flight: look again.
+                Joined::Retry => std::thread::yield_now(),
             }
         };
-        let value = Arc::clone(cell.get_or_init(make));
+        let result = cell.run(load);
         // Publish: move the key from `pending` to the table, now referring to the value weakly
-        // (unless an `insert`, `remove` or `clear` overtook the computation: their change stands).
+        // (unless an `insert`, `remove` or `clear` overtook the computation: their change
+        // stands). A failed load is removed, inserting nothing.
         let removed = {
             let mut map = self.write(hash);
             match map
@@ -368,21 +413,72 @@ impl<K: Hash + Eq, V: ?Sized, S: BuildHasher> WeakValueCache<K, V, S> {
                 .find_entry(hash, |p| Arc::ptr_eq(&p.cell, &cell))
             {
                 Ok(occupied) => {
-                    let (Pending { key, cell: _ }, _) = occupied.remove();
-                    let weak = Arc::downgrade(&value);
-                    match map.table.find_mut(hash, |e| e.key == key) {
-                        Some(entry) => {
-                            entry.value = weak; // the dead entry the key had
-                            (Vec::new(), Vec::new())
+                    let (pending, _) = occupied.remove();
+                    match &result {
+                        Ok(value) => {
+                            let Pending { key, cell: _ } = pending;
+                            let weak = Arc::downgrade(value);
+                            match map.table.find_mut(hash, |e| e.key == key) {
+                                Some(entry) => {
+                                    entry.value = weak; // the dead entry the key had
+                                    (Vec::new(), Vec::new())
+                                }
+                                None => map.insert_new(hash, key, weak, &self.hasher),
+                            }
                         }
-                        None => map.insert_new(hash, key, weak, &self.hasher),
+                        Err(_) => (Vec::new(), vec![pending]),
                     }
                 }
                 Err(_) => (Vec::new(), Vec::new()),
             }
         };
         drop(removed);
-        value
+        result
+    }
+
+    /// The live value under `key`, or the flight loading it (and whether this call started it).
+    fn find_or_start<Q>(&self, hash: u64, key: &Q) -> Lookup<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        {
+            let map = self.read(hash);
+            if let Some(value) = map
+                .table
+                .find(hash, |e| e.key.borrow() == key)
+                .and_then(|e| e.value.upgrade())
+            {
+                return Lookup::Hit(value);
+            }
+            if !map.pending.is_empty() {
+                if let Some(pending) = map.pending.find(hash, |p| p.key.borrow() == key) {
+                    return Lookup::Flight(Arc::clone(&pending.cell), false);
+                }
+            }
+        }
+        // Made before the lock is taken, dropped after it is released if unused.
+        let owned = key.to_owned();
+        let mut map = self.write(hash);
+        if let Some(value) = map
+            .table
+            .find(hash, |e| e.key.borrow() == key)
+            .and_then(|e| e.value.upgrade())
+        {
+            return Lookup::Hit(value);
+        }
+        if let Some(pending) = map.pending.find(hash, |p| p.key.borrow() == key) {
+            return Lookup::Flight(Arc::clone(&pending.cell), false);
+        }
+        let cell = Arc::new(Flight::loading());
+        let pending = Pending {
+            key: owned,
+            cell: Arc::clone(&cell),
+        };
+        let hasher = &self.hasher;
+        map.pending
+            .insert_unique(hash, pending, |p| hasher.hash_one(&p.key));
+        Lookup::Flight(cell, true)
     }
 
     /// Removes the entry for `key`; returns its value if it was alive.
@@ -414,7 +510,7 @@ impl<K: Hash + Eq, V: ?Sized, S: BuildHasher> WeakValueCache<K, V, S> {
             (entry, pending)
         };
         let value = entry.and_then(|e| e.value.upgrade());
-        value.or_else(|| pending.and_then(|p| p.cell.get().cloned()))
+        value.or_else(|| pending.and_then(|p| p.cell.value()))
     }
 
     fn read(&self, hash: u64) -> RwLockReadGuard<'_, ShardMap<K, V>> {
@@ -463,7 +559,7 @@ impl<K, V: ?Sized, S> WeakValueCache<K, V, S> {
                     + map
                         .pending
                         .iter()
-                        .filter(|p| p.cell.get().is_some())
+                        .filter(|p| p.cell.value().is_some())
                         .count()
             })
             .sum()
@@ -481,7 +577,7 @@ impl<K, V: ?Sized, S> WeakValueCache<K, V, S> {
         self.shards.iter().all(|shard| {
             let map = shard.lock.read().unwrap_or_else(PoisonError::into_inner);
             !map.table.iter().any(|e| e.value.strong_count() > 0)
-                && !map.pending.iter().any(|p| p.cell.get().is_some())
+                && !map.pending.iter().any(|p| p.cell.value().is_some())
         })
     }
 
@@ -537,7 +633,7 @@ impl<K, V: ?Sized, S> WeakValueCache<K, V, S> {
             live.extend(
                 map.pending
                     .iter()
-                    .filter_map(|p| Some((p.key.clone(), p.cell.get()?.clone()))),
+                    .filter_map(|p| Some((p.key.clone(), p.cell.value()?))),
             );
         }
         live.into_iter()
