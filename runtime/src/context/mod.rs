@@ -54,6 +54,7 @@
 //! BENCHMARKS.md has the figures and the comparison with persistent maps (`rpds`, `imbl`) that
 //! chose this layout.
 
+pub(crate) mod call;
 mod map;
 mod propagate;
 mod var;
@@ -165,6 +166,9 @@ pub struct Context {
     vars: Vars,
     /// 0 until something is set while this context is entered.
     id: u64,
+    /// The traced call that was running where the snapshot was taken: entering the context makes
+    /// it the current call again, so calls made inside have it as their parent.
+    call: Option<call::CurrentCall>,
 }
 
 impl Context {
@@ -180,6 +184,7 @@ impl Context {
         Self {
             vars: Vars::EMPTY,
             id: 0,
+            call: None,
         }
     }
 
@@ -196,20 +201,37 @@ impl Context {
     /// ```
     #[inline]
     pub fn current() -> Self {
+        let call = call::current();
         THREAD
             .try_with(|thread| {
                 let current = thread.current.borrow();
                 if current.vars.is_none() {
-                    return Self::new();
+                    return Self::with_call(call);
                 }
                 let vars = if thread.spare_is(&current.vars) {
                     thread.spare.take()
                 } else {
                     current.vars.clone()
                 };
-                Self { vars, id: 0 }
+                Self { vars, id: 0, call }
             })
-            .unwrap_or_default()
+            .unwrap_or(Self::with_call(call))
+    }
+
+    /// An empty context whose current call is `call`.
+    #[inline]
+    const fn with_call(call: Option<call::CurrentCall>) -> Self {
+        Self {
+            vars: Vars::EMPTY,
+            id: 0,
+            call,
+        }
+    }
+
+    /// The traced call recorded in this context (crate-private: parents of calls made inside).
+    #[inline]
+    pub(crate) fn call(&self) -> Option<call::CurrentCall> {
+        self.call
     }
 
     /// Runs `f` with this context as the current one, then restores the previous context, also
@@ -355,6 +377,7 @@ impl Clone for Context {
         Self {
             vars: self.vars.clone(),
             id: 0,
+            call: self.call,
         }
     }
 }
@@ -405,6 +428,7 @@ impl fmt::Debug for Context {
 struct Entered<'a> {
     ctx: &'a mut Context,
     outer: Current,
+    outer_call: Option<call::CurrentCall>,
 }
 
 impl<'a> Entered<'a> {
@@ -415,13 +439,22 @@ impl<'a> Entered<'a> {
             id: ctx.id,
         };
         let outer = THREAD.with(|thread| mem::replace(&mut *thread.current.borrow_mut(), inner));
-        Self { ctx, outer }
+        let outer_call = call::replace(ctx.call);
+        Self {
+            ctx,
+            outer,
+            outer_call,
+        }
     }
 }
 
 impl Drop for Entered<'_> {
     #[inline]
     fn drop(&mut self) {
+        // The call current at the end is the context's own again (spans restore what they
+        // found); keeping it makes a span left open across a `scope`d future's polls current
+        // again at the next poll.
+        self.ctx.call = call::replace(self.outer_call);
         let outer = mem::replace(&mut self.outer, Current::EMPTY);
         // `try_with`: during thread teardown the thread-local may be gone; the context's
         // changes are then lost with the thread, which is all that can happen to them.

@@ -53,3 +53,25 @@ pub(crate) fn listeners() -> Option<bool> {
     }
     Some(list.wants_enters || capturing)
 }
+
+/// Tells the sinks that want polls that the call resumes on this thread.
+#[inline]
+pub(crate) fn resume(site: &'static CallSite, call_id: u64) {
+    let list = sink::current();
+    if list.wants_polls {
+        for sink in &list.sinks {
+            sink.resume(site, call_id);
+        }
+    }
+}
+
+/// Tells the sinks that want polls that the call suspends on this thread.
+#[inline]
+pub(crate) fn suspend(site: &'static CallSite, call_id: u64) {
+    let list = sink::current();
+    if list.wants_polls {
+        for sink in &list.sinks {
+            sink.suspend(site, call_id);
+        }
+    }
+}

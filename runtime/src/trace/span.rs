@@ -5,6 +5,7 @@ use super::clock;
 use super::dispatch;
 use super::event::{Event, EventKind, Outcome};
 use super::state::{self, ON, STATE};
+use crate::context::call::{self, CurrentCall};
 use core::fmt::{self, Debug, Display};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -46,11 +47,27 @@ pub struct Span {
     active: Option<Active>,
 }
 
-struct Active {
-    site: &'static CallSite,
-    call_id: u64,
+pub(super) struct Active {
+    pub(super) site: &'static CallSite,
+    pub(super) call_id: u64,
     /// Raw clock reading at entry.
     start: u64,
+    /// The call that was current when this one started: its parent.
+    parent: Option<CurrentCall>,
+    /// What to make current again when this call stops being current: the parent for a
+    /// synchronous call; for a call that is resumed poll after poll
+    /// ([`Span::scope`]), whatever the polling thread had before the latest poll.
+    pub(super) outer: Option<CurrentCall>,
+}
+
+impl Active {
+    #[inline]
+    pub(super) fn this(&self) -> CurrentCall {
+        CurrentCall {
+            call_id: self.call_id,
+            site: self.site,
+        }
+    }
 }
 
 impl Span {
@@ -121,6 +138,63 @@ impl Span {
             };
             exit(active, outcome, None);
             self.active = None;
+        }
+    }
+}
+
+impl Span {
+    /// Carries this span through `future`: the call is current on the polling thread during
+    /// each poll of `future` and stops being so when the poll returns, so what the future calls
+    /// after any `.await`, on whichever thread polls it, has this call as its parent, and
+    /// nothing stays current on a worker thread between polls. The span comes back with the
+    /// output, still current, to be finished with the outcome (what `#[keel::instrument]`
+    /// generates for an `async fn`, and what async library code uses for its own operations).
+    ///
+    /// A future dropped before completion reports [`Outcome::Cancelled`]; one whose poll panics
+    /// reports [`Outcome::Panicked`].
+    ///
+    /// ```
+    /// use keel_runtime::trace::{self, CallSite, Outcome, Span};
+    /// static FETCH: CallSite = CallSite::new("mylib::fetch", module_path!(), file!(), line!());
+    ///
+    /// async fn fetch(key: &str) -> Result<String, String> {
+    ///     let span = Span::enter(&FETCH);
+    ///     let (span, result) = span
+    ///         .scope(async {
+    ///             std::future::ready(()).await; // any .await: the call is entered per poll
+    ///             Ok::<_, String>(format!("value of {key}"))
+    ///         })
+    ///         .await;
+    ///     span.finish_result(&result);
+    ///     result
+    /// }
+    ///
+    /// trace::enable();
+    /// let (value, events) = trace::capture(|| futures::executor::block_on(fetch("k")));
+    /// assert_eq!(value.unwrap(), "value of k");
+    /// assert_eq!(events[1].outcome(), Some(&Outcome::Ok));
+    /// ```
+    pub fn scope<F: core::future::Future>(mut self, future: F) -> super::SpanFuture<F> {
+        // Between polls the call is not current anywhere: stop it now, resume it in each poll.
+        self.suspend();
+        super::span_future::SpanFuture::new(self, future)
+    }
+
+    /// Makes the call current on this thread again (a poll begins).
+    #[inline]
+    pub(super) fn resume(&mut self) {
+        if let Some(active) = &mut self.active {
+            active.outer = call::replace(Some(active.this()));
+            dispatch::resume(active.site, active.call_id);
+        }
+    }
+
+    /// Stops the call being current on this thread (a poll returned `Pending`).
+    #[inline]
+    pub(super) fn suspend(&mut self) {
+        if let Some(active) = &self.active {
+            dispatch::suspend(active.site, active.call_id);
+            call::set(active.outer);
         }
     }
 }
@@ -199,18 +273,22 @@ fn enter_traced(
         return Span::inactive();
     }
     let call_id = next_call_id();
+    // This call is the current one from here to its exit, its entry event included.
+    let parent = call::replace(Some(CurrentCall { call_id, site }));
     if wants_enters {
         let fields = fields
             .iter()
             .map(|(name, value)| (*name, format!("{value:?}")))
             .collect();
-        dispatch::emit(Event::new(EventKind::Enter, site, call_id, fields));
+        dispatch::emit(Event::new(EventKind::Enter, site, call_id, parent, fields));
     }
     Span {
         active: Some(Active {
             site,
             call_id,
             start: clock::now(),
+            parent,
+            outer: parent,
         }),
     }
 }
@@ -219,17 +297,19 @@ fn enter_traced(
 fn exit(active: &Active, outcome: Outcome, value: Option<String>) {
     let end = clock::now();
     let nanos = || clock::elapsed_nanos(active.start, end);
-    if dispatch::record_exit_timing(active.site, nanos, &outcome) {
-        return;
+    if !dispatch::record_exit_timing(active.site, nanos, &outcome) {
+        let elapsed = clock::elapsed(active.start, end);
+        let fields = value.map(|v| vec![("return", v)]).unwrap_or_default();
+        dispatch::emit(Event::new(
+            EventKind::Exit { elapsed, outcome },
+            active.site,
+            active.call_id,
+            active.parent,
+            fields,
+        ));
     }
-    let elapsed = clock::elapsed(active.start, end);
-    let fields = value.map(|v| vec![("return", v)]).unwrap_or_default();
-    dispatch::emit(Event::new(
-        EventKind::Exit { elapsed, outcome },
-        active.site,
-        active.call_id,
-        fields,
-    ));
+    // The exit event was the last thing this call did as the current one.
+    call::set(active.outer);
 }
 
 /// Thread number in the top 24 bits, a per-thread counter below: unique without a shared
