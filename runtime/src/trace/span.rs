@@ -155,6 +155,7 @@ impl Span {
     ///
     /// ```
     /// use keel_runtime::trace::{self, CallSite, Outcome, Span};
+    /// use std::future::Future;
     /// static FETCH: CallSite = CallSite::new("mylib::fetch", module_path!(), file!(), line!());
     ///
     /// async fn fetch(key: &str) -> Result<String, String> {
@@ -170,8 +171,12 @@ impl Span {
     /// }
     ///
     /// trace::enable();
-    /// let (value, events) = trace::capture(|| futures::executor::block_on(fetch("k")));
-    /// assert_eq!(value.unwrap(), "value of k");
+    /// let (value, events) = trace::capture(|| {
+    ///     // Any executor; this one polls once, which is enough here.
+    ///     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    ///     std::pin::pin!(fetch("k")).poll(&mut cx)
+    /// });
+    /// assert_eq!(value, std::task::Poll::Ready(Ok("value of k".to_string())));
     /// assert_eq!(events[1].outcome(), Some(&Outcome::Ok));
     /// ```
     pub fn scope<F: core::future::Future>(mut self, future: F) -> super::SpanFuture<F> {

@@ -13,9 +13,13 @@ pin_project_lite::pin_project! {
     ///
     /// ```
     /// use keel_runtime::trace::{CallSite, Outcome, Span};
+    /// use std::future::Future;
+    /// use std::task::{Context, Poll, Waker};
     /// static SITE: CallSite = CallSite::new("doc::span_future", module_path!(), file!(), line!());
-    /// let future = Span::enter(&SITE).scope(async { 2 + 2 });
-    /// let (span, four) = futures::executor::block_on(future);
+    /// let future = std::pin::pin!(Span::enter(&SITE).scope(async { 2 + 2 }));
+    /// let Poll::Ready((span, four)) = future.poll(&mut Context::from_waker(Waker::noop())) else {
+    ///     unreachable!("an async block with no .await is ready at once");
+    /// };
     /// span.finish(Outcome::Ok);
     /// assert_eq!(four, 4);
     /// ```
