@@ -54,12 +54,18 @@
 //! BENCHMARKS.md has the figures and the comparison with persistent maps (`rpds`, `imbl`) that
 //! chose this layout.
 
+mod bind;
 pub(crate) mod call;
 mod map;
 mod propagate;
+#[cfg(feature = "rayon")]
+pub mod rayon;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 mod var;
 
-pub use propagate::{Scoped, spawn, wrap};
+pub use bind::bind;
+pub use propagate::{FutureExt, Scoped, spawn, wrap};
 pub use var::{ContextError, ContextVar, Token};
 
 use core::cell::{Cell, RefCell};
@@ -232,6 +238,17 @@ impl Context {
     #[inline]
     pub(crate) fn call(&self) -> Option<call::CurrentCall> {
         self.call
+    }
+
+    /// Whether this is a copy of `original` that nothing was set in since: the same values
+    /// (the same vector, or both empty), no identity of its own yet, the same call.
+    #[inline]
+    pub(crate) fn is_unchanged_copy_of(&self, original: &Context) -> bool {
+        let same_values = self.vars.same_vector(&original.vars)
+            || (self.vars.is_none() && original.vars.is_none());
+        same_values
+            && self.id == 0
+            && self.call.map(|c| c.call_id) == original.call.map(|c| c.call_id)
     }
 
     /// Runs `f` with this context as the current one, then restores the previous context, also
