@@ -138,10 +138,9 @@ impl<F: Future> Future for Scoped<F> {
 ///
 /// static USER: ContextVar<&str> = ContextVar::new("user");
 ///
-/// let task = {
-///     let _token = USER.set("ada");
-///     async { USER.get() }.in_current_context() // the snapshot is taken here
-/// };
+/// let token = USER.set("ada");
+/// let task = async { USER.get() }.in_current_context(); // the snapshot is taken here
+/// USER.reset(token).unwrap();
 /// assert_eq!(USER.get(), None, "the caller's value is gone");
 /// let mut cx = Context::from_waker(Waker::noop());
 /// assert_eq!(std::pin::pin!(task).poll(&mut cx), Poll::Ready(Some("ada")));
