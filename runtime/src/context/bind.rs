@@ -61,9 +61,15 @@ struct Bound<F> {
     /// The context captured at `bind`, never entered itself.
     context: Context,
     /// Each calling thread's copy of `context`, entered by its calls.
-    copies: ThreadLocal<RefCell<Context>>,
+    copies: ThreadLocal<ThreadCopy>,
     f: F,
 }
+
+/// One thread's copy, alone on its cache lines: `ThreadLocal` keeps the threads' entries side by
+/// side, and each call writes the borrow flag and the context, so unpadded neighbours would
+/// bounce a shared line between cores on every call (measured: 2x slower on two threads).
+#[repr(align(128))]
+struct ThreadCopy(RefCell<Context>);
 
 impl<F> Bound<F> {
     #[inline]
@@ -71,8 +77,10 @@ impl<F> Bound<F> {
     where
         F: Fn(A) -> R,
     {
-        let copy = self.copies.get_or(|| RefCell::new(self.context.clone()));
-        match copy.try_borrow_mut() {
+        let copy = self
+            .copies
+            .get_or(|| ThreadCopy(RefCell::new(self.context.clone())));
+        match copy.0.try_borrow_mut() {
             Ok(mut copy) => {
                 // A previous call on this thread set something (or panicked after setting):
                 // start again from the captured values.

@@ -12,7 +12,36 @@
 //! | `pool.submit(copy_context().run, f)` | `pool.execute(`[`wrap`]`(f))` |
 //! | `threading.Thread(target=f)` (empty context) | `std::thread::spawn(f)` (empty context) |
 //! | a thread that should inherit | [`spawn`] |
-//! | an asyncio task's own context | [`Context::scope`]`(future)` |
+//! | an asyncio task's own context | [`Context::scope`]`(future)`, `future.`[`in_current_context`](FutureExt::in_current_context)`()` |
+//! | `asyncio.create_task(coro)` (copies the context) | [`context::tokio::spawn`](tokio::spawn)`(future)` (feature `tokio`) |
+//! | `loop.run_in_executor(None, f)` | [`context::tokio::spawn_blocking`](tokio::spawn_blocking)`(f)` |
+//! | `map(functools.partial(ctx.run, f), items)` | `items.par_iter().map(`[`bind`]`(f))` (rayon) |
+//!
+//! # Where does my context go?
+//!
+//! A context (its variables, and the traced call that was running, which becomes the parent of
+//! calls made on the other side) goes wherever work is handed off with a keel function, as a
+//! copy: what the child sets stays in the child, and the parent never sees it. Work handed off
+//! any other way runs in the context of the thread that happens to run it.
+//!
+//! | hand-off | what the child sees |
+//! |---|---|
+//! | `std::thread::spawn(f)` | an empty context, no caller (a new Python thread) |
+//! | [`context::spawn`](spawn)`(f)` | a copy of the spawner's context; the spawner's call as caller |
+//! | a thread pool, `pool.execute(f)` | the worker thread's own context: empty, or whatever earlier jobs on that worker set in it (a leak) |
+//! | a thread pool, `pool.execute(`[`wrap`]`(f))` | a copy of the submitter's context, caller included |
+//! | `tokio::spawn(fut)` | the polling worker's context at each poll (empty, and what the task sets stays on that worker, not in the task: it is gone after the task moves) |
+//! | [`context::tokio::spawn`](tokio::spawn)`(fut)` (feature `tokio`) | a copy of the spawner's context at every poll, on whichever worker; values the task sets follow it |
+//! | `tokio::task::spawn_blocking(f)` | the blocking thread's own context (empty) |
+//! | [`context::tokio::spawn_blocking`](tokio::spawn_blocking)`(f)`, [`spawn_local`](tokio::spawn_local)`(fut)` | a copy of the spawner's context |
+//! | rayon, `par_iter().map(f)`, `rayon::spawn(f)`, `rayon::join(a, b)` | the rayon worker's own context (empty, or what earlier work on that worker set) |
+//! | rayon, `par_iter().map(`[`bind`]`(f))` | a fresh copy of the context of the `bind` call for every item |
+//! | [`context::rayon::{spawn, join, scope}`](rayon) (feature `rayon`) | a copy of the caller's context in each closure |
+//! | any executor, `executor.spawn(fut)` | the executor thread's context at each poll |
+//! | any executor, `executor.spawn(fut.`[`in_current_context`](FutureExt::in_current_context)`())` | a copy of the context where `in_current_context` was called, at every poll |
+//!
+//! `tests/context_handoff.rs` checks each row on a multi-thread tokio runtime, with tasks that
+//! yield and move between workers.
 //!
 //! Every thread starts in an empty context. `set` changes only the current context;
 //! [`Context::current`] takes a snapshot that later `set`s do not affect; [`Context::run`]
