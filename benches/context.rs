@@ -3,6 +3,12 @@
 //! floor (group `context`); and the storage choice, keel's `Arc`'d sorted vector against the
 //! persistent hash maps `rpds::HashTrieMapSync` and `imbl::HashMap` (group `context_storage`).
 //!
+//! Hand-offs (features `tokio` and `rayon`, so run with `--all-features`): `context::tokio::spawn`
+//! of an empty task against `tokio::spawn` (group `context_tokio_spawn`); the per-poll cost of a
+//! context-carrying future against the bare future and `tracing`'s `Instrumented` with a registry
+//! subscriber (group `context_poll`); `par_iter().map(bind(f)).sum()` against the same without
+//! `bind` over 1,000,000 items (group `context_rayon`).
+//!
 //! `cargo bench --bench context -- --warm-up-time 1 --measurement-time 3`
 //! (`KEEL_BENCH_CLOCK=cpu` in front counts thread CPU time instead of wall time; see
 //! `benches/cpu_time.rs`.)
@@ -166,4 +172,170 @@ fn storage<M: Measurement>(c: &mut Criterion<M>) {
     group.finish();
 }
 
-cpu_time::main_with_clock!(api, storage);
+/// A future that is never ready: each poll is the cost being measured.
+struct Pending;
+
+impl std::future::Future for Pending {
+    type Output = ();
+    #[inline(never)]
+    fn poll(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        black_box(());
+        std::task::Poll::Pending
+    }
+}
+
+#[cfg(feature = "macros")]
+#[keel::instrument]
+async fn instrumented_pending() {
+    Pending.await
+}
+
+/// Times one poll of `future` (which never completes), polled again and again.
+fn bench_polls<M: Measurement, F: std::future::Future>(
+    group: &mut criterion::BenchmarkGroup<'_, M>,
+    name: &str,
+    future: F,
+) {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    group.bench_function(name, |b| {
+        b.iter(|| black_box(future.as_mut().poll(&mut cx)))
+    });
+}
+
+fn poll<M: Measurement>(c: &mut Criterion<M>) {
+    use keel::context::FutureExt;
+    let mut group = c.benchmark_group("context_poll");
+    let _request = REQUEST_ID.set("req-42".to_string());
+    let _user = USER.set(42);
+    bench_polls(&mut group, "bare_future", Pending);
+    bench_polls(
+        &mut group,
+        "keel_in_current_context",
+        Pending.in_current_context(),
+    );
+    {
+        use tracing::Instrument;
+        let subscriber = tracing_subscriber::registry();
+        let _default = tracing::subscriber::set_default(subscriber);
+        let span = tracing::info_span!("poll");
+        bench_polls(
+            &mut group,
+            "tracing_instrumented_registry",
+            Pending.instrument(span),
+        );
+    }
+    #[cfg(feature = "macros")]
+    {
+        keel::trace::add_sink(keel::trace::Stats::new());
+        keel::trace::enable();
+        bench_polls(
+            &mut group,
+            "keel_instrumented_async_fn_stats",
+            instrumented_pending(),
+        );
+        keel::trace::disable();
+        keel::trace::clear_sinks();
+    }
+    group.finish();
+}
+
+#[cfg(feature = "tokio")]
+fn tokio_spawn<M: Measurement<Value = std::time::Duration>>(c: &mut Criterion<M>) {
+    use keel::context::FutureExt;
+    let mut group = c.benchmark_group("context_tokio_spawn");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    // Spawn and await `n` empty tasks from inside a task, the context holding a request id.
+    let run = |n: u64, keel: bool| {
+        runtime.block_on(async move {
+            tokio::spawn(
+                async move {
+                    let _request = REQUEST_ID.set("req-42".to_string());
+                    let start = std::time::Instant::now();
+                    for _ in 0..n {
+                        let handle = if keel {
+                            keel::context::tokio::spawn(async {})
+                        } else {
+                            tokio::spawn(async {})
+                        };
+                        handle.await.unwrap();
+                    }
+                    start.elapsed()
+                }
+                // The measuring task has a context of its own, so its request id follows it.
+                .in_context(Context::new()),
+            )
+            .await
+            .unwrap()
+        })
+    };
+    group.bench_function("tokio_spawn", |b| b.iter_custom(|n| run(n, false)));
+    group.bench_function("keel_context_tokio_spawn", |b| {
+        b.iter_custom(|n| run(n, true))
+    });
+    group.finish();
+}
+
+#[cfg(not(feature = "tokio"))]
+fn tokio_spawn<M: Measurement<Value = std::time::Duration>>(_: &mut Criterion<M>) {}
+
+#[cfg(feature = "rayon")]
+fn rayon_bind<M: Measurement<Value = std::time::Duration>>(c: &mut Criterion<M>) {
+    use rayon::prelude::*;
+    let mut group = c.benchmark_group("context_rayon");
+    let items: Vec<u64> = (0..1_000_000).collect();
+    let _request = REQUEST_ID.set("req-42".to_string());
+    let f = |x: &u64| x.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 7;
+    // Wall clock whichever clock was chosen: the work runs on rayon's threads.
+    let time = |n: u64, run: &dyn Fn() -> u64| {
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            black_box(run());
+        }
+        start.elapsed()
+    };
+    // A trivial `f` (a multiply and a shift) shows the per-item cost of entering the context;
+    // one that reads the context variable is what `bind` is for.
+    let reads = |x: &u64| x + USER.get().unwrap_or(0);
+    let bound = keel::context::bind(f);
+    group.bench_function("one_thread/bound_call", |b| b.iter(|| bound(black_box(&7))));
+    let mut ctx = Context::current();
+    group.bench_function("one_thread/run_call", |b| {
+        b.iter(|| ctx.run(|| f(black_box(&7))))
+    });
+    group.bench_function("par_iter_map_sum", |b| {
+        b.iter_custom(|n| time(n, &|| black_box(&items).par_iter().map(f).sum::<u64>()))
+    });
+    group.bench_function("par_iter_map_bind_sum", |b| {
+        b.iter_custom(|n| {
+            time(n, &|| {
+                black_box(&items)
+                    .par_iter()
+                    .map(keel::context::bind(f))
+                    .sum::<u64>()
+            })
+        })
+    });
+    group.bench_function("par_iter_map_sum_reading_a_var", |b| {
+        b.iter_custom(|n| time(n, &|| black_box(&items).par_iter().map(reads).sum::<u64>()))
+    });
+    group.bench_function("par_iter_map_bind_sum_reading_a_var", |b| {
+        b.iter_custom(|n| {
+            time(n, &|| {
+                black_box(&items)
+                    .par_iter()
+                    .map(keel::context::bind(reads))
+                    .sum::<u64>()
+            })
+        })
+    });
+    group.finish();
+}
+
+#[cfg(not(feature = "rayon"))]
+fn rayon_bind<M: Measurement<Value = std::time::Duration>>(_: &mut Criterion<M>) {}
+
+cpu_time::main_with_clock!(api, storage, poll, tokio_spawn, rayon_bind);

@@ -75,7 +75,18 @@ pub fn instrument_block(
         let __keel_span = #trace::enter(&__KEEL_CALL_SITE, #self_type, &[#(#args),*]);
     };
 
-    let body = if is_never(&sig.output) {
+    let is_async = sig.asyncness.is_some();
+    let body = if is_never(&sig.output) && is_async {
+        // Entered per poll like any async call; it never completes, so nothing to finish.
+        quote! {
+            #enter
+            let (_, __keel_never) = #trace::Span::scope(
+                __keel_span,
+                #trace::run_async::<::core::convert::Infallible, _>(async move #block),
+            ).await;
+            match __keel_never {}
+        }
+    } else if is_never(&sig.output) {
         // Nothing to time on return: the span's drop reports a panic.
         quote!(#enter #block)
     } else {
@@ -84,15 +95,28 @@ pub fn instrument_block(
             ReturnType::Type(_, ty) if mentions_impl_trait(ty) => quote!(_),
             ReturnType::Type(_, ty) => ty.to_token_stream(),
         };
-        let run = if sig.asyncness.is_some() {
-            quote!(#trace::run_async::<#value_type, _>(async move #block).await)
+        // An async body runs inside `Span::scope`: the call is current during each poll only,
+        // and the span comes back with the value, still current, to be finished.
+        // (A unit value is matched by `()` rather than bound, which clippy would flag.)
+        let value = if is_unit(&sig.output) {
+            quote!(())
         } else {
-            quote!(#trace::run::<#value_type, _>(move || #block))
+            quote!(__keel_value)
+        };
+        let run = if is_async {
+            quote! {
+                let (__keel_span, #value) = #trace::Span::scope(
+                    __keel_span,
+                    #trace::run_async::<#value_type, _>(async move #block),
+                ).await;
+            }
+        } else {
+            quote!(let #value = #trace::run::<#value_type, _>(move || #block);)
         };
         if is_unit(&sig.output) {
             quote! {
                 #enter
-                #run;
+                #run
                 __keel_span.finish(#trace::Outcome::Ok);
             }
         } else {
@@ -123,7 +147,7 @@ pub fn instrument_block(
             };
             quote! {
                 #enter
-                let __keel_value = #run;
+                #run
                 if __keel_span.is_active() {
                     #outcome
                     #finish

@@ -12,7 +12,36 @@
 //! | `pool.submit(copy_context().run, f)` | `pool.execute(`[`wrap`]`(f))` |
 //! | `threading.Thread(target=f)` (empty context) | `std::thread::spawn(f)` (empty context) |
 //! | a thread that should inherit | [`spawn`] |
-//! | an asyncio task's own context | [`Context::scope`]`(future)` |
+//! | an asyncio task's own context | [`Context::scope`]`(future)`, `future.`[`in_current_context`](FutureExt::in_current_context)`()` |
+//! | `asyncio.create_task(coro)` (copies the context) | [`context::tokio::spawn`](tokio::spawn)`(future)` (feature `tokio`) |
+//! | `loop.run_in_executor(None, f)` | [`context::tokio::spawn_blocking`](tokio::spawn_blocking)`(f)` |
+//! | `map(functools.partial(ctx.run, f), items)` | `items.par_iter().map(`[`bind`]`(f))` (rayon) |
+//!
+//! # Where does my context go?
+//!
+//! A context (its variables, and the traced call that was running, which becomes the parent of
+//! calls made on the other side) goes wherever work is handed off with a keel function, as a
+//! copy: what the child sets stays in the child, and the parent never sees it. Work handed off
+//! any other way runs in the context of the thread that happens to run it.
+//!
+//! | hand-off | what the child sees |
+//! |---|---|
+//! | `std::thread::spawn(f)` | an empty context, no caller (a new Python thread) |
+//! | [`context::spawn`](spawn)`(f)` | a copy of the spawner's context; the spawner's call as caller |
+//! | a thread pool, `pool.execute(f)` | the worker thread's own context: empty, or whatever earlier jobs on that worker set in it (a leak) |
+//! | a thread pool, `pool.execute(`[`wrap`]`(f))` | a copy of the submitter's context, caller included |
+//! | `tokio::spawn(fut)` | the polling worker's context at each poll (empty, and what the task sets stays on that worker, not in the task: it is gone after the task moves) |
+//! | [`context::tokio::spawn`](tokio::spawn)`(fut)` (feature `tokio`) | a copy of the spawner's context at every poll, on whichever worker; values the task sets follow it |
+//! | `tokio::task::spawn_blocking(f)` | the blocking thread's own context (empty) |
+//! | [`context::tokio::spawn_blocking`](tokio::spawn_blocking)`(f)`, [`spawn_local`](tokio::spawn_local)`(fut)` | a copy of the spawner's context |
+//! | rayon, `par_iter().map(f)`, `rayon::spawn(f)`, `rayon::join(a, b)` | the rayon worker's own context (empty, or what earlier work on that worker set) |
+//! | rayon, `par_iter().map(`[`bind`]`(f))` | a fresh copy of the context of the `bind` call for every item |
+//! | [`context::rayon::{spawn, join, scope}`](rayon) (feature `rayon`) | a copy of the caller's context in each closure |
+//! | any executor, `executor.spawn(fut)` | the executor thread's context at each poll |
+//! | any executor, `executor.spawn(fut.`[`in_current_context`](FutureExt::in_current_context)`())` | a copy of the context where `in_current_context` was called, at every poll |
+//!
+//! `tests/context_handoff.rs` checks each row on a multi-thread tokio runtime, with tasks that
+//! yield and move between workers.
 //!
 //! Every thread starts in an empty context. `set` changes only the current context;
 //! [`Context::current`] takes a snapshot that later `set`s do not affect; [`Context::run`]
@@ -54,11 +83,18 @@
 //! BENCHMARKS.md has the figures and the comparison with persistent maps (`rpds`, `imbl`) that
 //! chose this layout.
 
+mod bind;
+pub(crate) mod call;
 mod map;
 mod propagate;
+#[cfg(feature = "rayon")]
+pub mod rayon;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 mod var;
 
-pub use propagate::{Scoped, spawn, wrap};
+pub use bind::bind;
+pub use propagate::{FutureExt, Scoped, spawn, wrap};
 pub use var::{ContextError, ContextVar, Token};
 
 use core::cell::{Cell, RefCell};
@@ -165,6 +201,9 @@ pub struct Context {
     vars: Vars,
     /// 0 until something is set while this context is entered.
     id: u64,
+    /// The traced call that was running where the snapshot was taken: entering the context makes
+    /// it the current call again, so calls made inside have it as their parent.
+    call: Option<call::CurrentCall>,
 }
 
 impl Context {
@@ -180,6 +219,7 @@ impl Context {
         Self {
             vars: Vars::EMPTY,
             id: 0,
+            call: None,
         }
     }
 
@@ -196,20 +236,48 @@ impl Context {
     /// ```
     #[inline]
     pub fn current() -> Self {
+        let call = call::current();
         THREAD
             .try_with(|thread| {
                 let current = thread.current.borrow();
                 if current.vars.is_none() {
-                    return Self::new();
+                    return Self::with_call(call);
                 }
                 let vars = if thread.spare_is(&current.vars) {
                     thread.spare.take()
                 } else {
                     current.vars.clone()
                 };
-                Self { vars, id: 0 }
+                Self { vars, id: 0, call }
             })
-            .unwrap_or_default()
+            .unwrap_or(Self::with_call(call))
+    }
+
+    /// An empty context whose current call is `call`.
+    #[inline]
+    const fn with_call(call: Option<call::CurrentCall>) -> Self {
+        Self {
+            vars: Vars::EMPTY,
+            id: 0,
+            call,
+        }
+    }
+
+    /// The traced call recorded in this context (crate-private: parents of calls made inside).
+    #[inline]
+    pub(crate) fn call(&self) -> Option<call::CurrentCall> {
+        self.call
+    }
+
+    /// Whether this is a copy of `original` that nothing was set in since: the same values
+    /// (the same vector, or both empty), no identity of its own yet, the same call.
+    #[inline]
+    pub(crate) fn is_unchanged_copy_of(&self, original: &Context) -> bool {
+        let same_values = self.vars.same_vector(&original.vars)
+            || (self.vars.is_none() && original.vars.is_none());
+        same_values
+            && self.id == 0
+            && self.call.map(|c| c.call_id) == original.call.map(|c| c.call_id)
     }
 
     /// Runs `f` with this context as the current one, then restores the previous context, also
@@ -355,6 +423,7 @@ impl Clone for Context {
         Self {
             vars: self.vars.clone(),
             id: 0,
+            call: self.call,
         }
     }
 }
@@ -405,6 +474,7 @@ impl fmt::Debug for Context {
 struct Entered<'a> {
     ctx: &'a mut Context,
     outer: Current,
+    outer_call: Option<call::CurrentCall>,
 }
 
 impl<'a> Entered<'a> {
@@ -415,13 +485,22 @@ impl<'a> Entered<'a> {
             id: ctx.id,
         };
         let outer = THREAD.with(|thread| mem::replace(&mut *thread.current.borrow_mut(), inner));
-        Self { ctx, outer }
+        let outer_call = call::replace(ctx.call);
+        Self {
+            ctx,
+            outer,
+            outer_call,
+        }
     }
 }
 
 impl Drop for Entered<'_> {
     #[inline]
     fn drop(&mut self) {
+        // The call current at the end is the context's own again (spans restore what they
+        // found); keeping it makes a span left open across a `scope`d future's polls current
+        // again at the next poll.
+        self.ctx.call = call::replace(self.outer_call);
         let outer = mem::replace(&mut self.outer, Current::EMPTY);
         // `try_with`: during thread teardown the thread-local may be gone; the context's
         // changes are then lost with the thread, which is all that can happen to them.

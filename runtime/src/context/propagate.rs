@@ -1,4 +1,5 @@
-//! Carrying a context across threads and tasks: [`wrap`], [`spawn`], and the [`Scoped`] future.
+//! Carrying a context across threads and tasks: [`wrap`], [`spawn`], the [`Scoped`] future and
+//! [`FutureExt`].
 
 use super::Context;
 use core::future::Future;
@@ -126,3 +127,44 @@ impl<F: Future> Future for Scoped<F> {
         this.context.run(|| future.poll(cx))
     }
 }
+
+/// Carrying a context into a future, for any executor: `.in_current_context()`, named after
+/// `tracing`'s `.in_current_span()`.
+///
+/// ```
+/// use keel_runtime::context::{ContextVar, FutureExt};
+/// use std::future::Future;
+/// use std::task::{Context, Poll, Waker};
+///
+/// static USER: ContextVar<&str> = ContextVar::new("user");
+///
+/// let token = USER.set("ada");
+/// let task = async { USER.get() }.in_current_context(); // the snapshot is taken here
+/// USER.reset(token).unwrap();
+/// assert_eq!(USER.get(), None, "the caller's value is gone");
+/// let mut cx = Context::from_waker(Waker::noop());
+/// assert_eq!(std::pin::pin!(task).poll(&mut cx), Poll::Ready(Some("ada")));
+/// ```
+pub trait FutureExt: Future + Sized {
+    /// Runs every poll of this future in a copy of the context current now (its values and its
+    /// current call): [`Context::current`]`().`[`scope`](Context::scope)`(self)`, an asyncio
+    /// task's own context. Whatever the future sets stays in it.
+    fn in_current_context(self) -> Scoped<Self> {
+        Context::current().scope(self)
+    }
+
+    /// Runs every poll of this future in `context`: `context.scope(self)`.
+    ///
+    /// ```
+    /// use keel_runtime::context::{Context, ContextVar, FutureExt};
+    /// static V: ContextVar<u8> = ContextVar::new("v");
+    /// let scoped = async { V.get() }.in_context(Context::new());
+    /// assert!(scoped.context().is_empty());
+    /// # drop(scoped);
+    /// ```
+    fn in_context(self, context: Context) -> Scoped<Self> {
+        context.scope(self)
+    }
+}
+
+impl<F: Future> FutureExt for F {}

@@ -71,3 +71,33 @@ pub(crate) fn listeners(state: u64, allowed: impl FnOnce() -> bool) -> Option<(A
         (sinks && list.wants_enters) || capturing,
     ))
 }
+
+/// Tells the sinks that want polls that the call resumes on this thread (only if the sinks are
+/// its audience: a call only a capture sees was never entered for them).
+#[inline]
+pub(crate) fn resume(site: &'static CallSite, call_id: u64, audience: Audience) {
+    if !audience.sinks {
+        return;
+    }
+    let list = sink::current();
+    if list.wants_polls {
+        for sink in &list.sinks {
+            sink.resume(site, call_id);
+        }
+    }
+}
+
+/// Tells the sinks that want polls that the call suspends on this thread (only if the sinks are
+/// its audience: a call only a capture sees was never entered for them).
+#[inline]
+pub(crate) fn suspend(site: &'static CallSite, call_id: u64, audience: Audience) {
+    if !audience.sinks {
+        return;
+    }
+    let list = sink::current();
+    if list.wants_polls {
+        for sink in &list.sinks {
+            sink.suspend(site, call_id);
+        }
+    }
+}

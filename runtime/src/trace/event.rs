@@ -2,6 +2,7 @@
 
 use super::call_site::CallSite;
 use crate::context::Context;
+use crate::context::call::CurrentCall;
 use core::fmt;
 use core::time::Duration;
 
@@ -95,6 +96,9 @@ pub struct Event {
     kind: EventKind,
     call_site: &'static CallSite,
     call_id: u64,
+    /// The call that was current when this one started (on its thread, or where the context
+    /// it runs in was taken).
+    parent: Option<CurrentCall>,
     fields: Vec<(&'static str, String)>,
     context: Option<Context>,
 }
@@ -105,12 +109,14 @@ impl Event {
         kind: EventKind,
         call_site: &'static CallSite,
         call_id: u64,
+        parent: Option<CurrentCall>,
         fields: Vec<(&'static str, String)>,
     ) -> Self {
         Self {
             kind,
             call_site,
             call_id,
+            parent,
             fields,
             context: None,
         }
@@ -166,6 +172,12 @@ impl Event {
     /// A number shared by the entry and exit of one call, unique in the process.
     pub fn call_id(&self) -> u64 {
         self.call_id
+    }
+
+    /// The parent call: the one current when this call started. Both events of a call carry
+    /// it. (Crate-private; the public form is the distributed-tracing issue's.)
+    pub(crate) fn parent_call(&self) -> Option<CurrentCall> {
+        self.parent
     }
 
     /// Recorded values: arguments (on entry, in `Debug` form) and `"return"` (on exit).

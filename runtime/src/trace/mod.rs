@@ -63,6 +63,7 @@ mod filter;
 pub mod outcome;
 mod sink;
 mod span;
+mod span_future;
 mod state;
 mod stats;
 mod stderr;
@@ -75,6 +76,7 @@ pub use event::{Event, EventKind, Outcome};
 pub use filter::{Filter, FilterError};
 pub use sink::{Sink, add_sink, clear_sinks};
 pub use span::Span;
+pub use span_future::SpanFuture;
 pub(crate) use state::may_trace;
 pub use state::{disable, enable, filter, is_enabled, set_filter};
 pub use stats::{FunctionStats, Report, Stats};
@@ -99,6 +101,21 @@ pub mod __private {
     #[inline(always)]
     pub fn run<R, F: FnOnce() -> R>(body: F) -> R {
         body()
+    }
+
+    /// The call id of the traced call current on this thread, if any (for keel's own tests).
+    pub fn current_call_id() -> Option<u64> {
+        crate::context::call::current().map(|call| call.call_id)
+    }
+
+    /// The call id of `event`'s parent call, if any (for keel's own tests).
+    pub fn parent_call_id(event: &super::Event) -> Option<u64> {
+        event.parent_call().map(|call| call.call_id)
+    }
+
+    /// The call id of the call current where `context` was taken (for keel's own tests).
+    pub fn context_call_id(context: &crate::context::Context) -> Option<u64> {
+        context.call().map(|call| call.call_id)
     }
 
     /// The `async fn` counterpart of [`run`]: names the output type of the body's future.

@@ -1,5 +1,6 @@
 //! `Sink`: where events go, and the process-wide list of installed sinks.
 
+use super::call_site::CallSite;
 use super::event::Event;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -42,6 +43,55 @@ pub trait Sink: Send + Sync + 'static {
         true
     }
 
+    /// Whether this sink wants [`resume`](Self::resume) and [`suspend`](Self::suspend), the
+    /// polls of calls that suspend (`async fn`s, [`Span::scope`](super::Span::scope)). Off by
+    /// default, so that polls cost nothing for sinks that only count and time calls. Read once,
+    /// when the sink is added.
+    fn wants_polls(&self) -> bool {
+        false
+    }
+
+    /// A suspended call is about to run again on this thread: a new poll of its future begins.
+    ///
+    /// A call runs on one thread at a time, between its entry event and its first suspension,
+    /// between each `resume` and the next `suspend`, and between the last `resume` and its exit
+    /// event: every `suspend` is followed by a `resume` on the thread that polls next (also
+    /// before the exit of a call whose future is dropped while suspended), and the exit event
+    /// comes while the call runs. A synchronous call never suspends. This is where a sink that
+    /// keeps per-thread state (`tracing`'s current span) enters the call again, on whichever
+    /// thread the poll runs.
+    ///
+    /// ```
+    /// use keel_runtime::trace::{self, CallSite, Event, Sink};
+    /// use std::sync::Mutex;
+    ///
+    /// #[derive(Default)]
+    /// struct Polls(Mutex<Vec<String>>);
+    /// impl Sink for Polls {
+    ///     fn event(&self, event: &Event) {
+    ///         let kind = if event.is_enter() { "enter" } else { "exit" };
+    ///         self.0.lock().unwrap().push(format!("{kind} {}", event.name()));
+    ///     }
+    ///     fn wants_polls(&self) -> bool {
+    ///         true
+    ///     }
+    ///     fn resume(&self, site: &'static CallSite, _call_id: u64) {
+    ///         self.0.lock().unwrap().push(format!("resume {}", site.name()));
+    ///     }
+    ///     fn suspend(&self, site: &'static CallSite, _call_id: u64) {
+    ///         self.0.lock().unwrap().push(format!("suspend {}", site.name()));
+    ///     }
+    /// }
+    /// # let _ = Polls::default();
+    /// ```
+    #[allow(unused_variables)]
+    fn resume(&self, site: &'static CallSite, call_id: u64) {}
+
+    /// The call stops running on this thread: its poll returned `Pending` (see
+    /// [`resume`](Self::resume) for the order of calls).
+    #[allow(unused_variables)]
+    fn suspend(&self, site: &'static CallSite, call_id: u64) {}
+
     /// keel's own [`Stats`](super::Stats) sink says so here, so that calls can record straight
     /// into it, without building an [`Event`], when it is the only kind of sink installed.
     #[doc(hidden)]
@@ -62,6 +112,7 @@ pub(crate) struct SinkList {
     pub(crate) sinks: Vec<Arc<dyn Sink>>,
     pub(crate) wants_enters: bool,
     pub(crate) wants_context: bool,
+    pub(crate) wants_polls: bool,
     /// Every sink, when all of them are [`Stats`](super::Stats) sinks; empty otherwise. Exits
     /// then go straight to them ([`record`](super::Stats::record)) with no event built.
     pub(crate) only_stats: Vec<super::Stats>,
@@ -74,6 +125,7 @@ static EMPTY: SinkList = SinkList {
     sinks: Vec::new(),
     wants_enters: false,
     wants_context: false,
+    wants_polls: false,
     only_stats: Vec::new(),
     fallback: false,
 };
@@ -106,6 +158,7 @@ pub(crate) fn is_empty() -> bool {
 fn publish(sinks: Vec<Arc<dyn Sink>>, fallback: bool) {
     let wants_enters = sinks.iter().any(|sink| sink.wants_enters());
     let wants_context = sinks.iter().any(|sink| sink.wants_context());
+    let wants_polls = sinks.iter().any(|sink| sink.wants_polls());
     let stats: Vec<super::Stats> = sinks
         .iter()
         .filter_map(|sink| sink.as_stats().cloned())
@@ -119,6 +172,7 @@ fn publish(sinks: Vec<Arc<dyn Sink>>, fallback: bool) {
         sinks,
         wants_enters,
         wants_context,
+        wants_polls,
         only_stats,
         fallback,
     };

@@ -6,6 +6,7 @@ use super::dispatch;
 use super::dispatch::Audience;
 use super::event::{Event, EventKind, Outcome};
 use super::state::{self, CAPTURES, GENERATION, ON, STATE};
+use crate::context::call::{self, CurrentCall};
 use core::fmt::{self, Debug, Display};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,13 +49,29 @@ pub struct Span {
     active: Option<Active>,
 }
 
-struct Active {
-    site: &'static CallSite,
-    call_id: u64,
+pub(super) struct Active {
+    pub(super) site: &'static CallSite,
+    pub(super) call_id: u64,
     /// Whether the sinks see this call (else only a capture does).
-    audience: Audience,
+    pub(super) audience: Audience,
     /// Raw clock reading at entry.
     start: u64,
+    /// The call that was current when this one started: its parent.
+    parent: Option<CurrentCall>,
+    /// What to make current again when this call stops being current: the parent for a
+    /// synchronous call; for a call that is resumed poll after poll
+    /// ([`Span::scope`]), whatever the polling thread had before the latest poll.
+    pub(super) outer: Option<CurrentCall>,
+}
+
+impl Active {
+    #[inline]
+    pub(super) fn this(&self) -> CurrentCall {
+        CurrentCall {
+            call_id: self.call_id,
+            site: self.site,
+        }
+    }
 }
 
 impl Span {
@@ -125,6 +142,68 @@ impl Span {
             };
             exit(active, outcome, None);
             self.active = None;
+        }
+    }
+}
+
+impl Span {
+    /// Carries this span through `future`: the call is current on the polling thread during
+    /// each poll of `future` and stops being so when the poll returns, so what the future calls
+    /// after any `.await`, on whichever thread polls it, has this call as its parent, and
+    /// nothing stays current on a worker thread between polls. The span comes back with the
+    /// output, still current, to be finished with the outcome (what `#[keel::instrument]`
+    /// generates for an `async fn`, and what async library code uses for its own operations).
+    ///
+    /// A future dropped before completion reports [`Outcome::Cancelled`]; one whose poll panics
+    /// reports [`Outcome::Panicked`].
+    ///
+    /// ```
+    /// use keel_runtime::trace::{self, CallSite, Outcome, Span};
+    /// use std::future::Future;
+    /// static FETCH: CallSite = CallSite::new("mylib::fetch", module_path!(), file!(), line!());
+    ///
+    /// async fn fetch(key: &str) -> Result<String, String> {
+    ///     let span = Span::enter(&FETCH);
+    ///     let (span, result) = span
+    ///         .scope(async {
+    ///             std::future::ready(()).await; // any .await: the call is entered per poll
+    ///             Ok::<_, String>(format!("value of {key}"))
+    ///         })
+    ///         .await;
+    ///     span.finish_result(&result);
+    ///     result
+    /// }
+    ///
+    /// trace::enable();
+    /// let (value, events) = trace::capture(|| {
+    ///     // Any executor; this one polls once, which is enough here.
+    ///     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    ///     std::pin::pin!(fetch("k")).poll(&mut cx)
+    /// });
+    /// assert_eq!(value, std::task::Poll::Ready(Ok("value of k".to_string())));
+    /// assert_eq!(events[1].outcome(), Some(&Outcome::Ok));
+    /// ```
+    pub fn scope<F: core::future::Future>(mut self, future: F) -> super::SpanFuture<F> {
+        // Between polls the call is not current anywhere: stop it now, resume it in each poll.
+        self.suspend();
+        super::span_future::SpanFuture::new(self, future)
+    }
+
+    /// Makes the call current on this thread again (a poll begins).
+    #[inline]
+    pub(super) fn resume(&mut self) {
+        if let Some(active) = &mut self.active {
+            active.outer = call::replace(Some(active.this()));
+            dispatch::resume(active.site, active.call_id, active.audience);
+        }
+    }
+
+    /// Stops the call being current on this thread (a poll returned `Pending`).
+    #[inline]
+    pub(super) fn suspend(&mut self) {
+        if let Some(active) = &self.active {
+            dispatch::suspend(active.site, active.call_id, active.audience);
+            call::set(active.outer);
         }
     }
 }
@@ -205,13 +284,15 @@ fn enter_traced(
     };
     resolve();
     let call_id = next_call_id();
+    // This call is the current one from here to its exit, its entry event included.
+    let parent = call::replace(Some(CurrentCall { call_id, site }));
     if wants_enters {
         let fields = fields
             .iter()
             .map(|(name, value)| (*name, format!("{value:?}")))
             .collect();
         dispatch::emit(
-            Event::new(EventKind::Enter, site, call_id, fields),
+            Event::new(EventKind::Enter, site, call_id, parent, fields),
             audience,
         );
     }
@@ -221,6 +302,8 @@ fn enter_traced(
             call_id,
             audience,
             start: clock::now(),
+            parent,
+            outer: parent,
         }),
     }
 }
@@ -230,20 +313,22 @@ fn exit(active: &Active, outcome: Outcome, value: Option<String>) {
     let end = clock::now();
     let nanos = || clock::elapsed_nanos(active.start, end);
     let state = STATE.load(Ordering::Relaxed);
-    if dispatch::record_exit_timing(active.site, nanos, &outcome, active.audience, state) {
-        return;
+    if !dispatch::record_exit_timing(active.site, nanos, &outcome, active.audience, state) {
+        let elapsed = clock::elapsed(active.start, end);
+        let fields = value.map(|v| vec![("return", v)]).unwrap_or_default();
+        dispatch::emit(
+            Event::new(
+                EventKind::Exit { elapsed, outcome },
+                active.site,
+                active.call_id,
+                active.parent,
+                fields,
+            ),
+            active.audience,
+        );
     }
-    let elapsed = clock::elapsed(active.start, end);
-    let fields = value.map(|v| vec![("return", v)]).unwrap_or_default();
-    dispatch::emit(
-        Event::new(
-            EventKind::Exit { elapsed, outcome },
-            active.site,
-            active.call_id,
-            fields,
-        ),
-        active.audience,
-    );
+    // The exit event was the last thing this call did as the current one.
+    call::set(active.outer);
 }
 
 /// Thread number in the top 24 bits, a per-thread counter below: unique without a shared

@@ -66,7 +66,8 @@ use std::task::{Context, Poll};
 /// }
 ///
 /// let mut db = Log::default();
-/// let out: Result<u32, TxError> = futures::executor::block_on(
+/// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// let out: Result<u32, TxError> = rt.block_on(
 ///     tx::run_async(&mut db, &Options::new(), async |db| {
 ///         db.execute_sql("INSERT ...").await?;
 ///         Ok(7)
