@@ -1,7 +1,7 @@
 //! The SQL keel sends, and which options each database accepts: one copy shared by the blocking
 //! drivers (`rusqlite`, `postgres`) and the async ones (`tokio-postgres`, `sqlx`).
 
-use super::{Behavior, Isolation, Options, TxError};
+use super::{Behavior, Options, TxError};
 
 /// What a database that only knows `BEGIN` accepts: the defaults (no isolation level,
 /// read-write, deferred).
@@ -45,8 +45,10 @@ pub(crate) fn rollback_to_savepoint(name: &str) -> String {
 
 /// SQLite: always serializable (only that level is accepted); `behavior` picks the `BEGIN` mode;
 /// `read_only` is `PRAGMA query_only` for the transaction's duration.
+#[cfg(any(feature = "sqlite", feature = "sqlx"))]
 pub(crate) mod sqlite {
     use super::*;
+    use crate::tx::Isolation;
 
     pub(crate) const DATABASE: &str = "SQLite";
 
@@ -76,10 +78,16 @@ pub(crate) mod sqlite {
 }
 
 /// PostgreSQL: `isolation` and `read_only` are spelled in `BEGIN`; SQLite's `behavior` is refused.
+#[cfg(any(feature = "postgres", feature = "tokio-postgres", feature = "sqlx"))]
 pub(crate) mod postgres {
     use super::*;
 
     pub(crate) const DATABASE: &str = "PostgreSQL";
+
+    /// True for SQLSTATE `40001` (serialization_failure) and `40P01` (deadlock_detected).
+    pub(crate) fn is_transient_sqlstate(code: &str) -> bool {
+        matches!(code, "40001" | "40P01")
+    }
 
     pub(crate) fn check(options: &Options) -> Result<(), TxError> {
         if options.behavior != Behavior::Deferred {
@@ -109,6 +117,7 @@ pub(crate) mod postgres {
     #[cfg(test)]
     mod tests {
         use super::*;
+        use crate::tx::Isolation;
 
         #[test]
         fn begin_spells_isolation_and_access_mode() {

@@ -291,7 +291,7 @@ impl Transient for sqlx::Error {
             return false;
         };
         if let Some(pg) = db.try_downcast_ref::<PgDatabaseError>() {
-            return super::postgres_error::is_transient_sqlstate(pg.code());
+            return pg_dialect::is_transient_sqlstate(pg.code());
         }
         if db.try_downcast_ref::<SqliteError>().is_some() {
             let code = db.code().and_then(|c| c.parse::<i32>().ok());
