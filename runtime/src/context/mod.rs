@@ -234,6 +234,13 @@ impl Context {
         self.call
     }
 
+    /// Makes `call` the traced call recorded in this context (a remote parent, for
+    /// [`TraceParent::run`](crate::trace::TraceParent::run)).
+    #[inline]
+    pub(crate) fn set_call(&mut self, call: Option<call::CurrentCall>) {
+        self.call = call;
+    }
+
     /// Runs `f` with this context as the current one, then restores the previous context, also
     /// when `f` panics. Whatever `f` sets stays in `self` (and is not seen outside). Calls nest.
     ///

@@ -14,8 +14,14 @@ pub(crate) fn emit(mut event: Event) {
     if list.wants_context || capture::this_thread_active() {
         event.set_context(Context::current());
     }
-    for sink in &list.sinks {
-        sink.event(&event);
+    if event.is_sampled() || list.all_want_unsampled {
+        for sink in &list.sinks {
+            sink.event(&event);
+        }
+    } else {
+        for sink in list.unsampled_sinks() {
+            sink.event(&event);
+        }
     }
     if capture::any_active() {
         capture::record(event);
@@ -42,16 +48,27 @@ pub(crate) fn record_exit_timing(
     true
 }
 
-/// Who would receive events emitted on this thread now: `None` if nobody, else whether anyone
-/// wants entry events.
+/// What the receivers of events emitted on this thread now want.
+#[derive(Clone, Copy)]
+pub(crate) struct Listeners {
+    /// Someone wants entry events.
+    pub(crate) wants_enters: bool,
+    /// Someone wants the events of unsampled calls (a counting sink, a capture).
+    pub(crate) wants_unsampled: bool,
+}
+
+/// Who would receive events emitted on this thread now: `None` if nobody.
 #[inline]
-pub(crate) fn listeners() -> Option<bool> {
+pub(crate) fn listeners() -> Option<Listeners> {
     let list = sink::current();
     let capturing = capture::this_thread_active();
     if list.sinks.is_empty() && !capturing {
         return None;
     }
-    Some(list.wants_enters || capturing)
+    Some(Listeners {
+        wants_enters: list.wants_enters || capturing,
+        wants_unsampled: list.wants_unsampled || capturing,
+    })
 }
 
 /// Tells the sinks that want polls that the call resumes on this thread.

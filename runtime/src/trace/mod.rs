@@ -54,14 +54,19 @@ mod clock;
 mod dispatch;
 mod event;
 mod filter;
+pub(crate) mod id;
 #[doc(hidden)]
 pub mod outcome;
+#[cfg(feature = "otlp")]
+pub mod otlp;
+mod sampler;
 mod sink;
 mod span;
 mod span_future;
 mod state;
 mod stats;
 mod stderr;
+mod traceparent;
 #[cfg(feature = "tracing")]
 mod tracing_bridge;
 
@@ -69,6 +74,9 @@ pub use call_site::CallSite;
 pub use capture::capture;
 pub use event::{Event, EventKind, Outcome};
 pub use filter::{Filter, FilterError};
+pub use id::{SpanId, TraceId};
+pub use sampler::{sampler, set_sampler};
+pub use traceparent::{TraceParent, TraceParentError};
 pub use sink::{Sink, add_sink, clear_sinks};
 pub use span::Span;
 pub use span_future::SpanFuture;

@@ -5,6 +5,8 @@ use super::clock;
 use super::dispatch;
 use super::event::{Event, EventKind, Outcome};
 use super::state::{self, ON, STATE};
+use super::id::TraceKey;
+use super::sampler;
 use crate::context::call::{self, CurrentCall};
 use core::fmt::{self, Debug, Display};
 use std::cell::Cell;
@@ -50,6 +52,11 @@ pub struct Span {
 pub(super) struct Active {
     pub(super) site: &'static CallSite,
     pub(super) call_id: u64,
+    /// The trace this call belongs to (its parent's, or a new one for a root).
+    pub(super) trace: TraceKey,
+    /// False for an unsampled call that only sinks exporting sampled spans would see: it emits
+    /// nothing, keeping only its place as the current call so its children inherit the decision.
+    recorded: bool,
     /// Raw clock reading at entry.
     start: u64,
     /// The call that was current when this one started: its parent.
@@ -66,6 +73,7 @@ impl Active {
         CurrentCall {
             call_id: self.call_id,
             site: self.site,
+            trace: self.trace,
         }
     }
 }
@@ -190,7 +198,9 @@ impl Span {
     pub(super) fn resume(&mut self) {
         if let Some(active) = &mut self.active {
             active.outer = call::replace(Some(active.this()));
-            dispatch::resume(active.site, active.call_id);
+            if active.recorded {
+                dispatch::resume(active.site, active.call_id);
+            }
         }
     }
 
@@ -198,7 +208,9 @@ impl Span {
     #[inline]
     pub(super) fn suspend(&mut self) {
         if let Some(active) = &self.active {
-            dispatch::suspend(active.site, active.call_id);
+            if active.recorded {
+                dispatch::suspend(active.site, active.call_id);
+            }
             call::set(active.outer);
         }
     }
@@ -268,7 +280,7 @@ fn enter_traced(
             return Span::inactive();
         }
     }
-    let Some(wants_enters) = dispatch::listeners() else {
+    let Some(listeners) = dispatch::listeners() else {
         return Span::inactive();
     };
     if let Some(type_name) = self_type {
@@ -278,28 +290,58 @@ fn enter_traced(
         return Span::inactive();
     }
     let call_id = next_call_id();
+    let outer = call::current();
+    let trace = match outer {
+        Some(parent) => parent.trace,
+        None => new_trace(call_id),
+    };
     // This call is the current one from here to its exit, its entry event included.
-    let parent = call::replace(Some(CurrentCall { call_id, site }));
-    if wants_enters {
+    call::set(Some(CurrentCall {
+        call_id,
+        site,
+        trace,
+    }));
+    let recorded = trace.is_sampled() || listeners.wants_unsampled;
+    if recorded && listeners.wants_enters {
         let fields = fields
             .iter()
             .map(|(name, value)| (*name, format!("{value:?}")))
             .collect();
-        dispatch::emit(Event::new(EventKind::Enter, site, call_id, parent, fields));
+        dispatch::emit(Event::new(
+            EventKind::Enter,
+            site,
+            call_id,
+            trace,
+            outer,
+            fields,
+        ));
     }
     Span {
         active: Some(Active {
             site,
             call_id,
-            start: clock::now(),
-            parent,
-            outer: parent,
+            trace,
+            recorded,
+            start: if recorded { clock::now() } else { 0 },
+            parent: outer,
+            outer,
         }),
     }
 }
 
+/// The trace a root call `call_id` starts, with the sampler's decision.
+#[inline]
+fn new_trace(call_id: u64) -> TraceKey {
+    let sampled = sampler::keeps_all() || sampler::keeps(super::id::root_trace_id(call_id));
+    TraceKey::local_root(call_id, sampled)
+}
+
 #[inline(never)]
 fn exit(active: &Active, outcome: Outcome, value: Option<String>) {
+    if !active.recorded {
+        call::set(active.outer);
+        return;
+    }
     let end = clock::now();
     let nanos = || clock::elapsed_nanos(active.start, end);
     if !dispatch::record_exit_timing(active.site, nanos, &outcome) {
@@ -309,6 +351,7 @@ fn exit(active: &Active, outcome: Outcome, value: Option<String>) {
             EventKind::Exit { elapsed, outcome },
             active.site,
             active.call_id,
+            active.trace,
             active.parent,
             fields,
         ));
