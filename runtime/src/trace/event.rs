@@ -1,8 +1,8 @@
 //! `Event`: one function entry or exit, as sinks and captures see it.
 
 use super::call_site::CallSite;
-use crate::context::Context;
 use super::id::{SpanId, TraceId, TraceKey};
+use crate::context::Context;
 use crate::context::call::CurrentCall;
 use core::fmt;
 use core::time::Duration;
@@ -227,6 +227,12 @@ impl Event {
         self.parent
             .filter(|parent| !core::ptr::eq(parent.site, &super::traceparent::REMOTE))
             .map(|parent| parent.site.name())
+    }
+
+    /// The trace key as the current-call slot holds it (for the exporter).
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) fn trace_key(&self) -> TraceKey {
+        self.trace
     }
 
     /// Whether the call's trace is sampled (see [`set_sampler`](super::set_sampler)).

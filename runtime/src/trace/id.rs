@@ -284,6 +284,9 @@ mod tests {
             TraceId::from_u128(0xAB).unwrap().to_string(),
             "000000000000000000000000000000ab"
         );
-        assert_eq!(SpanId::from_u64(0xAB).unwrap().to_string(), "00000000000000ab");
+        assert_eq!(
+            SpanId::from_u64(0xAB).unwrap().to_string(),
+            "00000000000000ab"
+        );
     }
 }

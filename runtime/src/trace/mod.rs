@@ -55,10 +55,10 @@ mod dispatch;
 mod event;
 mod filter;
 pub(crate) mod id;
-#[doc(hidden)]
-pub mod outcome;
 #[cfg(feature = "otlp")]
 pub mod otlp;
+#[doc(hidden)]
+pub mod outcome;
 mod sampler;
 mod sink;
 mod span;
@@ -76,13 +76,13 @@ pub use event::{Event, EventKind, Outcome};
 pub use filter::{Filter, FilterError};
 pub use id::{SpanId, TraceId};
 pub use sampler::{sampler, set_sampler};
-pub use traceparent::{TraceParent, TraceParentError};
 pub use sink::{Sink, add_sink, clear_sinks};
 pub use span::Span;
 pub use span_future::SpanFuture;
 pub use state::{disable, enable, filter, is_enabled, set_filter};
 pub use stats::{FunctionStats, Report, Stats};
 pub use stderr::Stderr;
+pub use traceparent::{TraceParent, TraceParentError};
 #[cfg(feature = "tracing")]
 pub use tracing_bridge::TracingBridge;
 

@@ -267,7 +267,11 @@ impl TraceParent {
 impl fmt::Display for TraceParent {
     /// The `traceparent` header value: `00-<trace-id>-<parent-id>-<flags>`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "00-{}-{}-{:02x}", self.trace_id, self.parent_id, self.flags)
+        write!(
+            f,
+            "00-{}-{}-{:02x}",
+            self.trace_id, self.parent_id, self.flags
+        )
     }
 }
 
