@@ -15,6 +15,7 @@
 //! it twice per call, on the `Stats` path too.
 
 use crate::trace::CallSite;
+use crate::trace::id::TraceKey;
 use core::cell::Cell;
 use core::fmt;
 
@@ -26,6 +27,8 @@ pub(crate) struct CurrentCall {
     pub(crate) call_id: u64,
     /// What was called.
     pub(crate) site: &'static CallSite,
+    /// The trace the call belongs to and its W3C flags (the sampling decision).
+    pub(crate) trace: TraceKey,
 }
 
 impl fmt::Debug for CurrentCall {

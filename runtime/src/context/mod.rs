@@ -277,7 +277,15 @@ impl Context {
             || (self.vars.is_none() && original.vars.is_none());
         same_values
             && self.id == 0
-            && self.call.map(|c| c.call_id) == original.call.map(|c| c.call_id)
+            && self.call.map(|c| (c.call_id, c.trace))
+                == original.call.map(|c| (c.call_id, c.trace))
+    }
+
+    /// Makes `call` the traced call recorded in this context (a remote parent, for
+    /// [`TraceParent::run`](crate::trace::TraceParent::run)).
+    #[inline]
+    pub(crate) fn set_call(&mut self, call: Option<call::CurrentCall>) {
+        self.call = call;
     }
 
     /// Runs `f` with this context as the current one, then restores the previous context, also

@@ -24,8 +24,14 @@ pub(crate) fn emit(mut event: Event, audience: Audience) {
         event.set_context(Context::current());
     }
     if audience.sinks {
-        for sink in &list.sinks {
-            sink.event(&event);
+        if event.is_sampled() || list.all_want_unsampled {
+            for sink in &list.sinks {
+                sink.event(&event);
+            }
+        } else {
+            for sink in list.unsampled_sinks() {
+                sink.event(&event);
+            }
         }
     }
     if capturing {
@@ -55,21 +61,33 @@ pub(crate) fn record_exit_timing(
     true
 }
 
+/// What the receivers of a call's events want, decided when it is entered.
+#[derive(Clone, Copy)]
+pub(crate) struct Listeners {
+    /// Who receives them.
+    pub(crate) audience: Audience,
+    /// Someone wants entry events.
+    pub(crate) wants_enters: bool,
+    /// Someone wants the events of unsampled calls (a counting sink, a capture).
+    pub(crate) wants_unsampled: bool,
+}
+
 /// Whether anyone would receive events of a call entered on this thread now, given the `state`
 /// word and whether the filter lets the site through (asked only when it matters): `None` if
-/// nobody, else the audience and whether anyone wants entry events.
+/// nobody.
 #[inline]
-pub(crate) fn listeners(state: u64, allowed: impl FnOnce() -> bool) -> Option<(Audience, bool)> {
+pub(crate) fn listeners(state: u64, allowed: impl FnOnce() -> bool) -> Option<Listeners> {
     let capturing = state & CAPTURES != 0 && capture::this_thread_active();
     let list = sink::current();
     let sinks = state & super::state::ON != 0 && !list.sinks.is_empty() && allowed();
     if !sinks && !capturing {
         return None;
     }
-    Some((
-        Audience { sinks },
-        (sinks && list.wants_enters) || capturing,
-    ))
+    Some(Listeners {
+        audience: Audience { sinks },
+        wants_enters: (sinks && list.wants_enters) || capturing,
+        wants_unsampled: (sinks && list.wants_unsampled) || capturing,
+    })
 }
 
 /// Tells the sinks that want polls that the call resumes on this thread (only if the sinks are

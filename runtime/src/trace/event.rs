@@ -1,6 +1,7 @@
 //! `Event`: one function entry or exit, as sinks and captures see it.
 
 use super::call_site::CallSite;
+use super::id::{SpanId, TraceId, TraceKey};
 use crate::context::Context;
 use crate::context::call::CurrentCall;
 use core::fmt;
@@ -96,6 +97,8 @@ pub struct Event {
     kind: EventKind,
     call_site: &'static CallSite,
     call_id: u64,
+    /// The trace the call belongs to and its flags.
+    trace: TraceKey,
     /// The call that was current when this one started (on its thread, or where the context
     /// it runs in was taken).
     parent: Option<CurrentCall>,
@@ -109,6 +112,7 @@ impl Event {
         kind: EventKind,
         call_site: &'static CallSite,
         call_id: u64,
+        trace: TraceKey,
         parent: Option<CurrentCall>,
         fields: Vec<(&'static str, String)>,
     ) -> Self {
@@ -116,6 +120,7 @@ impl Event {
             kind,
             call_site,
             call_id,
+            trace,
             parent,
             fields,
             context: None,
@@ -175,9 +180,69 @@ impl Event {
     }
 
     /// The parent call: the one current when this call started. Both events of a call carry
-    /// it. (Crate-private; the public form is the distributed-tracing issue's.)
+    /// it. (Crate-private; the public form is [`Event::parent_id`].)
     pub(crate) fn parent_call(&self) -> Option<CurrentCall> {
         self.parent
+    }
+
+    /// The trace this call belongs to: its parent's, or a new one when it has no parent.
+    /// `Display` is 32 lowercase hex digits, as in a `traceparent` header.
+    ///
+    /// ```
+    /// use keel_runtime::trace::{self, CallSite, Outcome, Span};
+    /// static OUTER: CallSite = CallSite::new("doc::ids::outer", "doc::ids", "ids.rs", 1);
+    /// static INNER: CallSite = CallSite::new("doc::ids::inner", "doc::ids", "ids.rs", 2);
+    /// trace::enable();
+    /// let (_, events) = trace::capture(|| {
+    ///     let outer = Span::enter(&OUTER);
+    ///     Span::enter(&INNER).finish(Outcome::Ok);
+    ///     outer.finish(Outcome::Ok);
+    /// });
+    /// let (outer, inner) = (&events[0], &events[1]);
+    /// assert_eq!(inner.trace_id(), outer.trace_id());
+    /// assert_eq!(inner.parent_id(), Some(outer.span_id()));
+    /// assert_eq!(outer.parent_id(), None, "a root");
+    /// assert_eq!(outer.trace_id().to_string().len(), 32);
+    /// assert_eq!(outer.span_id().to_string().len(), 16);
+    /// ```
+    pub fn trace_id(&self) -> TraceId {
+        self.trace.trace_id()
+    }
+
+    /// This call's span id, shared by its entry and exit; `Display` is 16 lowercase hex digits.
+    pub fn span_id(&self) -> SpanId {
+        SpanId::of_call(self.call_id)
+    }
+
+    /// The parent's span id: the call current when this one started (on this thread or task,
+    /// where the context it runs in was taken, or the remote span of a
+    /// [`TraceParent::run`](super::TraceParent::run)); `None` for a trace's root.
+    pub fn parent_id(&self) -> Option<SpanId> {
+        self.parent.map(|parent| SpanId::of_call(parent.call_id))
+    }
+
+    /// The parent's name when the parent is a call of this process (`None` for a root or a
+    /// remote parent).
+    pub fn parent_name(&self) -> Option<&'static str> {
+        self.parent
+            .filter(|parent| !core::ptr::eq(parent.site, &super::traceparent::REMOTE))
+            .map(|parent| parent.site.name())
+    }
+
+    /// The trace key as the current-call slot holds it (for the exporter).
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) fn trace_key(&self) -> TraceKey {
+        self.trace
+    }
+
+    /// Whether the call's trace is sampled (see [`set_sampler`](super::set_sampler)).
+    pub fn is_sampled(&self) -> bool {
+        self.trace.is_sampled()
+    }
+
+    /// The W3C trace flags of the call's trace (`0x01`: sampled).
+    pub fn trace_flags(&self) -> u8 {
+        self.trace.flags()
     }
 
     /// Recorded values: arguments (on entry, in `Debug` form) and `"return"` (on exit).

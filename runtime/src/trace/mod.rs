@@ -59,14 +59,19 @@ mod clock;
 mod dispatch;
 mod event;
 mod filter;
+pub(crate) mod id;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 #[doc(hidden)]
 pub mod outcome;
+mod sampler;
 mod sink;
 mod span;
 mod span_future;
 mod state;
 mod stats;
 mod stderr;
+mod traceparent;
 #[cfg(feature = "tracing")]
 mod tracing_bridge;
 
@@ -74,6 +79,8 @@ pub use call_site::CallSite;
 pub use capture::capture;
 pub use event::{Event, EventKind, Outcome};
 pub use filter::{Filter, FilterError};
+pub use id::{SpanId, TraceId};
+pub use sampler::{sampler, set_sampler};
 pub use sink::{Sink, add_sink, clear_sinks};
 pub use span::Span;
 pub use span_future::SpanFuture;
@@ -81,6 +88,7 @@ pub(crate) use state::may_trace;
 pub use state::{disable, enable, filter, is_enabled, set_filter};
 pub use stats::{FunctionStats, Report, Stats};
 pub use stderr::Stderr;
+pub use traceparent::{TraceParent, TraceParentError};
 #[cfg(feature = "tracing")]
 pub use tracing_bridge::TracingBridge;
 

@@ -92,6 +92,15 @@ pub trait Sink: Send + Sync + 'static {
     #[allow(unused_variables)]
     fn suspend(&self, site: &'static CallSite, call_id: u64) {}
 
+    /// Whether this sink wants the events of unsampled calls (see
+    /// [`set_sampler`](super::set_sampler)). `true` by default, for sinks that count or print
+    /// every call; a sink that exports spans (the OTLP sink) returns `false` and then sees only
+    /// sampled calls, and an unsampled call emits nothing when only such sinks listen. Read
+    /// once, when the sink is added.
+    fn wants_unsampled(&self) -> bool {
+        true
+    }
+
     /// keel's own [`Stats`](super::Stats) sink says so here, so that calls can record straight
     /// into it, without building an [`Event`], when it is the only kind of sink installed.
     #[doc(hidden)]
@@ -113,6 +122,10 @@ pub(crate) struct SinkList {
     pub(crate) wants_enters: bool,
     pub(crate) wants_context: bool,
     pub(crate) wants_polls: bool,
+    /// Some sink wants the events of unsampled calls.
+    pub(crate) wants_unsampled: bool,
+    /// Every sink does.
+    pub(crate) all_want_unsampled: bool,
     /// Every sink, when all of them are [`Stats`](super::Stats) sinks; empty otherwise. Exits
     /// then go straight to them ([`record`](super::Stats::record)) with no event built.
     pub(crate) only_stats: Vec<super::Stats>,
@@ -126,9 +139,18 @@ static EMPTY: SinkList = SinkList {
     wants_enters: false,
     wants_context: false,
     wants_polls: false,
+    wants_unsampled: false,
+    all_want_unsampled: true,
     only_stats: Vec::new(),
     fallback: false,
 };
+
+impl SinkList {
+    /// The sinks that want the events of unsampled calls.
+    pub(crate) fn unsampled_sinks(&self) -> impl Iterator<Item = &Arc<dyn Sink>> {
+        self.sinks.iter().filter(|sink| sink.wants_unsampled())
+    }
+}
 
 /// The published list: null (no sink) or a leaked `Box<SinkList>` that is never freed, so readers
 /// need no lock and no reference count. Each change leaks the previous list (sinks are installed
@@ -159,6 +181,8 @@ fn publish(sinks: Vec<Arc<dyn Sink>>, fallback: bool) {
     let wants_enters = sinks.iter().any(|sink| sink.wants_enters());
     let wants_context = sinks.iter().any(|sink| sink.wants_context());
     let wants_polls = sinks.iter().any(|sink| sink.wants_polls());
+    let wants_unsampled = sinks.iter().any(|sink| sink.wants_unsampled());
+    let all_want_unsampled = sinks.iter().all(|sink| sink.wants_unsampled());
     let stats: Vec<super::Stats> = sinks
         .iter()
         .filter_map(|sink| sink.as_stats().cloned())
@@ -173,6 +197,8 @@ fn publish(sinks: Vec<Arc<dyn Sink>>, fallback: bool) {
         wants_enters,
         wants_context,
         wants_polls,
+        wants_unsampled,
+        all_want_unsampled,
         only_stats,
         fallback,
     };

@@ -5,6 +5,8 @@ use super::clock;
 use super::dispatch;
 use super::dispatch::Audience;
 use super::event::{Event, EventKind, Outcome};
+use super::id::TraceKey;
+use super::sampler;
 use super::state::{self, CAPTURES, GENERATION, ON, STATE};
 use crate::context::call::{self, CurrentCall};
 use core::fmt::{self, Debug, Display};
@@ -54,6 +56,11 @@ pub(super) struct Active {
     pub(super) call_id: u64,
     /// Whether the sinks see this call (else only a capture does).
     pub(super) audience: Audience,
+    /// The trace this call belongs to (its parent's, or a new one for a root).
+    pub(super) trace: TraceKey,
+    /// False for an unsampled call that only sinks exporting sampled spans would see: it emits
+    /// nothing, keeping only its place as the current call so its children inherit the decision.
+    recorded: bool,
     /// Raw clock reading at entry.
     start: u64,
     /// The call that was current when this one started: its parent.
@@ -70,6 +77,7 @@ impl Active {
         CurrentCall {
             call_id: self.call_id,
             site: self.site,
+            trace: self.trace,
         }
     }
 }
@@ -194,7 +202,9 @@ impl Span {
     pub(super) fn resume(&mut self) {
         if let Some(active) = &mut self.active {
             active.outer = call::replace(Some(active.this()));
-            dispatch::resume(active.site, active.call_id, active.audience);
+            if active.recorded {
+                dispatch::resume(active.site, active.call_id, active.audience);
+            }
         }
     }
 
@@ -202,7 +212,9 @@ impl Span {
     #[inline]
     pub(super) fn suspend(&mut self) {
         if let Some(active) = &self.active {
-            dispatch::suspend(active.site, active.call_id, active.audience);
+            if active.recorded {
+                dispatch::suspend(active.site, active.call_id, active.audience);
+            }
             call::set(active.outer);
         }
     }
@@ -279,37 +291,60 @@ fn enter_traced(
         resolve();
         site.is_interesting(state)
     };
-    let Some((audience, wants_enters)) = dispatch::listeners(state, allowed) else {
+    let Some(listeners) = dispatch::listeners(state, allowed) else {
         return Span::inactive();
     };
     resolve();
     let call_id = next_call_id();
+    let outer = call::current();
+    let trace = match outer {
+        Some(parent) => parent.trace,
+        None => new_trace(call_id),
+    };
     // This call is the current one from here to its exit, its entry event included.
-    let parent = call::replace(Some(CurrentCall { call_id, site }));
-    if wants_enters {
+    call::set(Some(CurrentCall {
+        call_id,
+        site,
+        trace,
+    }));
+    let recorded = trace.is_sampled() || listeners.wants_unsampled;
+    if recorded && listeners.wants_enters {
         let fields = fields
             .iter()
             .map(|(name, value)| (*name, format!("{value:?}")))
             .collect();
         dispatch::emit(
-            Event::new(EventKind::Enter, site, call_id, parent, fields),
-            audience,
+            Event::new(EventKind::Enter, site, call_id, trace, outer, fields),
+            listeners.audience,
         );
     }
     Span {
         active: Some(Active {
             site,
             call_id,
-            audience,
-            start: clock::now(),
-            parent,
-            outer: parent,
+            audience: listeners.audience,
+            trace,
+            recorded,
+            start: if recorded { clock::now() } else { 0 },
+            parent: outer,
+            outer,
         }),
     }
 }
 
+/// The trace a root call `call_id` starts, with the sampler's decision.
+#[inline]
+fn new_trace(call_id: u64) -> TraceKey {
+    let sampled = sampler::keeps_all() || sampler::keeps(super::id::root_trace_id(call_id));
+    TraceKey::local_root(call_id, sampled)
+}
+
 #[inline(never)]
 fn exit(active: &Active, outcome: Outcome, value: Option<String>) {
+    if !active.recorded {
+        call::set(active.outer);
+        return;
+    }
     let end = clock::now();
     let nanos = || clock::elapsed_nanos(active.start, end);
     let state = STATE.load(Ordering::Relaxed);
@@ -321,6 +356,7 @@ fn exit(active: &Active, outcome: Outcome, value: Option<String>) {
                 EventKind::Exit { elapsed, outcome },
                 active.site,
                 active.call_id,
+                active.trace,
                 active.parent,
                 fields,
             ),
