@@ -57,7 +57,7 @@ fn top() -> u32 {
 #[test]
 fn nested_calls_form_one_tree_with_each_caller_as_parent() {
     let _guard = exclusive();
-    let (_, events) = trace::capture(|| top());
+    let (_, events) = trace::capture(top);
     let exits: Vec<&Event> = events.iter().filter(|e| e.is_exit()).collect();
     let [leaf1, leaf2, middle, root] = exits[..] else {
         panic!("{exits:?}")
@@ -453,7 +453,7 @@ fn sampling_decides_at_the_root_and_keeps_or_drops_traces_whole() {
     trace::set_sampler(0.5);
     let mut kept = 0;
     for _ in 0..400 {
-        let (_, events) = trace::capture(|| top());
+        let (_, events) = trace::capture(top);
         let root = events.last().unwrap();
         assert!(
             events.iter().all(|e| e.is_sampled() == root.is_sampled()),
@@ -467,9 +467,9 @@ fn sampling_decides_at_the_root_and_keeps_or_drops_traces_whole() {
     }
     assert!((120..=280).contains(&kept), "kept {kept} of 400 at 0.5");
     trace::set_sampler(0.0);
-    let (_, events) = trace::capture(|| top());
+    let (_, events) = trace::capture(top);
     assert!(events.iter().all(|e| !e.is_sampled()));
     trace::set_sampler(1.0);
-    let (_, events) = trace::capture(|| top());
+    let (_, events) = trace::capture(top);
     assert!(events.iter().all(Event::is_sampled));
 }
