@@ -6,7 +6,8 @@
 #![deny(warnings, clippy::all)]
 
 use keel::trace::{self, Event};
-use std::process::Command;
+#[path = "support/child.rs"]
+mod child;
 
 #[keel::instrument]
 mod orders {
@@ -69,20 +70,7 @@ fn child() {
 }
 
 fn run_child(keel_trace: &str) -> String {
-    let output = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "child",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("KEEL_TRACE", keel_trace)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(output.status.success(), "child failed:\n{stdout}\n{stderr}");
+    let (stdout, stderr) = child::run_ignored_test("child", keel_trace);
     assert!(stdout.contains("child scenario passed"), "{stdout}");
     stderr
 }

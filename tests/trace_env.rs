@@ -6,7 +6,8 @@
 #![deny(warnings, clippy::all)]
 
 use keel::trace::{self, Stats};
-use std::process::Command;
+#[path = "support/child.rs"]
+mod child;
 
 #[keel::instrument]
 mod kept {
@@ -34,25 +35,7 @@ mod typed {
 
 /// Runs the ignored test `name` of this binary with `KEEL_TRACE=keel_trace`; returns its stderr.
 fn run_child(name: &str, keel_trace: &str) -> String {
-    let output = Command::new(std::env::current_exe().unwrap())
-        .args([
-            name,
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("KEEL_TRACE", keel_trace)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(
-        output.status.success(),
-        "{name} failed:\n{stdout}\n{stderr}"
-    );
-    assert!(stdout.contains("1 passed"), "{name}:\n{stdout}");
-    stderr
+    child::run_ignored_test(name, keel_trace).1
 }
 
 fn count(haystack: &str, needle: &str) -> usize {
