@@ -11,9 +11,29 @@
 //! * `floor_two_tsc_reads`: two reads of the time-stamp counter through `quanta` (the clock
 //!   keel's spans read), the part of every timed call no code of ours can remove.
 //!
+//! Issue 17 (span ids, OpenTelemetry export) adds, in the same group:
+//!
+//! * `keel_stats_unsampled`: `keel_stats` with `set_sampler(0.0)` (the sampling decision made at
+//!   every root; `Stats` still counts the call);
+//! * `fastrace_trace_reported`: `fastrace_trace` with the end of each root (which hands its
+//!   1000 spans to fastrace's collector) inside the timed region, so every span's hand-off to the
+//!   reporter is paid on the traced thread as keel's is;
+//! * `keel_otlp`: `#[keel::instrument]` with only the `OtlpSink` installed,
+//!   exporting to an OTLP/HTTP receiver on 127.0.0.1 (`tests/support/otlp_receiver.rs`); the
+//!   cost of a span on the traced thread, every span accepted into the queue (the timed calls
+//!   come in chunks of half the queue, and each chunk is flushed out of the timed region);
+//! * `tracing_opentelemetry`: `#[tracing::instrument(skip_all)]` under a `tracing-subscriber`
+//!   registry with `tracing-opentelemetry`'s layer (inactivity tracking, thread and location
+//!   attributes off: its cheapest setting) on an `opentelemetry_sdk` tracer provider with the
+//!   batch span processor (its defaults: a 2,048-span queue, batches of 512) and an exporter that
+//!   drops every batch, the cheapest exporter there is.
+//!
+//! and a group of its own, `otlp_export`: spans per second drained by the
+//! `OtlpSink`'s background thread into that receiver, with the queue's bound shown on stderr.
+//!
 //! ```text
 //! cargo bench --bench instrument -- --warm-up-time 1 --measurement-time 3
-//! ```
+//! //! ```
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -34,6 +54,12 @@ fn keel_fn(x: u64) -> u64 {
 #[tracing::instrument(skip_all)]
 #[inline(never)]
 fn tracing_fn(x: u64) -> u64 {
+    black_box(x).wrapping_mul(3)
+}
+
+#[tracing::instrument(skip_all)]
+#[inline(never)]
+fn tracing_otel_fn(x: u64) -> u64 {
     black_box(x).wrapping_mul(3)
 }
 
@@ -84,6 +110,69 @@ impl fastrace::collector::Reporter for DiscardReporter {
     }
 }
 
+/// An OpenTelemetry span exporter that drops every batch: the cheapest exporter there is.
+#[derive(Debug)]
+struct DiscardExporter;
+
+impl opentelemetry_sdk::trace::SpanExporter for DiscardExporter {
+    async fn export(
+        &self,
+        batch: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        black_box(batch);
+        Ok(())
+    }
+}
+
+/// A `tracing` subscriber that turns spans into OpenTelemetry spans, exported in batches to
+/// [`DiscardExporter`].
+fn tracing_opentelemetry_subscriber() -> (
+    impl tracing::Subscriber + Send + Sync,
+    opentelemetry_sdk::trace::SdkTracerProvider,
+) {
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::layer::SubscriberExt;
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_span_processor(
+            opentelemetry_sdk::trace::BatchSpanProcessor::builder(DiscardExporter).build(),
+        )
+        .build();
+    let layer = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer("bench"))
+        .with_tracked_inactivity(false)
+        .with_threads(false)
+        .with_location(false);
+    (tracing_subscriber::registry().with(layer), provider)
+}
+
+/// Times `iters` calls of `fastrace_fn`, each under a local root span renewed every 1000 calls;
+/// with `report_timed`, the end of each root (the hand-off of its spans to the collector) is
+/// timed too.
+fn fastrace_calls(iters: u64, report_timed: bool) -> Duration {
+    let mut elapsed = Duration::ZERO;
+    let mut left = iters;
+    while left > 0 {
+        let batch = left.min(1000);
+        left -= batch;
+        let root = fastrace::Span::root("bench", fastrace::prelude::SpanContext::random());
+        let parent = root.set_local_parent();
+        let start = Instant::now();
+        for _ in 0..batch {
+            black_box(fastrace_fn(black_box(7)));
+        }
+        if report_timed {
+            drop(parent);
+            drop(root);
+            elapsed += start.elapsed();
+        } else {
+            elapsed += start.elapsed();
+            drop(parent);
+            drop(root);
+        }
+    }
+    elapsed
+}
+
 fn instrument(c: &mut Criterion) {
     use tracing_subscriber::layer::SubscriberExt;
     let subscriber = tracing_subscriber::registry().with(SpanTimings {
@@ -101,35 +190,47 @@ fn instrument(c: &mut Criterion) {
     let stats = keel::trace::Stats::new();
     keel::trace::add_sink(stats.clone());
     keel::trace::enable();
-    group.bench_function("keel_stats", |b| b.iter(|| keel_fn(black_box(7))));
+    let stats_ran = std::cell::Cell::new(false);
+    group.bench_function("keel_stats", |b| {
+        stats_ran.set(true);
+        b.iter(|| keel_fn(black_box(7)))
+    });
     keel::trace::disable();
+    keel::trace::set_sampler(0.0);
+    keel::trace::enable();
+    group.bench_function("keel_stats_unsampled", |b| b.iter(|| keel_fn(black_box(7))));
+    keel::trace::disable();
+    keel::trace::set_sampler(1.0);
     let recorded = stats
         .function("instrument::keel_fn")
         .map_or(0, |f| f.calls());
-    assert!(recorded > 0, "the Stats sink saw no call");
+    assert!(
+        !stats_ran.get() || recorded > 0,
+        "the Stats sink saw no call"
+    );
+    keel::trace::clear_sinks();
 
     group.bench_function("tracing_registry_timings", |b| {
         b.iter(|| tracing_fn(black_box(7)))
     });
 
     group.bench_function("fastrace_trace", |b| {
-        b.iter_custom(|iters| {
-            let mut elapsed = Duration::ZERO;
-            let mut left = iters;
-            while left > 0 {
-                let batch = left.min(1000);
-                left -= batch;
-                let root = fastrace::Span::root("bench", fastrace::prelude::SpanContext::random());
-                let _parent = root.set_local_parent();
-                let start = Instant::now();
-                for _ in 0..batch {
-                    black_box(fastrace_fn(black_box(7)));
-                }
-                elapsed += start.elapsed();
-            }
-            elapsed
-        })
+        b.iter_custom(|iters| fastrace_calls(iters, false))
     });
+    group.bench_function("fastrace_trace_reported", |b| {
+        b.iter_custom(|iters| fastrace_calls(iters, true))
+    });
+
+    otlp::per_span(&mut group);
+
+    let (otel_subscriber, provider) = tracing_opentelemetry_subscriber();
+    tracing::subscriber::with_default(otel_subscriber, || {
+        group.bench_function("tracing_opentelemetry", |b| {
+            b.iter(|| tracing_otel_fn(black_box(7)))
+        });
+    });
+    provider.shutdown().expect("the tracer provider shuts down");
+
     let clock = quanta::Clock::new();
     group.bench_function("floor_two_tsc_reads", |b| {
         b.iter(|| {
@@ -141,5 +242,167 @@ fn instrument(c: &mut Criterion) {
     fastrace::flush();
 }
 
-criterion_group!(benches, instrument);
+#[path = "../tests/support/otlp_receiver.rs"]
+mod otlp_receiver;
+
+/// The OTLP sink's rows.
+mod otlp {
+    use super::otlp_receiver::Receiver;
+    use super::{black_box, keel_fn};
+    use criterion::measurement::WallTime;
+    use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput};
+    use keel::trace::otlp::{ExportStats, OtlpSink};
+    use std::time::{Duration, Instant};
+
+    /// The sink's queue (its default).
+    const QUEUE: usize = 16_384;
+    /// Spans per iteration of `otlp_export`.
+    const SPANS: u64 = 20_000;
+
+    fn sink(receiver: &Receiver) -> OtlpSink {
+        OtlpSink::builder()
+            .endpoint(receiver.endpoint())
+            .service_name("bench")
+            .queue_capacity(QUEUE)
+            .build()
+            .expect("an OTLP sink")
+    }
+
+    /// Spans queued and not yet answered for.
+    fn backlog(stats: &ExportStats) -> u64 {
+        stats.queued.saturating_sub(stats.exported + stats.failed)
+    }
+
+    /// `keel_otlp`: one span per call on the traced thread, every span accepted.
+    pub(super) fn per_span(group: &mut BenchmarkGroup<'_, WallTime>) {
+        let receiver = Receiver::counting();
+        let sink = sink(&receiver);
+        keel::trace::add_sink(sink.clone());
+        keel::trace::enable();
+        let mut ran = false;
+        group.bench_function("keel_otlp", |b| {
+            ran = true;
+            b.iter_custom(|iters| {
+                let mut elapsed = Duration::ZERO;
+                let mut left = iters;
+                while left > 0 {
+                    let chunk = left.min(QUEUE as u64 / 2);
+                    left -= chunk;
+                    let start = Instant::now();
+                    for _ in 0..chunk {
+                        black_box(keel_fn(black_box(7)));
+                    }
+                    elapsed += start.elapsed();
+                    sink.flush().expect("the receiver answers");
+                }
+                elapsed
+            })
+        });
+        keel::trace::disable();
+        keel::trace::clear_sinks();
+        if !ran {
+            return;
+        }
+        let stats = sink.flush().expect("the receiver answers");
+        eprintln!(
+            "keel_otlp: {stats}; the receiver counted {}",
+            receiver.span_count()
+        );
+        assert_eq!(stats.dropped, 0, "keel_otlp must time accepted spans only");
+        assert!(stats.exported > 0 && stats.failed == 0, "{stats}");
+    }
+
+    /// `otlp_export`: spans per second from the first call to the receiver's count.
+    pub(super) fn export(c: &mut Criterion) {
+        let receiver = Receiver::counting();
+        let sink = sink(&receiver);
+        keel::trace::clear_sinks();
+        keel::trace::add_sink(sink.clone());
+        keel::trace::enable();
+        let mut peak_backlog = 0;
+        let mut group = c.benchmark_group("otlp_export");
+        group
+            .throughput(Throughput::Elements(SPANS))
+            .sampling_mode(SamplingMode::Flat)
+            .sample_size(10);
+        group.bench_function("keel_otlp_drain", |b| {
+            b.iter_custom(|iters| {
+                let mut elapsed = Duration::ZERO;
+                for _ in 0..iters {
+                    let target = receiver.span_count() + SPANS as usize;
+                    let start = Instant::now();
+                    for i in 0..SPANS {
+                        // Keep the queue from overflowing (the sink itself never waits).
+                        if i % 256 == 0 {
+                            loop {
+                                let pending = backlog(&sink.stats());
+                                peak_backlog = peak_backlog.max(pending);
+                                if pending + 512 < QUEUE as u64 {
+                                    break;
+                                }
+                                std::thread::yield_now();
+                            }
+                        }
+                        black_box(keel_fn(black_box(7)));
+                    }
+                    let received = receiver.wait_for(target, Duration::from_secs(30));
+                    elapsed += start.elapsed();
+                    assert_eq!(received, target, "the receiver got every span");
+                }
+                elapsed
+            })
+        });
+        group.finish();
+        let stats = sink.flush().expect("the receiver answers");
+        if stats.queued == 0 {
+            // Filtered out.
+            keel::trace::disable();
+            keel::trace::clear_sinks();
+            return;
+        }
+        eprintln!(
+            "otlp_export: queue capacity {QUEUE} spans, peak backlog {peak_backlog}; {stats}"
+        );
+
+        // The bound: a burst far larger than the queue, with nothing waiting for the exporter.
+        let dropped_before = stats.dropped;
+        let rss_before = resident_kib();
+        let mut rss_peak = rss_before;
+        let burst = 1_000_000u64;
+        for i in 0..burst {
+            if i % 65_536 == 0 {
+                rss_peak = rss_peak.max(resident_kib());
+            }
+            black_box(keel_fn(black_box(7)));
+        }
+        rss_peak = rss_peak.max(resident_kib());
+        let after = sink.stats();
+        keel::trace::disable();
+        keel::trace::clear_sinks();
+        eprintln!(
+            "otlp_export burst: {burst} calls without waiting: {} dropped (queue full), \
+             backlog {} <= {QUEUE} + one batch in flight, resident memory {} KiB -> peak {} KiB (+{} KiB)",
+            after.dropped - dropped_before,
+            backlog(&after),
+            rss_before,
+            rss_peak,
+            rss_peak.saturating_sub(rss_before)
+        );
+        let _ = sink.flush();
+    }
+
+    /// This process's resident set, from `/proc/self/statm` (0 where there is none).
+    fn resident_kib() -> u64 {
+        std::fs::read_to_string("/proc/self/statm")
+            .ok()
+            .and_then(|statm| statm.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .map_or(0, |pages| pages * 4)
+    }
+}
+
+fn otlp_export(c: &mut Criterion) {
+    otlp::export(c);
+}
+
+criterion_group!(benches, instrument, otlp_export);
 criterion_main!(benches);
