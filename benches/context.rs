@@ -240,7 +240,6 @@ fn poll<M: Measurement>(c: &mut Criterion<M>) {
     group.finish();
 }
 
-#[cfg(feature = "tokio")]
 fn tokio_spawn<M: Measurement<Value = std::time::Duration>>(c: &mut Criterion<M>) {
     use keel::context::FutureExt;
     let mut group = c.benchmark_group("context_tokio_spawn");
@@ -279,10 +278,6 @@ fn tokio_spawn<M: Measurement<Value = std::time::Duration>>(c: &mut Criterion<M>
     group.finish();
 }
 
-#[cfg(not(feature = "tokio"))]
-fn tokio_spawn<M: Measurement<Value = std::time::Duration>>(_: &mut Criterion<M>) {}
-
-#[cfg(feature = "rayon")]
 fn rayon_bind<M: Measurement<Value = std::time::Duration>>(c: &mut Criterion<M>) {
     use rayon::prelude::*;
     let mut group = c.benchmark_group("context_rayon");
@@ -334,8 +329,5 @@ fn rayon_bind<M: Measurement<Value = std::time::Duration>>(c: &mut Criterion<M>)
     });
     group.finish();
 }
-
-#[cfg(not(feature = "rayon"))]
-fn rayon_bind<M: Measurement<Value = std::time::Duration>>(_: &mut Criterion<M>) {}
 
 cpu_time::main_with_clock!(api, storage, poll, tokio_spawn, rayon_bind);

@@ -465,7 +465,6 @@ mod renamed {
     }
 }
 
-#[cfg(feature = "serde")]
 mod serde_support {
     use super::{Celsius, Meters, Port};
     use keel::Bounded;

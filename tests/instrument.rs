@@ -940,7 +940,6 @@ fn stats_record_the_same_whether_alone_beside_another_sink_or_under_a_capture() 
 
 // ---------------------------------------------------------------- tracing bridge
 
-#[cfg(feature = "tracing")]
 #[test]
 fn the_tracing_bridge_opens_nested_spans() {
     use std::sync::Arc;

@@ -4,7 +4,6 @@
 //! span runs inside it.
 
 #![deny(warnings, clippy::all)]
-#![cfg(feature = "sqlite")]
 
 use keel::trace::{self, Event, Outcome, Stats};
 use keel::tx::{Transient, TxError};

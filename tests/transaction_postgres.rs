@@ -3,7 +3,6 @@
 //! passes without checking anything.
 
 #![deny(warnings, clippy::all)]
-#![cfg(feature = "postgres")]
 
 use keel::tx::{self, Isolation, Options, Transient, TxError};
 use postgres::error::SqlState;

@@ -1,7 +1,6 @@
 //! `#[keel::transaction]` and `keel::tx::run` on real SQLite database files in a temp dir.
 
 #![deny(warnings, clippy::all)]
-#![cfg(feature = "sqlite")]
 
 use keel::tx::{self, Options, Transient, TxError};
 use rusqlite::Connection;

@@ -6,7 +6,6 @@ use keel::buffer::Buffer;
 use std::hint::black_box;
 use std::time::Instant;
 
-#[cfg(feature = "serde")]
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Frame {
     id: u64,
@@ -42,15 +41,7 @@ pub fn run() {
     shared_memory();
 }
 
-#[cfg(not(feature = "serde"))]
-fn out_of_band() {
-    println!(
-        "keel::oob needs the `serde` feature: cargo run --release --example tour --features serde"
-    );
-}
-
 /// pickle protocol 5: a 100 MB buffer out of band vs postcard in band.
-#[cfg(feature = "serde")]
 fn out_of_band() {
     let frame = Frame {
         id: 1,

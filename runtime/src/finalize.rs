@@ -30,10 +30,10 @@
 //!
 //! Rust has no at-exit API of its own, but both ways a Rust program exits normally end in the C
 //! library's `exit()`: `main` returning (the runtime calls `exit` with its code) and
-//! `std::process::exit`. The first `Finalizer::new` registers one handler with `libc::atexit`,
+//! `std::process::exit`. The first `Finalizer::new` registers one handler with the C library's `atexit`,
 //! which `exit()` runs after Rust's `main` has returned and its locals are dropped, on the exiting
 //! thread. Abnormal ends run nothing, as in Python: a signal such as `SIGKILL`, `abort()` (and so
-//! `panic = "abort"`), `libc::_exit`. The handler never unwinds into C: panics are caught there.
+//! `panic = "abort"`), `_exit`. The handler never unwinds into C: panics are caught there.
 
 use core::fmt;
 use std::collections::BTreeMap;
@@ -42,6 +42,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, Once, PoisonError};
 
 type Callback = Box<dyn FnOnce() + Send + 'static>;
+
+// `atexit` is ISO C and in every C library that std links against; declaring the one function
+// here spares every user a clean build of the `libc` crate (several seconds) for it.
+unsafe extern "C" {
+    fn atexit(callback: extern "C" fn()) -> core::ffi::c_int;
+}
 
 struct Registered {
     callback: Callback,
@@ -97,7 +103,7 @@ impl Finalizer {
             // register (non-zero return: the C library's table is full) leaves finalizers working
             // on drop and `call`, without the at-exit sweep.
             unsafe {
-                libc::atexit(run_at_exit);
+                atexit(run_at_exit);
             }
         });
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);

@@ -5,20 +5,26 @@
 
 #![warn(missing_docs)]
 #![deny(clippy::undocumented_unsafe_blocks)]
+// docs.rs builds with every feature and `--cfg docsrs`: each feature-gated item is marked with the
+// feature that enables it.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod audit;
 pub mod bounds;
+#[cfg(feature = "buffer")]
 pub mod buffer;
 pub mod cache;
 pub mod context;
 pub mod finalize;
 pub mod layout;
+#[cfg(feature = "mmap")]
 pub mod mmap;
-#[cfg(feature = "serde")]
+#[cfg(feature = "oob")]
 pub mod oob;
 pub mod plugin;
-#[cfg(unix)]
+#[cfg(all(unix, feature = "shm"))]
 pub mod shm;
+#[cfg(feature = "trace")]
 pub mod trace;
 pub mod tx;
 
@@ -33,9 +39,12 @@ pub mod __private {
     pub use core::ops::Bound;
 
     /// `#[keel::instrument]`.
+    #[cfg(feature = "trace")]
     pub mod trace {
         pub use crate::trace::__private::*;
     }
+    pub use crate::__keel_with_async_tx as with_async_tx;
+    pub use crate::__keel_with_trace as with_trace;
     pub use inventory;
 
     /// What `#[keel::registry]` and `#[keel::plugin]` expand to.
@@ -142,5 +151,60 @@ macro_rules! __keel_bounded_deserialize {
             "`#[bounded(deserialize)]` needs keel's `serde` feature: \
              `keel = { version = \"..\", features = [\"serde\"] }`"
         );
+    };
+}
+
+/// `with_trace! { { expanded } { original } }`: what `#[keel::instrument]` emits. With keel's
+/// `trace` feature the instrumented item; without it, one error naming the feature, and the
+/// original item so that nothing else fails to resolve.
+#[cfg(feature = "trace")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __keel_with_trace {
+    ({ $($expanded:tt)* } { $($original:tt)* }) => {
+        $($expanded)*
+    };
+}
+
+/// Without the `trace` feature: `#[keel::instrument]` has no runtime to call.
+#[cfg(not(feature = "trace"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __keel_with_trace {
+    ({ $($expanded:tt)* } { $($original:tt)* }) => {
+        ::core::compile_error!(
+            "`#[keel::instrument]` needs keel's `trace` feature: \
+             `keel = { version = \"..\", features = [\"trace\"] }`"
+        );
+        $($original)*
+    };
+}
+
+/// `with_async_tx! { { expanded } { original } }`: the body `#[keel::transaction]` gives an
+/// `async fn`. With an async driver feature (`tokio-postgres` or `sqlx`) the transaction; without
+/// one, one error naming them, and the body as written.
+#[cfg(any(feature = "tokio-postgres", feature = "sqlx"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __keel_with_async_tx {
+    ({ $($expanded:tt)* } { $($original:tt)* }) => {
+        { $($expanded)* }
+    };
+}
+
+/// Without an async driver: `#[keel::transaction]` on an `async fn` has nothing to run on.
+#[cfg(not(any(feature = "tokio-postgres", feature = "sqlx")))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __keel_with_async_tx {
+    ({ $($expanded:tt)* } { $($original:tt)* }) => {
+        {
+            ::core::compile_error!(
+                "`#[keel::transaction]` on an `async fn` needs one of keel's async driver \
+                 features: `keel = { version = \"..\", features = [\"tokio-postgres\"] }` or \
+                 `[\"sqlx\"]`"
+            );
+            $($original)*
+        }
     };
 }

@@ -4,7 +4,7 @@ use proc_macro2::Span;
 use syn::{Path, parse_quote_spanned};
 
 /// The path generated code uses to reach keel: `::keel` unless `crate = path` said otherwise.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct CratePath(Path);
 
 impl CratePath {

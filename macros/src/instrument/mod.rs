@@ -30,6 +30,7 @@ pub fn instrument(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 fn try_instrument(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let options = parse::Options::parse_tokens(attr)?;
+    let original = item.clone();
     let mut item = parse::parse_item(item)?;
     validate::check_target(&item)?;
     let krate = options
@@ -81,5 +82,11 @@ fn try_instrument(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStre
         }
         _ => {}
     }
-    Ok(item.into_token_stream())
+    if options.skip.is_some() {
+        return Ok(item.into_token_stream());
+    }
+    // The runtime part is behind keel's `trace` feature: `with_trace!` keeps the expansion when
+    // it is on, and otherwise reports the feature to enable and keeps the item as written.
+    let private = krate.private();
+    Ok(quote!(#private::with_trace! { { #item } { #original } }))
 }

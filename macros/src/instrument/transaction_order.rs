@@ -45,6 +45,7 @@ pub fn expand_transaction_first(
     let function = ItemFn {
         attrs: Vec::new(),
         vis: vis.clone(),
+        modifiers: syn::FnModifiers::default(),
         sig: sig.clone(),
         block: Box::new(block.clone()),
     };

@@ -101,7 +101,10 @@ pub fn expand(model: Transaction) -> TokenStream {
             block: &item.block,
             retry: retry.as_ref().map(|r| (r.value, r.span)),
         });
-        *item.block = syn::parse_quote!(#new_block);
+        // The async engine is behind keel's async driver features: `with_async_tx!` keeps the
+        // new body when one is on, and otherwise reports them and keeps the body as written.
+        let original = &item.block;
+        *item.block = syn::parse_quote!({ #private::with_async_tx! { #new_block #original } });
         return quote!(#item);
     }
     // With `retry`, a body that cannot run twice is reported at `retry = N`.

@@ -14,55 +14,102 @@
 //! memory, with no lazy registration, no borrow flag and no failure at thread exit. Spans touch
 //! it twice per call, on the `Stats` path too.
 
-use crate::trace::CallSite;
-use crate::trace::id::TraceKey;
-use core::cell::Cell;
-use core::fmt;
+//!
+//! Without the `trace` feature there are no calls: [`CurrentCall`] has no values and the slot is
+//! always empty, at no cost.
 
-/// The record of a running call that a child needs to name its parent. `Copy`, small, and
-/// crate-private: sinks see it through [`Event`](crate::trace::Event).
-#[derive(Clone, Copy)]
-pub(crate) struct CurrentCall {
-    /// The call's [`Event::call_id`](crate::trace::Event::call_id).
-    pub(crate) call_id: u64,
-    /// What was called.
-    pub(crate) site: &'static CallSite,
-    /// The trace the call belongs to and its W3C flags (the sampling decision).
-    pub(crate) trace: TraceKey,
-}
+#[cfg(feature = "trace")]
+pub(crate) use traced::*;
+#[cfg(not(feature = "trace"))]
+pub(crate) use untraced::*;
 
-impl fmt::Debug for CurrentCall {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CurrentCall")
-            .field("call_id", &self.call_id)
-            .field("name", &self.site.name())
-            .finish()
+#[cfg(not(feature = "trace"))]
+mod untraced {
+    /// No traced call can exist without the `trace` feature.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(crate) enum CurrentCall {}
+
+    impl CurrentCall {
+        /// What identifies the call (see the traced version).
+        #[inline]
+        pub(crate) fn key(self) -> CurrentCall {
+            self
+        }
+    }
+
+    /// Always none.
+    #[inline]
+    pub(crate) fn current() -> Option<CurrentCall> {
+        None
+    }
+
+    /// Always none: there is no slot.
+    #[inline]
+    pub(crate) fn replace(_: Option<CurrentCall>) -> Option<CurrentCall> {
+        None
     }
 }
 
-thread_local! {
-    static CURRENT: Cell<Option<CurrentCall>> = const { Cell::new(None) };
+#[cfg(feature = "trace")]
+mod traced {
+    use crate::trace::CallSite;
+    use crate::trace::id::TraceKey;
+    use core::cell::Cell;
+    use core::fmt;
+
+    /// The record of a running call that a child needs to name its parent. `Copy`, small, and
+    /// crate-private: sinks see it through [`Event`](crate::trace::Event).
+    #[derive(Clone, Copy)]
+    pub(crate) struct CurrentCall {
+        /// The call's [`Event::call_id`](crate::trace::Event::call_id).
+        pub(crate) call_id: u64,
+        /// What was called.
+        pub(crate) site: &'static CallSite,
+        /// The trace the call belongs to and its W3C flags (the sampling decision).
+        pub(crate) trace: TraceKey,
+    }
+
+    impl CurrentCall {
+        /// What identifies the call: its id and its trace (with the sampling decision).
+        #[inline]
+        pub(crate) fn key(self) -> (u64, TraceKey) {
+            (self.call_id, self.trace)
+        }
+    }
+
+    impl fmt::Debug for CurrentCall {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("CurrentCall")
+                .field("call_id", &self.call_id)
+                .field("name", &self.site.name())
+                .finish()
+        }
+    }
+
+    thread_local! {
+        static CURRENT: Cell<Option<CurrentCall>> = const { Cell::new(None) };
+    }
+
+    /// The call running on this thread now, if any.
+    #[inline]
+    pub(crate) fn current() -> Option<CurrentCall> {
+        CURRENT.with(Cell::get)
+    }
+
+    /// Makes `call` the current one, returning the one it replaces.
+    #[inline]
+    pub(crate) fn replace(call: Option<CurrentCall>) -> Option<CurrentCall> {
+        CURRENT.with(|current| current.replace(call))
+    }
+
+    /// Makes `call` the current one.
+    #[inline]
+    pub(crate) fn set(call: Option<CurrentCall>) {
+        CURRENT.with(|current| current.set(call));
+    }
 }
 
-/// The call running on this thread now, if any.
-#[inline]
-pub(crate) fn current() -> Option<CurrentCall> {
-    CURRENT.with(Cell::get)
-}
-
-/// Makes `call` the current one, returning the one it replaces.
-#[inline]
-pub(crate) fn replace(call: Option<CurrentCall>) -> Option<CurrentCall> {
-    CURRENT.with(|current| current.replace(call))
-}
-
-/// Makes `call` the current one.
-#[inline]
-pub(crate) fn set(call: Option<CurrentCall>) {
-    CURRENT.with(|current| current.set(call));
-}
-
-#[cfg(test)]
+#[cfg(all(test, feature = "trace"))]
 mod tests {
     use super::current;
     use crate::context::{self, Context};

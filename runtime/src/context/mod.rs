@@ -264,6 +264,7 @@ impl Context {
     }
 
     /// The traced call recorded in this context (crate-private: parents of calls made inside).
+    #[cfg(feature = "trace")]
     #[inline]
     pub(crate) fn call(&self) -> Option<call::CurrentCall> {
         self.call
@@ -277,12 +278,12 @@ impl Context {
             || (self.vars.is_none() && original.vars.is_none());
         same_values
             && self.id == 0
-            && self.call.map(|c| (c.call_id, c.trace))
-                == original.call.map(|c| (c.call_id, c.trace))
+            && self.call.map(call::CurrentCall::key) == original.call.map(call::CurrentCall::key)
     }
 
     /// Makes `call` the traced call recorded in this context (a remote parent, for
     /// [`TraceParent::run`](crate::trace::TraceParent::run)).
+    #[cfg(feature = "trace")]
     #[inline]
     pub(crate) fn set_call(&mut self, call: Option<call::CurrentCall>) {
         self.call = call;

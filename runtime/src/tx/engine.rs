@@ -6,12 +6,13 @@
 
 use super::{Nested, Options, Transient, TxError};
 use crate::audit;
+#[cfg(feature = "trace")]
 use crate::trace::{self, CallSite, Span};
 use std::any::Any;
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::panic::resume_unwind;
+#[cfg(any(test, feature = "trace", feature = "tokio-postgres", feature = "sqlx"))]
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -30,6 +31,7 @@ pub(crate) enum Outcome {
 
 /// What one call of `run` / `run_async` (retries included) did: what the trace span reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(not(any(test, feature = "trace")), allow(dead_code))] // read by the span and tests
 pub(crate) struct Report {
     pub name: &'static str,
     pub depth: usize,
@@ -214,6 +216,7 @@ fn emit(event: &str, options: &Options, database: &str, depth: usize) -> Result<
 
 /// The trace span and start time of one `run` (all its attempts).
 pub(crate) struct Traced {
+    #[cfg(feature = "trace")]
     span: Span,
 }
 
@@ -222,12 +225,18 @@ impl Traced {
     /// the database as an entry field. Inactive, and one atomic load, while tracing is off and no thread captures.
     #[inline]
     pub fn start(options: &Options, database: &'static str) -> Self {
+        #[cfg(feature = "trace")]
         let span = if trace::may_trace() {
             Span::enter_with(call_site(options.name), &[("database", &database)])
         } else {
             Span::inactive()
         };
-        Self { span }
+        #[cfg(not(feature = "trace"))]
+        let _ = (options, database);
+        Self {
+            #[cfg(feature = "trace")]
+            span,
+        }
     }
 
     /// Reports the transaction and hands its result back (resuming a panic).
@@ -238,15 +247,18 @@ impl Traced {
         attempt: Attempt<T, E>,
         retries: u32,
     ) -> Result<T, E> {
-        report(
-            self.span,
-            &Report {
-                name: options.name,
-                depth: attempt.depth,
-                outcome: attempt.outcome,
-                retries,
-            },
-        );
+        let report = Report {
+            name: options.name,
+            depth: attempt.depth,
+            outcome: attempt.outcome,
+            retries,
+        };
+        #[cfg(test)]
+        REPORTS.with_borrow_mut(|reports| reports.push(report));
+        #[cfg(feature = "trace")]
+        finish_span(self.span, &report);
+        #[cfg(not(feature = "trace"))]
+        let _ = report;
         match attempt.result {
             Ok(result) => result,
             Err(panic) => resume_unwind(panic),
@@ -254,13 +266,12 @@ impl Traced {
     }
 }
 
-/// The single place every transaction's outcome passes through: it ends the transaction's
-/// `keel::trace` span with its outcome (`Ok` for a commit, `Err("rolled back")` or
-/// `Err("not started")` otherwise) and a `"return"` field such as `committed after 2 retries`.
+/// Ends the transaction's `keel::trace` span with its outcome (`Ok` for a commit,
+/// `Err("rolled back")` or `Err("not started")` otherwise) and a `"return"` field such as
+/// `committed after 2 retries`.
+#[cfg(feature = "trace")]
 #[inline]
-fn report(span: Span, report: &Report) {
-    #[cfg(test)]
-    REPORTS.with_borrow_mut(|reports| reports.push(*report));
+fn finish_span(span: Span, report: &Report) {
     if !span.is_active() {
         return;
     }
@@ -279,7 +290,9 @@ fn report(span: Span, report: &Report) {
 
 /// The call site for transactions named `name`. Names are `&'static str` from the program's
 /// source, so the set is finite: each one is created (and leaked) once.
+#[cfg(feature = "trace")]
 fn call_site(name: &'static str) -> &'static CallSite {
+    use std::collections::BTreeMap;
     static SITES: Mutex<BTreeMap<&'static str, &'static CallSite>> = Mutex::new(BTreeMap::new());
     let mut sites = SITES.lock().unwrap_or_else(PoisonError::into_inner);
     sites.entry(name).or_insert_with(|| {
