@@ -322,10 +322,10 @@ fn transaction_async(c: &mut Criterion) {
     let hand: Body = |c, id| Box::pin(by_hand(c, id));
     let keel: Body = |c, id| Box::pin(with_macro(c, id));
     let paired_async = |b: &mut criterion::Bencher<'_>,
-                            timed: Body,
-                            timed_db: &mut SqliteConnection,
-                            other: Body,
-                            other_db: &mut SqliteConnection| {
+                        timed: Body,
+                        timed_db: &mut SqliteConnection,
+                        other: Body,
+                        other_db: &mut SqliteConnection| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {

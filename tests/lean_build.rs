@@ -39,13 +39,26 @@ fn lean_cargo(args: &[&str]) -> std::process::Output {
 fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .map(|dir| if dir.is_absolute() { dir } else { root.join(dir) })
+        .map(|dir| {
+            if dir.is_absolute() {
+                dir
+            } else {
+                root.join(dir)
+            }
+        })
         .unwrap_or_else(|| root.join("target"))
 }
 
 #[test]
 fn the_default_features_pull_one_syn_and_no_native_code() {
-    let tree = lean_cargo(&["tree", "-e", "normal,build", "--prefix", "none", "--no-dedupe"]);
+    let tree = lean_cargo(&[
+        "tree",
+        "-e",
+        "normal,build",
+        "--prefix",
+        "none",
+        "--no-dedupe",
+    ]);
     let tree = String::from_utf8(tree.stdout).expect("utf-8");
     let mut syn_majors: Vec<&str> = tree
         .lines()
@@ -54,7 +67,11 @@ fn the_default_features_pull_one_syn_and_no_native_code() {
         .collect();
     syn_majors.sort_unstable();
     syn_majors.dedup();
-    assert_eq!(syn_majors.len(), 1, "syn majors in the default graph: {syn_majors:?}\n{tree}");
+    assert_eq!(
+        syn_majors.len(),
+        1,
+        "syn majors in the default graph: {syn_majors:?}\n{tree}"
+    );
     for heavy in [
         "libsqlite3-sys",
         "cc ",

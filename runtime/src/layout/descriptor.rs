@@ -14,16 +14,16 @@ use core::fmt;
 pub enum Storage {
     /// A plain `Vec<T>` at the type's full width.
     Full,
-    /// A [`PackedColumn`] of the field's declared width.
+    /// A [`PackedColumn`](super::PackedColumn) of the field's declared width.
     Packed,
-    /// A [`Bitmap`].
+    /// A [`Bitmap`](super::Bitmap).
     Bitmap,
-    /// A [`StrArena`]; the bits counted are the per-row end offset, the text is extra.
+    /// A [`StrArena`](super::StrArena); the bits counted are the per-row end offset, the text is extra.
     Arena,
-    /// An [`InternedStrs`]; its id width is decided at run time (`ceil(log2(distinct))`), so
+    /// An [`InternedStrs`](super::InternedStrs); its id width is decided at run time (`ceil(log2(distinct))`), so
     /// the layout counts 0 bits.
     Interned,
-    /// A fieldless enum's index in an [`EnumVec`].
+    /// A fieldless enum's index in an [`EnumVec`](super::EnumVec).
     Enum,
     /// A nested struct's own columns.
     Nested,

@@ -15,7 +15,7 @@
 //!   `KEEL_TRACE` environment variable and settable with [`set_filter`];
 //! * sinks installed with [`add_sink`]: [`Stderr`] prints `enter myapp::parse` lines like the
 //!   Python original, [`Stats`] keeps per-function counters and latency percentiles (a tiny APM),
-//!   and with the `tracing` feature [`TracingBridge`](crate::trace::TracingBridge) turns calls
+//!   and with the `tracing` feature [`TracingBridge`] turns calls
 //!   into `tracing` spans;
 //! * [`capture`] collects every call made on the current thread while it runs, for tests,
 //!   whatever the switch and the filter (which decide only what the sinks see).
