@@ -233,6 +233,22 @@ mod async_sqlite {
         Ok(n)
     }
 
+    /// The leanest hand-written version: `BEGIN` and `COMMIT` as plain statements (what keel's
+    /// engine sends), `ROLLBACK` on an error.
+    pub async fn raw_by_hand(conn: &mut SqliteConnection, id: i64) -> Result<u64, AsyncError> {
+        sqlx::raw_sql("BEGIN").execute(&mut *conn).await?;
+        match statements(conn, id).await {
+            Ok(n) => {
+                sqlx::raw_sql("COMMIT").execute(&mut *conn).await?;
+                Ok(n)
+            }
+            Err(e) => {
+                sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await?;
+                Err(e.into())
+            }
+        }
+    }
+
     pub async fn connect(dir: &tempfile::TempDir, file: &str) -> SqliteConnection {
         let mut conn = SqliteConnectOptions::new()
             .filename(dir.path().join(file))
@@ -304,7 +320,7 @@ mod async_sqlite {
 }
 
 fn transaction_async(c: &mut Criterion) {
-    use async_sqlite::{AsyncError, by_hand, with_macro};
+    use async_sqlite::{AsyncError, by_hand, raw_by_hand, with_macro};
     use sqlx::sqlite::SqliteConnection;
     type Body = for<'c> fn(
         &'c mut SqliteConnection,
@@ -320,6 +336,7 @@ fn transaction_async(c: &mut Criterion) {
     let mut macro_db = rt.block_on(async_sqlite::connect(&dir, "async_macro.db"));
     // Both variants are boxed the same way, so the box is not part of the difference.
     let hand: Body = |c, id| Box::pin(by_hand(c, id));
+    let raw: Body = |c, id| Box::pin(raw_by_hand(c, id));
     let keel: Body = |c, id| Box::pin(with_macro(c, id));
     let paired_async = |b: &mut criterion::Bencher<'_>,
                         timed: Body,
@@ -343,6 +360,13 @@ fn transaction_async(c: &mut Criterion) {
     });
     group.bench_function("keel_transaction_async_fn", |b| {
         paired_async(b, keel, &mut macro_db, hand, &mut hand_db)
+    });
+    // The same pairing against the raw-statement version.
+    group.bench_function("hand_written_raw_sql_begin_commit", |b| {
+        paired_async(b, raw, &mut hand_db, keel, &mut macro_db)
+    });
+    group.bench_function("keel_transaction_async_fn_vs_raw", |b| {
+        paired_async(b, keel, &mut macro_db, raw, &mut hand_db)
     });
     group.finish();
 
