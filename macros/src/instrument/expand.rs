@@ -61,6 +61,13 @@ pub fn instrument_block(
         quote_spanned!(arg.span()=> (#label, &#arg as &dyn ::core::fmt::Debug))
     });
     let private = krate.private();
+    // The span is finished in place (`finish_in_place(&mut span)`): a move into `finish(self)`
+    // would copy it through memory. A body that never returns never finishes it.
+    let mutability = if is_never(&sig.output) {
+        quote!()
+    } else {
+        quote!(mut)
+    };
     let enter = quote! {
         static __KEEL_CALL_SITE: #trace::CallSite = #trace::CallSite::new(
             #name,
@@ -72,7 +79,7 @@ pub fn instrument_block(
         #private::inventory::submit! {
             #trace::Registration::new(&__KEEL_CALL_SITE, #named_by_self)
         }
-        let __keel_span = #trace::enter(&__KEEL_CALL_SITE, #self_type, &[#(#args),*]);
+        let #mutability __keel_span = #trace::enter(&__KEEL_CALL_SITE, #self_type, &[#(#args),*]);
     };
 
     let is_async = sig.asyncness.is_some();
@@ -105,7 +112,7 @@ pub fn instrument_block(
         };
         let run = if is_async {
             quote! {
-                let (__keel_span, #value) = #trace::Span::scope(
+                let (mut __keel_span, #value) = #trace::Span::scope(
                     __keel_span,
                     #trace::run_async::<#value_type, _>(async move #block),
                 ).await;
@@ -117,7 +124,7 @@ pub fn instrument_block(
             quote! {
                 #enter
                 #run
-                __keel_span.finish(#trace::Outcome::Ok);
+                __keel_span.finish_in_place(#trace::Outcome::Ok);
             }
         } else {
             let outcome = match &options.err {
@@ -141,9 +148,9 @@ pub fn instrument_block(
                 Some(ret) => {
                     let value =
                         quote_spanned!(ret.span()=> &__keel_value as &dyn ::core::fmt::Debug);
-                    quote!(__keel_span.finish_with_value(__keel_outcome, #value);)
+                    quote!(__keel_span.finish_in_place_with_value(__keel_outcome, #value);)
                 }
-                None => quote!(__keel_span.finish(__keel_outcome);),
+                None => quote!(__keel_span.finish_in_place(__keel_outcome);),
             };
             quote! {
                 #enter

@@ -104,6 +104,9 @@ pub struct Event {
     parent: Option<CurrentCall>,
     fields: Vec<(&'static str, String)>,
     context: Option<Context>,
+    /// Raw clock reading at the call's exit (0 when not known: entries, and exits built
+    /// without one), so that a sink needing the end time does not read the clock again.
+    end_raw: u64,
 }
 
 impl Event {
@@ -124,7 +127,21 @@ impl Event {
             parent,
             fields,
             context: None,
+            end_raw: 0,
         }
+    }
+
+    /// Records the raw clock reading taken at the call's exit.
+    #[inline]
+    pub(crate) fn with_end_raw(mut self, end_raw: u64) -> Self {
+        self.end_raw = end_raw;
+        self
+    }
+
+    /// The raw clock reading at the call's exit, if the exit recorded one.
+    #[inline]
+    pub(crate) fn end_raw(&self) -> Option<u64> {
+        (self.end_raw != 0).then_some(self.end_raw)
     }
 
     /// Attaches the emitting thread's context snapshot (done by the dispatcher when a sink or a

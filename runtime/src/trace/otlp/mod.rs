@@ -537,7 +537,7 @@ impl Sink for OtlpSink {
                 }
             }
             EventKind::Exit { elapsed, outcome } => {
-                let end = clock::now();
+                let end = event.end_raw().unwrap_or_else(clock::now);
                 let parent = event
                     .parent_call()
                     .map(|parent| (parent.call_id, core::ptr::eq(parent.site, &REMOTE)));
