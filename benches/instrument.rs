@@ -92,11 +92,11 @@ where
     }
 
     fn on_close(&self, id: tracing::span::Id, ctx: tracing_subscriber::layer::Context<'_, S>) {
-        if let Some(span) = ctx.span(&id) {
-            if let Some(Started(start)) = span.extensions().get::<Started>() {
-                let nanos = start.elapsed().as_nanos() as u64;
-                self.total_ns.fetch_add(nanos, Ordering::Relaxed);
-            }
+        if let Some(span) = ctx.span(&id)
+            && let Some(Started(start)) = span.extensions().get::<Started>()
+        {
+            let nanos = start.elapsed().as_nanos() as u64;
+            self.total_ns.fetch_add(nanos, Ordering::Relaxed);
         }
     }
 }

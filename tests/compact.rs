@@ -30,7 +30,7 @@ fn reading(i: u64) -> SensorReading {
         celsius: (i % 201) as i16 - 50,
         value: i as f64 * 0.5,
         unit: "°C".into(),
-        active: i % 3 == 0,
+        active: i.is_multiple_of(3),
     }
 }
 

@@ -23,7 +23,7 @@ fn reading(i: u64) -> SensorReading {
         celsius: (i % 120) as i16 - 20,
         value: 42.5 + (i % 1000) as f64 * 0.01,
         unit: "°C".to_owned(),
-        active: i % 7 != 0,
+        active: !i.is_multiple_of(7),
     }
 }
 

@@ -314,7 +314,7 @@ impl Buffer {
                 len,
             });
         }
-        if len % size != 0 {
+        if !len.is_multiple_of(size) {
             return Err(CastError::Ragged {
                 type_name,
                 size,

@@ -366,14 +366,14 @@ impl Segment {
                 io::Error::other(format!("size {} does not fit in usize", stat.st_size)),
             )
         })?;
-        if let Some(expected) = expected {
-            if expected != actual {
-                return Err(ShmError::SizeMismatch {
-                    name: name.into(),
-                    expected,
-                    actual,
-                });
-            }
+        if let Some(expected) = expected
+            && expected != actual
+        {
+            return Err(ShmError::SizeMismatch {
+                name: name.into(),
+                expected,
+                actual,
+            });
         }
         if actual == 0 {
             return Err(ShmError::Empty { name: name.into() });

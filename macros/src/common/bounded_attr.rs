@@ -245,15 +245,13 @@ fn check_literal(expr: &Expr, primitive: Option<&str>, name: &str) -> syn::Resul
     };
     let text = expr_text(expr);
     let is_float = primitive == "f32" || primitive == "f64";
-    if let Some(suffix) = value.suffix() {
-        if suffix != primitive {
-            return Err(syn::Error::new_spanned(
-                expr,
-                format!(
-                    "the bound `{text}` has type `{suffix}`, but `{name}` has type `{primitive}`"
-                ),
-            ));
-        }
+    if let Some(suffix) = value.suffix()
+        && suffix != primitive
+    {
+        return Err(syn::Error::new_spanned(
+            expr,
+            format!("the bound `{text}` has type `{suffix}`, but `{name}` has type `{primitive}`"),
+        ));
     }
     match value {
         ConstValue::Float(..) if !is_float => Err(syn::Error::new_spanned(

@@ -262,12 +262,13 @@ fn generate(options: &Options, plugin: &PluginType, names: &[String]) -> TokenSt
             // `new = Self::make` means the plugin type: the constructor is called from a free
             // function, where `Self` does not exist.
             let mut new = new.clone();
-            if let Some(first) = new.segments.first_mut() {
-                if first.ident == "Self" && new.leading_colon.is_none() {
-                    let mut type_ident = ident.clone();
-                    type_ident.set_span(first.ident.span());
-                    first.ident = type_ident;
-                }
+            if let Some(first) = new.segments.first_mut()
+                && first.ident == "Self"
+                && new.leading_colon.is_none()
+            {
+                let mut type_ident = ident.clone();
+                type_ident.set_span(first.ident.span());
+                first.ident = type_ident;
             }
             quote_spanned! {new_span=>
                 #private::plugin::construct_with::<#ident, _, #pluggable::Construct, _>(#new, #args)

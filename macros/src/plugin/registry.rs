@@ -112,13 +112,13 @@ fn validate(item: &ItemTrait, errors: &mut Errors) {
         );
     }
     for bound in &item.supertraits {
-        if let TypeParamBound::Trait(bound) = bound {
-            if bound.path.is_ident("Sized") {
-                errors.push_spanned(
-                    bound,
-                    "a plugin registry trait cannot require `Sized`: plugins are used as `dyn Trait`",
-                );
-            }
+        if let TypeParamBound::Trait(bound) = bound
+            && bound.path.is_ident("Sized")
+        {
+            errors.push_spanned(
+                bound,
+                "a plugin registry trait cannot require `Sized`: plugins are used as `dyn Trait`",
+            );
         }
     }
     for trait_item in &item.items {

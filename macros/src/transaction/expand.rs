@@ -66,13 +66,12 @@ pub fn expand(model: Transaction) -> TokenStream {
     }
 
     // A connection taken by value is lent to the transaction as `&mut`; it must be `mut`.
-    if !conn_by_ref {
-        if let Some(FnArg::Typed(param)) = item.sig.inputs.iter_mut().nth(conn_index) {
-            if let Pat::Ident(pat) = &mut *param.pat {
-                pat.mutability
-                    .get_or_insert_with(|| syn::Token![mut](Span::call_site()));
-            }
-        }
+    if !conn_by_ref
+        && let Some(FnArg::Typed(param)) = item.sig.inputs.iter_mut().nth(conn_index)
+        && let Pat::Ident(pat) = &mut *param.pat
+    {
+        pat.mutability
+            .get_or_insert_with(|| syn::Token![mut](Span::call_site()));
     }
     // Checked on its own, spanned at the parameter: "`X` is not a connection" points there.
     let conn_private = private_at(conn_span);

@@ -451,10 +451,10 @@ impl<K: Hash + Eq, V: ?Sized, S: BuildHasher> WeakValueCache<K, V, S> {
             {
                 return Lookup::Hit(value);
             }
-            if !map.pending.is_empty() {
-                if let Some(pending) = map.pending.find(hash, |p| p.key.borrow() == key) {
-                    return Lookup::Flight(Arc::clone(&pending.cell), false);
-                }
+            if !map.pending.is_empty()
+                && let Some(pending) = map.pending.find(hash, |p| p.key.borrow() == key)
+            {
+                return Lookup::Flight(Arc::clone(&pending.cell), false);
             }
         }
         // Made before the lock is taken, dropped after it is released if unused.

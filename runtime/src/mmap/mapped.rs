@@ -388,7 +388,10 @@ impl MappedFile {
         };
         let align = align_of::<T>();
         // The map starts on a page boundary, so the address is aligned iff the offset is.
-        if (self.map.bytes().as_ptr() as usize).wrapping_add(offset) % align != 0 {
+        if !(self.map.bytes().as_ptr() as usize)
+            .wrapping_add(offset)
+            .is_multiple_of(align)
+        {
             return Err(MmapError::Misaligned {
                 path: self.path.clone(),
                 offset,

@@ -205,10 +205,10 @@ fn unwind<E>(entries: &mut Vec<Entry<'_, E>>, mut on_error: impl FnMut(E)) {
             }
         }
     }
-    if let Some(panic) = first_panic {
-        if !std::thread::panicking() {
-            resume_unwind(panic);
-        }
+    if let Some(panic) = first_panic
+        && !std::thread::panicking()
+    {
+        resume_unwind(panic);
     }
 }
 

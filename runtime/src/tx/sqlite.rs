@@ -12,11 +12,11 @@ use rusqlite::{Connection, ErrorCode, Transaction};
 /// `BEGIN <behavior>`, then `PRAGMA query_only = ON` for a read-only transaction.
 fn begin(conn: &Connection, options: &Options) -> rusqlite::Result<()> {
     conn.execute_batch(dialect::begin(options))?;
-    if options.read_only {
-        if let Err(error) = conn.execute_batch(QUERY_ONLY_ON) {
-            let _ = conn.execute_batch("ROLLBACK");
-            return Err(error);
-        }
+    if options.read_only
+        && let Err(error) = conn.execute_batch(QUERY_ONLY_ON)
+    {
+        let _ = conn.execute_batch("ROLLBACK");
+        return Err(error);
     }
     Ok(())
 }
