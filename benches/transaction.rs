@@ -182,6 +182,7 @@ fn overhead(c: &mut Criterion) {
 // ------------------------------------------------ async: sqlx SQLite file, paired as above
 
 mod async_sqlite {
+    use super::NoopConnection;
     use sqlx::ConnectOptions;
     use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
     use std::hint::black_box;
@@ -268,13 +269,9 @@ mod async_sqlite {
         conn
     }
 
-    /// An async connection whose statements cost nothing and complete at once: what remains is
-    /// keel's own work per async transaction (the engine shared with the sync form, plus the
-    /// future's state machine and its drop guard).
-    pub struct NoopConnection {
-        pub open: bool,
-    }
-
+    /// The no-op connection of the sync rows, as an async connection: statements complete at
+    /// once, so what remains is keel's own work per async transaction (the engine shared with
+    /// the sync form, plus the future's state machine and its drop guard).
     impl keel::tx::AsyncTransactional for NoopConnection {
         type Error = keel::tx::TxError;
         fn database(&self) -> &'static str {
@@ -371,7 +368,7 @@ fn transaction_async(c: &mut Criterion) {
     group.finish();
 
     let mut group = c.benchmark_group("transaction_async_fixed_cost");
-    let mut conn = async_sqlite::NoopConnection { open: false };
+    let mut conn = NoopConnection { open: false };
     group.bench_function("noop_connection_by_hand", |b| {
         b.iter(|| {
             rt.block_on(async_sqlite::noop_by_hand(&mut conn, black_box(7)))

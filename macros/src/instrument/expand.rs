@@ -61,9 +61,10 @@ pub fn instrument_block(
         quote_spanned!(arg.span()=> (#label, &#arg as &dyn ::core::fmt::Debug))
     });
     let private = krate.private();
-    // The span is finished in place (`finish_in_place(&mut span)`): a move into `finish(self)`
-    // would copy it through memory. A body that never returns never finishes it.
-    let mutability = if is_never(&sig.output) {
+    // A synchronous body's span is finished in place (`finish_in_place(&mut span)`): a move
+    // into `finish(self)` would copy it through memory. An async body's span is moved into
+    // `Span::scope` and comes back bound anew; a body that never returns never finishes it.
+    let mutability = if is_never(&sig.output) || sig.asyncness.is_some() {
         quote!()
     } else {
         quote!(mut)
