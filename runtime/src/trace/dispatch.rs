@@ -2,10 +2,13 @@
 
 use super::call_site::CallSite;
 use super::capture;
+use super::clock;
 use super::event::{Event, Outcome};
-use super::sink;
+use super::id::TraceKey;
+use super::sink::{self, Direct};
 use super::state::CAPTURES;
 use crate::context::Context;
+use crate::context::call::CurrentCall;
 
 /// Who receives a traced call's events, decided when it is entered.
 #[derive(Clone, Copy)]
@@ -39,24 +42,45 @@ pub(crate) fn emit(mut event: Event, audience: Audience) {
     }
 }
 
-/// Delivers an exit's timing straight to the sinks when every one of them is a
-/// [`Stats`](super::Stats) and nobody captures, without building an event. Returns `false`, having
-/// done nothing, otherwise: the caller then builds the event and [`emit`]s it.
+/// What a finished call tells the sinks that exits reach directly.
+pub(crate) struct Exit<'a> {
+    pub(crate) site: &'static CallSite,
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) call_id: u64,
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) trace: TraceKey,
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) parent: Option<CurrentCall>,
+    /// Raw clock readings at entry and exit.
+    pub(crate) start: u64,
+    pub(crate) end: u64,
+    pub(crate) outcome: &'a Outcome,
+    /// The return value, when recorded.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) value: Option<&'a String>,
+}
+
+/// Delivers an exit straight to the sinks when every one of them can be reached directly
+/// ([`Stats`](super::Stats), OTLP) and nobody captures, without building an event. Returns
+/// `false`, having done nothing, otherwise: the caller then builds the event and [`emit`]s it.
 #[inline]
-pub(crate) fn record_exit_timing(
-    site: &'static CallSite,
-    nanos: impl FnOnce() -> u64,
-    outcome: &Outcome,
-    audience: Audience,
-    state: u64,
-) -> bool {
+pub(crate) fn record_exit_direct(exit: &Exit<'_>, audience: Audience, state: u64) -> bool {
     let list = sink::current();
-    if !audience.sinks || list.only_stats.is_empty() || state & CAPTURES != 0 {
+    if !audience.sinks || list.direct.is_empty() || state & CAPTURES != 0 {
         return false;
     }
-    let nanos = nanos();
-    for stats in &list.only_stats {
-        stats.record(site, nanos, outcome);
+    let nanos = clock::elapsed_nanos(exit.start, exit.end);
+    for sink in &list.direct {
+        match sink {
+            Direct::Stats(stats) => stats.record(exit.site, nanos, exit.outcome),
+            // Exporters see sampled calls only, as through `emit`.
+            #[cfg(feature = "otlp")]
+            Direct::Otlp(otlp) => {
+                if exit.trace.is_sampled() {
+                    otlp.record_exit(exit, nanos);
+                }
+            }
+        }
     }
     true
 }
@@ -68,6 +92,8 @@ pub(crate) struct Listeners {
     pub(crate) audience: Audience,
     /// Someone wants entry events.
     pub(crate) wants_enters: bool,
+    /// Someone wants entry events that carry no fields.
+    pub(crate) wants_bare_enters: bool,
     /// Someone wants the events of unsampled calls (a counting sink, a capture).
     pub(crate) wants_unsampled: bool,
 }
@@ -86,6 +112,7 @@ pub(crate) fn listeners(state: u64, allowed: impl FnOnce() -> bool) -> Option<Li
     Some(Listeners {
         audience: Audience { sinks },
         wants_enters: (sinks && list.wants_enters) || capturing,
+        wants_bare_enters: (sinks && list.wants_bare_enters) || capturing,
         wants_unsampled: (sinks && list.wants_unsampled) || capturing,
     })
 }

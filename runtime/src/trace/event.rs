@@ -139,6 +139,7 @@ impl Event {
     }
 
     /// The raw clock reading at the call's exit, if the exit recorded one.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     #[inline]
     pub(crate) fn end_raw(&self) -> Option<u64> {
         (self.end_raw != 0).then_some(self.end_raw)

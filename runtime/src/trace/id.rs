@@ -180,6 +180,21 @@ impl TraceKey {
         self.flags & !LOCAL_ROOT
     }
 
+    /// The key as two words and its flags byte (for a compact copy), undone by
+    /// [`TraceKey::from_parts`].
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    #[inline]
+    pub(crate) fn to_parts(self) -> ([u64; 2], u8) {
+        (self.words, self.flags)
+    }
+
+    /// The key [`TraceKey::to_parts`] took apart.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    #[inline]
+    pub(crate) fn from_parts(words: [u64; 2], flags: u8) -> Self {
+        Self { words, flags }
+    }
+
     /// Whether the trace is sampled (recorded for export).
     #[inline]
     pub(crate) fn is_sampled(self) -> bool {

@@ -36,6 +36,31 @@ pub trait Sink: Send + Sync + 'static {
         true
     }
 
+    /// Whether this sink wants the entry events that carry no fields (calls recording no
+    /// arguments), when it wants entry events at all. A sink that reads entries only for their
+    /// fields (the OTLP sink, which sends them as the span's attributes) returns `false`, and
+    /// such calls then skip building their entry event when no other sink or capture wants it.
+    /// Read once, when the sink is added.
+    ///
+    /// ```
+    /// use keel_runtime::trace::{Event, Sink};
+    /// struct Arguments;
+    /// impl Sink for Arguments {
+    ///     fn event(&self, event: &Event) {
+    ///         for (name, value) in event.fields() {
+    ///             println!("{} {name}={value}", event.name());
+    ///         }
+    ///     }
+    ///     fn wants_enters_without_fields(&self) -> bool {
+    ///         false
+    ///     }
+    /// }
+    /// keel_runtime::trace::add_sink(Arguments);
+    /// ```
+    fn wants_enters_without_fields(&self) -> bool {
+        true
+    }
+
     /// Whether this sink reads [`Event::context`](super::Event::context). A sink that does not
     /// (such as [`Stats`](super::Stats)) returns `false`, and events then skip the context
     /// snapshot when no other sink or capture wants it. Read once, when the sink is added.
@@ -107,6 +132,34 @@ pub trait Sink: Send + Sync + 'static {
     fn as_stats(&self) -> Option<&super::Stats> {
         None
     }
+
+    /// The OTLP sink says so here, so that exits can be queued for export without building an
+    /// [`Event`] when every installed sink is one that calls can reach directly.
+    #[doc(hidden)]
+    #[cfg(feature = "otlp")]
+    fn as_otlp(&self) -> Option<&super::otlp::OtlpSink> {
+        None
+    }
+}
+
+/// A sink that exits reach without an [`Event`] being built.
+pub(crate) enum Direct {
+    Stats(super::Stats),
+    #[cfg(feature = "otlp")]
+    Otlp(super::otlp::OtlpSink),
+}
+
+impl Direct {
+    fn of(sink: &dyn Sink) -> Option<Self> {
+        if let Some(stats) = sink.as_stats() {
+            return Some(Self::Stats(stats.clone()));
+        }
+        #[cfg(feature = "otlp")]
+        if let Some(otlp) = sink.as_otlp() {
+            return Some(Self::Otlp(otlp.clone()));
+        }
+        None
+    }
 }
 
 impl<F: Fn(&Event) + Send + Sync + 'static> Sink for F {
@@ -120,15 +173,17 @@ impl<F: Fn(&Event) + Send + Sync + 'static> Sink for F {
 pub(crate) struct SinkList {
     pub(crate) sinks: Vec<Arc<dyn Sink>>,
     pub(crate) wants_enters: bool,
+    /// Some sink wants entry events that carry no fields.
+    pub(crate) wants_bare_enters: bool,
     pub(crate) wants_context: bool,
     pub(crate) wants_polls: bool,
     /// Some sink wants the events of unsampled calls.
     pub(crate) wants_unsampled: bool,
     /// Every sink does.
     pub(crate) all_want_unsampled: bool,
-    /// Every sink, when all of them are [`Stats`](super::Stats) sinks; empty otherwise. Exits
-    /// then go straight to them ([`record`](super::Stats::record)) with no event built.
-    pub(crate) only_stats: Vec<super::Stats>,
+    /// Every sink, when all of them can be reached directly ([`Stats`](super::Stats) and
+    /// OTLP sinks); empty otherwise. Exits then go straight to them with no event built.
+    pub(crate) direct: Vec<Direct>,
     /// This list is the `KEEL_TRACE` fallback ([`Stderr`](super::Stderr)), in force until the
     /// first [`add_sink`], which replaces it.
     fallback: bool,
@@ -137,11 +192,12 @@ pub(crate) struct SinkList {
 static EMPTY: SinkList = SinkList {
     sinks: Vec::new(),
     wants_enters: false,
+    wants_bare_enters: false,
     wants_context: false,
     wants_polls: false,
     wants_unsampled: false,
     all_want_unsampled: true,
-    only_stats: Vec::new(),
+    direct: Vec::new(),
     fallback: false,
 };
 
@@ -179,27 +235,31 @@ pub(crate) fn is_empty() -> bool {
 
 fn publish(sinks: Vec<Arc<dyn Sink>>, fallback: bool) {
     let wants_enters = sinks.iter().any(|sink| sink.wants_enters());
+    let wants_bare_enters = sinks
+        .iter()
+        .any(|sink| sink.wants_enters() && sink.wants_enters_without_fields());
     let wants_context = sinks.iter().any(|sink| sink.wants_context());
     let wants_polls = sinks.iter().any(|sink| sink.wants_polls());
     let wants_unsampled = sinks.iter().any(|sink| sink.wants_unsampled());
     let all_want_unsampled = sinks.iter().all(|sink| sink.wants_unsampled());
-    let stats: Vec<super::Stats> = sinks
+    let direct: Vec<Direct> = sinks
         .iter()
-        .filter_map(|sink| sink.as_stats().cloned())
+        .filter_map(|sink| Direct::of(&**sink))
         .collect();
-    let only_stats = if stats.len() == sinks.len() {
-        stats
+    let direct = if direct.len() == sinks.len() {
+        direct
     } else {
         Vec::new()
     };
     let list = SinkList {
         sinks,
         wants_enters,
+        wants_bare_enters,
         wants_context,
         wants_polls,
         wants_unsampled,
         all_want_unsampled,
-        only_stats,
+        direct,
         fallback,
     };
     let leaked: &'static mut SinkList = Box::leak(Box::new(list));

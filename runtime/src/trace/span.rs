@@ -324,7 +324,7 @@ fn enter_traced(
         trace,
     }));
     let recorded = trace.is_sampled() || listeners.wants_unsampled;
-    if recorded && listeners.wants_enters {
+    if recorded && listeners.wants_enters && (listeners.wants_bare_enters || !fields.is_empty()) {
         let fields = fields
             .iter()
             .map(|(name, value)| (*name, format!("{value:?}")))
@@ -362,9 +362,18 @@ fn exit(active: &Active, outcome: Outcome, value: Option<String>) {
         return;
     }
     let end = clock::now();
-    let nanos = || clock::elapsed_nanos(active.start, end);
     let state = STATE.load(Ordering::Relaxed);
-    if !dispatch::record_exit_timing(active.site, nanos, &outcome, active.audience, state) {
+    let direct = dispatch::Exit {
+        site: active.site,
+        call_id: active.call_id,
+        trace: active.trace,
+        parent: active.parent,
+        start: active.start,
+        end,
+        outcome: &outcome,
+        value: value.as_ref(),
+    };
+    if !dispatch::record_exit_direct(&direct, active.audience, state) {
         let elapsed = clock::elapsed(active.start, end);
         let fields = value.map(|v| vec![("return", v)]).unwrap_or_default();
         dispatch::emit(
@@ -384,21 +393,37 @@ fn exit(active: &Active, outcome: Outcome, value: Option<String>) {
     call::set(active.outer);
 }
 
+thread_local! {
+    /// The last call id handed out on this thread (0 before the first).
+    static NEXT_CALL: Cell<u64> = const { Cell::new(0) };
+}
+
 /// Thread number in the top 24 bits, a per-thread counter below: unique without a shared
 /// counter on the hot path.
 fn next_call_id() -> u64 {
     static THREADS: AtomicU64 = AtomicU64::new(1);
-    thread_local! {
-        static NEXT: Cell<u64> = const { Cell::new(0) };
-    }
-    NEXT.try_with(|next| {
-        let mut id = next.get();
-        if id == 0 {
-            id = THREADS.fetch_add(1, Ordering::Relaxed) << 40;
-        }
-        id += 1;
-        next.set(id);
-        id
-    })
-    .unwrap_or_else(|_| THREADS.fetch_add(1, Ordering::Relaxed) << 40)
+    NEXT_CALL
+        .try_with(|next| {
+            let mut id = next.get();
+            if id == 0 {
+                id = THREADS.fetch_add(1, Ordering::Relaxed) << 40;
+            }
+            id += 1;
+            next.set(id);
+            id
+        })
+        .unwrap_or_else(|_| THREADS.fetch_add(1, Ordering::Relaxed) << 40)
+}
+
+/// Whether call `call_id` was entered on this thread (its id carries this thread's number):
+/// false for an async call that started on another thread and finishes here.
+#[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+#[inline]
+pub(crate) fn entered_on_this_thread(call_id: u64) -> bool {
+    NEXT_CALL
+        .try_with(|next| {
+            let last = next.get();
+            last != 0 && last >> 40 == call_id >> 40
+        })
+        .unwrap_or(false)
 }

@@ -1,9 +1,9 @@
-//! The export thread: batches queued spans, encodes them with `opentelemetry-proto`'s types and
+//! The export thread: collects the spans every traced thread queued, batches them, encodes them with `opentelemetry-proto`'s types and
 //! POSTs them to the OTLP/HTTP endpoint.
 
-use super::{FinishedSpan, Record, Shared};
+use super::{OutcomeKind, Record, Shared};
+use crate::trace::CallSite;
 use crate::trace::clock;
-use crate::trace::event::Outcome;
 use crate::trace::id::SpanId;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
@@ -15,7 +15,6 @@ use prost::Message;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// OTLP span flags: the "is remote" bit below is meaningful.
@@ -60,6 +59,9 @@ pub(super) struct Exporter {
     /// Entry fields waiting for their exit, by call id; at most `pending_limit` of them.
     pending: HashMap<u64, Vec<(&'static str, String)>>,
     pending_limit: usize,
+    /// Exits of calls entered on another thread, read before that thread's queue was: they
+    /// wait one pass for their entry record.
+    waiting: Vec<Record>,
     agent: ureq::Agent,
 }
 
@@ -93,59 +95,122 @@ impl Exporter {
             interval,
             pending: HashMap::new(),
             pending_limit,
+            waiting: Vec::new(),
             agent,
         }
     }
 
-    /// Runs until every handle is gone (in practice, the life of the process).
-    pub(super) fn run(mut self, records: Receiver<Record>) {
+    /// Runs for the life of the process: collects the records of every thread's queue when
+    /// woken (a thread queued `wake_every` records, or a flush was asked for) or when the batch
+    /// interval has passed, and sends full batches at once and partial ones at the interval.
+    pub(super) fn run(mut self) {
         let mut batch: Vec<Span> = Vec::with_capacity(self.max_batch);
         let mut deadline = Instant::now() + self.interval;
+        let mut flushed = 0;
         loop {
-            let wait = deadline.saturating_duration_since(Instant::now());
-            match records.recv_timeout(wait) {
-                Ok(Record::Enter { call_id, fields }) => {
-                    if self.pending.len() >= self.pending_limit {
-                        // Entries whose exits never came (leaked spans): forget them.
-                        self.pending.clear();
-                    }
-                    self.pending.insert(call_id, fields);
-                }
-                Ok(Record::Exit(finished)) => {
-                    let span = self.span(finished);
-                    batch.push(span);
-                    if batch.len() >= self.max_batch {
-                        self.send(&mut batch);
-                        deadline = Instant::now() + self.interval;
-                    }
-                }
-                Ok(Record::Flush(ticket)) => {
-                    self.send(&mut batch);
-                    let mut flushed = self
-                        .shared
-                        .flushed
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    *flushed = (*flushed).max(ticket);
-                    self.shared.flushed_changed.notify_all();
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    self.send(&mut batch);
-                    deadline = Instant::now() + self.interval;
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    self.send(&mut batch);
-                    return;
-                }
+            std::thread::park_timeout(deadline.saturating_duration_since(Instant::now()));
+            // Acquire: pairs with the flush's Release, so every record queued before the flush
+            // was asked for is in the queues read below.
+            let ticket = self.shared.flush_requested.load(Ordering::Acquire);
+            self.collect(&mut batch);
+            if ticket > flushed {
+                // A second pass settles the exits that waited for an entry in another queue.
+                self.collect(&mut batch);
+                self.send(&mut batch);
+                flushed = ticket;
+                let mut done = self
+                    .shared
+                    .flushed
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                *done = (*done).max(ticket);
+                self.shared.flushed_changed.notify_all();
+            }
+            if Instant::now() >= deadline {
+                self.send(&mut batch);
+                deadline = Instant::now() + self.interval;
             }
         }
     }
 
+    /// Takes every record queued so far out of the queues (retiring those of exited threads)
+    /// and turns the finished spans into OTLP spans, sending each batch that fills up.
+    ///
+    /// An exit whose call was entered on another thread may be read before that call's entry
+    /// record: it waits for the next pass, which reads every queue again after this one and so
+    /// sees any entry queued before the exit.
+    fn collect(&mut self, batch: &mut Vec<Span>) {
+        let mut records = Vec::new();
+        {
+            let shared = &self.shared;
+            let mut rings = shared
+                .rings
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            rings.retain_mut(|ring| {
+                // Checked first: an abandoned queue gets no more records after this.
+                let abandoned = ring.records.is_abandoned();
+                let available = ring.records.slots();
+                records.extend((0..available).filter_map(|_| ring.records.pop().ok()));
+                if abandoned {
+                    shared
+                        .queued
+                        .fetch_add(ring.counts.spans.load(Ordering::Relaxed), Ordering::Relaxed);
+                    shared.dropped.fetch_add(
+                        ring.counts.dropped.load(Ordering::Relaxed),
+                        Ordering::Relaxed,
+                    );
+                }
+                !abandoned
+            });
+            records.extend(
+                shared
+                    .orphans
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .drain(..),
+            );
+        }
+        let waited = std::mem::take(&mut self.waiting);
+        for record in records {
+            if !record.is_span() {
+                if self.pending.len() >= self.pending_limit {
+                    // Entries whose exits never came (leaked spans): forget them.
+                    self.pending.clear();
+                }
+                let fields = record.extra.map(|extra| extra.fields).unwrap_or_default();
+                self.pending.insert(record.call_id, fields);
+            } else if record.migrated() && !self.pending.contains_key(&record.call_id) {
+                self.waiting.push(record);
+            } else {
+                self.add(batch, record);
+            }
+        }
+        for finished in waited {
+            self.add(batch, finished);
+        }
+    }
+
+    fn add(&mut self, batch: &mut Vec<Span>, finished: Record) {
+        let Some(site) = finished.site else {
+            return; // an entry record: not a span
+        };
+        let span = self.span(site, finished);
+        batch.push(span);
+        if batch.len() >= self.max_batch {
+            self.send(batch);
+        }
+    }
+
     /// The OTLP span of a finished call.
-    fn span(&mut self, finished: FinishedSpan) -> Span {
-        let site = finished.site;
+    fn span(&mut self, site: &'static CallSite, finished: Record) -> Span {
         let end = self.anchor.unix_nanos(finished.end);
-        let mut attributes = Vec::with_capacity(2 + finished.fields.len());
+        let trace = finished.trace();
+        let outcome = finished.outcome();
+        let remote_parent = finished.remote_parent();
+        let elapsed_nanos = finished.elapsed_nanos();
+        let extra = finished.extra.map(|extra| *extra).unwrap_or_default();
+        let mut attributes = Vec::with_capacity(2 + extra.fields.len());
         attributes.push(string_attribute("code.file.path", site.file().to_string()));
         attributes.push(KeyValue {
             key: "code.line.number".to_string(),
@@ -155,38 +220,38 @@ impl Exporter {
             ..KeyValue::default()
         });
         let entry = self.pending.remove(&finished.call_id).unwrap_or_default();
-        for (key, value) in entry.into_iter().chain(finished.fields) {
+        for (key, value) in entry.into_iter().chain(extra.fields) {
             attributes.push(string_attribute(key, value));
         }
-        let status = match finished.outcome {
-            Outcome::Ok => Status {
+        let status = match outcome {
+            OutcomeKind::Ok => Status {
                 code: status::StatusCode::Ok as i32,
                 message: String::new(),
             },
-            Outcome::Err(message) => Status {
+            OutcomeKind::Err => Status {
                 code: status::StatusCode::Error as i32,
-                message,
+                message: extra.error.unwrap_or_default(),
             },
-            Outcome::Panicked => Status {
+            OutcomeKind::Panicked => Status {
                 code: status::StatusCode::Error as i32,
                 message: "panicked".to_string(),
             },
-            Outcome::Cancelled => {
+            OutcomeKind::Cancelled => {
                 attributes.push(string_attribute("keel.outcome", "cancelled".to_string()));
                 Status::default()
             }
         };
-        let remote_parent = matches!(finished.parent, Some((_, true)));
-        let flags = u32::from(finished.trace.flags())
+        let flags = u32::from(trace.flags())
             | CONTEXT_HAS_IS_REMOTE
             | if remote_parent { CONTEXT_IS_REMOTE } else { 0 };
         Span {
-            trace_id: finished.trace.trace_id().to_bytes().to_vec(),
+            trace_id: trace.trace_id().to_bytes().to_vec(),
             span_id: SpanId::of_call(finished.call_id).to_bytes().to_vec(),
-            parent_span_id: finished
-                .parent
-                .map(|(call_id, _)| SpanId::of_call(call_id).to_bytes().to_vec())
-                .unwrap_or_default(),
+            parent_span_id: if finished.parent == 0 {
+                Vec::new()
+            } else {
+                SpanId::of_call(finished.parent).to_bytes().to_vec()
+            },
             flags,
             name: site.name().to_string(),
             kind: if remote_parent {
@@ -194,7 +259,7 @@ impl Exporter {
             } else {
                 span::SpanKind::Internal as i32
             },
-            start_time_unix_nano: end.saturating_sub(finished.elapsed_nanos),
+            start_time_unix_nano: end.saturating_sub(elapsed_nanos),
             end_time_unix_nano: end,
             attributes,
             status: Some(status),

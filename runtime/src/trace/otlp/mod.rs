@@ -2,9 +2,10 @@
 //! OTLP/HTTP receiver (an OpenTelemetry collector, Jaeger, Grafana Tempo) as protobuf, encoded
 //! with the OpenTelemetry project's own generated types (`opentelemetry-proto`).
 //!
-//! The traced thread does almost nothing: it puts a small record of the span into a bounded
-//! queue and returns. A full queue drops the span and counts it; it never blocks. A background
-//! thread batches the records (up to [`max_batch`](OtlpSinkBuilder::max_batch) spans, or what
+//! The traced thread does almost nothing: it puts a small record of the span into its own
+//! bounded queue (one per thread, a wait-free single-producer ring: no lock, no atomic
+//! read-modify-write) and returns. A full queue drops the span and counts it; it never blocks.
+//! A background thread collects the records from every thread's queue, batches them (up to [`max_batch`](OtlpSinkBuilder::max_batch) spans, or what
 //! arrived within [`batch_interval`](OtlpSinkBuilder::batch_interval)) and POSTs them. A receiver
 //! that is down, answers errors or never answers costs the program nothing but those spans:
 //! they are counted in [`ExportStats`], which [`OtlpSink::stats`] returns and which is printed
@@ -29,15 +30,17 @@ mod export;
 
 use super::call_site::CallSite;
 use super::clock;
+use super::dispatch::Exit;
 use super::event::{Event, EventKind, Outcome};
 use super::id::TraceKey;
 use super::sink::Sink;
 use super::traceparent::REMOTE;
 use core::fmt;
 use core::time::Duration;
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{SyncSender, TrySendError};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 
 /// Where spans go when no endpoint is configured and no `OTEL_EXPORTER_OTLP_*` variable is set.
@@ -62,7 +65,6 @@ pub const DEFAULT_ENDPOINT: &str = "http://localhost:4318/v1/traces";
 #[derive(Clone)]
 pub struct OtlpSink {
     shared: Arc<Shared>,
-    queue: SyncSender<Record>,
 }
 
 /// Configuration of an [`OtlpSink`]; from [`OtlpSink::builder`].
@@ -73,7 +75,7 @@ pub struct OtlpSink {
 /// let sink = OtlpSink::builder()
 ///     .endpoint("http://127.0.0.1:4318/v1/traces")
 ///     .service_name("billing")
-///     .queue_capacity(16_384)
+///     .queue_capacity(8192)
 ///     .max_batch(1024)
 ///     .batch_interval(Duration::from_millis(100))
 ///     .export_timeout(Duration::from_secs(2))
@@ -95,6 +97,8 @@ pub struct OtlpSinkBuilder {
 
 /// What an [`OtlpSink`] has done so far.
 ///
+/// Counts cover every thread's queue, those of threads that have exited included.
+///
 /// ```
 /// let stats = keel_runtime::trace::otlp::ExportStats::default();
 /// assert_eq!(stats.to_string(), "0 spans queued, 0 exported, 0 dropped (queue full), 0 failed to send");
@@ -105,7 +109,7 @@ pub struct ExportStats {
     pub queued: u64,
     /// Spans the receiver accepted (a 2xx answer).
     pub exported: u64,
-    /// Spans dropped on the traced thread because the queue was full.
+    /// Spans dropped on the traced thread because its queue was full.
     pub dropped: u64,
     /// Spans whose request failed: no connection, an error status, or no answer in time.
     pub failed: u64,
@@ -163,31 +167,124 @@ pub enum OtlpError {
     },
 }
 
-/// One queued item: what the traced thread hands to the export thread.
-enum Record {
-    /// A call's entry fields (only entries that have some), joined to its exit by call id.
-    Enter {
-        call_id: u64,
-        fields: Vec<(&'static str, String)>,
-    },
-    /// A finished call.
-    Exit(FinishedSpan),
-    /// Everything queued before this is to be sent now; then `flushed` reaches the number.
-    Flush(u64),
-}
-
-/// A finished call as the export thread needs it; ids and times are derived there.
-struct FinishedSpan {
-    site: &'static CallSite,
+/// One queued item, what the traced thread hands to the export thread: a finished call, or the
+/// entry fields of a call (only entries that have some), joined to its exit by call id.
+///
+/// One cache line: the traced thread writes it into its queue's slot field by field, and the
+/// export thread reads it from there, so each span moves one line between the two cores.
+/// What is rare (an error message, recorded fields) is boxed.
+#[repr(align(64))]
+struct Record {
+    /// The function (`None`: an entry record).
+    site: Option<&'static CallSite>,
     call_id: u64,
-    trace: TraceKey,
-    /// The parent's call id, and whether it is a remote parent.
-    parent: Option<(u64, bool)>,
+    /// The trace key's words (see [`TraceKey::to_parts`]).
+    trace: [u64; 2],
+    /// The parent's call id, 0 for none.
+    parent: u64,
     /// Raw clock reading at the exit.
     end: u64,
-    elapsed_nanos: u64,
-    outcome: Outcome,
+    /// The elapsed nanoseconds (low [`ELAPSED_BITS`] bits, saturated) and, above them, the
+    /// trace flags, the outcome and the [`REMOTE_PARENT`] and [`MIGRATED`] bits.
+    packed: u64,
+    /// The error message and the recorded fields, when there are any.
+    extra: Option<Box<Extra>>,
+}
+
+const _: () = assert!(core::mem::size_of::<Record>() == 64);
+
+/// What few records carry.
+#[derive(Default)]
+struct Extra {
+    /// The `Err` outcome's text.
+    error: Option<String>,
     fields: Vec<(&'static str, String)>,
+}
+
+/// Bits of [`Record::packed`] holding the elapsed time: 2^52 ns is 52 days, the longest
+/// duration a span can report.
+const ELAPSED_BITS: u32 = 52;
+const ELAPSED_MASK: u64 = (1 << ELAPSED_BITS) - 1;
+/// The trace flags byte sits at this bit of [`Record::packed`].
+const FLAGS_SHIFT: u32 = ELAPSED_BITS;
+/// The outcome's two bits (see [`OutcomeKind`]).
+const OUTCOME_SHIFT: u32 = FLAGS_SHIFT + 8;
+/// The parent is in another process.
+const REMOTE_PARENT: u64 = 1 << (OUTCOME_SHIFT + 2);
+/// Entered on another thread (an async call that moved): its entry record, if any, is in that
+/// thread's queue, which the export thread may read after this one.
+const MIGRATED: u64 = 1 << (OUTCOME_SHIFT + 3);
+
+/// How a recorded call ended, in two bits.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum OutcomeKind {
+    Ok = 0,
+    Err = 1,
+    Panicked = 2,
+    Cancelled = 3,
+}
+
+impl Record {
+    fn is_span(&self) -> bool {
+        self.site.is_some()
+    }
+
+    fn trace(&self) -> TraceKey {
+        TraceKey::from_parts(self.trace, (self.packed >> FLAGS_SHIFT) as u8)
+    }
+
+    fn elapsed_nanos(&self) -> u64 {
+        self.packed & ELAPSED_MASK
+    }
+
+    fn outcome(&self) -> OutcomeKind {
+        match (self.packed >> OUTCOME_SHIFT) & 3 {
+            0 => OutcomeKind::Ok,
+            1 => OutcomeKind::Err,
+            2 => OutcomeKind::Panicked,
+            _ => OutcomeKind::Cancelled,
+        }
+    }
+
+    fn remote_parent(&self) -> bool {
+        self.packed & REMOTE_PARENT != 0
+    }
+
+    fn migrated(&self) -> bool {
+        self.packed & MIGRATED != 0
+    }
+}
+
+/// The export thread's end of one traced thread's queue.
+struct RingEnd {
+    records: rtrb::Consumer<Record>,
+    counts: Arc<RingCounts>,
+}
+
+/// Counts kept by the traced thread that owns a queue, read by [`OtlpSink::stats`].
+#[derive(Default)]
+struct RingCounts {
+    /// Spans accepted into the queue; written by its owner only (a plain store, no
+    /// read-modify-write on the hot path).
+    spans: AtomicU64,
+    /// Spans dropped because the queue was full.
+    dropped: AtomicU64,
+}
+
+/// The traced thread's end of its queue for one sink.
+struct LocalRing {
+    shared: Arc<Shared>,
+    records: rtrb::Producer<Record>,
+    counts: Arc<RingCounts>,
+    /// Mirror of `counts.spans`, so that counting needs no atomic read.
+    spans: u64,
+    /// Records until the export thread is woken to collect them.
+    until_wake: usize,
+}
+
+thread_local! {
+    /// This thread's queues, one per sink it has sent spans to (almost always one).
+    static LOCAL_RINGS: RefCell<Vec<LocalRing>> = const { RefCell::new(Vec::new()) };
 }
 
 /// State shared by the handles and the export thread.
@@ -195,7 +292,20 @@ struct Shared {
     endpoint: String,
     exit_timeout: Duration,
     export_timeout: Duration,
+    /// Capacity of each thread's queue.
+    thread_capacity: usize,
+    /// Records a thread queues between two wake-ups of the export thread.
+    wake_every: usize,
+    /// Every live thread's queue, and those of exited threads until they are emptied.
+    rings: Mutex<Vec<RingEnd>>,
+    /// Records from threads whose queues are gone (a span finishing while its thread's
+    /// thread-locals are destroyed), bounded by `thread_capacity`.
+    orphans: Mutex<VecDeque<Record>>,
+    /// The export thread, to wake it.
+    exporter: OnceLock<std::thread::Thread>,
+    /// Spans accepted from queues now retired, and from `orphans`.
     queued: AtomicU64,
+    /// Spans dropped from queues now retired, and from `orphans`.
     dropped: AtomicU64,
     exported: AtomicU64,
     failed: AtomicU64,
@@ -215,7 +325,7 @@ struct Shared {
 impl OtlpSink {
     /// A builder with the defaults: endpoint from `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, else
     /// `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`, else [`DEFAULT_ENDPOINT`]; service name from
-    /// `OTEL_SERVICE_NAME`, else the executable's name; a queue of 16,384 spans, batches of up to
+    /// `OTEL_SERVICE_NAME`, else the executable's name; a queue of 4,096 spans per thread, batches of up to
     /// 512 spans sent at least every 200 ms, a 10 s request timeout and a 500 ms exit flush.
     ///
     /// ```
@@ -226,7 +336,7 @@ impl OtlpSink {
         OtlpSinkBuilder {
             endpoint: None,
             service_name: None,
-            queue_capacity: 16_384,
+            queue_capacity: 4096,
             max_batch: 512,
             batch_interval: Duration::from_millis(200),
             export_timeout: Duration::from_secs(10),
@@ -278,18 +388,10 @@ impl OtlpSink {
     fn flush_within(&self, timeout: Duration) -> Result<ExportStats, OtlpError> {
         let deadline = Instant::now() + timeout;
         let shared = &self.shared;
-        let ticket = shared.flush_requested.fetch_add(1, Ordering::Relaxed) + 1;
-        let mut marker = Record::Flush(ticket);
-        loop {
-            match self.queue.try_send(marker) {
-                Ok(()) => break,
-                Err(TrySendError::Full(back)) if Instant::now() < deadline => {
-                    marker = back;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                Err(_) => return Err(self.timed_out(timeout)),
-            }
-        }
+        // Release: what this thread queued (or saw queued) before is visible to the export
+        // thread once it reads the ticket.
+        let ticket = shared.flush_requested.fetch_add(1, Ordering::Release) + 1;
+        shared.wake_exporter();
         let mut flushed = shared
             .flushed
             .lock()
@@ -338,30 +440,222 @@ impl OtlpSink {
         }
     }
 
+    /// A finished call, straight from its span (no event built).
     #[inline]
-    fn push(&self, record: Record) {
-        let is_span = matches!(record, Record::Exit(_));
-        match self.queue.try_send(record) {
-            Ok(()) => {
-                if is_span {
-                    self.shared.queued.fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn record_exit(&self, exit: &Exit<'_>, elapsed_nanos: u64) {
+        self.push(Make::Exit {
+            exit,
+            elapsed_nanos,
+            fields: ExitFields::Value(exit.value),
+        });
+    }
+
+    /// Queues the record `make` describes on this thread's queue for this sink, never waiting.
+    #[inline]
+    fn push(&self, make: Make<'_>) {
+        let queued = LOCAL_RINGS.try_with(|rings| {
+            let Ok(mut rings) = rings.try_borrow_mut() else {
+                return false;
+            };
+            let index = match rings
+                .iter()
+                .position(|ring| Arc::ptr_eq(&ring.shared, &self.shared))
+            {
+                Some(index) => index,
+                None => {
+                    rings.push(self.shared.new_ring());
+                    rings.len() - 1
+                }
+            };
+            rings[index].push(&make);
+            true
+        });
+        if queued != Ok(true) {
+            self.shared.push_orphan(make.record());
+        }
+    }
+}
+
+/// What a record is built from. The record is built where it is stored (in the queue's slot),
+/// so the traced thread never copies it, and not at all when the queue is full.
+enum Make<'a> {
+    Enter(&'a Event),
+    Exit {
+        exit: &'a Exit<'a>,
+        elapsed_nanos: u64,
+        fields: ExitFields<'a>,
+    },
+}
+
+/// Where an exit's fields come from.
+enum ExitFields<'a> {
+    /// The return value, if recorded (the direct path).
+    Value(Option<&'a String>),
+    /// An event's fields.
+    Event(&'a Event),
+}
+
+impl Make<'_> {
+    fn is_span(&self) -> bool {
+        matches!(self, Make::Exit { .. })
+    }
+
+    #[inline(always)]
+    fn record(&self) -> Record {
+        match self {
+            Make::Enter(event) => Record {
+                site: None,
+                call_id: event.call_id(),
+                trace: [0; 2],
+                parent: 0,
+                end: 0,
+                packed: 0,
+                extra: Some(Box::new(Extra {
+                    error: None,
+                    fields: event.fields().to_vec(),
+                })),
+            },
+            Make::Exit {
+                exit,
+                elapsed_nanos,
+                fields,
+            } => {
+                let (trace, flags) = exit.trace.to_parts();
+                let (outcome, error) = match exit.outcome {
+                    Outcome::Ok => (OutcomeKind::Ok, None),
+                    Outcome::Err(message) => (OutcomeKind::Err, Some(message.clone())),
+                    Outcome::Panicked => (OutcomeKind::Panicked, None),
+                    Outcome::Cancelled => (OutcomeKind::Cancelled, None),
+                };
+                let fields = match fields {
+                    ExitFields::Value(value) => value
+                        .map(|value| vec![("return", value.clone())])
+                        .unwrap_or_default(),
+                    ExitFields::Event(event) => event.fields().to_vec(),
+                };
+                let mut packed = (*elapsed_nanos).min(ELAPSED_MASK)
+                    | u64::from(flags) << FLAGS_SHIFT
+                    | (outcome as u64) << OUTCOME_SHIFT;
+                let parent = match exit.parent {
+                    Some(parent) => {
+                        if core::ptr::eq(parent.site, &REMOTE) {
+                            packed |= REMOTE_PARENT;
+                        }
+                        parent.call_id
+                    }
+                    None => 0,
+                };
+                if !super::span::entered_on_this_thread(exit.call_id) {
+                    packed |= MIGRATED;
+                }
+                Record {
+                    site: Some(exit.site),
+                    call_id: exit.call_id,
+                    trace,
+                    parent,
+                    end: exit.end,
+                    packed,
+                    extra: (error.is_some() || !fields.is_empty())
+                        .then(|| Box::new(Extra { error, fields })),
                 }
             }
-            Err(TrySendError::Full(Record::Exit(_))) | Err(TrySendError::Disconnected(_)) => {
-                self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl LocalRing {
+    #[inline(always)]
+    fn push(&mut self, make: &Make<'_>) {
+        let is_span = make.is_span();
+        match self.records.write_chunk_uninit(1) {
+            Ok(mut chunk) => {
+                chunk.as_mut_slices().0[0].write(make.record());
+                // SAFETY: the chunk is the one slot just written above.
+                unsafe { chunk.commit_all() };
+                if is_span {
+                    self.spans += 1;
+                    self.counts.spans.store(self.spans, Ordering::Relaxed);
+                }
             }
             // A lost entry costs only the span's argument attributes.
-            Err(TrySendError::Full(_)) => {}
+            Err(_) => {
+                if is_span {
+                    self.counts.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        self.until_wake -= 1;
+        if self.until_wake == 0 {
+            self.until_wake = self.shared.wake_every;
+            self.shared.wake_exporter();
         }
     }
 }
 
 impl Shared {
+    /// A new queue for the calling thread, registered with the export thread.
+    #[cold]
+    fn new_ring(self: &Arc<Self>) -> LocalRing {
+        let (records, consumer) = rtrb::RingBuffer::new(self.thread_capacity);
+        let counts = Arc::new(RingCounts::default());
+        self.rings
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(RingEnd {
+                records: consumer,
+                counts: Arc::clone(&counts),
+            });
+        LocalRing {
+            shared: Arc::clone(self),
+            records,
+            counts,
+            spans: 0,
+            until_wake: self.wake_every,
+        }
+    }
+
+    /// Queues a record of a thread that has no queue any more (rare: a span finishing while
+    /// its thread's thread-locals are destroyed).
+    #[cold]
+    fn push_orphan(&self, record: Record) {
+        let is_span = record.is_span();
+        let mut orphans = self.orphans.lock().unwrap_or_else(PoisonError::into_inner);
+        if orphans.len() < self.thread_capacity {
+            orphans.push_back(record);
+            if is_span {
+                self.queued.fetch_add(1, Ordering::Relaxed);
+            }
+        } else if is_span {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        drop(orphans);
+        self.wake_exporter();
+    }
+
+    fn wake_exporter(&self) {
+        if let Some(exporter) = self.exporter.get() {
+            exporter.unpark();
+        }
+    }
+
     fn stats(&self) -> ExportStats {
+        let (mut queued, mut dropped) = (
+            self.queued.load(Ordering::Relaxed),
+            self.dropped.load(Ordering::Relaxed),
+        );
+        for ring in self
+            .rings
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            queued += ring.counts.spans.load(Ordering::Relaxed);
+            dropped += ring.counts.dropped.load(Ordering::Relaxed);
+        }
         ExportStats {
-            queued: self.queued.load(Ordering::Relaxed),
+            queued,
             exported: self.exported.load(Ordering::Relaxed),
-            dropped: self.dropped.load(Ordering::Relaxed),
+            dropped,
             failed: self.failed.load(Ordering::Relaxed),
             requests: self.requests.load(Ordering::Relaxed),
             last_error: self
@@ -393,8 +687,9 @@ impl OtlpSinkBuilder {
         self
     }
 
-    /// How many finished spans may wait for the export thread; past that, spans are dropped
-    /// and counted. Memory is bounded by this times about 100 bytes plus the spans' fields.
+    /// How many finished spans may wait for the export thread in each traced thread's queue;
+    /// past that, that thread's spans are dropped and counted. Memory is bounded by this times
+    /// about 130 bytes (plus the spans' fields) per thread that has sent spans to the sink.
     pub fn queue_capacity(mut self, spans: usize) -> Self {
         self.queue_capacity = spans;
         self
@@ -451,6 +746,13 @@ impl OtlpSinkBuilder {
             endpoint,
             exit_timeout: self.exit_timeout,
             export_timeout: self.export_timeout,
+            thread_capacity: self.queue_capacity,
+            // Often enough to keep a busy thread's queue from filling, rarely enough that the
+            // wake-up costs nothing per span.
+            wake_every: self.max_batch.min(self.queue_capacity / 4).max(1),
+            rings: Mutex::new(Vec::new()),
+            orphans: Mutex::new(VecDeque::new()),
+            exporter: OnceLock::new(),
             queued: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             exported: AtomicU64::new(0),
@@ -464,7 +766,6 @@ impl OtlpSinkBuilder {
             flushed: Mutex::new(0),
             flushed_changed: Condvar::new(),
         });
-        let (queue, records) = std::sync::mpsc::sync_channel(self.queue_capacity);
         let exporter = export::Exporter::new(
             Arc::clone(&shared),
             service_name,
@@ -473,11 +774,12 @@ impl OtlpSinkBuilder {
             self.batch_interval,
             self.queue_capacity,
         );
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("keel-otlp-export".into())
-            .spawn(move || exporter.run(records))
+            .spawn(move || exporter.run())
             .map_err(OtlpError::Thread)?;
-        let sink = OtlpSink { shared, queue };
+        let _ = shared.exporter.set(thread.thread().clone());
+        let sink = OtlpSink { shared };
         // The flush at exit: a finalizer left registered for the process's lifetime.
         let at_exit = sink.clone();
         std::mem::forget(crate::finalize::Finalizer::new(move || {
@@ -530,32 +832,39 @@ impl Sink for OtlpSink {
         match event.kind() {
             EventKind::Enter => {
                 if !event.fields().is_empty() {
-                    self.push(Record::Enter {
-                        call_id: event.call_id(),
-                        fields: event.fields().to_vec(),
-                    });
+                    self.push(Make::Enter(event));
                 }
             }
             EventKind::Exit { elapsed, outcome } => {
-                let end = event.end_raw().unwrap_or_else(clock::now);
-                let parent = event
-                    .parent_call()
-                    .map(|parent| (parent.call_id, core::ptr::eq(parent.site, &REMOTE)));
-                self.push(Record::Exit(FinishedSpan {
+                let exit = Exit {
                     site: event.call_site(),
                     call_id: event.call_id(),
                     trace: event.trace_key(),
-                    parent,
-                    end,
-                    elapsed_nanos: u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
-                    outcome: outcome.clone(),
-                    fields: event.fields().to_vec(),
-                }));
+                    parent: event.parent_call(),
+                    start: 0, // unused: the elapsed time is known
+                    end: event.end_raw().unwrap_or_else(clock::now),
+                    outcome,
+                    value: None,
+                };
+                let elapsed_nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+                self.push(Make::Exit {
+                    exit: &exit,
+                    elapsed_nanos,
+                    fields: ExitFields::Event(event),
+                });
             }
         }
     }
 
+    fn as_otlp(&self) -> Option<&OtlpSink> {
+        Some(self)
+    }
+
     fn wants_context(&self) -> bool {
+        false
+    }
+
+    fn wants_enters_without_fields(&self) -> bool {
         false
     }
 
