@@ -15,15 +15,21 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 static TURN: Mutex<()> = Mutex::new(());
 
 /// A fresh receiver and an OTLP sink sending to it, installed alone.
+///
+/// The batch interval is longer than any test: spans go out because a batch filled up or a
+/// flush asked, never because time passed.
 fn installed_sink() -> (Receiver, OtlpSink) {
     let receiver = Receiver::start(Behaviour::Accept);
     let sink = OtlpSink::builder()
         .endpoint(receiver.endpoint())
         .service_name("otlp-threads")
+        .batch_interval(Duration::from_secs(600))
+        .export_timeout(Duration::from_secs(5))
         .build()
         .unwrap();
     trace::clear_sinks();
@@ -165,6 +171,10 @@ fn the_direct_and_the_event_paths_export_the_same_span() {
     trace::add_sink(stats.clone());
     doubled(5).unwrap();
     doubled(0).unwrap_err();
+    // Unsampled: Stats counts the call, the exporter never sees it.
+    trace::set_sampler(0.0);
+    doubled(7).unwrap();
+    trace::set_sampler(1.0);
     // A closure sink: every exit now goes through an event.
     trace::add_sink(|_: &trace::Event| {});
     doubled(6).unwrap();
@@ -172,7 +182,7 @@ fn the_direct_and_the_event_paths_export_the_same_span() {
     let counts = sink.flush().unwrap();
     assert_eq!(counts.exported, 4, "{counts}");
     let calls = stats.function("otlp_threads::doubled").unwrap();
-    assert_eq!((calls.calls(), calls.errors()), (4, 2));
+    assert_eq!((calls.calls(), calls.errors()), (5, 2));
     let spans = named(&receiver.spans(), "otlp_threads::doubled");
     let by_x = |x: &str| -> Vec<&Received> {
         spans
@@ -192,5 +202,32 @@ fn the_direct_and_the_event_paths_export_the_same_span() {
         let status = zero.span.status.clone().unwrap();
         assert_eq!((status.code, status.message.as_str()), (2, "zero"));
     }
+    trace::clear_sinks();
+}
+
+#[keel::instrument]
+fn tick() {}
+
+#[test]
+fn the_export_thread_answers_every_wake_up_while_it_sends() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let (receiver, sink) = installed_sink();
+    // Each round fills batches (the export thread is woken and sends while this thread goes
+    // on), then flushes: no wake-up may be lost to the HTTP client's own waiting, or the flush
+    // would wait out the batch interval and time out.
+    let start = Instant::now();
+    for round in 1..=20u64 {
+        for _ in 0..1500 {
+            tick();
+        }
+        let stats = sink.flush().unwrap();
+        assert_eq!(stats.exported, round * 1500, "{stats}");
+    }
+    assert_eq!(receiver.span_count(), 30_000);
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
     trace::clear_sinks();
 }

@@ -42,6 +42,28 @@ pub(crate) fn emit(mut event: Event, audience: Audience) {
     }
 }
 
+/// Delivers an exit's timing straight to the sinks when every one of them is a
+/// [`Stats`](super::Stats) and nobody captures, without building an event. Returns `false`, having
+/// done nothing, otherwise.
+#[inline]
+pub(crate) fn record_exit_timing(
+    site: &'static CallSite,
+    nanos: impl FnOnce() -> u64,
+    outcome: &Outcome,
+    audience: Audience,
+    state: u64,
+) -> bool {
+    let list = sink::current();
+    if !audience.sinks || list.only_stats.is_empty() || state & CAPTURES != 0 {
+        return false;
+    }
+    let nanos = nanos();
+    for stats in &list.only_stats {
+        stats.record(site, nanos, outcome);
+    }
+    true
+}
+
 /// What a finished call tells the sinks that exits reach directly.
 pub(crate) struct Exit<'a> {
     pub(crate) site: &'static CallSite,
@@ -61,8 +83,9 @@ pub(crate) struct Exit<'a> {
 }
 
 /// Delivers an exit straight to the sinks when every one of them can be reached directly
-/// ([`Stats`](super::Stats), OTLP) and nobody captures, without building an event. Returns
-/// `false`, having done nothing, otherwise: the caller then builds the event and [`emit`]s it.
+/// ([`Stats`](super::Stats) and at least one OTLP sink) and nobody captures, without building an
+/// event. Returns `false`, having done nothing, otherwise: the caller then builds the event and
+/// [`emit`]s it.
 #[inline]
 pub(crate) fn record_exit_direct(exit: &Exit<'_>, audience: Audience, state: u64) -> bool {
     let list = sink::current();

@@ -181,7 +181,10 @@ pub(crate) struct SinkList {
     pub(crate) wants_unsampled: bool,
     /// Every sink does.
     pub(crate) all_want_unsampled: bool,
-    /// Every sink, when all of them can be reached directly ([`Stats`](super::Stats) and
+    /// Every sink, when all of them are [`Stats`](super::Stats) sinks; empty otherwise. Exits
+    /// then go straight to them ([`record`](super::Stats::record)) with no event built.
+    pub(crate) only_stats: Vec<super::Stats>,
+    /// Every sink, when all of them can be reached directly and not all are `Stats` (some are
     /// OTLP sinks); empty otherwise. Exits then go straight to them with no event built.
     pub(crate) direct: Vec<Direct>,
     /// This list is the `KEEL_TRACE` fallback ([`Stderr`](super::Stderr)), in force until the
@@ -197,6 +200,7 @@ static EMPTY: SinkList = SinkList {
     wants_polls: false,
     wants_unsampled: false,
     all_want_unsampled: true,
+    only_stats: Vec::new(),
     direct: Vec::new(),
     fallback: false,
 };
@@ -246,7 +250,14 @@ fn publish(sinks: Vec<Arc<dyn Sink>>, fallback: bool) {
         .iter()
         .filter_map(|sink| Direct::of(&**sink))
         .collect();
-    let direct = if direct.len() == sinks.len() {
+    let all_direct = direct.len() == sinks.len();
+    let stats: Vec<super::Stats> = sinks
+        .iter()
+        .filter_map(|sink| sink.as_stats().cloned())
+        .collect();
+    let all_stats = stats.len() == sinks.len();
+    let only_stats = if all_stats { stats } else { Vec::new() };
+    let direct = if all_direct && !all_stats {
         direct
     } else {
         Vec::new()
@@ -259,6 +270,7 @@ fn publish(sinks: Vec<Arc<dyn Sink>>, fallback: bool) {
         wants_polls,
         wants_unsampled,
         all_want_unsampled,
+        only_stats,
         direct,
         fallback,
     };

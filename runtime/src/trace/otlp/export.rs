@@ -62,6 +62,8 @@ pub(super) struct Exporter {
     /// Exits of calls entered on another thread, read before that thread's queue was: they
     /// wait one pass for their entry record.
     waiting: Vec<Record>,
+    /// The records of one pass, taken out of the queues before they are turned into spans.
+    scratch: Vec<Record>,
     agent: ureq::Agent,
 }
 
@@ -96,6 +98,7 @@ impl Exporter {
             pending: HashMap::new(),
             pending_limit,
             waiting: Vec::new(),
+            scratch: Vec::new(),
             agent,
         }
     }
@@ -108,7 +111,12 @@ impl Exporter {
         let mut deadline = Instant::now() + self.interval;
         let mut flushed = 0;
         loop {
-            std::thread::park_timeout(deadline.saturating_duration_since(Instant::now()));
+            // The flag, not the park token alone, says whether someone asked: code this thread
+            // runs (the HTTP client) may park too and so consume a token meant for this loop.
+            if !self.shared.wake.swap(false, Ordering::Acquire) {
+                std::thread::park_timeout(deadline.saturating_duration_since(Instant::now()));
+                self.shared.wake.store(false, Ordering::Relaxed);
+            }
             // Acquire: pairs with the flush's Release, so every record queued before the flush
             // was asked for is in the queues read below.
             let ticket = self.shared.flush_requested.load(Ordering::Acquire);
@@ -140,7 +148,8 @@ impl Exporter {
     /// record: it waits for the next pass, which reads every queue again after this one and so
     /// sees any entry queued before the exit.
     fn collect(&mut self, batch: &mut Vec<Span>) {
-        let mut records = Vec::new();
+        // Reused from pass to pass (its memory stays mapped and warm).
+        let mut records = std::mem::take(&mut self.scratch);
         {
             let shared = &self.shared;
             let mut rings = shared
@@ -172,7 +181,7 @@ impl Exporter {
             );
         }
         let waited = std::mem::take(&mut self.waiting);
-        for record in records {
+        for record in records.drain(..) {
             if !record.is_span() {
                 if self.pending.len() >= self.pending_limit {
                     // Entries whose exits never came (leaked spans): forget them.
@@ -189,6 +198,7 @@ impl Exporter {
         for finished in waited {
             self.add(batch, finished);
         }
+        self.scratch = records;
     }
 
     fn add(&mut self, batch: &mut Vec<Span>, finished: Record) {

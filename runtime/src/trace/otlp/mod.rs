@@ -301,8 +301,9 @@ struct Shared {
     /// Records from threads whose queues are gone (a span finishing while its thread's
     /// thread-locals are destroyed), bounded by `thread_capacity`.
     orphans: Mutex<VecDeque<Record>>,
-    /// The export thread, to wake it.
+    /// The export thread, to wake it, and the flag that says it was asked to wake.
     exporter: OnceLock<std::thread::Thread>,
+    wake: AtomicBool,
     /// Spans accepted from queues now retired, and from `orphans`.
     queued: AtomicU64,
     /// Spans dropped from queues now retired, and from `orphans`.
@@ -633,6 +634,8 @@ impl Shared {
     }
 
     fn wake_exporter(&self) {
+        // Release: what was queued before is visible to the export thread once it sees the flag.
+        self.wake.store(true, Ordering::Release);
         if let Some(exporter) = self.exporter.get() {
             exporter.unpark();
         }
@@ -753,6 +756,7 @@ impl OtlpSinkBuilder {
             rings: Mutex::new(Vec::new()),
             orphans: Mutex::new(VecDeque::new()),
             exporter: OnceLock::new(),
+            wake: AtomicBool::new(false),
             queued: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             exported: AtomicU64::new(0),
