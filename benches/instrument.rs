@@ -417,7 +417,7 @@ mod otlp {
         keel::trace::clear_sinks();
         eprintln!(
             "otlp_export burst: {burst} calls without waiting: {} dropped (queue full), \
-             backlog {} <= {QUEUE} + one batch in flight, resident memory {} KiB -> peak {} KiB (+{} KiB)",
+             backlog {} <= 2 x {QUEUE} (the queue, and one pass the exporter took out of it), resident memory {} KiB -> peak {} KiB (+{} KiB)",
             after.dropped - dropped_before,
             backlog(&after),
             rss_before,

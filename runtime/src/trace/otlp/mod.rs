@@ -2,11 +2,14 @@
 //! OTLP/HTTP receiver (an OpenTelemetry collector, Jaeger, Grafana Tempo) as protobuf, encoded
 //! with the OpenTelemetry project's own generated types (`opentelemetry-proto`).
 //!
-//! The traced thread does almost nothing: it puts a small record of the span into its own
-//! bounded queue (one per thread, a wait-free single-producer ring: no lock, no atomic
-//! read-modify-write) and returns. A full queue drops the span and counts it; it never blocks.
-//! A background thread collects the records from every thread's queue, batches them (up to [`max_batch`](OtlpSinkBuilder::max_batch) spans, or what
-//! arrived within [`batch_interval`](OtlpSinkBuilder::batch_interval)) and POSTs them. A receiver
+//! The traced thread does almost nothing: it writes a 64-byte record of the span into its own
+//! bounded queue (one per thread and sink, a wait-free single-producer ring from `rtrb`: no
+//! lock, no atomic read-modify-write) and returns. A full queue drops the span and counts it;
+//! it never blocks. A background thread collects the records of every thread's queue (woken
+//! each time a thread has queued [`max_batch`](OtlpSinkBuilder::max_batch) records, or a
+//! quarter of its queue if that is less, by a flush, and at least every
+//! [`batch_interval`](OtlpSinkBuilder::batch_interval)), batches them and POSTs them;
+//! [`OtlpSink::flush`] reaches the spans of every thread, running or exited. A receiver
 //! that is down, answers errors or never answers costs the program nothing but those spans:
 //! they are counted in [`ExportStats`], which [`OtlpSink::stats`] returns and which is printed
 //! on stderr at exit when anything was lost.
@@ -691,8 +694,11 @@ impl OtlpSinkBuilder {
     }
 
     /// How many finished spans may wait for the export thread in each traced thread's queue;
-    /// past that, that thread's spans are dropped and counted. Memory is bounded by this times
-    /// about 130 bytes (plus the spans' fields) per thread that has sent spans to the sink.
+    /// past that, that thread's spans are dropped and counted. Each queue takes this times 64
+    /// bytes (plus the recorded fields and error messages of the spans in it), allocated when
+    /// its thread first sends a span to the sink and freed after the thread has exited and
+    /// its spans are sent. The export thread holds at most one pass of records taken out of
+    /// the queues while it sends them.
     pub fn queue_capacity(mut self, spans: usize) -> Self {
         self.queue_capacity = spans;
         self
