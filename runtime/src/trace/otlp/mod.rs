@@ -329,8 +329,9 @@ struct Shared {
 impl OtlpSink {
     /// A builder with the defaults: endpoint from `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, else
     /// `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`, else [`DEFAULT_ENDPOINT`]; service name from
-    /// `OTEL_SERVICE_NAME`, else the executable's name; a queue of 4,096 spans per thread, batches of up to
-    /// 512 spans sent at least every 200 ms, a 10 s request timeout and a 500 ms exit flush.
+    /// `OTEL_SERVICE_NAME`, else the executable's name; a queue of 4,096 spans per thread,
+    /// batches of up to 512 spans sent at least every 200 ms, a 10 s request timeout and a
+    /// 500 ms exit flush.
     ///
     /// ```
     /// let builder = keel_runtime::trace::otlp::OtlpSink::builder();
@@ -573,8 +574,13 @@ impl LocalRing {
         let is_span = make.is_span();
         match self.records.write_chunk_uninit(1) {
             Ok(mut chunk) => {
+                // Built in the slot itself: `fill_from_iter`, the safe way, is not inlined here
+                // and builds the record on the stack, then copies it with wide loads over narrow
+                // stores (store-forwarding stalls: 74 ns per span against 45 ns measured).
                 chunk.as_mut_slices().0[0].write(make.record());
-                // SAFETY: the chunk is the one slot just written above.
+                // SAFETY: a chunk of one slot has it in its first slice (rtrb's tail index is
+                // below the capacity), and that slot was initialized just above; committing it
+                // publishes exactly that one initialized record.
                 unsafe { chunk.commit_all() };
                 if is_span {
                     self.spans += 1;
@@ -597,6 +603,35 @@ impl LocalRing {
 }
 
 impl Shared {
+    /// The state of a sink sending to `endpoint` with `settings` (checked), no thread started.
+    fn new(endpoint: String, settings: &OtlpSinkBuilder) -> Arc<Self> {
+        Arc::new(Shared {
+            endpoint,
+            exit_timeout: settings.exit_timeout,
+            export_timeout: settings.export_timeout,
+            thread_capacity: settings.queue_capacity,
+            // Often enough to keep a busy thread's queue from filling, rarely enough that the
+            // wake-up costs nothing per span.
+            wake_every: settings.max_batch.min(settings.queue_capacity / 4).max(1),
+            rings: Mutex::new(Vec::new()),
+            orphans: Mutex::new(VecDeque::new()),
+            exporter: OnceLock::new(),
+            wake: AtomicBool::new(false),
+            queued: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            exported: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            last_error: Mutex::new(None),
+            failing: AtomicBool::new(false),
+            in_flight_since: AtomicU64::new(0),
+            started: Instant::now(),
+            flush_requested: AtomicU64::new(0),
+            flushed: Mutex::new(0),
+            flushed_changed: Condvar::new(),
+        })
+    }
+
     /// A new queue for the calling thread, registered with the export thread.
     #[cold]
     fn new_ring(self: &Arc<Self>) -> LocalRing {
@@ -731,8 +766,8 @@ impl OtlpSinkBuilder {
 
     /// Checks the settings and starts the export thread.
     pub fn build(self) -> Result<OtlpSink, OtlpError> {
-        let endpoint = match self.endpoint {
-            Some(endpoint) => endpoint,
+        let endpoint = match &self.endpoint {
+            Some(endpoint) => endpoint.clone(),
             None => endpoint_from_env(),
         };
         if !endpoint.starts_with("http://") || endpoint.len() <= "http://".len() {
@@ -748,34 +783,13 @@ impl OtlpSinkBuilder {
                 setting: "max_batch",
             });
         }
-        let service_name = self.service_name.unwrap_or_else(service_name_from_env);
+        let service_name = self
+            .service_name
+            .clone()
+            .unwrap_or_else(service_name_from_env);
         // Calibrate the clock before the first span needs it.
         let anchor = export::TimeAnchor::now();
-        let shared = Arc::new(Shared {
-            endpoint,
-            exit_timeout: self.exit_timeout,
-            export_timeout: self.export_timeout,
-            thread_capacity: self.queue_capacity,
-            // Often enough to keep a busy thread's queue from filling, rarely enough that the
-            // wake-up costs nothing per span.
-            wake_every: self.max_batch.min(self.queue_capacity / 4).max(1),
-            rings: Mutex::new(Vec::new()),
-            orphans: Mutex::new(VecDeque::new()),
-            exporter: OnceLock::new(),
-            wake: AtomicBool::new(false),
-            queued: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
-            exported: AtomicU64::new(0),
-            failed: AtomicU64::new(0),
-            requests: AtomicU64::new(0),
-            last_error: Mutex::new(None),
-            failing: AtomicBool::new(false),
-            in_flight_since: AtomicU64::new(0),
-            started: Instant::now(),
-            flush_requested: AtomicU64::new(0),
-            flushed: Mutex::new(0),
-            flushed_changed: Condvar::new(),
-        });
+        let shared = Shared::new(endpoint, &self);
         let exporter = export::Exporter::new(
             Arc::clone(&shared),
             service_name,
@@ -880,5 +894,105 @@ impl Sink for OtlpSink {
 
     fn wants_unsampled(&self) -> bool {
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The traced thread's side of the queue, where the one `unsafe` block is (Miri runs these).
+    use super::*;
+    use crate::context::call::CurrentCall;
+
+    static SITE: CallSite = CallSite::new("otlp::tests::load", "otlp::tests", "mod.rs", 1);
+    static PARENT: CallSite = CallSite::new("otlp::tests::page", "otlp::tests", "mod.rs", 2);
+
+    fn shared(queue_capacity: usize) -> Arc<Shared> {
+        let settings = OtlpSink::builder().queue_capacity(queue_capacity);
+        Shared::new("http://127.0.0.1:9/v1/traces".to_string(), &settings)
+    }
+
+    fn exit<'a>(call_id: u64, outcome: &'a Outcome, value: Option<&'a String>) -> Exit<'a> {
+        Exit {
+            site: &SITE,
+            call_id,
+            trace: TraceKey::local_root(3, true),
+            parent: Some(CurrentCall {
+                call_id: 3,
+                site: &PARENT,
+                trace: TraceKey::local_root(3, true),
+            }),
+            start: 0,
+            end: 1_234,
+            outcome,
+            value,
+        }
+    }
+
+    fn push_exit(ring: &mut LocalRing, exit: &Exit<'_>, elapsed_nanos: u64) {
+        ring.push(&Make::Exit {
+            exit,
+            elapsed_nanos,
+            fields: ExitFields::Value(exit.value),
+        });
+    }
+
+    #[test]
+    fn a_record_written_in_its_slot_reads_back_whole() {
+        let shared = shared(8);
+        let mut ring = shared.new_ring();
+        let failed = Outcome::Err("disk full".to_string());
+        let value = "Err(\"disk full\")".to_string();
+        push_exit(&mut ring, &exit(7, &failed, Some(&value)), 99);
+        push_exit(&mut ring, &exit(8, &Outcome::Ok, None), u64::MAX);
+        assert_eq!(ring.counts.spans.load(Ordering::Relaxed), 2);
+
+        let mut rings = shared.rings.lock().unwrap();
+        let first = rings[0].records.pop().expect("queued");
+        assert_eq!(first.site.map(CallSite::name), Some("otlp::tests::load"));
+        assert_eq!((first.call_id, first.parent, first.end), (7, 3, 1_234));
+        assert_eq!(first.trace(), TraceKey::local_root(3, true));
+        assert_eq!(first.elapsed_nanos(), 99);
+        assert_eq!(first.outcome(), OutcomeKind::Err);
+        assert!(!first.remote_parent());
+        assert!(first.migrated(), "call 7 was not entered on this thread");
+        let extra = first.extra.expect("an error and a value");
+        assert_eq!(extra.error.as_deref(), Some("disk full"));
+        assert_eq!(extra.fields, [("return", value.clone())]);
+
+        let second = rings[0].records.pop().expect("queued");
+        assert_eq!(second.outcome(), OutcomeKind::Ok);
+        assert_eq!(
+            second.elapsed_nanos(),
+            ELAPSED_MASK,
+            "saturated, flags intact"
+        );
+        assert_eq!(second.trace(), TraceKey::local_root(3, true));
+        assert!(second.extra.is_none(), "nothing rare: nothing boxed");
+        assert!(rings[0].records.pop().is_err());
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts_spans_and_keeps_what_it_holds() {
+        let shared = shared(2);
+        let mut ring = shared.new_ring();
+        let value = "1".to_string();
+        for call_id in 10..15 {
+            push_exit(&mut ring, &exit(call_id, &Outcome::Ok, Some(&value)), 1);
+        }
+        let stats = shared.stats();
+        assert_eq!((stats.queued, stats.dropped), (2, 3), "{stats}");
+        let mut rings = shared.rings.lock().unwrap();
+        let kept: Vec<u64> = std::iter::from_fn(|| rings[0].records.pop().ok())
+            .map(|record| record.call_id)
+            .collect();
+        assert_eq!(
+            kept,
+            [10, 11],
+            "the first spans stay, the later ones are dropped"
+        );
+        drop(rings);
+        // Room again: the next span is accepted. Records left in a queue are freed with it.
+        push_exit(&mut ring, &exit(15, &Outcome::Panicked, Some(&value)), 1);
+        assert_eq!(shared.stats().queued, 3);
     }
 }
