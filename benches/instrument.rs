@@ -38,8 +38,8 @@
 //! `KEEL_BENCH_CLOCK=cpu` in front times the `instrument` group in the benchmark thread's CPU
 //! time (`benches/cpu_time.rs`): the cost on the traced thread alone, without the moments it
 //! waits for a core while the export thread and the in-process receiver work (two cores here,
-//! three busy threads). `otlp_export` measures the export thread, so its drains are timed on the wall clock
-//! whichever clock is asked for.
+//! three busy threads). `otlp_export` measures the export thread, so its drains are timed on
+//! the wall clock whichever clock is asked for.
 
 mod cpu_time;
 

@@ -1,5 +1,5 @@
-//! The export thread: collects the spans every traced thread queued, batches them, encodes them with `opentelemetry-proto`'s types and
-//! POSTs them to the OTLP/HTTP endpoint.
+//! The export thread: collects the spans every traced thread queued, batches them, encodes them
+//! with `opentelemetry-proto`'s types and POSTs them to the OTLP/HTTP endpoint.
 
 use super::{OutcomeKind, Record, Shared};
 use crate::trace::CallSite;
