@@ -13,17 +13,18 @@ use keel::trace::{self, Stats};
 use otlp_receiver::{Behaviour, Received, Receiver};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 static TURN: Mutex<()> = Mutex::new(());
 
-/// A fresh receiver and an OTLP sink sending to it, installed alone.
+/// This test's turn, a fresh receiver and an OTLP sink sending to it, installed alone.
 ///
 /// The batch interval is longer than any test: spans go out because a batch filled up or a
 /// flush asked, never because time passed.
-fn installed_sink() -> (Receiver, OtlpSink) {
+fn installed_sink() -> (MutexGuard<'static, ()>, Receiver, OtlpSink) {
+    let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
     let receiver = Receiver::start(Behaviour::Accept);
     let sink = OtlpSink::builder()
         .endpoint(receiver.endpoint())
@@ -35,7 +36,7 @@ fn installed_sink() -> (Receiver, OtlpSink) {
     trace::clear_sinks();
     trace::add_sink(sink.clone());
     trace::enable();
-    (receiver, sink)
+    (turn, receiver, sink)
 }
 
 fn named(spans: &[Received], name: &str) -> Vec<Received> {
@@ -53,8 +54,7 @@ fn work(thread: u32, i: u32) -> u32 {
 
 #[test]
 fn flush_reaches_the_spans_of_exited_and_running_threads() {
-    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
-    let (receiver, sink) = installed_sink();
+    let (_turn, receiver, sink) = installed_sink();
     // Three threads that trace and exit: their queues outlive them until emptied.
     let exited: Vec<_> = (1..=3)
         .map(|thread| std::thread::spawn(move || (0..200).map(|i| work(thread, i)).sum::<u32>()))
@@ -127,8 +127,7 @@ fn registers_this_thread() {}
 
 #[test]
 fn an_async_call_finished_on_another_thread_keeps_its_arguments() {
-    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
-    let (receiver, sink) = installed_sink();
+    let (_turn, receiver, sink) = installed_sink();
     // This thread's queue is registered first, so the export thread reads the exit (queued
     // here) before the entry (queued by the other thread, whose queue comes after).
     registers_this_thread();
@@ -164,8 +163,7 @@ fn doubled(x: u32) -> Result<u32, String> {
 
 #[test]
 fn the_direct_and_the_event_paths_export_the_same_span() {
-    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
-    let (receiver, sink) = installed_sink();
+    let (_turn, receiver, sink) = installed_sink();
     // OTLP and Stats only: exits reach both without an event being built.
     let stats = Stats::new();
     trace::add_sink(stats.clone());
@@ -210,8 +208,7 @@ fn tick() {}
 
 #[test]
 fn the_export_thread_answers_every_wake_up_while_it_sends() {
-    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
-    let (receiver, sink) = installed_sink();
+    let (_turn, receiver, sink) = installed_sink();
     // Each round fills batches (the export thread is woken and sends while this thread goes
     // on), then flushes: no wake-up may be lost to the HTTP client's own waiting, or the flush
     // would wait out the batch interval and time out.

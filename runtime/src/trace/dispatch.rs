@@ -2,7 +2,6 @@
 
 use super::call_site::CallSite;
 use super::capture;
-use super::clock;
 use super::event::{Event, Outcome};
 use super::id::TraceKey;
 use super::sink::{self, Direct};
@@ -73,13 +72,14 @@ pub(crate) struct Exit<'a> {
     pub(crate) trace: TraceKey,
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     pub(crate) parent: Option<CurrentCall>,
-    /// Raw clock readings at entry and exit.
-    pub(crate) start: u64,
+    /// Raw clock reading at the exit.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     pub(crate) end: u64,
+    pub(crate) elapsed_nanos: u64,
     pub(crate) outcome: &'a Outcome,
     /// The return value, when recorded.
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
-    pub(crate) value: Option<&'a String>,
+    pub(crate) value: Option<&'a str>,
 }
 
 /// Delivers an exit straight to the sinks when every one of them can be reached directly
@@ -92,15 +92,14 @@ pub(crate) fn record_exit_direct(exit: &Exit<'_>, audience: Audience, state: u64
     if !audience.sinks || list.direct.is_empty() || state & CAPTURES != 0 {
         return false;
     }
-    let nanos = clock::elapsed_nanos(exit.start, exit.end);
     for sink in &list.direct {
         match sink {
-            Direct::Stats(stats) => stats.record(exit.site, nanos, exit.outcome),
+            Direct::Stats(stats) => stats.record(exit.site, exit.elapsed_nanos, exit.outcome),
             // Exporters see sampled calls only, as through `emit`.
             #[cfg(feature = "otlp")]
             Direct::Otlp(otlp) => {
                 if exit.trace.is_sampled() {
-                    otlp.record_exit(exit, nanos);
+                    otlp.record_exit(exit);
                 }
             }
         }

@@ -374,10 +374,10 @@ fn exit(active: &Active, outcome: Outcome, value: Option<String>) {
         call_id: active.call_id,
         trace: active.trace,
         parent: active.parent,
-        start: active.start,
         end,
+        elapsed_nanos: nanos(),
         outcome: &outcome,
-        value: value.as_ref(),
+        value: value.as_deref(),
     };
     if !dispatch::record_exit_direct(&direct, active.audience, state) {
         let elapsed = clock::elapsed(active.start, end);

@@ -279,8 +279,6 @@ struct LocalRing {
     shared: Arc<Shared>,
     records: rtrb::Producer<Record>,
     counts: Arc<RingCounts>,
-    /// Mirror of `counts.spans`, so that counting needs no atomic read.
-    spans: u64,
     /// Records until the export thread is woken to collect them.
     until_wake: usize,
 }
@@ -447,12 +445,8 @@ impl OtlpSink {
 
     /// A finished call, straight from its span (no event built).
     #[inline]
-    pub(crate) fn record_exit(&self, exit: &Exit<'_>, elapsed_nanos: u64) {
-        self.push(Make::Exit {
-            exit,
-            elapsed_nanos,
-            fields: ExitFields::Value(exit.value),
-        });
+    pub(crate) fn record_exit(&self, exit: &Exit<'_>) {
+        self.push(Make::Exit(exit));
     }
 
     /// Queues the record `make` describes on this thread's queue for this sink, never waiting.
@@ -485,24 +479,12 @@ impl OtlpSink {
 /// so the traced thread never copies it, and not at all when the queue is full.
 enum Make<'a> {
     Enter(&'a Event),
-    Exit {
-        exit: &'a Exit<'a>,
-        elapsed_nanos: u64,
-        fields: ExitFields<'a>,
-    },
-}
-
-/// Where an exit's fields come from.
-enum ExitFields<'a> {
-    /// The return value, if recorded (the direct path).
-    Value(Option<&'a String>),
-    /// An event's fields.
-    Event(&'a Event),
+    Exit(&'a Exit<'a>),
 }
 
 impl Make<'_> {
     fn is_span(&self) -> bool {
-        matches!(self, Make::Exit { .. })
+        matches!(self, Make::Exit(_))
     }
 
     #[inline(always)]
@@ -520,11 +502,7 @@ impl Make<'_> {
                     fields: event.fields().to_vec(),
                 })),
             },
-            Make::Exit {
-                exit,
-                elapsed_nanos,
-                fields,
-            } => {
+            Make::Exit(exit) => {
                 let (trace, flags) = exit.trace.to_parts();
                 let (outcome, error) = match exit.outcome {
                     Outcome::Ok => (OutcomeKind::Ok, None),
@@ -532,13 +510,11 @@ impl Make<'_> {
                     Outcome::Panicked => (OutcomeKind::Panicked, None),
                     Outcome::Cancelled => (OutcomeKind::Cancelled, None),
                 };
-                let fields = match fields {
-                    ExitFields::Value(value) => value
-                        .map(|value| vec![("return", value.clone())])
-                        .unwrap_or_default(),
-                    ExitFields::Event(event) => event.fields().to_vec(),
-                };
-                let mut packed = (*elapsed_nanos).min(ELAPSED_MASK)
+                let fields = exit
+                    .value
+                    .map(|value| vec![("return", value.to_string())])
+                    .unwrap_or_default();
+                let mut packed = exit.elapsed_nanos.min(ELAPSED_MASK)
                     | u64::from(flags) << FLAGS_SHIFT
                     | (outcome as u64) << OUTCOME_SHIFT;
                 let parent = match exit.parent {
@@ -583,8 +559,9 @@ impl LocalRing {
                 // publishes exactly that one initialized record.
                 unsafe { chunk.commit_all() };
                 if is_span {
-                    self.spans += 1;
-                    self.counts.spans.store(self.spans, Ordering::Relaxed);
+                    // Only this thread writes it: a load and a store, no read-modify-write.
+                    let spans = self.counts.spans.load(Ordering::Relaxed);
+                    self.counts.spans.store(spans + 1, Ordering::Relaxed);
                 }
             }
             // A lost entry costs only the span's argument attributes.
@@ -648,7 +625,6 @@ impl Shared {
             shared: Arc::clone(self),
             records,
             counts,
-            spans: 0,
             until_wake: self.wake_every,
         }
     }
@@ -865,17 +841,13 @@ impl Sink for OtlpSink {
                     call_id: event.call_id(),
                     trace: event.trace_key(),
                     parent: event.parent_call(),
-                    start: 0, // unused: the elapsed time is known
                     end: event.end_raw().unwrap_or_else(clock::now),
+                    elapsed_nanos: u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
                     outcome,
-                    value: None,
+                    // An exit's only field: the return value (see `span::exit`).
+                    value: event.field("return"),
                 };
-                let elapsed_nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-                self.push(Make::Exit {
-                    exit: &exit,
-                    elapsed_nanos,
-                    fields: ExitFields::Event(event),
-                });
+                self.push(Make::Exit(&exit));
             }
         }
     }
@@ -911,7 +883,12 @@ mod tests {
         Shared::new("http://127.0.0.1:9/v1/traces".to_string(), &settings)
     }
 
-    fn exit<'a>(call_id: u64, outcome: &'a Outcome, value: Option<&'a String>) -> Exit<'a> {
+    fn exit<'a>(
+        call_id: u64,
+        outcome: &'a Outcome,
+        value: Option<&'a str>,
+        elapsed_nanos: u64,
+    ) -> Exit<'a> {
         Exit {
             site: &SITE,
             call_id,
@@ -921,19 +898,15 @@ mod tests {
                 site: &PARENT,
                 trace: TraceKey::local_root(3, true),
             }),
-            start: 0,
             end: 1_234,
+            elapsed_nanos,
             outcome,
             value,
         }
     }
 
-    fn push_exit(ring: &mut LocalRing, exit: &Exit<'_>, elapsed_nanos: u64) {
-        ring.push(&Make::Exit {
-            exit,
-            elapsed_nanos,
-            fields: ExitFields::Value(exit.value),
-        });
+    fn push_exit(ring: &mut LocalRing, exit: &Exit<'_>) {
+        ring.push(&Make::Exit(exit));
     }
 
     #[test]
@@ -942,8 +915,8 @@ mod tests {
         let mut ring = shared.new_ring();
         let failed = Outcome::Err("disk full".to_string());
         let value = "Err(\"disk full\")".to_string();
-        push_exit(&mut ring, &exit(7, &failed, Some(&value)), 99);
-        push_exit(&mut ring, &exit(8, &Outcome::Ok, None), u64::MAX);
+        push_exit(&mut ring, &exit(7, &failed, Some(&value), 99));
+        push_exit(&mut ring, &exit(8, &Outcome::Ok, None, u64::MAX));
         assert_eq!(ring.counts.spans.load(Ordering::Relaxed), 2);
 
         let mut rings = shared.rings.lock().unwrap();
@@ -975,9 +948,8 @@ mod tests {
     fn a_full_queue_drops_and_counts_spans_and_keeps_what_it_holds() {
         let shared = shared(2);
         let mut ring = shared.new_ring();
-        let value = "1".to_string();
         for call_id in 10..15 {
-            push_exit(&mut ring, &exit(call_id, &Outcome::Ok, Some(&value)), 1);
+            push_exit(&mut ring, &exit(call_id, &Outcome::Ok, Some("1"), 1));
         }
         let stats = shared.stats();
         assert_eq!((stats.queued, stats.dropped), (2, 3), "{stats}");
@@ -992,7 +964,7 @@ mod tests {
         );
         drop(rings);
         // Room again: the next span is accepted. Records left in a queue are freed with it.
-        push_exit(&mut ring, &exit(15, &Outcome::Panicked, Some(&value)), 1);
+        push_exit(&mut ring, &exit(15, &Outcome::Panicked, Some("1"), 1));
         assert_eq!(shared.stats().queued, 3);
     }
 }
