@@ -281,3 +281,41 @@ fn stats_count_one_call_per_call_in_every_placement() {
     }
     trace::disable();
 }
+
+const LOCATED_LINE: u32 = line!();
+#[keel::transaction(name = "located")]
+fn located(conn: &mut Connection) -> Result<i64, AppError> {
+    Ok(conn.query_row("SELECT 1", [], |row| row.get(0))?)
+}
+
+/// The transaction's span names the user's source, not keel's: the function under
+/// `#[keel::transaction]`, or the line that calls `keel::tx::run`.
+#[test]
+fn transaction_spans_report_the_callers_file_and_line() {
+    let _one_at_a_time = exclusive();
+    let mut conn = Connection::open_in_memory().unwrap();
+    let run_line = line!() + 2;
+    let ((), events) = trace::capture(|| {
+        let by_hand = keel::tx::run(&mut conn, &keel::tx::Options::new().name("by_hand"), |c| {
+            Ok::<i64, AppError>(c.query_row("SELECT 1", [], |row| row.get(0))?)
+        });
+        assert_eq!(by_hand.unwrap(), 1);
+        assert_eq!(located(&mut conn).unwrap(), 1);
+    });
+    let site = |name: &str| {
+        events
+            .iter()
+            .find(|e| e.name() == name)
+            .unwrap_or_else(|| panic!("no {name} in {events:?}"))
+            .call_site()
+    };
+    let by_hand = site("keel::tx::by_hand");
+    assert_eq!((by_hand.file(), by_hand.line()), (file!(), run_line));
+    let located = site("keel::tx::located");
+    assert_eq!(located.file(), file!());
+    assert!(
+        (LOCATED_LINE + 1..=LOCATED_LINE + 3).contains(&located.line()),
+        "line {} is not the function's",
+        located.line()
+    );
+}

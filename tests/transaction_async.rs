@@ -368,7 +368,9 @@ fn sqlite_pooled_connection_returned_to_its_pool_is_rolled_back() {
     });
 }
 
-#[keel::transaction(retry = 20)]
+/// Deferred, so the conflict shows up inside the body (which counts attempts); a default
+/// (immediate) writer fails at `BEGIN`, before its body runs.
+#[keel::transaction(retry = 20, behavior = "deferred")]
 async fn contended_insert(
     conn: &mut SqliteConnection,
     attempts: &AtomicU64,
@@ -405,6 +407,181 @@ fn sqlite_busy_is_retried_with_an_async_backoff() {
         assert!(
             attempts.load(Ordering::SeqCst) >= 2,
             "the locked attempt was retried"
+        );
+    });
+}
+
+// ------------------------------------------- SQLite writers begin IMMEDIATE by default
+
+/// Reads a balance, then writes both rows (what lost 1-2 of 8 transfers per run when writers
+/// began DEFERRED).
+#[keel::transaction(retry = 3)]
+async fn sqlite_transfer(
+    conn: &mut SqliteConnection,
+    from: i64,
+    to: i64,
+    amount: i64,
+) -> Result<(), AppError> {
+    let balance: i64 = sqlx::query_scalar("SELECT balance FROM accounts WHERE id = ?1")
+        .bind(from)
+        .fetch_one(&mut *conn)
+        .await?;
+    if balance < amount {
+        return Err(AppError::Rejected("insufficient funds"));
+    }
+    for (id, delta) in [(from, -amount), (to, amount)] {
+        sqlx::query("UPDATE accounts SET balance = balance + ?2 WHERE id = ?1")
+            .bind(id)
+            .bind(delta)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The same, on the pool's connection type.
+#[keel::transaction(retry = 3)]
+async fn pooled_transfer(
+    conn: &mut PoolConnection<Sqlite>,
+    from: i64,
+    to: i64,
+    amount: i64,
+) -> Result<(), AppError> {
+    sqlite_transfer(conn, from, to, amount).await
+}
+
+/// The issue's report: eight concurrent async transfers on one SQLite file with `retry = 3` and
+/// the default behavior (sqlx's default 5 s busy timeout) all commit, in each of 20 rounds.
+/// Even tasks use the pool's connection, odd ones the `SqliteConnection` inside it.
+#[test]
+fn eight_concurrent_async_transfers_on_one_file_all_commit_20_times() {
+    rt().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteConnectOptions::new()
+            .filename(dir.path().join("bank.sqlite"))
+            .create_if_missing(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .unwrap();
+        for round in 0..20 {
+            sqlx::raw_sql(
+                "CREATE TABLE IF NOT EXISTS accounts (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL);
+                 DELETE FROM accounts;
+                 INSERT INTO accounts VALUES (1, 1000), (2, 1000);",
+            )
+            .execute(&pool)
+            .await
+            .unwrap();
+            let tasks: Vec<_> = (0..8i64)
+                .map(|i| {
+                    let pool = pool.clone();
+                    tokio::spawn(async move {
+                        let mut conn = pool.acquire().await.unwrap();
+                        let (from, to) = if i % 2 == 0 { (1, 2) } else { (2, 1) };
+                        if i % 2 == 0 {
+                            pooled_transfer(&mut conn, from, to, 10 + i).await
+                        } else {
+                            sqlite_transfer(&mut conn, from, to, 10 + i).await
+                        }
+                    })
+                })
+                .collect();
+            for (i, task) in tasks.into_iter().enumerate() {
+                let result = task.await.unwrap();
+                assert!(result.is_ok(), "round {round}, transfer {i}: {result:?}");
+            }
+            let balances: Vec<i64> =
+                sqlx::query_scalar("SELECT balance FROM accounts ORDER BY id")
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+            // Evens move 10+12+14+16 = 52 from 1 to 2, odds 11+13+15+17 = 56 from 2 to 1.
+            assert_eq!(balances, [1004, 996], "round {round}");
+        }
+    });
+}
+
+/// True when another connection can take the write lock right now (no busy wait).
+async fn write_lock_is_free(options: &SqliteConnectOptions) -> bool {
+    let mut other = options
+        .clone()
+        .busy_timeout(Duration::ZERO)
+        .connect()
+        .await
+        .unwrap();
+    match sqlx::raw_sql("BEGIN IMMEDIATE; ROLLBACK")
+        .execute(&mut other)
+        .await
+    {
+        Ok(_) => true,
+        Err(e) if e.is_transient() => false,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[keel::transaction]
+async fn lock_held_by_default(
+    _conn: &mut SqliteConnection,
+    options: &SqliteConnectOptions,
+) -> Result<bool, AppError> {
+    Ok(!write_lock_is_free(options).await)
+}
+
+#[keel::transaction(behavior = "deferred")]
+async fn lock_held_when_deferred(
+    _conn: &mut SqliteConnection,
+    options: &SqliteConnectOptions,
+) -> Result<bool, AppError> {
+    Ok(!write_lock_is_free(options).await)
+}
+
+#[keel::transaction(read_only)]
+async fn lock_held_when_read_only(
+    _conn: &mut PoolConnection<Sqlite>,
+    options: &SqliteConnectOptions,
+) -> Result<bool, AppError> {
+    Ok(!write_lock_is_free(options).await)
+}
+
+#[keel::transaction]
+async fn pooled_lock_held_by_default(
+    _conn: &mut PoolConnection<Sqlite>,
+    options: &SqliteConnectOptions,
+) -> Result<bool, AppError> {
+    Ok(!write_lock_is_free(options).await)
+}
+
+/// Deterministic: inside a default transaction another connection cannot take the write lock
+/// (the transaction began IMMEDIATE); inside a deferred or read-only one it can.
+#[test]
+fn sqlite_writers_begin_immediate_deferred_and_read_only_do_not() {
+    rt().block_on(async {
+        let (_dir, options) = sqlite_file().await;
+        let mut conn = options.connect().await.unwrap();
+        assert!(lock_held_by_default(&mut conn, &options).await.unwrap());
+        assert!(!lock_held_when_deferred(&mut conn, &options).await.unwrap());
+        let ran = tx::run_async(&mut conn, &Options::new(), async |_| {
+            Ok::<_, AppError>(!write_lock_is_free(&options).await)
+        })
+        .await;
+        assert!(ran.unwrap(), "run_async's default is the same");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .unwrap();
+        let mut pooled = pool.acquire().await.unwrap();
+        assert!(
+            pooled_lock_held_by_default(&mut pooled, &options)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !lock_held_when_read_only(&mut pooled, &options)
+                .await
+                .unwrap()
         );
     });
 }
@@ -459,6 +636,8 @@ fn sqlite_audit_events_and_trace_span() {
         .collect();
     assert_eq!(mine.len(), 4, "two entries, two exits: {trace:?}");
     assert_eq!(mine[0].field("database"), Some("\"SQLite\""));
+    // The span's source is this file (the user's function), not keel's engine.
+    assert_eq!(mine[0].call_site().file(), file!());
     assert_eq!(mine[1].outcome(), Some(&Outcome::Ok));
     assert_eq!(mine[1].field("return"), Some("committed"));
     assert_eq!(mine[3].outcome(), Some(&Outcome::Err("rolled back".into())));

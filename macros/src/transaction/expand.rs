@@ -58,6 +58,7 @@ pub fn expand(model: Transaction) -> TokenStream {
     }
     if let Some(behavior) = behavior {
         let variant = match behavior {
+            Behavior::Auto => quote!(Auto),
             Behavior::Deferred => quote!(Deferred),
             Behavior::Immediate => quote!(Immediate),
             Behavior::Exclusive => quote!(Exclusive),

@@ -38,6 +38,7 @@ pub enum Isolation {
 /// `behavior = "..."`.
 #[derive(Clone, Copy)]
 pub enum Behavior {
+    Auto,
     Deferred,
     Immediate,
     Exclusive,
@@ -170,6 +171,7 @@ impl Args {
             "behavior" => {
                 let lit: LitStr = meta.value()?.parse()?;
                 self.behavior = match lit.value().as_str() {
+                    "auto" => Some(Behavior::Auto),
                     "deferred" => Some(Behavior::Deferred),
                     "immediate" => Some(Behavior::Immediate),
                     "exclusive" => Some(Behavior::Exclusive),
@@ -177,7 +179,7 @@ impl Args {
                         errors.push_spanned(
                             &lit,
                             format!(
-                                "unknown `behavior` value {other:?}; expected \"deferred\" (the default), \"immediate\" or \"exclusive\" (SQLite's BEGIN modes)"
+                                "unknown `behavior` value {other:?}; expected \"auto\" (the default: SQLite writers begin IMMEDIATE, read-only transactions DEFERRED), \"deferred\", \"immediate\" or \"exclusive\" (SQLite's BEGIN modes)"
                             ),
                         );
                         None

@@ -37,6 +37,8 @@ pub(crate) struct Report {
     pub depth: usize,
     pub outcome: Outcome,
     pub retries: u32,
+    /// `retry` gave up: the last allowed attempt failed with a transient error.
+    pub exhausted: bool,
 }
 
 #[cfg(test)]
@@ -97,15 +99,22 @@ impl<T, E> Attempt<T, E> {
         }
     }
 
+    /// True when this is the outermost transaction and the body's error is transient: worth
+    /// another attempt, if any are left.
+    fn retryable(&self) -> bool
+    where
+        E: Transient,
+    {
+        self.depth == 0 && matches!(&self.result, Ok(Err(e)) if e.is_transient())
+    }
+
     /// Retry when retries are left, this is the outermost transaction and the body's error is
     /// transient.
     pub fn should_retry(&self, retried: u32, retries: u32) -> bool
     where
         E: Transient,
     {
-        retried < retries
-            && self.depth == 0
-            && matches!(&self.result, Ok(Err(e)) if e.is_transient())
+        retried < retries && self.retryable()
     }
 }
 
@@ -214,6 +223,10 @@ fn emit(event: &str, options: &Options, database: &str, depth: usize) -> Result<
     )
 }
 
+/// Where a transaction was called from: the user's function (`#[track_caller]` on the entry
+/// points carries it in), reported as the span's file and line.
+pub(crate) type Caller = &'static std::panic::Location<'static>;
+
 /// The trace span and start time of one `run` (all its attempts).
 pub(crate) struct Traced {
     #[cfg(feature = "trace")]
@@ -224,19 +237,40 @@ impl Traced {
     /// Enters the `keel::tx::<name>` span: call site made on first use while tracing is on, with
     /// the database as an entry field. Inactive, and one atomic load, while tracing is off and no thread captures.
     #[inline]
-    pub fn start(options: &Options, database: &'static str) -> Self {
+    pub fn start(options: &Options, database: &'static str, caller: Caller) -> Self {
         #[cfg(feature = "trace")]
         let span = if trace::may_trace() {
-            Span::enter_with(call_site(options.name), &[("database", &database)])
+            Span::enter_with(call_site(options.name, caller), &[("database", &database)])
         } else {
             Span::inactive()
         };
         #[cfg(not(feature = "trace"))]
-        let _ = (options, database);
+        let _ = (options, database, caller);
         Self {
             #[cfg(feature = "trace")]
             span,
         }
+    }
+
+    /// Like [`finish`](Self::finish) for a retrying run that stopped after `retried` retries:
+    /// when the attempt was worth another one, retries are exhausted, and the error goes
+    /// through [`Transient::retries_exhausted`].
+    #[inline]
+    pub fn finish_retrying<T, E: Transient>(
+        self,
+        options: &Options,
+        mut attempt: Attempt<T, E>,
+        retried: u32,
+    ) -> Result<T, E> {
+        let exhausted = attempt.retryable();
+        if exhausted && let Ok(Err(error)) = attempt.result {
+            let exhausted = super::Exhausted {
+                name: options.name,
+                attempts: retried + 1,
+            };
+            attempt.result = Ok(Err(error.retries_exhausted(exhausted)));
+        }
+        self.report(options, attempt, retried, exhausted)
     }
 
     /// Reports the transaction and hands its result back (resuming a panic).
@@ -247,11 +281,23 @@ impl Traced {
         attempt: Attempt<T, E>,
         retries: u32,
     ) -> Result<T, E> {
+        self.report(options, attempt, retries, false)
+    }
+
+    #[inline]
+    fn report<T, E>(
+        self,
+        options: &Options,
+        attempt: Attempt<T, E>,
+        retries: u32,
+        exhausted: bool,
+    ) -> Result<T, E> {
         let report = Report {
             name: options.name,
             depth: attempt.depth,
             outcome: attempt.outcome,
             retries,
+            exhausted,
         };
         #[cfg(test)]
         REPORTS.with_borrow_mut(|reports| reports.push(report));
@@ -267,41 +313,63 @@ impl Traced {
 }
 
 /// Ends the transaction's `keel::trace` span with its outcome (`Ok` for a commit,
-/// `Err("rolled back")` or `Err("not started")` otherwise) and a `"return"` field such as
-/// `committed after 2 retries`.
+/// `Err("rolled back")`, `Err("retries exhausted")` or `Err("not started")` otherwise) and a
+/// `"return"` field such as `committed after 2 retries` or
+/// `rolled back after 3 retries (retries exhausted, 4 attempts)`.
 #[cfg(feature = "trace")]
 #[inline]
 fn finish_span(span: Span, report: &Report) {
     if !span.is_active() {
         return;
     }
-    let (outcome, verb) = match report.outcome {
-        Outcome::Committed => (trace::Outcome::Ok, "committed"),
-        Outcome::RolledBack => (trace::Outcome::Err("rolled back".into()), "rolled back"),
-        Outcome::NotStarted => (trace::Outcome::Err("not started".into()), "not started"),
-    };
-    let summary = match report.retries {
-        0 => verb.to_owned(),
-        1 => format!("{verb} after 1 retry"),
-        n => format!("{verb} after {n} retries"),
+    let summary = summary(report);
+    let outcome = match report.outcome {
+        Outcome::Committed => trace::Outcome::Ok,
+        Outcome::RolledBack if report.exhausted => trace::Outcome::Err("retries exhausted".into()),
+        Outcome::RolledBack => trace::Outcome::Err("rolled back".into()),
+        Outcome::NotStarted => trace::Outcome::Err("not started".into()),
     };
     span.finish_with_value(outcome, &format_args!("{summary}"));
 }
 
-/// The call site for transactions named `name`. Names are `&'static str` from the program's
-/// source, so the set is finite: each one is created (and leaked) once.
+/// The span's `"return"` field: `committed`, `rolled back after 1 retry`,
+/// `rolled back after 3 retries (retries exhausted, 4 attempts)`.
+#[cfg_attr(not(any(test, feature = "trace")), allow(dead_code))]
+fn summary(report: &Report) -> String {
+    let verb = match report.outcome {
+        Outcome::Committed => "committed",
+        Outcome::RolledBack => "rolled back",
+        Outcome::NotStarted => "not started",
+    };
+    let mut summary = match report.retries {
+        0 => verb.to_owned(),
+        1 => format!("{verb} after 1 retry"),
+        n => format!("{verb} after {n} retries"),
+    };
+    if report.exhausted {
+        let attempts = report.retries + 1;
+        let s = if attempts == 1 { "" } else { "s" };
+        summary.push_str(&format!(" (retries exhausted, {attempts} attempt{s})"));
+    }
+    summary
+}
+
+/// The call site for transactions named `name` called from `caller`. Names and locations come
+/// from the program's source, so the set is finite: each pair is created (and leaked) once.
 #[cfg(feature = "trace")]
-fn call_site(name: &'static str) -> &'static CallSite {
+fn call_site(name: &'static str, caller: Caller) -> &'static CallSite {
     use std::collections::BTreeMap;
-    static SITES: Mutex<BTreeMap<&'static str, &'static CallSite>> = Mutex::new(BTreeMap::new());
+    type Key = (&'static str, &'static str, u32, u32);
+    static SITES: Mutex<BTreeMap<Key, &'static CallSite>> = Mutex::new(BTreeMap::new());
     let mut sites = SITES.lock().unwrap_or_else(PoisonError::into_inner);
-    sites.entry(name).or_insert_with(|| {
+    let key = (name, caller.file(), caller.line(), caller.column());
+    sites.entry(key).or_insert_with(|| {
         let qualified: &'static str = Box::leak(format!("keel::tx::{name}").into_boxed_str());
         Box::leak(Box::new(CallSite::new(
             qualified,
             "keel::tx",
-            file!(),
-            line!(),
+            caller.file(),
+            caller.line(),
         )))
     })
 }

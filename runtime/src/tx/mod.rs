@@ -23,11 +23,18 @@
 //! `SQLITE_BUSY`/`SQLITE_LOCKED`, PostgreSQL SQLSTATE `40001`/`40P01`), the whole transaction is
 //! rolled back and the body runs again, up to N more times, after a short jittered backoff
 //! (about 1–2 ms, doubling per retry, at most 64 ms). Only the outermost transaction retries: an
-//! inner one returns the error so the whole unit of work is re-run. SQLite connections
-//! (rusqlite, and sqlx's) wait up to their busy timeout, 5 s by default, before a lock conflict
-//! becomes `SQLITE_BUSY`; only then does `retry` roll back and back off. Lower the timeout
-//! (`Connection::busy_timeout`) to retry the whole transaction sooner, or begin writers with
-//! `behavior = "immediate"` so they wait at `BEGIN` rather than fail halfway.
+//! inner one returns the error so the whole unit of work is re-run. When the last allowed
+//! attempt fails too, the error goes through [`Transient::retries_exhausted`] (by default it is
+//! returned unchanged; a `Box<dyn Error>` becomes a [`RetriesExhausted`] around it) and the span
+//! says `retries exhausted` with the number of attempts. SQLite connections (rusqlite, and
+//! sqlx's) wait up to their busy timeout, 5 s by default, before a lock conflict becomes
+//! `SQLITE_BUSY`; only then does `retry` roll back and back off.
+//!
+//! **SQLite writers begin `IMMEDIATE`** ([`Behavior::Auto`], the default): a transaction that is
+//! not `read_only` takes the write lock at `BEGIN` and waits there (busy timeout) before any work
+//! is done. A `DEFERRED` writer would take a read lock and fail with `SQLITE_BUSY` when it
+//! upgrades after another writer committed — a failure no waiting can save. Write
+//! `behavior = "deferred"` for SQLite's own default. PostgreSQL is unaffected.
 //!
 //! **Async** (`run_async`, `#[keel::transaction]` on an `async fn`; features `tokio-postgres`
 //! and `sqlx`): the same engine, with awaited driver calls, a `tokio::time::sleep` backoff and
@@ -43,7 +50,10 @@
 //! `keel::tx::<name>` (entry field `database`): its exit carries the duration, outcome `Ok` for
 //! a commit or `Err("rolled back")` / `Err("not started")`, and a `"return"` field such as
 //! `committed after 2 retries`, so the `Stats` sink tabulates transactions next to instrumented
-//! functions. While tracing is off this costs one atomic load.
+//! functions; when retries ran out the outcome is `Err("retries exhausted")` and the field says
+//! how many attempts ran. The span's call site is the caller's file and line (the function under
+//! `#[keel::transaction]`, or the line calling [`run`]). While tracing is off this costs one
+//! atomic load.
 //!
 //! Databases: SQLite through `rusqlite` (feature `sqlite`), PostgreSQL through `postgres`
 //! (feature `postgres`); async: `tokio-postgres` (feature `tokio-postgres`) and sqlx's PostgreSQL
@@ -165,7 +175,7 @@ pub trait Transactional {
     fn execute_sql(&mut self, sql: &str) -> Result<(), Self::Error>;
 
     /// Checks that the database supports `options` before anything is done; the default accepts
-    /// only the defaults (no isolation level, read-write, deferred).
+    /// only the defaults (no isolation level, read-write, a plain `BEGIN`).
     ///
     /// ```
     /// # #[cfg(feature = "sqlite")] {
@@ -270,6 +280,109 @@ impl<E: From<TxError>> FromTxError for E {}
 pub trait Transient {
     /// True when re-running the transaction may succeed.
     fn is_transient(&self) -> bool;
+
+    /// Called once when `retry = N` gives up: the last allowed attempt failed with this
+    /// transient error. `exhausted` says which transaction and how many attempts ran. The
+    /// default returns the error unchanged (the driver's error, as without `retry`); override it
+    /// to keep that fact in your error, next to the driver's error:
+    ///
+    /// ```
+    /// use keel_runtime::tx::{Exhausted, Transient, TxError};
+    /// #[derive(Debug)]
+    /// enum AppError { Busy, Tx(TxError), GaveUp { exhausted: Exhausted, last: Box<AppError> } }
+    /// impl Transient for AppError {
+    ///     fn is_transient(&self) -> bool { matches!(self, Self::Busy) }
+    ///     fn retries_exhausted(self, exhausted: Exhausted) -> Self {
+    ///         Self::GaveUp { exhausted, last: Box::new(self) }
+    ///     }
+    /// }
+    /// let e = AppError::Busy.retries_exhausted(Exhausted { name: "transfer", attempts: 4 });
+    /// assert!(matches!(e, AppError::GaveUp { exhausted: Exhausted { attempts: 4, .. }, .. }));
+    /// ```
+    ///
+    /// `Box<dyn Error + Send + Sync>` overrides it: the box then holds a [`RetriesExhausted`]
+    /// whose source is the driver's error.
+    fn retries_exhausted(self, exhausted: Exhausted) -> Self
+    where
+        Self: Sized,
+    {
+        let _ = exhausted;
+        self
+    }
+}
+
+/// What `retry = N` (or [`run_retrying`]) knows when it gives up: every allowed attempt failed
+/// with a [`Transient`] error. Handed to [`Transient::retries_exhausted`]; the transaction's
+/// trace span says the same (outcome `Err("retries exhausted")`).
+///
+/// ```
+/// let e = keel_runtime::tx::Exhausted { name: "transfer", attempts: 4 };
+/// assert_eq!(e.to_string(), "transaction `transfer` gave up after 4 attempts, each failed with a transient error");
+/// assert_eq!(e.retries(), 3);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Exhausted {
+    /// The transaction's name.
+    pub name: &'static str,
+    /// How many times the body ran (the first attempt plus the retries).
+    pub attempts: u32,
+}
+
+impl Exhausted {
+    /// How many retries ran (`attempts - 1`).
+    ///
+    /// ```
+    /// assert_eq!(keel_runtime::tx::Exhausted { name: "t", attempts: 1 }.retries(), 0);
+    /// ```
+    pub fn retries(&self) -> u32 {
+        self.attempts.saturating_sub(1)
+    }
+}
+
+impl std::fmt::Display for Exhausted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "transaction `{}` gave up after {} attempt{}, each failed with a transient error",
+            self.name,
+            self.attempts,
+            if self.attempts == 1 { "" } else { "s" }
+        )
+    }
+}
+
+/// A boxed error that retries ran out on: what `Box<dyn Error + Send + Sync>`'s
+/// [`Transient::retries_exhausted`] wraps the driver's error in. Its
+/// [`source`](std::error::Error::source) is the driver's error, so
+/// [`is_transient`](Transient::is_transient) still sees it.
+///
+/// ```
+/// use keel_runtime::tx::{Exhausted, RetriesExhausted, Transient};
+/// type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// let last: BoxError = "database is locked".into();
+/// let e = last.retries_exhausted(Exhausted { name: "t", attempts: 4 });
+/// let gave_up = e.downcast_ref::<RetriesExhausted>().unwrap();
+/// assert_eq!(gave_up.exhausted().attempts, 4);
+/// assert_eq!(e.to_string(), "transaction `t` gave up after 4 attempts, each failed with a transient error: database is locked");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[error("{exhausted}: {source}")]
+pub struct RetriesExhausted {
+    exhausted: Exhausted,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl RetriesExhausted {
+    /// Which transaction, and how many attempts ran.
+    pub fn exhausted(&self) -> Exhausted {
+        self.exhausted
+    }
+
+    /// The last attempt's error (the driver's).
+    pub fn into_source(self) -> Box<dyn std::error::Error + Send + Sync> {
+        self.source
+    }
 }
 
 /// keel's own reasons a transaction did not happen or did not commit.
@@ -350,5 +463,13 @@ impl Transient for Box<dyn std::error::Error + Send + Sync> {
             next = error.source();
         }
         false
+    }
+
+    /// Wraps the driver's error in a [`RetriesExhausted`] (its source).
+    fn retries_exhausted(self, exhausted: Exhausted) -> Self {
+        Box::new(RetriesExhausted {
+            exhausted,
+            source: self,
+        })
     }
 }

@@ -77,20 +77,34 @@ impl Isolation {
 }
 
 /// When SQLite takes its locks (`BEGIN DEFERRED | IMMEDIATE | EXCLUSIVE`). Other databases accept
-/// only the default, [`Behavior::Deferred`].
+/// only [`Behavior::Auto`] (the default) and [`Behavior::Deferred`], which both mean their plain
+/// `BEGIN`.
 ///
-/// `Immediate` takes the write lock at `BEGIN`, so a writer that would otherwise fail with
-/// `SQLITE_BUSY` halfway through (upgrading a read lock while another connection writes) waits or
-/// fails at the start instead, before any work is done.
+/// The default, [`Auto`](Behavior::Auto), begins an SQLite transaction that may write with
+/// `BEGIN IMMEDIATE` and a [`read_only`](Options::read_only) one with `BEGIN DEFERRED`. A
+/// deferred writer takes a read lock first and upgrades it at its first write; when another
+/// connection wrote in between, the upgrade fails with `SQLITE_BUSY` at once (waiting cannot
+/// help: its snapshot is stale), so concurrent writers lose even with `retry`. An immediate
+/// writer takes the write lock at `BEGIN` and waits there (up to the busy timeout) before any work
+/// is done. Rails 7.1 and Django 5.1 made the same choice for SQLite. Write
+/// `behavior = "deferred"` ([`Behavior::Deferred`]) for the old way.
 ///
 /// ```
-/// use keel_runtime::tx::Behavior;
+/// use keel_runtime::tx::{Behavior, Options};
+/// assert_eq!(Options::new().behavior, Behavior::Auto);
+/// assert_eq!(Behavior::Auto.sqlite_begin(false), "BEGIN IMMEDIATE");
+/// assert_eq!(Behavior::Auto.sqlite_begin(true), "BEGIN DEFERRED");
+/// assert_eq!(Behavior::Deferred.sqlite_begin(false), "BEGIN DEFERRED");
 /// assert_eq!(Behavior::Immediate.sql(), "IMMEDIATE");
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Behavior {
-    /// Locks are taken on first read/write. The default.
+    /// The default: SQLite writers begin `IMMEDIATE`, read-only transactions `DEFERRED`; other
+    /// databases begin as they always do.
     #[default]
+    Auto,
+    /// Locks are taken on first read/write (SQLite's own default; keel's before it began
+    /// writers `IMMEDIATE`).
     Deferred,
     /// The write lock is taken at `BEGIN`.
     Immediate,
@@ -99,7 +113,8 @@ pub enum Behavior {
 }
 
 impl Behavior {
-    /// The SQL keyword (`"IMMEDIATE"`).
+    /// The SQL keyword (`"IMMEDIATE"`); [`Auto`](Self::Auto) is spelled as what it picks for a
+    /// writer, `"IMMEDIATE"` (see [`sqlite_begin`](Self::sqlite_begin)).
     ///
     /// ```
     /// assert_eq!(keel_runtime::tx::Behavior::Deferred.sql(), "DEFERRED");
@@ -107,9 +122,45 @@ impl Behavior {
     pub const fn sql(self) -> &'static str {
         match self {
             Self::Deferred => "DEFERRED",
-            Self::Immediate => "IMMEDIATE",
+            Self::Auto | Self::Immediate => "IMMEDIATE",
             Self::Exclusive => "EXCLUSIVE",
         }
+    }
+
+    /// The spelling of `#[keel::transaction(behavior = "...")]` (`"immediate"`).
+    ///
+    /// ```
+    /// assert_eq!(keel_runtime::tx::Behavior::Auto.option(), "auto");
+    /// ```
+    pub const fn option(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Deferred => "deferred",
+            Self::Immediate => "immediate",
+            Self::Exclusive => "exclusive",
+        }
+    }
+
+    /// The `BEGIN` statement SQLite gets for this behaviour, for a transaction that is
+    /// `read_only` or not.
+    ///
+    /// ```
+    /// use keel_runtime::tx::Behavior;
+    /// assert_eq!(Behavior::Exclusive.sqlite_begin(false), "BEGIN EXCLUSIVE");
+    /// ```
+    pub const fn sqlite_begin(self, read_only: bool) -> &'static str {
+        match self {
+            Self::Auto if read_only => "BEGIN DEFERRED",
+            Self::Auto | Self::Immediate => "BEGIN IMMEDIATE",
+            Self::Deferred => "BEGIN DEFERRED",
+            Self::Exclusive => "BEGIN EXCLUSIVE",
+        }
+    }
+
+    /// True for the behaviours every database accepts ([`Auto`](Self::Auto) and
+    /// [`Deferred`](Self::Deferred): a plain `BEGIN` outside SQLite).
+    pub(crate) const fn is_plain(self) -> bool {
+        matches!(self, Self::Auto | Self::Deferred)
     }
 }
 
@@ -138,13 +189,13 @@ pub struct Options {
     pub read_only: bool,
     /// The isolation level; `None` keeps the database default.
     pub isolation: Option<Isolation>,
-    /// SQLite's locking behaviour.
+    /// SQLite's locking behaviour ([`Behavior::Auto`] by default: writers begin `IMMEDIATE`).
     pub behavior: Behavior,
 }
 
 impl Options {
     /// The defaults: name `"unnamed"`, savepoint nesting, read-write, database isolation,
-    /// deferred locking.
+    /// [`Behavior::Auto`] (SQLite writers begin `IMMEDIATE`).
     ///
     /// ```
     /// assert_eq!(keel_runtime::tx::Options::new(), Default::default());
@@ -155,7 +206,7 @@ impl Options {
             nested: Nested::Savepoint,
             read_only: false,
             isolation: None,
-            behavior: Behavior::Deferred,
+            behavior: Behavior::Auto,
         }
     }
 

@@ -3,7 +3,7 @@
 
 use super::engine::{self, Attempt, FrameGuard, Settle, Start, ThreadFrames, Traced};
 use super::{FromTxError, Options, Transactional, Transient};
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::panic::{AssertUnwindSafe, Location, catch_unwind};
 
 /// Runs `body` in a transaction on `conn`: commit on `Ok`, rollback on `Err` or panic.
 ///
@@ -29,13 +29,14 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 /// assert_eq!(inserted, 3);
 /// # }
 /// ```
+#[track_caller]
 pub fn run<C, T, E, F>(conn: &mut C, options: &Options, body: F) -> Result<T, E>
 where
     C: Transactional + ?Sized,
     E: From<C::Error> + FromTxError,
     F: FnOnce(&mut C) -> Result<T, E>,
 {
-    let traced = Traced::start(options, conn.database());
+    let traced = Traced::start(options, conn.database(), Location::caller());
     let attempt = attempt(conn, options, body);
     traced.finish(options, attempt, 0)
 }
@@ -70,6 +71,7 @@ pub fn connection<C: Transactional + ?Sized>(conn: &mut C) -> &mut C {
 /// assert_eq!((answer, attempts), (42, 1));
 /// # }
 /// ```
+#[track_caller]
 pub fn run_retrying<C, T, E, F>(
     conn: &mut C,
     options: &Options,
@@ -81,12 +83,12 @@ where
     E: From<C::Error> + FromTxError + Transient,
     F: FnMut(&mut C) -> Result<T, E>,
 {
-    let traced = Traced::start(options, conn.database());
+    let traced = Traced::start(options, conn.database(), Location::caller());
     let mut retried = 0;
     loop {
         let attempt = attempt(conn, options, &mut body);
         if !attempt.should_retry(retried, retries) {
-            return traced.finish(options, attempt, retried);
+            return traced.finish_retrying(options, attempt, retried);
         }
         retried += 1;
         std::thread::sleep(engine::backoff(retried));

@@ -103,7 +103,7 @@ pub trait AsyncTransactional: Send {
     fn rollback_on_drop(&mut self, options: &Options, savepoint: Option<&str>, ending: Ending);
 
     /// Checks that the database supports `options` before anything is done; the default accepts
-    /// only the defaults (no isolation level, read-write, deferred).
+    /// only the defaults (no isolation level, read-write, a plain `BEGIN`).
     fn check(&self, options: &Options) -> Result<(), TxError> {
         sql::check_defaults(self.database(), options)
     }
@@ -192,21 +192,28 @@ pub enum Ending {
 /// assert_eq!(n, 2);
 /// # Ok(()) }
 /// ```
-pub async fn run_async<C, T, E, F>(conn: &mut C, options: &Options, body: F) -> Result<T, E>
+#[track_caller]
+pub fn run_async<C, T, E, F>(
+    conn: &mut C,
+    options: &Options,
+    body: F,
+) -> impl Future<Output = Result<T, E>>
 where
     C: AsyncTransactional + ?Sized,
     E: From<C::Error> + FromTxError,
     F: AsyncFnOnce(&mut C) -> Result<T, E>,
 {
     let mut tx = AsyncTransaction::new(options);
-    let stop = match tx.start(conn).await {
-        Ok(mut open) => {
-            let result = catch_unwind(body(open.conn())).await;
-            tx.end(open, result).await
-        }
-        Err(stop) => stop,
-    };
-    tx.finish(stop)
+    async move {
+        let stop = match tx.start(conn).await {
+            Ok(mut open) => {
+                let result = catch_unwind(body(open.conn())).await;
+                tx.end(open, result).await
+            }
+            Err(stop) => stop,
+        };
+        tx.finish(stop)
+    }
 }
 
 /// Like [`run_async`], and when the transaction fails with a [`Transient`] error (PostgreSQL
@@ -238,28 +245,31 @@ where
 /// assert!(done.is_ok() && attempts >= 1);
 /// # Ok(()) }
 /// ```
-pub async fn run_async_retrying<C, T, E, F>(
+#[track_caller]
+pub fn run_async_retrying<C, T, E, F>(
     conn: &mut C,
     options: &Options,
     retries: u32,
     mut body: F,
-) -> Result<T, E>
+) -> impl Future<Output = Result<T, E>>
 where
     C: AsyncTransactional + ?Sized,
     E: From<C::Error> + FromTxError + Transient,
     F: AsyncFnMut(&mut C) -> Result<T, E>,
 {
     let mut tx = AsyncTransaction::new(options);
-    loop {
-        let stop = match tx.start(&mut *conn).await {
-            Ok(mut open) => {
-                let result = catch_unwind(body(open.conn())).await;
-                tx.end(open, result).await
+    async move {
+        loop {
+            let stop = match tx.start(&mut *conn).await {
+                Ok(mut open) => {
+                    let result = catch_unwind(body(open.conn())).await;
+                    tx.end(open, result).await
+                }
+                Err(stop) => stop,
+            };
+            if let Some(result) = tx.retry(stop, retries).await {
+                return result;
             }
-            Err(stop) => stop,
-        };
-        if let Some(result) = tx.retry(stop, retries).await {
-            return result;
         }
     }
 }
@@ -284,6 +294,7 @@ pub struct AsyncTransaction<'o> {
     options: &'o Options,
     traced: Option<Traced>,
     retried: u32,
+    caller: engine::Caller,
 }
 
 /// An attempt that is over (or never began), to report or retry.
@@ -312,12 +323,16 @@ impl<C: AsyncTransactional + ?Sized, E> Body<'_, '_, C, E> {
 }
 
 impl<'o> AsyncTransaction<'o> {
+    /// A transaction with `options`, called from the caller's location (the span's file and
+    /// line).
     #[inline]
+    #[track_caller]
     pub fn new(options: &'o Options) -> Self {
         Self {
             options,
             traced: None,
             retried: 0,
+            caller: std::panic::Location::caller(),
         }
     }
 
@@ -333,7 +348,7 @@ impl<'o> AsyncTransaction<'o> {
         let options = self.options;
         let database = conn.database();
         if self.traced.is_none() {
-            self.traced = Some(Traced::start(options, database));
+            self.traced = Some(Traced::start(options, database, self.caller));
         }
         let key = engine::conn_key(conn);
         let (depth, start) = engine::start(
@@ -447,7 +462,7 @@ impl<'o> AsyncTransaction<'o> {
     ) -> Option<Result<T, E>> {
         if !stop.0.should_retry(self.retried, retries) {
             let traced = self.traced.take().expect("start ran");
-            return Some(traced.finish(self.options, stop.0, self.retried));
+            return Some(traced.finish_retrying(self.options, stop.0, self.retried));
         }
         self.retried += 1;
         tokio::time::sleep(engine::backoff(self.retried)).await;

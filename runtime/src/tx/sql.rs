@@ -4,7 +4,7 @@
 use super::{Behavior, Options, TxError};
 
 /// What a database that only knows `BEGIN` accepts: the defaults (no isolation level,
-/// read-write, deferred).
+/// read-write, a plain `BEGIN`: [`Behavior::Auto`] or [`Behavior::Deferred`]).
 pub(crate) fn check_defaults(database: &'static str, options: &Options) -> Result<(), TxError> {
     let unsupported = |option: String| TxError::Unsupported {
         name: options.name,
@@ -18,14 +18,14 @@ pub(crate) fn check_defaults(database: &'static str, options: &Options) -> Resul
     if options.read_only {
         return Err(unsupported("read_only".into()));
     }
-    if options.behavior != Behavior::Deferred {
+    if !options.behavior.is_plain() {
         return Err(unsupported(behavior_option(options.behavior)));
     }
     Ok(())
 }
 
 fn behavior_option(behavior: Behavior) -> String {
-    format!("behavior = {:?}", behavior.sql().to_ascii_lowercase())
+    format!("behavior = {:?}", behavior.option())
 }
 
 /// `SAVEPOINT name`.
@@ -64,13 +64,10 @@ pub(crate) mod sqlite {
         }
     }
 
-    /// `BEGIN DEFERRED | IMMEDIATE | EXCLUSIVE`.
+    /// `BEGIN DEFERRED | IMMEDIATE | EXCLUSIVE`: writers `IMMEDIATE` by default
+    /// ([`Behavior::Auto`]).
     pub(crate) fn begin(options: &Options) -> &'static str {
-        match options.behavior {
-            Behavior::Deferred => "BEGIN DEFERRED",
-            Behavior::Immediate => "BEGIN IMMEDIATE",
-            Behavior::Exclusive => "BEGIN EXCLUSIVE",
-        }
+        options.behavior.sqlite_begin(options.read_only)
     }
 
     pub(crate) const QUERY_ONLY_ON: &str = "PRAGMA query_only = ON";
@@ -90,7 +87,7 @@ pub(crate) mod postgres {
     }
 
     pub(crate) fn check(options: &Options) -> Result<(), TxError> {
-        if options.behavior != Behavior::Deferred {
+        if !options.behavior.is_plain() {
             return Err(TxError::Unsupported {
                 name: options.name,
                 database: DATABASE,
