@@ -154,15 +154,24 @@ fn find_connection(args: &Args, item: &ItemFn, errors: &mut Errors) -> Option<Co
             match found {
                 Some(found) => found,
                 None => {
+                    // No `&mut` parameter: a connection (or pool) taken another way is the
+                    // likely mistake; say so at that parameter.
+                    if let Some((_, param)) = typed.clone().find(|(_, p)| {
+                        ConnType::of(&p.ty).is_some_and(|c| c.looks_like_a_connection())
+                    }) {
+                        let written = ConnType::of(&param.ty).expect("found above");
+                        errors.push_spanned(param, written.mistake(sig.asyncness.is_some()));
+                        return None;
+                    }
                     errors.push_spanned(
                         &sig.ident,
                         format!(
                             "#[keel::transaction] needs a connection parameter: `{}` has no `&mut` parameter; add one (`{}`) or name it with `conn = ident`",
                             sig.ident,
                             if sig.asyncness.is_some() {
-                                "db: &mut tokio_postgres::Client` or `conn: &mut sqlx::PgConnection"
+                                "conn: &mut sqlx::SqliteConnection`, `conn: &mut sqlx::PgConnection` or `db: &mut tokio_postgres::Client"
                             } else {
-                                "conn: &mut rusqlite::Connection"
+                                "conn: &mut rusqlite::Connection` or `db: &mut postgres::Client"
                             }
                         ),
                     );
@@ -171,6 +180,14 @@ fn find_connection(args: &Args, item: &ItemFn, errors: &mut Errors) -> Option<Co
             }
         }
     };
+    // A pool, or a connection behind `&`: one error at the parameter, naming the fix.
+    if let Some(written) = ConnType::of(&param.ty)
+        && (written.pool.is_some() || (written.by_ref && !written.by_mut_ref))
+        && written.looks_like_a_connection()
+    {
+        errors.push_spanned(param, written.mistake(sig.asyncness.is_some()));
+        return None;
+    }
 
     let Pat::Ident(pat) = &*param.pat else {
         errors.push_spanned(
@@ -201,4 +218,85 @@ fn find_connection(args: &Args, item: &ItemFn, errors: &mut Errors) -> Option<Co
         }
         other => (index, pat.ident.clone(), other.clone(), false, span),
     })
+}
+
+/// A connection parameter's type as written, for messages about common mistakes: recognised by
+/// its last path segment (the macro sees only tokens).
+struct ConnType {
+    /// The type behind any reference, as written (`sqlx::SqlitePool`).
+    written: String,
+    /// The last path segment's name (`SqlitePool`, `Pool`).
+    last: String,
+    /// `&mut T`.
+    by_mut_ref: bool,
+    /// `&T`.
+    by_ref: bool,
+    /// For a pool: the connection type to take instead (`SqliteConnection`), if known.
+    pool: Option<Option<&'static str>>,
+}
+
+impl ConnType {
+    fn of(ty: &Type) -> Option<Self> {
+        let (inner, by_ref, by_mut_ref) = match ty {
+            Type::Reference(r) => (&*r.elem, true, r.mutability.is_some()),
+            other => (other, false, false),
+        };
+        let Type::Path(path) = inner else {
+            return None;
+        };
+        let last = path.path.segments.last()?;
+        let name = last.ident.to_string();
+        let args = match &last.arguments {
+            syn::PathArguments::AngleBracketed(args) => {
+                args.to_token_stream().to_string().replace(' ', "")
+            }
+            _ => String::new(),
+        };
+        let pool = match name.as_str() {
+            "SqlitePool" => Some(Some("SqliteConnection")),
+            "PgPool" => Some(Some("PgConnection")),
+            "Pool" if args.contains("Sqlite") => Some(Some("SqliteConnection")),
+            "Pool" if args.contains("Postgres") => Some(Some("PgConnection")),
+            n if n.ends_with("Pool") => Some(None),
+            _ => None,
+        };
+        Some(Self {
+            written: inner.to_token_stream().to_string().replace(' ', ""),
+            last: name,
+            by_mut_ref,
+            by_ref,
+            pool,
+        })
+    }
+
+    /// A pool, or a type whose name says it is a connection (`...Connection`, `Client`,
+    /// `Transaction`).
+    fn looks_like_a_connection(&self) -> bool {
+        self.pool.is_some()
+            || self.last.ends_with("Connection")
+            || self.last.ends_with("Client")
+            || self.last == "Transaction"
+    }
+
+    /// The one message for this mistake, naming the fix for the type as written.
+    fn mistake(&self, is_async: bool) -> String {
+        let written = &self.written;
+        match self.pool {
+            Some(Some(conn)) => format!(
+                "`{written}` is a pool, not a connection: take `conn: &mut sqlx::{conn}` and pass a connection from the pool, `&mut *pool.acquire().await?` (or take `&mut sqlx::pool::PoolConnection<_>`)"
+            ),
+            Some(None) if is_async => format!(
+                "`{written}` is a pool, not a connection: take the pool's connection type (`&mut sqlx::SqliteConnection`, `&mut sqlx::PgConnection`) and pass `&mut *pool.acquire().await?`"
+            ),
+            Some(None) => format!(
+                "`{written}` is a pool, not a connection: take `conn: &mut rusqlite::Connection` (or `&mut postgres::Client`) and pass a connection taken from the pool"
+            ),
+            None if self.by_ref => format!(
+                "#[keel::transaction] needs `&mut {written}`, not `&{written}`: a transaction changes the connection's state"
+            ),
+            None => format!(
+                "#[keel::transaction] takes the first `&mut` parameter as the connection: write `&mut {written}`, or name this parameter with `conn = ident` to take it by value"
+            ),
+        }
+    }
 }

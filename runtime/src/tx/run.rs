@@ -292,7 +292,35 @@ mod tests {
         assert_eq!(result, Err(FakeError::Busy));
         assert_eq!(db.busy_commits, 7);
         assert!(!db.open);
+        let exhausted = REPORTS.with_borrow(|r| r.iter().map(|r| r.exhausted).collect::<Vec<_>>());
+        assert_eq!(exhausted, [true]);
         assert_eq!(take_reports(), [("t", 0, Outcome::RolledBack, 2)]);
+    }
+
+    #[test]
+    fn a_permanent_error_or_a_success_is_not_exhausted() {
+        take_reports();
+        let mut db = Fake {
+            busy_commits: 1,
+            ..Fake::default()
+        };
+        run_retrying(&mut db, &Options::new().name("ok"), 2, |_| {
+            Ok::<_, FakeError>(())
+        })
+        .unwrap();
+        let failed = run_retrying(&mut db, &Options::new().name("bad"), 2, |_| {
+            Err::<(), _>(FakeError::Body)
+        });
+        assert_eq!(failed, Err(FakeError::Body));
+        let exhausted = REPORTS.with_borrow(|r| r.iter().map(|r| r.exhausted).collect::<Vec<_>>());
+        assert_eq!(exhausted, [false, false]);
+        assert_eq!(
+            take_reports(),
+            [
+                ("ok", 0, Outcome::Committed, 1),
+                ("bad", 0, Outcome::RolledBack, 0)
+            ]
+        );
     }
 
     #[test]
