@@ -45,6 +45,14 @@ pub struct NetworkConfig {
 #[bounded(1..=65535)]
 pub struct Port(u16);
 
+/// An optional setting, as pydantic's `Optional[conint(ge=1, le=100)]`: `None` is accepted,
+/// `Some(v)` is checked.
+#[derive(Bounded, Debug)]
+pub struct PoolLimits {
+    #[bounded(1..=100)]
+    max_conns: Option<u32>,
+}
+
 /// Built when compiling: `NetworkConfig::new_const(0, ..)` here would not compile.
 const DEFAULTS: NetworkConfig = NetworkConfig::new_const(8080, 30, 3, String::new());
 
@@ -84,6 +92,17 @@ fn main() -> Result<(), BoundsError> {
         Port::try_new(0).unwrap_err()
     );
     println!("Port::MIN..=Port::MAX = {:?}..={:?}", Port::MIN, Port::MAX);
+
+    let mut limits = PoolLimits::try_new(None)?;
+    limits.set_max_conns(Some(20))?;
+    println!(
+        "PoolLimits: max_conns {:?}; set_max_conns(Some(101)) -> Err: {}; still {:?}; None is \
+         allowed: {:?}",
+        limits.max_conns(),
+        limits.set_max_conns(Some(101)).unwrap_err(),
+        limits.max_conns(),
+        limits.set_max_conns(None)
+    );
 
     // Measured: the derived setter next to the same `if` written by hand.
     const CALLS: u32 = 50_000_000;

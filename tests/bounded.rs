@@ -438,6 +438,113 @@ fn raw_identifier_fields() {
     assert_eq!(Keywords::TYPE_BOUNDS.to_string(), "1..=3");
 }
 
+/// `Option<T>` fields, as pydantic's `Optional[conint(ge=1, le=100)]`: `None` is accepted,
+/// `Some(v)` is checked against the range. The path may be spelled any std way.
+#[derive(Bounded, Debug, Clone, PartialEq)]
+pub struct Retry {
+    #[bounded(1..=100)]
+    attempts: Option<u32>,
+    #[bounded(..=65535)]
+    port: std::option::Option<u32>,
+    #[bounded(0.0..1.0)]
+    jitter: core::option::Option<f64>,
+    #[bounded(Celsius(-273.15)..)]
+    floor: Option<Celsius>,
+    #[bounded(0..)]
+    unchecked: Option<u64>,
+}
+
+#[test]
+fn option_fields_accept_none_and_check_some() {
+    let mut r = Retry::try_new(None, None, None, None, None).unwrap();
+    assert_eq!(
+        (r.attempts(), r.port(), r.jitter(), r.floor(), r.unchecked()),
+        (None, None, None, None, None)
+    );
+    let r2 = Retry::try_new(
+        Some(1),
+        Some(65535),
+        Some(0.0),
+        Some(Celsius(-273.15)),
+        Some(0),
+    )
+    .unwrap();
+    assert_eq!(r2.attempts(), Some(1));
+    assert_eq!(r2.jitter(), Some(0.0));
+    assert_eq!(r2.floor(), Some(Celsius(-273.15)));
+
+    for (attempts, message) in [
+        (0, "Retry.attempts must be >= 1, got 0"),
+        (101, "Retry.attempts must be <= 100, got 101"),
+    ] {
+        let err = Retry::try_new(Some(attempts), None, None, None, None).unwrap_err();
+        assert_eq!(err.to_string(), message);
+        assert_eq!(err.field(), Some("attempts"));
+        assert_eq!(err.value(), attempts.to_string());
+    }
+    let err = Retry::try_new(None, Some(99999), None, None, None).unwrap_err();
+    assert_eq!(err.to_string(), "Retry.port must be <= 65535, got 99999");
+    let err = Retry::try_new(None, None, Some(f64::NAN), None, None).unwrap_err();
+    assert!(err.to_string().starts_with("Retry.jitter"), "{err}");
+    let err = Retry::try_new(None, None, None, Some(Celsius(-300.0)), None).unwrap_err();
+    assert!(err.to_string().starts_with("Retry.floor must be"), "{err}");
+
+    // Setters: None and in-range Some are stored; out of range leaves the field as it was.
+    r.set_attempts(Some(50)).unwrap();
+    assert_eq!(r.attempts(), Some(50));
+    let err = r.set_attempts(Some(101)).unwrap_err();
+    assert_eq!(err.to_string(), "Retry.attempts must be <= 100, got 101");
+    assert_eq!(
+        r.attempts(),
+        Some(50),
+        "a rejected value leaves the field unchanged"
+    );
+    r.set_attempts(None).unwrap();
+    assert_eq!(r.attempts(), None);
+    let err = r.set_jitter(Some(1.0)).unwrap_err();
+    assert_eq!(err.to_string(), "Retry.jitter must be < 1.0, got 1.0");
+    assert_eq!(
+        r.jitter(),
+        None,
+        "a rejected value leaves the field unchanged"
+    );
+    r.set_unchecked(Some(u64::MAX)).unwrap();
+    assert_eq!(r.unchecked(), Some(u64::MAX));
+
+    // The bounds constant bounds the value inside `Some`.
+    assert_eq!(Retry::ATTEMPTS_BOUNDS, Bounds::inclusive(1u32, 100));
+    assert!(Retry::ATTEMPTS_BOUNDS.contains(&100));
+
+    // validate() checks what code in this module wrote directly.
+    r.attempts = Some(0);
+    let err = r.validate().unwrap_err();
+    assert_eq!(err.to_string(), "Retry.attempts must be >= 1, got 0");
+    r.attempts = None;
+    assert_eq!(r.validate(), Ok(()));
+}
+
+#[derive(Bounded, Debug, Clone, Copy, PartialEq)]
+struct OptionalPair(#[bounded(1..=9)] Option<u8>, Option<u8>);
+
+const OPTIONAL_PAIR: OptionalPair = OptionalPair::new_const(Some(9), Some(200));
+const OPTIONAL_NONE: OptionalPair = OptionalPair::new_const(None, None);
+
+#[test]
+fn option_tuple_fields_and_new_const() {
+    assert_eq!(OPTIONAL_PAIR.get_0(), Some(9));
+    assert_eq!(OPTIONAL_NONE.get_0(), None);
+    let mut pair = OptionalPair::try_new(None, None).unwrap();
+    let err = pair.set_0(Some(10)).unwrap_err();
+    assert_eq!(err.to_string(), "OptionalPair.0 must be <= 9, got 10");
+    assert_eq!(pair.get_0(), None);
+}
+
+#[test]
+#[should_panic(expected = "OptionalPair::new_const: 0 must be in 1..=9")]
+fn option_new_const_panics_at_run_time_on_a_bad_some() {
+    let _ = OptionalPair::new_const(Some(std::hint::black_box(0)), None);
+}
+
 mod renamed {
     //! The dependency seen under another name: `crate = path` points generated code at it.
     use my_keel::Bounded;
@@ -608,6 +715,50 @@ mod serde_support {
         // serde's messages name the struct, not a hidden helper.
         let error = cfg("[]").unwrap_err();
         assert!(error.contains("struct Cfg"), "{error}");
+    }
+
+    /// An optional bounded field read by `#[bounded(deserialize)]`: missing or `null` is `None`.
+    #[derive(Bounded, Debug, PartialEq)]
+    #[bounded(deserialize)]
+    struct Limits {
+        #[bounded(1..=100)]
+        max_conns: Option<u32>,
+        #[serde(default)]
+        #[bounded(1..=60)]
+        idle_secs: Option<u8>,
+    }
+
+    #[test]
+    fn deserialize_accepts_none_and_checks_some() {
+        let limits: Limits = serde_json::from_str(r#"{"max_conns": null}"#).unwrap();
+        assert_eq!(
+            limits,
+            Limits {
+                max_conns: None,
+                idle_secs: None
+            }
+        );
+        let limits: Limits = serde_json::from_str("{}").unwrap();
+        assert_eq!(limits.max_conns(), None);
+        let limits: Limits = serde_json::from_str(r#"{"max_conns": 100, "idle_secs": 1}"#).unwrap();
+        assert_eq!(
+            (limits.max_conns(), limits.idle_secs()),
+            (Some(100), Some(1))
+        );
+        let error = serde_json::from_str::<Limits>(r#"{"max_conns": 101}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("Limits.max_conns must be <= 100, got 101"),
+            "{error}"
+        );
+        let error = serde_json::from_str::<Limits>(r#"{"idle_secs": 0}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("Limits.idle_secs must be >= 1, got 0"),
+            "{error}"
+        );
     }
 
     #[test]

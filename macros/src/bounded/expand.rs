@@ -161,11 +161,29 @@ impl Key {
     }
 }
 
-/// `if !Self::test(value) { <on_fail> }`, or nothing when every value is in bounds.
-fn guard(checked: &Checked, value: &TokenStream, on_fail: TokenStream) -> TokenStream {
-    match &checked.test_fn {
-        Some(test) => quote!(if !Self::#test(#value) { #on_fail }),
-        None => TokenStream::new(),
+/// `if !Self::test(value) { <on_fail(value)> }`, or nothing when every value is in bounds. On an
+/// `Option` field the test applies to the value inside `Some` (`None` always passes), and
+/// `on_fail` receives that inner value.
+fn guard(
+    checked: &Checked,
+    bound: &Bound,
+    value: &TokenStream,
+    on_fail: impl Fn(&TokenStream) -> TokenStream,
+) -> TokenStream {
+    let Some(test) = &checked.test_fn else {
+        return TokenStream::new();
+    };
+    if bound.optional {
+        let inner = quote!(__keel_value);
+        let fail = on_fail(&inner);
+        quote! {
+            if let ::core::option::Option::Some(#inner) = #value {
+                if !Self::#test(#inner) { #fail }
+            }
+        }
+    } else {
+        let fail = on_fail(value);
+        quote!(if !Self::#test(#value) { #fail })
     }
 }
 
@@ -237,12 +255,10 @@ fn newtype(model: &Bounded, bound: &Bound) -> TokenStream {
         quote!(#[doc = #doc] #vis const MAX: Self = Self(#expr);)
     });
 
-    let reject = rejection(&checked, bound, &value, &type_name, None);
-    let try_guard = guard(
-        &checked,
-        &value,
-        quote!(return ::core::result::Result::Err(#reject);),
-    );
+    let try_guard = guard(&checked, bound, &value, |value| {
+        let reject = rejection(&checked, bound, value, &type_name, None);
+        quote!(return ::core::result::Result::Err(#reject);)
+    });
     let try_new_doc = format!(
         "A `{type_name}` holding `value`, or a [`BoundsError`]({}::BoundsError) when `value` is \
          outside `{range_text}` (or NaN).",
@@ -252,7 +268,12 @@ fn newtype(model: &Bounded, bound: &Bound) -> TokenStream {
         let message = panic_message(&format!(
             "{type_name}::new_const: the value must be in {range_text}"
         ));
-        let const_guard = guard(&checked, &value, quote!(::core::panic!(#message);));
+        let const_guard = guard(
+            &checked,
+            bound,
+            &value,
+            |_| quote!(::core::panic!(#message);),
+        );
         let doc = format!(
             "A `{type_name}` from a value known when compiling: panics if `value` is outside \
              `{range_text}`, which in a `const` is a compile error."
@@ -368,61 +389,85 @@ fn record_impl(model: &Bounded, record: &Record) -> TokenStream {
             &private,
             bound,
             &key,
-            &format!("The bounds of `{type_name}.{name}`: `{range_text}`."),
+            &if bound.optional {
+                format!("The bounds of `{type_name}.{name}` when it is `Some`: `{range_text}`.")
+            } else {
+                format!("The bounds of `{type_name}.{name}`: `{range_text}`.")
+            },
         );
         all_const &= checked.is_const;
         items.extend(checked.items.clone());
 
         let param = &field.param;
         let param_tokens = quote!(#param);
-        let reject = rejection(&checked, bound, &param_tokens, &type_name, Some(name));
-        try_guards.extend(guard(
-            &checked,
-            &param_tokens,
-            quote!(return ::core::result::Result::Err(#reject);),
-        ));
+        let return_rejection = |value: &TokenStream| {
+            let reject = rejection(&checked, bound, value, &type_name, Some(name));
+            quote!(return ::core::result::Result::Err(#reject);)
+        };
+        try_guards.extend(guard(&checked, bound, &param_tokens, return_rejection));
         let message = panic_message(&format!(
             "{type_name}::new_const: {name} must be in {range_text}"
         ));
         const_guards.extend(guard(
             &checked,
+            bound,
             &param_tokens,
-            quote!(::core::panic!(#message);),
+            |_| quote!(::core::panic!(#message);),
         ));
 
         let member = &field.member;
         let ty = &field.ty;
         let current = quote!(self.#member);
-        let reject_current = rejection(&checked, bound, &current, &type_name, Some(name));
-        validations.extend(guard(
-            &checked,
-            &current,
-            quote!(return ::core::result::Result::Err(#reject_current);),
-        ));
+        validations.extend(guard(&checked, bound, &current, return_rejection));
 
         let (getter, setter) = accessor_names(field);
         let value = quote!(value);
-        let reject_value = rejection(&checked, bound, &value, &type_name, Some(name));
         let set_body = match &checked.test_fn {
-            Some(test) => quote! {
-                if Self::#test(value) {
+            // `None`, or `Some` of a value in bounds, is stored.
+            Some(_) if bound.optional => {
+                let set_guard = guard(&checked, bound, &value, return_rejection);
+                quote! {
+                    #set_guard
                     self.#member = value;
                     ::core::result::Result::Ok(())
-                } else {
-                    ::core::result::Result::Err(#reject_value)
                 }
-            },
+            }
+            Some(test) => {
+                let reject_value = rejection(&checked, bound, &value, &type_name, Some(name));
+                quote! {
+                    if Self::#test(value) {
+                        self.#member = value;
+                        ::core::result::Result::Ok(())
+                    } else {
+                        ::core::result::Result::Err(#reject_value)
+                    }
+                }
+            }
             None => quote! {
                 self.#member = value;
                 ::core::result::Result::Ok(())
             },
         };
-        let get_doc = format!("`{name}`, always within `{range_text}`.");
-        let set_doc = format!(
-            "Sets `{name}` to `value` if it lies within `{range_text}`; otherwise returns the \
-             [`BoundsError`]({}::BoundsError) and leaves `{name}` unchanged.",
-            model.krate.path().to_token_stream_string()
-        );
+        let (get_doc, set_doc) = if bound.optional {
+            (
+                format!("`{name}`: `None`, or `Some` of a value within `{range_text}`."),
+                format!(
+                    "Sets `{name}` to `value` if it is `None` or `Some` of a value within \
+                     `{range_text}`; otherwise returns the [`BoundsError`]({}::BoundsError) and \
+                     leaves `{name}` unchanged.",
+                    model.krate.path().to_token_stream_string()
+                ),
+            )
+        } else {
+            (
+                format!("`{name}`, always within `{range_text}`."),
+                format!(
+                    "Sets `{name}` to `value` if it lies within `{range_text}`; otherwise \
+                     returns the [`BoundsError`]({}::BoundsError) and leaves `{name}` unchanged.",
+                    model.krate.path().to_token_stream_string()
+                ),
+            )
+        };
         let set_result = result(quote!(()));
         items.extend(quote! {
             #[doc = #get_doc]

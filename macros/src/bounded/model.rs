@@ -59,8 +59,10 @@ pub struct Field {
 pub struct Bound {
     /// The range as written.
     pub range: RangeSpec,
-    /// The bounded type.
+    /// The bounded type: the field's type, or `T` of an `Option<T>` field.
     pub ty: Type,
+    /// The field is an `Option<T>`: `None` is always accepted, `Some(v)` is checked.
+    pub optional: bool,
     /// `Some("u16")` when the type is a primitive number.
     pub primitive: Option<String>,
 }

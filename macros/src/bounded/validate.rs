@@ -5,11 +5,13 @@ use super::model::{Bound, Bounded, Field, Record, Shape};
 use crate::common::bounded_attr::{self as parse, Site, check_range, single_range};
 use crate::common::crate_path::CratePath;
 use crate::common::errors::Errors;
-use crate::common::range::{RangeSpec, primitive_name};
+use crate::common::range::{RangeSpec, primitive_name, type_text};
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident};
 use syn::ext::IdentExt;
-use syn::{Data, DeriveInput, Fields, GenericParam, Ident, Member, Type};
+use syn::{
+    Data, DeriveInput, Fields, GenericArgument, GenericParam, Ident, Member, PathArguments, Type,
+};
 
 /// Validates `input` and builds the model, or returns every error found.
 pub fn model(input: &DeriveInput) -> syn::Result<Bounded> {
@@ -64,6 +66,19 @@ pub fn model(input: &DeriveInput) -> syn::Result<Bounded> {
                             "the newtype `{ident}` needs its range: add \
                              `#[bounded(1..=10)]` (or `a..b`, `a..`, `..=b`, `..b`) above the \
                              struct"
+                        ),
+                    );
+                    None
+                }
+                Some(_) if option_inner(&field.ty).is_some() => {
+                    errors.push_spanned(
+                        &field.ty,
+                        format!(
+                            "a bounded newtype cannot wrap an `Option`: its value is always \
+                             checked, and `None` has no place in a range. Bound the inner type \
+                             (`struct {ident}({});`) and write `Option<{ident}>` where the \
+                             value may be absent",
+                            option_inner(&field.ty).map(type_text).unwrap_or_default()
                         ),
                     );
                     None
@@ -239,7 +254,30 @@ fn mentioned_param(tokens: TokenStream, params: &[Ident]) -> Option<Ident> {
     })
 }
 
-/// Checks one range against the type it bounds.
+/// `T` when `ty` is `Option<T>` (`Option`, `std::option::Option` or `core::option::Option`, told
+/// by the last path segment with one type argument).
+fn option_inner(ty: &Type) -> Option<&Type> {
+    match ty {
+        Type::Group(group) => option_inner(&group.elem),
+        Type::Paren(paren) => option_inner(&paren.elem),
+        Type::Path(path) if path.qself.is_none() => {
+            let last = path.path.segments.last()?;
+            if last.ident != "Option" {
+                return None;
+            }
+            let PathArguments::AngleBracketed(generic) = &last.arguments else {
+                return None;
+            };
+            match generic.args.iter().collect::<Vec<_>>().as_slice() {
+                [GenericArgument::Type(inner)] => Some(inner),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Checks one range against the type it bounds; on an `Option<T>` field the range bounds `T`.
 fn bound(
     range: &RangeSpec,
     ty: &Type,
@@ -247,6 +285,21 @@ fn bound(
     generic_names: &[Ident],
     errors: &mut Errors,
 ) -> Option<Bound> {
+    let (ty, optional) = match option_inner(ty) {
+        Some(inner) => (inner, true),
+        None => (ty, false),
+    };
+    if optional && option_inner(ty).is_some() {
+        errors.push_spanned(
+            ty,
+            format!(
+                "`{name}` cannot be bounded: `Option<{}>` nests one `Option` in another; a \
+                 bounded field is a value or an `Option` of one",
+                type_text(ty)
+            ),
+        );
+        return None;
+    }
     let mut ok = true;
     if let Some(param) = mentioned_param(ty.to_token_stream(), generic_names) {
         errors.push_spanned(
@@ -268,6 +321,7 @@ fn bound(
     ok.then(|| Bound {
         range: range.clone(),
         ty: ty.clone(),
+        optional,
         primitive,
     })
 }
@@ -349,6 +403,45 @@ mod tests {
             struct S { #[bounded(MIN..=Self::MAX)] a: u8, #[bounded(Celsius(0.0)..)] t: Celsius }
         };
         assert_eq!(message(input), "ok");
+    }
+
+    #[test]
+    fn option_fields_bound_the_type_inside() {
+        let input: DeriveInput = parse_quote! {
+            struct S {
+                #[bounded(1..=9)] a: Option<u8>,
+                #[bounded(1..=9)] b: ::std::option::Option<u8>,
+                #[bounded(1..=9)] c: core::option::Option<u8>,
+                #[bounded(1..=9)] d: u8,
+                #[bounded(C(0)..)] e: MyOption<u8>,
+            }
+        };
+        let model = model(&input).unwrap();
+        let Shape::Record(record) = &model.shape else {
+            panic!("expected a record")
+        };
+        let optional: Vec<_> = record
+            .fields
+            .iter()
+            .map(|f| f.bound.as_ref().unwrap())
+            .map(|b| (b.optional, b.primitive.clone()))
+            .collect();
+        let u8 = || Some("u8".to_owned());
+        assert_eq!(
+            optional,
+            [
+                (true, u8()),
+                (true, u8()),
+                (true, u8()),
+                (false, u8()),
+                (false, None)
+            ]
+        );
+        let newtype: DeriveInput = parse_quote!(
+            #[bounded(1..=9)]
+            struct Level(Option<u8>);
+        );
+        assert!(message(newtype).starts_with("a bounded newtype cannot wrap an `Option`"));
     }
 
     #[test]
