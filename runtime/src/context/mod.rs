@@ -90,6 +90,8 @@ mod propagate;
 #[cfg(feature = "rayon")]
 pub mod rayon;
 #[cfg(feature = "tokio")]
+mod task;
+#[cfg(feature = "tokio")]
 pub mod tokio;
 mod var;
 
@@ -138,9 +140,30 @@ impl Current {
 struct ThreadState {
     current: RefCell<Current>,
     spare: Cell<Vars>,
+    /// The tokio task that entered `current` (`None`: the thread's own context, or one entered
+    /// outside any task). Code of another task running on this thread uses its task's own
+    /// context instead (see [`ThreadState::task`]).
+    #[cfg(feature = "tokio")]
+    owner: Cell<Option<::tokio::task::Id>>,
 }
 
 impl ThreadState {
+    /// The tokio task whose own context (module `task`) the code running now uses instead of
+    /// this thread's: the running task, unless it entered the current context itself. Code of a
+    /// task spawned with plain `tokio::spawn` (or `spawn_blocking`) sees its task's context;
+    /// inside a [`Context::run`] or a [`Scoped`] poll (keel's tokio `spawn` makes one) it sees
+    /// that context, as outside tokio.
+    #[cfg(feature = "tokio")]
+    #[inline]
+    fn task(&self) -> Option<::tokio::task::Id> {
+        let running = ::tokio::task::try_id();
+        if running.is_some() && running != self.owner.get() {
+            running
+        } else {
+            None
+        }
+    }
+
     /// Drops the spare if it is a reference to `vars`'s vector, so that `vars` is the only
     /// reference this thread holds. (Its count then stays at least 1: `vars` holds one.)
     #[inline]
@@ -164,6 +187,8 @@ thread_local! {
         ThreadState {
             current: RefCell::new(Current::EMPTY),
             spare: Cell::new(Vars::EMPTY),
+            #[cfg(feature = "tokio")]
+            owner: Cell::new(None),
         }
     };
 }
@@ -239,6 +264,14 @@ impl Context {
         let call = call::current();
         THREAD
             .try_with(|thread| {
+                #[cfg(feature = "tokio")]
+                if let Some(task) = thread.task() {
+                    return Self {
+                        vars: task::snapshot(task),
+                        id: 0,
+                        call,
+                    };
+                }
                 let current = thread.current.borrow();
                 if current.vars.is_none() {
                     return Self::with_call(call);
@@ -484,6 +517,8 @@ struct Entered<'a> {
     ctx: &'a mut Context,
     outer: Current,
     outer_call: Option<call::CurrentCall>,
+    #[cfg(feature = "tokio")]
+    outer_owner: Option<::tokio::task::Id>,
 }
 
 impl<'a> Entered<'a> {
@@ -493,12 +528,22 @@ impl<'a> Entered<'a> {
             vars: mem::take(&mut ctx.vars),
             id: ctx.id,
         };
+        #[cfg(feature = "tokio")]
+        let (outer, outer_owner) = THREAD.with(|thread| {
+            (
+                mem::replace(&mut *thread.current.borrow_mut(), inner),
+                thread.owner.replace(::tokio::task::try_id()),
+            )
+        });
+        #[cfg(not(feature = "tokio"))]
         let outer = THREAD.with(|thread| mem::replace(&mut *thread.current.borrow_mut(), inner));
         let outer_call = call::replace(ctx.call);
         Self {
             ctx,
             outer,
             outer_call,
+            #[cfg(feature = "tokio")]
+            outer_owner,
         }
     }
 }
@@ -515,6 +560,8 @@ impl Drop for Entered<'_> {
         // changes are then lost with the thread, which is all that can happen to them.
         if let Ok(inner) = THREAD.try_with(|thread| {
             let inner = mem::replace(&mut *thread.current.borrow_mut(), outer);
+            #[cfg(feature = "tokio")]
+            thread.owner.set(self.outer_owner);
             // `inner.vars` leaves the thread: the spare must not outlive it here.
             thread.release_spare_of(&inner.vars);
             inner
@@ -523,6 +570,19 @@ impl Drop for Entered<'_> {
             self.ctx.id = inner.id;
         }
     }
+}
+
+/// How many tokio tasks have a context of their own now: tasks spawned without keel that hold
+/// a live [`Token`] of a `set` made in their context. Not a public API (tests check that tasks'
+/// values die with them).
+///
+/// ```
+/// assert_eq!(keel_runtime::context::__live_task_contexts(), 0);
+/// ```
+#[cfg(feature = "tokio")]
+#[doc(hidden)]
+pub fn __live_task_contexts() -> usize {
+    task::live()
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! [`ContextVar`], the [`Token`] its `set` returns, and [`ContextError`].
 
 use super::map::Value;
+#[cfg(feature = "tokio")]
+use super::task;
 use super::{THREAD, next_context_id};
 use core::fmt;
 use core::marker::PhantomData;
@@ -151,7 +153,13 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
             return None;
         }
         THREAD
-            .try_with(|thread| thread.current.borrow().vars.get(id).cloned())
+            .try_with(|thread| {
+                #[cfg(feature = "tokio")]
+                if let Some(task) = thread.task() {
+                    return task::value(task, id);
+                }
+                thread.current.borrow().vars.get(id).cloned()
+            })
             .ok()
             .flatten()
     }
@@ -179,6 +187,18 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
     pub fn set(&self, value: T) -> Token<T> {
         let id = self.id();
         THREAD.with(|thread| {
+            #[cfg(feature = "tokio")]
+            if let Some(task) = thread.task() {
+                let (context, frame, old) = task::set(task, id, self.name, value);
+                return Token {
+                    var: id,
+                    var_name: self.name,
+                    context,
+                    old,
+                    task: Some(frame),
+                    _value: PhantomData,
+                };
+            }
             let mut current = thread.current.borrow_mut();
             // The write may copy the vector; without the spare, it copies only if it is shared.
             thread.release_spare_of(&current.vars);
@@ -191,6 +211,8 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
                 var_name: self.name,
                 context: current.id,
                 old,
+                #[cfg(feature = "tokio")]
+                task: None,
                 _value: PhantomData,
             }
         })
@@ -221,8 +243,30 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
                 token_var: token.var_name,
             });
         }
-        let Token { old, context, .. } = token;
+        let mut token = token;
+        let context = token.context;
         let displaced = THREAD.with(|thread| {
+            #[cfg(feature = "tokio")]
+            match (thread.task(), token.task) {
+                // A token of this task's own context: end its set.
+                (Some(here), Some(frame)) if frame.task == here => {
+                    token.task = None;
+                    return Ok(Displaced::Task(task::end(frame)));
+                }
+                // Made in a task's context, or reset in one, but not both in the same: refused
+                // (the token, dropped on return, still ends its set if it is a task's).
+                (Some(_), _) | (None, Some(_)) => {
+                    return Err(ContextError::WrongContext {
+                        var: self.name,
+                        token_context: context,
+                        current_context: match thread.task() {
+                            Some(here) => task::context_id(here),
+                            None => thread.current.borrow().id,
+                        },
+                    });
+                }
+                (None, None) => {}
+            }
             let mut current = thread.current.borrow_mut();
             if current.id != context {
                 return Err(ContextError::WrongContext {
@@ -232,10 +276,10 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
                 });
             }
             thread.release_spare_of(&current.vars);
-            Ok(match old {
+            Ok(Displaced::Value(match token.old.take() {
                 Some(old) => current.vars.insert(token.var, self.name, old),
                 None => current.vars.remove(token.var),
-            })
+            }))
         })?;
         // The displaced value is dropped here, outside the borrow: its `Drop` may use contexts.
         drop(displaced);
@@ -264,8 +308,15 @@ impl<T: Clone + Send + Sync + 'static> ContextVar<T> {
     pub fn get(&self) -> Option<T> {
         let id = self.id_if_assigned();
         if id != 0 {
-            let found =
-                THREAD.try_with(|thread| thread.current.borrow().vars.get_typed::<T>(id).cloned());
+            let found = THREAD.try_with(|thread| {
+                #[cfg(feature = "tokio")]
+                if let Some(task) = thread.task() {
+                    // Cloned outside the table's lock.
+                    let value = task::value(task, id);
+                    return value.and_then(|v| v.downcast_ref::<T>().cloned());
+                }
+                thread.current.borrow().vars.get_typed::<T>(id).cloned()
+            });
             if let Ok(Some(value)) = found {
                 return Some(value);
             }
@@ -306,7 +357,31 @@ pub struct Token<T> {
     var_name: &'static str,
     context: u64,
     old: Option<Value>,
+    /// Set when the token was made in a tokio task's own context: its frame there, ended when
+    /// the token is reset or dropped.
+    #[cfg(feature = "tokio")]
+    task: Option<task::TaskToken>,
     _value: PhantomData<fn() -> T>,
+}
+
+#[cfg(feature = "tokio")]
+impl<T> Drop for Token<T> {
+    /// A token made in a tokio task's own context ends its `set` (see [`ContextVar::set`]);
+    /// any other token does nothing, as in Python.
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(frame) = self.task.take() {
+            // The displaced values are dropped here, after the table's lock.
+            drop(task::end(frame));
+        }
+    }
+}
+
+/// What a reset takes out of a context, to drop once nothing is borrowed or locked.
+enum Displaced {
+    Value(#[allow(dead_code)] Option<Value>),
+    #[cfg(feature = "tokio")]
+    Task(#[allow(dead_code)] task::Displaced),
 }
 
 impl<T: 'static> Token<T> {
