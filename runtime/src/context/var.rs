@@ -16,9 +16,11 @@ static NEXT_VAR_ID: AtomicUsize = AtomicUsize::new(1);
 ///
 /// Declare it as a `static` (the constructor is `const`), then [`set`](Self::set),
 /// [`get`](Self::get) and [`reset`](Self::reset) it from any thread or task. Each thread starts
-/// in an empty context, so a value set on one thread is invisible to others unless the context
-/// is carried over with [`wrap`](super::wrap), [`spawn`](super::spawn),
-/// [`Context::run`](super::Context::run) or [`Context::scope`](super::Context::scope).
+/// in an empty context, and so does each tokio task spawned without keel (feature `tokio`; see
+/// [Plain tokio tasks](super#plain-tokio-tasks)), so a value set on one thread or task is
+/// invisible to others unless the context is carried over with [`wrap`](super::wrap),
+/// [`spawn`](super::spawn), [`Context::run`](super::Context::run),
+/// [`Context::scope`](super::Context::scope) or keel's tokio and rayon functions.
 ///
 /// ```
 /// use keel_runtime::context::ContextVar;
@@ -167,6 +169,14 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
     /// Sets the value in the current context and returns a [`Token`] that
     /// [`reset`](Self::reset) uses to restore the previous value.
     ///
+    /// How long the value lasts depends on where it is set. In a thread's context or one entered
+    /// with [`Context::run`](super::Context::run) (and every hand-off of keel's), Python's rule:
+    /// until another `set` or a `reset`, whatever happens to the token. In the own context of a
+    /// tokio task spawned without keel (feature `tokio`), the token is a guard: the value lasts
+    /// until the token is reset or dropped, and goes with the task at the latest (see
+    /// [Plain tokio tasks](super#plain-tokio-tasks)); keep it in a variable (`let _token = ..`,
+    /// not `let _ = ..`).
+    ///
     /// Snapshots taken earlier ([`Context::current`](super::Context::current)) keep the old
     /// value: the context's storage is copied on write, and only if a snapshot shares it.
     ///
@@ -224,8 +234,14 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
     /// # Errors
     ///
     /// [`ContextError::WrongVariable`] if `token` came from another variable;
-    /// [`ContextError::WrongContext`] if it was made in another context (another thread, or
-    /// inside/outside a [`Context::run`](super::Context::run)). The context is left unchanged.
+    /// [`ContextError::WrongContext`] if it was made in another context (another thread or
+    /// task, or inside/outside a [`Context::run`](super::Context::run)). The current context is
+    /// left unchanged; a token made in a plain tokio task's context still ends its `set` there,
+    /// as dropping it would.
+    ///
+    /// In a plain tokio task's context, where tokens may end in any order, a reset makes the
+    /// variable show the latest `set` whose token is still alive (in last-in first-out order,
+    /// which is Python's rule, that is the value before the `set`).
     ///
     /// ```
     /// use keel_runtime::context::{ContextError, ContextVar};
@@ -338,6 +354,12 @@ impl<T> fmt::Debug for ContextVar<T> {
 /// A token is tied to the variable and the context it was made in. It is `Send`, so it can be
 /// held across an `.await`, but resetting it in another context is an error.
 ///
+/// Dropping a token does nothing, as in Python, except for a token made in the own context of a
+/// tokio task spawned without keel (feature `tokio`): there it is a guard, and its drop ends its
+/// `set` as [`reset`](ContextVar::reset) would, wherever it is dropped. That is how such a task's
+/// values go with it: keel sees its future, and the tokens it holds, dropped. See
+/// [Plain tokio tasks](super#plain-tokio-tasks).
+///
 /// ```
 /// use keel_runtime::context::ContextVar;
 /// static LEVEL: ContextVar<u8> = ContextVar::new("level");
@@ -351,7 +373,7 @@ impl<T> fmt::Debug for ContextVar<T> {
 /// LEVEL.reset(outer).unwrap();
 /// assert_eq!(LEVEL.get(), None);
 /// ```
-#[must_use = "a Token is how a `set` is undone; pass it to `reset`"]
+#[must_use = "a Token is how a `set` is undone; pass it to `reset` (in a plain tokio task, the value lasts only as long as the token)"]
 pub struct Token<T> {
     var: usize,
     var_name: &'static str,
