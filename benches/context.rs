@@ -9,6 +9,13 @@
 //! subscriber (group `context_poll`); `par_iter().map(bind(f)).sum()` against the same without
 //! `bind` over 1,000,000 items (group `context_rayon`).
 //!
+//! Where the code runs (feature `tokio`, group `context_task`): `get`, `set` + `reset`, `set` with
+//! the token dropped, and `Context::current()` + drop, with three variables set, in the thread's
+//! context (a `block_on` future, not a task), in the own context of a task spawned with plain
+//! `tokio::spawn` (a lock of the shared table of task contexts), and in a task spawned with a
+//! context of its own (`Context::scope`, as `keel::context::tokio::spawn` makes). On a
+//! current-thread runtime, so the task runs on the measuring thread and either clock applies.
+//!
 //! `cargo bench --bench context -- --warm-up-time 1 --measurement-time 3`
 //! (`KEEL_BENCH_CLOCK=cpu` in front counts thread CPU time instead of wall time; see
 //! `benches/cpu_time.rs`.)
@@ -330,4 +337,82 @@ fn rayon_bind<M: Measurement<Value = std::time::Duration>>(c: &mut Criterion<M>)
     group.finish();
 }
 
-cpu_time::main_with_clock!(api, storage, poll, tokio_spawn, rayon_bind);
+/// Where a `context_task` row runs.
+#[derive(Clone, Copy)]
+enum Place {
+    /// `block_on`'s own future: the thread's context.
+    Thread,
+    /// A task spawned with plain `tokio::spawn`: the task's own context in the shared table.
+    PlainTask,
+    /// A task whose polls enter a context of its own.
+    KeelTask,
+}
+
+fn task<M: Measurement<Value = std::time::Duration>>(c: &mut Criterion<M>) {
+    use keel::context::FutureExt;
+    use std::time::{Duration, Instant};
+    let mut group = c.benchmark_group("context_task");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let cpu = cpu_time::cpu_clock_requested();
+    // `op` `n` times, timed by the clock criterion was given (the thread's CPU time or the wall).
+    let timed = move |n: u64, op: fn()| -> Duration {
+        if cpu {
+            let start = ::cpu_time::ThreadTime::now();
+            (0..n).for_each(|_| op());
+            start.elapsed()
+        } else {
+            let start = Instant::now();
+            (0..n).for_each(|_| op());
+            start.elapsed()
+        }
+    };
+    let run = |place: Place, n: u64, op: fn()| -> Duration {
+        let body = async move {
+            let (r, u, k) = (
+                REQUEST_ID.set("req-42".to_string()),
+                USER.set(42),
+                COUNTER.set(0),
+            );
+            let elapsed = timed(n, op);
+            // Reset, so the thread's context is left as it was found.
+            let _ = (COUNTER.reset(k), USER.reset(u), REQUEST_ID.reset(r));
+            elapsed
+        };
+        runtime.block_on(async move {
+            match place {
+                Place::Thread => body.await,
+                Place::PlainTask => tokio::spawn(body).await.unwrap(),
+                Place::KeelTask => tokio::spawn(body.in_context(Context::new())).await.unwrap(),
+            }
+        })
+    };
+    let ops: [(&str, fn()); 4] = [
+        ("get_u64", || {
+            black_box(black_box(&USER).get());
+        }),
+        ("set_reset_u64", || {
+            let token = black_box(&COUNTER).set(1);
+            black_box(COUNTER.reset(token)).unwrap();
+        }),
+        ("set_token_dropped_u64", || {
+            drop(black_box(&COUNTER).set(1));
+        }),
+        ("current_drop", || drop(black_box(Context::current()))),
+    ];
+    for (name, op) in ops {
+        for (place, label) in [
+            (Place::Thread, "thread"),
+            (Place::PlainTask, "plain_task"),
+            (Place::KeelTask, "keel_task"),
+        ] {
+            group.bench_function(format!("{name}/{label}"), |b| {
+                b.iter_custom(|n| run(place, n, op))
+            });
+        }
+    }
+    group.finish();
+}
+
+cpu_time::main_with_clock!(api, storage, poll, tokio_spawn, rayon_bind, task);

@@ -29,7 +29,7 @@ async fn handle(id: u32) -> (Option<String>, Option<String>, u64) {
 
     // asyncio.create_task(audit()): the task has a copy of this context.
     let carried = context::tokio::spawn(audit()).await.unwrap();
-    // A plain tokio::spawn starts in the worker's own context.
+    // A plain tokio::spawn starts in an empty context of its own (isolation, no inheritance).
     let plain = tokio::spawn(audit()).await.unwrap();
     // run_in_executor(None, ctx.run, checksum): a blocking thread with a copy, and rayon inside.
     let sum = context::tokio::spawn_blocking(checksum).await.unwrap();

@@ -14,6 +14,7 @@
 //! | a thread that should inherit | [`spawn`] |
 //! | an asyncio task's own context | [`Context::scope`]`(future)`, `future.`[`in_current_context`](FutureExt::in_current_context)`()` |
 //! | `asyncio.create_task(coro)` (copies the context) | [`context::tokio::spawn`](tokio::spawn)`(future)` (feature `tokio`) |
+//! | `asyncio.create_task(coro, context=Context())` (a new, empty one) | `tokio::spawn(future)` (feature `tokio`; see [below](#plain-tokio-tasks)) |
 //! | `loop.run_in_executor(None, f)` | [`context::tokio::spawn_blocking`](tokio::spawn_blocking)`(f)` |
 //! | `map(functools.partial(ctx.run, f), items)` | `items.par_iter().map(`[`bind`]`(f))` (rayon) |
 //!
@@ -30,9 +31,9 @@
 //! | [`context::spawn`](spawn)`(f)` | a copy of the spawner's context; the spawner's call as caller |
 //! | a thread pool, `pool.execute(f)` | the worker thread's own context: empty, or whatever earlier jobs on that worker set in it (a leak) |
 //! | a thread pool, `pool.execute(`[`wrap`]`(f))` | a copy of the submitter's context, caller included |
-//! | `tokio::spawn(fut)` | the polling worker's context at each poll (empty, and what the task sets stays on that worker, not in the task: it is gone after the task moves) |
-//! | [`context::tokio::spawn`](tokio::spawn)`(fut)` (feature `tokio`) | a copy of the spawner's context at every poll, on whichever worker; values the task sets follow it |
-//! | `tokio::task::spawn_blocking(f)` | the blocking thread's own context (empty) |
+//! | `tokio::spawn(fut)` (feature `tokio`) | isolation, no inheritance: an empty context of the task's own, on whichever worker; what the task sets follows it, no other task sees it, and it goes with the task ([below](#plain-tokio-tasks)) |
+//! | [`context::tokio::spawn`](tokio::spawn)`(fut)` (feature `tokio`) | isolation and inheritance: a copy of the spawner's context (and its call as caller) at every poll, on whichever worker; values the task sets follow it |
+//! | `tokio::task::spawn_blocking(f)` (feature `tokio`) | an empty context of the closure's own, as `tokio::spawn` |
 //! | [`context::tokio::spawn_blocking`](tokio::spawn_blocking)`(f)`, [`spawn_local`](tokio::spawn_local)`(fut)` | a copy of the spawner's context |
 //! | rayon, `par_iter().map(f)`, `rayon::spawn(f)`, `rayon::join(a, b)` | the rayon worker's own context (empty, or what earlier work on that worker set) |
 //! | rayon, `par_iter().map(`[`bind`]`(f))` | a fresh copy of the context of the `bind` call for every item |
@@ -41,7 +42,7 @@
 //! | any executor, `executor.spawn(fut.`[`in_current_context`](FutureExt::in_current_context)`())` | a copy of the context where `in_current_context` was called, at every poll |
 //!
 //! `tests/context_handoff.rs` checks each row on a multi-thread tokio runtime, with tasks that
-//! yield and move between workers.
+//! yield and move between workers; `tests/context_tasks.rs` interleaves hundreds of plain tasks.
 //!
 //! Every thread starts in an empty context. `set` changes only the current context;
 //! [`Context::current`] takes a snapshot that later `set`s do not affect; [`Context::run`]
@@ -66,6 +67,59 @@
 //! REQUEST_ID.reset(token).unwrap();
 //! ```
 //!
+//! # Plain tokio tasks
+//!
+//! With the `tokio` feature, a task spawned with plain `tokio::spawn` (or a closure given to
+//! `tokio::task::spawn_blocking`) has a context of its own, as an asyncio task created with
+//! `context=contextvars.Context()`: empty at its start, whatever the spawner or the worker has;
+//! what it sets is seen by the task wherever it resumes and by no other task; a child task it
+//! spawns plainly starts empty too (use [`context::tokio::spawn`](tokio::spawn) to hand it a
+//! copy). Inside a context the task enters itself ([`Context::run`], [`Context::scope`], keel's
+//! spawn functions) that context is the current one, as anywhere else.
+//!
+//! keel cannot see such a task end, only its future being dropped: the values a plain task sets
+//! live as long as the [`Token`]s of their `set`s. Dropping a token there ends its `set` (the
+//! variable shows the latest `set` whose token is alive, or nothing), in whatever order the
+//! tokens go; a task's tokens go with its future when it completes, is aborted or its runtime
+//! shuts down, and the task's context with them. So keep the token for as long as the value
+//! should last, as Python code keeps the task alive:
+//!
+//! ```
+//! use keel_runtime::context::ContextVar;
+//! static REQUEST_ID: ContextVar<String> = ContextVar::new("request_id");
+//!
+//! # #[cfg(not(feature = "tokio"))] fn main() {}
+//! # #[cfg(feature = "tokio")]
+//! # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+//! # async fn main() {
+//! let _main = REQUEST_ID.set("main".into()); // block_on's future: this thread's context
+//! let task = tokio::spawn(async {
+//!     assert_eq!(REQUEST_ID.get(), None, "a plain task starts empty");
+//!     let _token = REQUEST_ID.set("req-1".into()); // lasts while `_token` does
+//!     tokio::task::yield_now().await; // may resume on another worker: the value follows
+//!     let child = tokio::spawn(async { REQUEST_ID.get() }).await.unwrap();
+//!     let carried = keel_runtime::context::tokio::spawn(async { REQUEST_ID.get() });
+//!     (REQUEST_ID.get(), child, carried.await.unwrap())
+//! });
+//! let (own, child, carried) = task.await.unwrap();
+//! assert_eq!(own.as_deref(), Some("req-1"));
+//! assert_eq!(child, None, "plain spawn: isolation, no inheritance");
+//! assert_eq!(carried.as_deref(), Some("req-1"), "keel's spawn: a copy");
+//! assert_eq!(REQUEST_ID.get().as_deref(), Some("main"), "nothing came back");
+//! # }
+//! ```
+//!
+//! `let _ = VAR.set(v)` (which drops the token at once) therefore sets nothing lasting in a plain
+//! task; a `mem::forget`ten token keeps its value (and its task's entry) alive forever, seen by
+//! no one. Tokens made anywhere else keep Python's rules: dropping one does nothing, only
+//! [`ContextVar::reset`] undoes its `set`. The task's context is kept in a table shared by the
+//! process (sharded, keyed by `tokio::task::Id`), so `get` and `set` there take a lock (tens of
+//! nanoseconds, see BENCHMARKS.md); a task that uses context variables a lot is better spawned
+//! with [`context::tokio::spawn`](tokio::spawn), whose context is entered at each poll.
+//!
+//! Without the `tokio` feature keel does not know tokio's tasks: a plain task then runs in the
+//! worker thread's own context, where what it sets is seen by the next tasks on that worker.
+//!
 //! # Entering a context twice
 //!
 //! Python raises `RuntimeError` when `ctx.run` is called on a context that is already entered,
@@ -89,6 +143,8 @@ mod map;
 mod propagate;
 #[cfg(feature = "rayon")]
 pub mod rayon;
+#[cfg(feature = "tokio")]
+mod task;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 mod var;
@@ -138,9 +194,30 @@ impl Current {
 struct ThreadState {
     current: RefCell<Current>,
     spare: Cell<Vars>,
+    /// The tokio task that entered `current` (`None`: the thread's own context, or one entered
+    /// outside any task). Code of another task running on this thread uses its task's own
+    /// context instead (see [`ThreadState::task`]).
+    #[cfg(feature = "tokio")]
+    owner: Cell<Option<::tokio::task::Id>>,
 }
 
 impl ThreadState {
+    /// The tokio task whose own context (module `task`) the code running now uses instead of
+    /// this thread's: the running task, unless it entered the current context itself. Code of a
+    /// task spawned with plain `tokio::spawn` (or `spawn_blocking`) sees its task's context;
+    /// inside a [`Context::run`] or a [`Scoped`] poll (keel's tokio `spawn` makes one) it sees
+    /// that context, as outside tokio.
+    #[cfg(feature = "tokio")]
+    #[inline]
+    fn task(&self) -> Option<::tokio::task::Id> {
+        let running = ::tokio::task::try_id();
+        if running.is_some() && running != self.owner.get() {
+            running
+        } else {
+            None
+        }
+    }
+
     /// Drops the spare if it is a reference to `vars`'s vector, so that `vars` is the only
     /// reference this thread holds. (Its count then stays at least 1: `vars` holds one.)
     #[inline]
@@ -164,6 +241,8 @@ thread_local! {
         ThreadState {
             current: RefCell::new(Current::EMPTY),
             spare: Cell::new(Vars::EMPTY),
+            #[cfg(feature = "tokio")]
+            owner: Cell::new(None),
         }
     };
 }
@@ -239,6 +318,14 @@ impl Context {
         let call = call::current();
         THREAD
             .try_with(|thread| {
+                #[cfg(feature = "tokio")]
+                if let Some(task) = thread.task() {
+                    return Self {
+                        vars: task::snapshot(task),
+                        id: 0,
+                        call,
+                    };
+                }
                 let current = thread.current.borrow();
                 if current.vars.is_none() {
                     return Self::with_call(call);
@@ -484,6 +571,8 @@ struct Entered<'a> {
     ctx: &'a mut Context,
     outer: Current,
     outer_call: Option<call::CurrentCall>,
+    #[cfg(feature = "tokio")]
+    outer_owner: Option<::tokio::task::Id>,
 }
 
 impl<'a> Entered<'a> {
@@ -493,12 +582,22 @@ impl<'a> Entered<'a> {
             vars: mem::take(&mut ctx.vars),
             id: ctx.id,
         };
+        #[cfg(feature = "tokio")]
+        let (outer, outer_owner) = THREAD.with(|thread| {
+            (
+                mem::replace(&mut *thread.current.borrow_mut(), inner),
+                thread.owner.replace(::tokio::task::try_id()),
+            )
+        });
+        #[cfg(not(feature = "tokio"))]
         let outer = THREAD.with(|thread| mem::replace(&mut *thread.current.borrow_mut(), inner));
         let outer_call = call::replace(ctx.call);
         Self {
             ctx,
             outer,
             outer_call,
+            #[cfg(feature = "tokio")]
+            outer_owner,
         }
     }
 }
@@ -515,6 +614,8 @@ impl Drop for Entered<'_> {
         // changes are then lost with the thread, which is all that can happen to them.
         if let Ok(inner) = THREAD.try_with(|thread| {
             let inner = mem::replace(&mut *thread.current.borrow_mut(), outer);
+            #[cfg(feature = "tokio")]
+            thread.owner.set(self.outer_owner);
             // `inner.vars` leaves the thread: the spare must not outlive it here.
             thread.release_spare_of(&inner.vars);
             inner
@@ -523,6 +624,19 @@ impl Drop for Entered<'_> {
             self.ctx.id = inner.id;
         }
     }
+}
+
+/// How many tokio tasks have a context of their own now: tasks spawned without keel that hold
+/// a live [`Token`] of a `set` made in their context. Not a public API (tests check that tasks'
+/// values die with them).
+///
+/// ```
+/// assert_eq!(keel_runtime::context::__live_task_contexts(), 0);
+/// ```
+#[cfg(feature = "tokio")]
+#[doc(hidden)]
+pub fn __live_task_contexts() -> usize {
+    task::live()
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! tokio's spawn functions, carrying the current context (feature `tokio`).
 //!
 //! Python copies the current context into every asyncio task (`asyncio.create_task` takes a
-//! `copy_context()`); `tokio::spawn` knows nothing of keel, so its task starts empty. These are
+//! `copy_context()`); `tokio::spawn` knows nothing of keel, so its task starts in an empty
+//! context of its own (isolation without inheritance, see
+//! [Plain tokio tasks](super#plain-tokio-tasks)). These are
 //! tokio's own functions, with the same signatures and return types, that take a snapshot of the
 //! current context (its variables and its current call) at the call and run the task or closure
 //! in it: the task has its own copy, so what it sets stays in it and the caller sees no change.

@@ -1,6 +1,8 @@
 //! [`ContextVar`], the [`Token`] its `set` returns, and [`ContextError`].
 
 use super::map::Value;
+#[cfg(feature = "tokio")]
+use super::task;
 use super::{THREAD, next_context_id};
 use core::fmt;
 use core::marker::PhantomData;
@@ -14,9 +16,11 @@ static NEXT_VAR_ID: AtomicUsize = AtomicUsize::new(1);
 ///
 /// Declare it as a `static` (the constructor is `const`), then [`set`](Self::set),
 /// [`get`](Self::get) and [`reset`](Self::reset) it from any thread or task. Each thread starts
-/// in an empty context, so a value set on one thread is invisible to others unless the context
-/// is carried over with [`wrap`](super::wrap), [`spawn`](super::spawn),
-/// [`Context::run`](super::Context::run) or [`Context::scope`](super::Context::scope).
+/// in an empty context, and so does each tokio task spawned without keel (feature `tokio`; see
+/// [Plain tokio tasks](super#plain-tokio-tasks)), so a value set on one thread or task is
+/// invisible to others unless the context is carried over with [`wrap`](super::wrap),
+/// [`spawn`](super::spawn), [`Context::run`](super::Context::run),
+/// [`Context::scope`](super::Context::scope) or keel's tokio and rayon functions.
 ///
 /// ```
 /// use keel_runtime::context::ContextVar;
@@ -151,13 +155,27 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
             return None;
         }
         THREAD
-            .try_with(|thread| thread.current.borrow().vars.get(id).cloned())
+            .try_with(|thread| {
+                #[cfg(feature = "tokio")]
+                if let Some(task) = thread.task() {
+                    return task::value(task, id);
+                }
+                thread.current.borrow().vars.get(id).cloned()
+            })
             .ok()
             .flatten()
     }
 
     /// Sets the value in the current context and returns a [`Token`] that
     /// [`reset`](Self::reset) uses to restore the previous value.
+    ///
+    /// How long the value lasts depends on where it is set. In a thread's context or one entered
+    /// with [`Context::run`](super::Context::run) (and every hand-off of keel's), Python's rule:
+    /// until another `set` or a `reset`, whatever happens to the token. In the own context of a
+    /// tokio task spawned without keel (feature `tokio`), the token is a guard: the value lasts
+    /// until the token is reset or dropped, and goes with the task at the latest (see
+    /// [Plain tokio tasks](super#plain-tokio-tasks)); keep it in a variable (`let _token = ..`,
+    /// not `let _ = ..`).
     ///
     /// Snapshots taken earlier ([`Context::current`](super::Context::current)) keep the old
     /// value: the context's storage is copied on write, and only if a snapshot shares it.
@@ -179,6 +197,18 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
     pub fn set(&self, value: T) -> Token<T> {
         let id = self.id();
         THREAD.with(|thread| {
+            #[cfg(feature = "tokio")]
+            if let Some(task) = thread.task() {
+                let (context, frame, old) = task::set(task, id, self.name, value);
+                return Token {
+                    var: id,
+                    var_name: self.name,
+                    context,
+                    old,
+                    task: Some(frame),
+                    _value: PhantomData,
+                };
+            }
             let mut current = thread.current.borrow_mut();
             // The write may copy the vector; without the spare, it copies only if it is shared.
             thread.release_spare_of(&current.vars);
@@ -191,6 +221,8 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
                 var_name: self.name,
                 context: current.id,
                 old,
+                #[cfg(feature = "tokio")]
+                task: None,
                 _value: PhantomData,
             }
         })
@@ -202,8 +234,14 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
     /// # Errors
     ///
     /// [`ContextError::WrongVariable`] if `token` came from another variable;
-    /// [`ContextError::WrongContext`] if it was made in another context (another thread, or
-    /// inside/outside a [`Context::run`](super::Context::run)). The context is left unchanged.
+    /// [`ContextError::WrongContext`] if it was made in another context (another thread or
+    /// task, or inside/outside a [`Context::run`](super::Context::run)). The current context is
+    /// left unchanged; a token made in a plain tokio task's context still ends its `set` there,
+    /// as dropping it would.
+    ///
+    /// In a plain tokio task's context, where tokens may end in any order, a reset makes the
+    /// variable show the latest `set` whose token is still alive (in last-in first-out order,
+    /// which is Python's rule, that is the value before the `set`).
     ///
     /// ```
     /// use keel_runtime::context::{ContextError, ContextVar};
@@ -221,8 +259,30 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
                 token_var: token.var_name,
             });
         }
-        let Token { old, context, .. } = token;
+        let mut token = token;
+        let context = token.context;
         let displaced = THREAD.with(|thread| {
+            #[cfg(feature = "tokio")]
+            match (thread.task(), token.task) {
+                // A token of this task's own context: end its set.
+                (Some(here), Some(frame)) if frame.task == here => {
+                    token.task = None;
+                    return Ok(Displaced::Task(task::end(frame)));
+                }
+                // Made in a task's context, or reset in one, but not both in the same: refused
+                // (the token, dropped on return, still ends its set if it is a task's).
+                (Some(_), _) | (None, Some(_)) => {
+                    return Err(ContextError::WrongContext {
+                        var: self.name,
+                        token_context: context,
+                        current_context: match thread.task() {
+                            Some(here) => task::context_id(here),
+                            None => thread.current.borrow().id,
+                        },
+                    });
+                }
+                (None, None) => {}
+            }
             let mut current = thread.current.borrow_mut();
             if current.id != context {
                 return Err(ContextError::WrongContext {
@@ -232,10 +292,10 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
                 });
             }
             thread.release_spare_of(&current.vars);
-            Ok(match old {
+            Ok(Displaced::Value(match token.old.take() {
                 Some(old) => current.vars.insert(token.var, self.name, old),
                 None => current.vars.remove(token.var),
-            })
+            }))
         })?;
         // The displaced value is dropped here, outside the borrow: its `Drop` may use contexts.
         drop(displaced);
@@ -264,8 +324,15 @@ impl<T: Clone + Send + Sync + 'static> ContextVar<T> {
     pub fn get(&self) -> Option<T> {
         let id = self.id_if_assigned();
         if id != 0 {
-            let found =
-                THREAD.try_with(|thread| thread.current.borrow().vars.get_typed::<T>(id).cloned());
+            let found = THREAD.try_with(|thread| {
+                #[cfg(feature = "tokio")]
+                if let Some(task) = thread.task() {
+                    // Cloned outside the table's lock.
+                    let value = task::value(task, id);
+                    return value.and_then(|v| v.downcast_ref::<T>().cloned());
+                }
+                thread.current.borrow().vars.get_typed::<T>(id).cloned()
+            });
             if let Ok(Some(value)) = found {
                 return Some(value);
             }
@@ -287,6 +354,12 @@ impl<T> fmt::Debug for ContextVar<T> {
 /// A token is tied to the variable and the context it was made in. It is `Send`, so it can be
 /// held across an `.await`, but resetting it in another context is an error.
 ///
+/// Dropping a token does nothing, as in Python, except for a token made in the own context of a
+/// tokio task spawned without keel (feature `tokio`): there it is a guard, and its drop ends its
+/// `set` as [`reset`](ContextVar::reset) would, wherever it is dropped. That is how such a task's
+/// values go with it: keel sees its future, and the tokens it holds, dropped. See
+/// [Plain tokio tasks](super#plain-tokio-tasks).
+///
 /// ```
 /// use keel_runtime::context::ContextVar;
 /// static LEVEL: ContextVar<u8> = ContextVar::new("level");
@@ -300,13 +373,37 @@ impl<T> fmt::Debug for ContextVar<T> {
 /// LEVEL.reset(outer).unwrap();
 /// assert_eq!(LEVEL.get(), None);
 /// ```
-#[must_use = "a Token is how a `set` is undone; pass it to `reset`"]
+#[must_use = "a Token is how a `set` is undone; pass it to `reset` (in a plain tokio task, the value lasts only as long as the token)"]
 pub struct Token<T> {
     var: usize,
     var_name: &'static str,
     context: u64,
     old: Option<Value>,
+    /// Set when the token was made in a tokio task's own context: its frame there, ended when
+    /// the token is reset or dropped.
+    #[cfg(feature = "tokio")]
+    task: Option<task::TaskToken>,
     _value: PhantomData<fn() -> T>,
+}
+
+#[cfg(feature = "tokio")]
+impl<T> Drop for Token<T> {
+    /// A token made in a tokio task's own context ends its `set` (see [`ContextVar::set`]);
+    /// any other token does nothing, as in Python.
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(frame) = self.task.take() {
+            // The displaced values are dropped here, after the table's lock.
+            drop(task::end(frame));
+        }
+    }
+}
+
+/// What a reset takes out of a context, to drop once nothing is borrowed or locked.
+enum Displaced {
+    Value(#[allow(dead_code)] Option<Value>),
+    #[cfg(feature = "tokio")]
+    Task(#[allow(dead_code)] task::Displaced),
 }
 
 impl<T: 'static> Token<T> {
