@@ -717,6 +717,41 @@ fn an_aborted_async_load_with_no_waiter_lets_the_next_caller_load() {
     });
 }
 
+/// A thread blocked on a load run by a task whose future is then dropped is woken and loads in
+/// its place.
+#[test]
+fn a_thread_waiting_for_a_cancelled_async_load_loads_itself() {
+    within_deadline(|| {
+        let cache: Arc<WeakValueCache<u32, u32>> = Arc::new(WeakValueCache::new());
+        let started = Arc::new(AtomicUsize::new(0));
+        let runtime = multi_thread_runtime();
+        let task = {
+            let (cache, started) = (cache.clone(), started.clone());
+            runtime.spawn(async move {
+                cache
+                    .get_or_insert_with_async(&9, async {
+                        started.fetch_add(1, Ordering::SeqCst);
+                        std::future::pending::<()>().await;
+                        Arc::new(0)
+                    })
+                    .await
+            })
+        };
+        while started.load(Ordering::SeqCst) == 0 {
+            std::thread::yield_now();
+        }
+        let thread = {
+            let cache = cache.clone();
+            std::thread::spawn(move || cache.get_or_insert_with(&9, || Arc::new(99)))
+        };
+        std::thread::sleep(Duration::from_millis(100)); // the thread joins the task's load
+        task.abort();
+        let value = thread.join().unwrap();
+        assert_eq!(*value, 99);
+        assert_eq!(cache.get(&9).as_deref(), Some(&99));
+    });
+}
+
 /// A thread calling the blocking loader and tasks calling the async one share one load of a
 /// key, whichever kind of caller runs it; neither waits for the other forever.
 #[test]

@@ -173,31 +173,39 @@ impl<V: ?Sized, E: Clone + 'static> Future for Join<'_, V, E> {
         let this = self.get_mut();
         let mut inner = this.flight.lock();
         if let Some(joined) = outcome(&mut inner) {
-            // Settling took the wakers; an entry remains only after a spurious poll.
-            if let Some(id) = this.id.take() {
-                inner.wakers.retain(|(w, _)| *w != id);
-            }
+            // Settling took the wakers; an entry remains only if another caller took an
+            // abandoned load over before this task ran again.
+            let stale = this.id.take().and_then(|id| take_waker(&mut inner, id));
+            drop(inner);
+            drop(stale);
             return Poll::Ready(joined);
         }
         let waker = cx.waker();
-        match this
+        let replaced = match this
             .id
             .and_then(|id| inner.wakers.iter_mut().find(|(w, _)| *w == id))
         {
-            Some((_, registered)) => {
-                if !registered.will_wake(waker) {
-                    registered.clone_from(waker);
-                }
-            }
+            Some((_, registered)) if registered.will_wake(waker) => None,
+            Some((_, registered)) => Some(core::mem::replace(registered, waker.clone())),
             None => {
                 let id = inner.next_waiter;
                 inner.next_waiter += 1;
                 inner.wakers.push((id, waker.clone()));
                 this.id = Some(id);
+                None
             }
-        }
+        };
+        drop(inner);
+        drop(replaced);
         Poll::Pending
     }
+}
+
+/// Removes the waker registered under `id`, if it is still there, for the caller to drop after
+/// releasing the lock (dropping a waker is executor code).
+fn take_waker<V: ?Sized>(inner: &mut Inner<V>, id: u64) -> Option<Waker> {
+    let index = inner.wakers.iter().position(|(w, _)| *w == id)?;
+    Some(inner.wakers.swap_remove(index).1)
 }
 
 impl<V: ?Sized, E> Drop for Join<'_, V, E> {
@@ -205,7 +213,8 @@ impl<V: ?Sized, E> Drop for Join<'_, V, E> {
     /// the list stays as long as the live waiters).
     fn drop(&mut self) {
         if let Some(id) = self.id {
-            self.flight.lock().wakers.retain(|(w, _)| *w != id);
+            let waker = take_waker(&mut self.flight.lock(), id);
+            drop(waker);
         }
     }
 }
