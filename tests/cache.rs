@@ -572,7 +572,7 @@ fn an_async_load_error_reaches_every_waiting_caller_and_is_not_cached() {
                             .try_get_or_insert_with_async("user:7", async {
                                 let n = loads.fetch_add(1, Ordering::SeqCst) + 1;
                                 until_at_least(&arrived, TASKS).await;
-                                tokio::time::sleep(Duration::from_millis(100)).await;
+                                tokio::time::sleep(Duration::from_millis(200)).await;
                                 Err(LoadError(format!("connection refused (load {n})")))
                             })
                             .await
