@@ -10,6 +10,9 @@
 //! `weakref.finalize(r, r.close)`, so `closed A` is printed when the last reference goes. Here
 //! the cache is a `WeakValueCache` and the cleanup a `Finalizer` stored in the resource: it runs
 //! exactly once, when the last `Arc` is dropped, or at exit for a resource still alive then.
+//! The last part opens a resource from async tasks (`get_or_insert_with_async`): eight requests
+//! for one name await a single open, and one whose request is cancelled mid-open hands the open
+//! to a waiting request.
 
 use keel::cache::WeakValueCache;
 use keel::finalize::Finalizer;
@@ -71,7 +74,52 @@ fn main() {
         CACHE.capacity()
     );
 
+    serve_async();
+
     // Still alive when main ends: the at-exit sweep closes it, like Python at interpreter exit.
     std::mem::forget(make("B"));
     println!("main returns (B is still alive)");
+}
+
+/// Async requests on tokio: the open awaits (say, a TLS handshake); the requests for one name
+/// share it without blocking a worker thread.
+fn serve_async() {
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    runtime.block_on(async {
+        let open_slowly = |name: &'static str| async move {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            Arc::new(Resource::open(name))
+        };
+        let requests: Vec<_> = (0..8)
+            .map(|_| {
+                tokio::spawn(
+                    async move { CACHE.get_or_insert_with_async("C", open_slowly("C")).await },
+                )
+            })
+            .collect();
+        let mut served = Vec::new();
+        for request in requests {
+            served.push(request.await.expect("request task"));
+        }
+        println!(
+            "8 async requests for C: one open, same resource for all = {}",
+            served.iter().all(|r| Arc::ptr_eq(r, &served[0]))
+        );
+        drop(served);
+
+        // A request that gives up after 10 ms while a second one waits for its open: the second
+        // opens D itself (one "opened D" is printed when its open completes).
+        let impatient = tokio::spawn(tokio::time::timeout(
+            std::time::Duration::from_millis(10),
+            CACHE.get_or_insert_with_async("D", open_slowly("D")),
+        ));
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        let patient = tokio::spawn(CACHE.get_or_insert_with_async("D", open_slowly("D")));
+        let gave_up = impatient.await.expect("request task").is_err();
+        let d = patient.await.expect("request task");
+        println!(
+            "the first request for D gave up: {gave_up}; the second got {:?}",
+            d.name
+        );
+    });
 }

@@ -428,3 +428,424 @@ fn a_non_clone_error_is_shared_through_an_arc() {
         cache.try_get_or_insert_with("blob", || Err(Arc::new(std::io::Error::other("disk gone"))));
     assert_eq!(result.unwrap_err().to_string(), "disk gone");
 }
+
+// ---------------------------------------------------------------- async loaders
+
+/// Fails the test instead of hanging: every async test runs under this deadline.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// Runs `body` on a thread of its own and fails the test if it has not finished by
+/// [`DEADLINE`]. A watchdog outside the runtime also catches the hang a runtime's own timeout
+/// cannot: workers all blocked, so that its timers no longer fire.
+fn within_deadline<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'static) -> T {
+    let (done, outcome) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(body());
+    });
+    outcome
+        .recv_timeout(DEADLINE)
+        .expect("finished before the deadline (or panicked: see above)")
+}
+
+fn multi_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_time()
+        .build()
+        .unwrap()
+}
+
+/// Resolves once `counter` reaches `n` (polling on the runtime's timer, not blocking).
+async fn until_at_least(counter: &AtomicUsize, n: usize) {
+    while counter.load(Ordering::SeqCst) < n {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// Many tasks ask for one key at once: one load runs, every task gets the same `Arc`.
+#[test]
+fn concurrent_async_callers_share_one_load() {
+    within_deadline(|| {
+        const TASKS: usize = 64;
+        let cache: Arc<WeakValueCache<String, String>> = Arc::new(WeakValueCache::new());
+        let loads = Arc::new(AtomicUsize::new(0));
+        let arrived = Arc::new(AtomicUsize::new(0));
+        let values = multi_thread_runtime().block_on(async {
+            let tasks: Vec<_> = (0..TASKS)
+                .map(|_| {
+                    let (cache, loads, arrived) = (cache.clone(), loads.clone(), arrived.clone());
+                    tokio::spawn(async move {
+                        arrived.fetch_add(1, Ordering::SeqCst);
+                        cache
+                            .get_or_insert_with_async("config", async {
+                                loads.fetch_add(1, Ordering::SeqCst);
+                                // Keep the load running until every caller has joined it.
+                                until_at_least(&arrived, TASKS).await;
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                                Arc::new("loaded".to_string())
+                            })
+                            .await
+                    })
+                })
+                .collect();
+            async {
+                let mut values = Vec::new();
+                for task in tasks {
+                    values.push(task.await.unwrap());
+                }
+                values
+            }
+            .await
+        });
+        assert_eq!(
+            loads.load(Ordering::SeqCst),
+            1,
+            "one load for {TASKS} callers"
+        );
+        assert!(values.iter().all(|v| Arc::ptr_eq(v, &values[0])));
+        assert_eq!(*values[0], "loaded");
+        assert!(Arc::ptr_eq(&cache.get("config").unwrap(), &values[0]));
+        assert_eq!(cache.len(), 1);
+    });
+}
+
+/// On a single-threaded runtime the loading task needs the one thread the waiting tasks run on:
+/// it finishes only because the waiters await instead of blocking it.
+#[test]
+fn async_waiters_do_not_block_the_thread_the_load_needs() {
+    let (loads, values) = within_deadline(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let cache: Arc<WeakValueCache<u32, u32>> = Arc::new(WeakValueCache::new());
+        let loads = Arc::new(AtomicUsize::new(0));
+        let values: Vec<Arc<u32>> = runtime.block_on(async {
+            let tasks: Vec<_> = (0..16)
+                .map(|_| {
+                    let (cache, loads) = (cache.clone(), loads.clone());
+                    tokio::spawn(async move {
+                        cache
+                            .get_or_insert_with_async(&1, async {
+                                loads.fetch_add(1, Ordering::SeqCst);
+                                // Yields the thread to the other tasks, which join the load.
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                                Arc::new(42)
+                            })
+                            .await
+                    })
+                })
+                .collect();
+            let mut values = Vec::new();
+            for task in tasks {
+                values.push(task.await.unwrap());
+            }
+            values
+        });
+        (loads.load(Ordering::SeqCst), values)
+    });
+    assert_eq!(loads, 1);
+    assert!(
+        values
+            .iter()
+            .all(|v| Arc::ptr_eq(v, &values[0]) && **v == 42)
+    );
+}
+
+/// A failing async load: the caller that ran it and every caller waiting for it get its error
+/// (one load), nothing is inserted, and the next call loads again.
+#[test]
+fn an_async_load_error_reaches_every_waiting_caller_and_is_not_cached() {
+    within_deadline(|| {
+        const TASKS: usize = 16;
+        let cache: Arc<WeakValueCache<String, String>> = Arc::new(WeakValueCache::new());
+        let loads = Arc::new(AtomicUsize::new(0));
+        let arrived = Arc::new(AtomicUsize::new(0));
+        let runtime = multi_thread_runtime();
+        let results = runtime.block_on(async {
+            let tasks: Vec<_> = (0..TASKS)
+                .map(|_| {
+                    let (cache, loads, arrived) = (cache.clone(), loads.clone(), arrived.clone());
+                    tokio::spawn(async move {
+                        arrived.fetch_add(1, Ordering::SeqCst);
+                        cache
+                            .try_get_or_insert_with_async("user:7", async {
+                                let n = loads.fetch_add(1, Ordering::SeqCst) + 1;
+                                until_at_least(&arrived, TASKS).await;
+                                tokio::time::sleep(Duration::from_millis(200)).await;
+                                Err(LoadError(format!("connection refused (load {n})")))
+                            })
+                            .await
+                    })
+                })
+                .collect();
+            async {
+                let mut results = Vec::new();
+                for task in tasks {
+                    results.push(task.await.unwrap());
+                }
+                results
+            }
+            .await
+        });
+        assert_eq!(
+            loads.load(Ordering::SeqCst),
+            1,
+            "one load for {TASKS} callers"
+        );
+        for result in &results {
+            assert_eq!(
+                result,
+                &Err(LoadError("connection refused (load 1)".into())),
+                "every caller gets the one load's error"
+            );
+        }
+        assert!(cache.get("user:7").is_none());
+        assert!(cache.is_empty());
+        let value = runtime.block_on(async {
+            cache
+                .try_get_or_insert_with_async("user:7", async {
+                    loads.fetch_add(1, Ordering::SeqCst);
+                    Ok::<_, LoadError>(Arc::new("ada".to_string()))
+                })
+                .await
+                .unwrap()
+        });
+        assert_eq!((loads.load(Ordering::SeqCst), value.as_str()), (2, "ada"));
+        assert!(Arc::ptr_eq(&cache.get("user:7").unwrap(), &value));
+    });
+}
+
+/// The loading caller's future is dropped mid-load (here by a timeout; an aborted task is the
+/// same): the waiting callers are woken, exactly one of them loads in its place, and all of them
+/// get that value. Nobody hangs.
+#[test]
+fn a_cancelled_async_load_is_taken_over_by_one_waiter() {
+    within_deadline(|| {
+        const WAITERS: usize = 8;
+        let cache: Arc<WeakValueCache<u32, String>> = Arc::new(WeakValueCache::new());
+        let started = Arc::new(AtomicUsize::new(0));
+        let arrived = Arc::new(AtomicUsize::new(0));
+        let takeovers = Arc::new(AtomicUsize::new(0));
+        let runtime = multi_thread_runtime();
+        let (first, values) = runtime.block_on(async {
+            // The first caller starts a load that would take an hour, and gives up after 300 ms.
+            let first = {
+                let (cache, started) = (cache.clone(), started.clone());
+                tokio::spawn(async move {
+                    tokio::time::timeout(
+                        Duration::from_millis(300),
+                        cache.try_get_or_insert_with_async(&1, async {
+                            started.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_secs(3600)).await;
+                            Ok::<_, LoadError>(Arc::new("never".to_string()))
+                        }),
+                    )
+                    .await
+                })
+            };
+            until_at_least(&started, 1).await;
+            let waiters: Vec<_> = (0..WAITERS)
+                .map(|i| {
+                    let (cache, arrived, takeovers) =
+                        (cache.clone(), arrived.clone(), takeovers.clone());
+                    tokio::spawn(async move {
+                        arrived.fetch_add(1, Ordering::SeqCst);
+                        cache
+                            .try_get_or_insert_with_async(&1, async move {
+                                takeovers.fetch_add(1, Ordering::SeqCst);
+                                tokio::time::sleep(Duration::from_millis(20)).await;
+                                Ok::<_, LoadError>(Arc::new(format!("loaded by waiter {i}")))
+                            })
+                            .await
+                    })
+                })
+                .collect();
+            async {
+                let first = first.await.unwrap();
+                let mut values = Vec::new();
+                for waiter in waiters {
+                    values.push(waiter.await.unwrap().unwrap());
+                }
+                (first, values)
+            }
+            .await
+        });
+        assert!(first.is_err(), "the first caller timed out");
+        assert_eq!(started.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            takeovers.load(Ordering::SeqCst),
+            1,
+            "one waiter loads in place of the cancelled caller"
+        );
+        assert!(values.iter().all(|v| Arc::ptr_eq(v, &values[0])));
+        assert!(values[0].starts_with("loaded by waiter"), "{}", values[0]);
+        assert!(Arc::ptr_eq(&cache.get(&1).unwrap(), &values[0]));
+    });
+}
+
+/// An aborted loading task with nobody waiting: the next caller loads.
+#[test]
+fn an_aborted_async_load_with_no_waiter_lets_the_next_caller_load() {
+    within_deadline(|| {
+        let cache: Arc<WeakValueCache<u32, u32>> = Arc::new(WeakValueCache::new());
+        let started = Arc::new(AtomicUsize::new(0));
+        let runtime = multi_thread_runtime();
+        let value = runtime.block_on(async {
+            let task = {
+                let (cache, started) = (cache.clone(), started.clone());
+                tokio::spawn(async move {
+                    cache
+                        .get_or_insert_with_async(&5, async {
+                            started.fetch_add(1, Ordering::SeqCst);
+                            std::future::pending::<()>().await;
+                            Arc::new(0)
+                        })
+                        .await
+                })
+            };
+            until_at_least(&started, 1).await;
+            task.abort();
+            assert!(task.await.unwrap_err().is_cancelled());
+            assert!(cache.get(&5).is_none());
+            cache
+                .get_or_insert_with_async(&5, async { Arc::new(55) })
+                .await
+        });
+        assert_eq!(*value, 55);
+        assert_eq!(cache.len(), 1);
+    });
+}
+
+/// A thread blocked on a load run by a task whose future is then dropped is woken and loads in
+/// its place.
+#[test]
+fn a_thread_waiting_for_a_cancelled_async_load_loads_itself() {
+    within_deadline(|| {
+        let cache: Arc<WeakValueCache<u32, u32>> = Arc::new(WeakValueCache::new());
+        let started = Arc::new(AtomicUsize::new(0));
+        let runtime = multi_thread_runtime();
+        let task = {
+            let (cache, started) = (cache.clone(), started.clone());
+            runtime.spawn(async move {
+                cache
+                    .get_or_insert_with_async(&9, async {
+                        started.fetch_add(1, Ordering::SeqCst);
+                        std::future::pending::<()>().await;
+                        Arc::new(0)
+                    })
+                    .await
+            })
+        };
+        while started.load(Ordering::SeqCst) == 0 {
+            std::thread::yield_now();
+        }
+        let thread = {
+            let cache = cache.clone();
+            std::thread::spawn(move || cache.get_or_insert_with(&9, || Arc::new(99)))
+        };
+        std::thread::sleep(Duration::from_millis(100)); // the thread joins the task's load
+        task.abort();
+        let value = thread.join().unwrap();
+        assert_eq!(*value, 99);
+        assert_eq!(cache.get(&9).as_deref(), Some(&99));
+    });
+}
+
+/// A thread calling the blocking loader and tasks calling the async one share one load of a
+/// key, whichever kind of caller runs it; neither waits for the other forever.
+#[test]
+fn sync_and_async_callers_share_one_load_either_way() {
+    within_deadline(|| {
+        let runtime = multi_thread_runtime();
+        for async_loads in [true, false] {
+            let cache: Arc<WeakValueCache<u32, String>> = Arc::new(WeakValueCache::new());
+            let loads = Arc::new(AtomicUsize::new(0));
+            let started = Arc::new(AtomicUsize::new(0));
+            let (sync_done, sync_value) = std::sync::mpsc::channel();
+            let load_on_thread = {
+                let (cache, loads, started) = (cache.clone(), loads.clone(), started.clone());
+                move || {
+                    let value = cache.get_or_insert_with(&1, || {
+                        loads.fetch_add(1, Ordering::SeqCst);
+                        started.fetch_add(1, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(200));
+                        Arc::new("from a thread".to_string())
+                    });
+                    let _ = sync_done.send(value);
+                }
+            };
+            let async_values = runtime.block_on(async {
+                let first = if async_loads {
+                    None
+                } else {
+                    // The thread loads; the tasks below join its load.
+                    let thread = std::thread::spawn(load_on_thread.clone());
+                    until_at_least(&started, 1).await;
+                    Some(thread)
+                };
+                let tasks: Vec<_> = (0..4)
+                    .map(|_| {
+                        let (cache, loads, started) =
+                            (cache.clone(), loads.clone(), started.clone());
+                        tokio::spawn(async move {
+                            cache
+                                .get_or_insert_with_async(&1, async {
+                                    loads.fetch_add(1, Ordering::SeqCst);
+                                    started.fetch_add(1, Ordering::SeqCst);
+                                    tokio::time::sleep(Duration::from_millis(200)).await;
+                                    Arc::new("from a task".to_string())
+                                })
+                                .await
+                        })
+                    })
+                    .collect();
+                let thread = match first {
+                    Some(thread) => thread,
+                    None => {
+                        // A task loads; the thread joins its load (and blocks only itself).
+                        until_at_least(&started, 1).await;
+                        std::thread::spawn(load_on_thread.clone())
+                    }
+                };
+                let values = async {
+                    let mut values = Vec::new();
+                    for task in tasks {
+                        values.push(task.await.unwrap());
+                    }
+                    values
+                }
+                .await;
+                thread.join().unwrap();
+                values
+            });
+            let from_thread = sync_value
+                .recv_timeout(DEADLINE)
+                .expect("the thread finishes");
+            assert_eq!(
+                loads.load(Ordering::SeqCst),
+                1,
+                "async_loads = {async_loads}"
+            );
+            let expected = if async_loads {
+                "from a task"
+            } else {
+                "from a thread"
+            };
+            assert_eq!(*from_thread, expected);
+            assert!(async_values.iter().all(|v| Arc::ptr_eq(v, &from_thread)));
+        }
+    });
+}
+
+/// The futures can be spawned on a multi-threaded runtime: `Send` when key, value and loader are.
+#[test]
+fn the_async_loaders_are_send() {
+    fn check<T: Send>(_: &T) {}
+    let cache: WeakValueCache<String, Vec<u8>> = WeakValueCache::new();
+    check(&cache.get_or_insert_with_async("k", async { Arc::new(Vec::new()) }));
+    check(
+        &cache
+            .try_get_or_insert_with_async("k", async { Ok::<_, LoadError>(Arc::new(Vec::new())) }),
+    );
+}

@@ -37,17 +37,27 @@
 //! A dead entry still holds its key and the (already dropped) value's allocation until it is
 //! swept; the value's `Drop` runs as soon as its last `Arc` goes, as usual.
 //!
-//! No user code (a value's `Drop`, a key's `Drop`, the closure of
-//! [`get_or_insert_with`](WeakValueCache::get_or_insert_with) or
-//! [`try_get_or_insert_with`](WeakValueCache::try_get_or_insert_with), an error's `Clone` or
-//! `Drop`) runs while a shard lock is held,
+//! Loads are single-flight: concurrent callers of
+//! [`get_or_insert_with`](WeakValueCache::get_or_insert_with) /
+//! [`try_get_or_insert_with`](WeakValueCache::try_get_or_insert_with) (threads, which block) and
+//! of [`get_or_insert_with_async`](WeakValueCache::get_or_insert_with_async) /
+//! [`try_get_or_insert_with_async`](WeakValueCache::try_get_or_insert_with_async) (tasks, which
+//! await) for one key share one load, whichever kind of caller runs it. A load that never
+//! finishes (its loader panicked, or its future was dropped) wakes the waiters, and one of them
+//! loads instead.
+//!
+//! No user code (a value's `Drop`, a key's `Drop`, the closure or future of
+//! [`get_or_insert_with`](WeakValueCache::get_or_insert_with),
+//! [`try_get_or_insert_with`](WeakValueCache::try_get_or_insert_with) or their async forms, an
+//! error's `Clone` or `Drop`, a task's waker) runs while a shard lock is held,
 //! except the key's `Hash`/`Eq` and the predicate of [`retain`](WeakValueCache::retain), so a
 //! value whose `Drop` uses the cache does not deadlock.
 
 mod flight;
 
 use core::fmt;
-use flight::{Flight, Joined};
+use core::future::Future;
+use flight::{Flight, Joined, Loader};
 use hashbrown::HashTable;
 use std::borrow::Borrow;
 use std::collections::hash_map::RandomState;
@@ -294,7 +304,8 @@ impl<K: Hash + Eq, V: ?Sized, S: BuildHasher> WeakValueCache<K, V, S> {
     /// `Arc`; `make` runs once. It runs with no lock held, so it may use the cache for *other*
     /// keys (calling back for the same key from inside `make` deadlocks, as with any
     /// once-cell). If `make` panics, the panic reaches its caller and a waiting caller, if
-    /// any, runs its own `make`.
+    /// any, runs its own `make`. In async code, use
+    /// [`get_or_insert_with_async`](Self::get_or_insert_with_async): its waiters await.
     ///
     /// The key is borrowed, as with hashbrown's `entry_ref`: a `&str` for a `String` key, `&k`
     /// for a `Copy` or `Clone` key. A hit makes nothing; the owned key is made with
@@ -378,6 +389,127 @@ impl<K: Hash + Eq, V: ?Sized, S: BuildHasher> WeakValueCache<K, V, S> {
         self.load(key, load)
     }
 
+    /// The async form of [`get_or_insert_with`](Self::get_or_insert_with): the live value under
+    /// `key`, or the one the future `make` resolves to, which the cache then holds weakly.
+    ///
+    /// Single flight across tasks and threads: concurrent callers for one key (async or not)
+    /// share one load, and the callers that wait for it **await** it: no thread is blocked, a
+    /// waiting task is woken when the value is ready. `make` is polled only if this call runs
+    /// the load (a hit or a joined load drops it unpolled), with no lock held.
+    ///
+    /// **Cancellation.** If the future of the call that runs the load is dropped before the
+    /// load finishes (a `select!` that lost, a timeout, an aborted task, a client that went
+    /// away), the load is abandoned, not awaited by anyone: the waiting callers are woken and
+    /// the first of them to run starts its own `make`; the others wait for that one. With no
+    /// caller waiting, the next call for the key loads. No caller waits for a future that will
+    /// never be polled again. A panic in `make` is handled the same way, and reaches the
+    /// caller that polled it.
+    ///
+    /// Executor-agnostic (no runtime is needed: wakers only), and the future is `Send` when
+    /// the key, the value and `make` are. A blocking caller
+    /// ([`get_or_insert_with`](Self::get_or_insert_with)) that joins a load run by a task
+    /// blocks its thread until the task finishes it: call the blocking methods from threads
+    /// (or `spawn_blocking`), not from inside async code, where a blocked worker can be the one
+    /// the loading task needs.
+    ///
+    /// ```
+    /// use keel_runtime::cache::WeakValueCache;
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// struct Template(String);
+    ///
+    /// let templates: Arc<WeakValueCache<String, Template>> = Arc::new(WeakValueCache::new());
+    /// let loads = Arc::new(AtomicUsize::new(0));
+    /// let runtime = tokio::runtime::Runtime::new().unwrap();
+    /// let all: Vec<Arc<Template>> = runtime.block_on(async {
+    ///     let tasks: Vec<_> = (0..8)
+    ///         .map(|_| {
+    ///             let (templates, loads) = (Arc::clone(&templates), Arc::clone(&loads));
+    ///             tokio::spawn(async move {
+    ///                 templates
+    ///                     .get_or_insert_with_async("index.html", async {
+    ///                         loads.fetch_add(1, Ordering::SeqCst);
+    ///                         // An async read, e.g. tokio::fs::read_to_string(..).await
+    ///                         Arc::new(Template("<h1>{{title}}</h1>".into()))
+    ///                     })
+    ///                     .await
+    ///             })
+    ///         })
+    ///         .collect();
+    ///     let mut all = Vec::new();
+    ///     for task in tasks {
+    ///         all.push(task.await.unwrap());
+    ///     }
+    ///     all
+    /// });
+    /// // Eight callers, one load, one value (each caller holds it, so it stays alive).
+    /// assert_eq!(loads.load(Ordering::SeqCst), 1);
+    /// assert!(all.iter().all(|t| Arc::ptr_eq(t, &all[0])));
+    /// assert_eq!(all[0].0, "<h1>{{title}}</h1>");
+    /// ```
+    pub async fn get_or_insert_with_async<Q, F>(&self, key: &Q, make: F) -> Arc<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+        F: Future<Output = Arc<V>>,
+    {
+        let make = async { Ok::<_, core::convert::Infallible>(make.await) };
+        match self.load_async(key, make).await {
+            Ok(value) => value,
+            Err(never) => match never {},
+        }
+    }
+
+    /// The async form of [`try_get_or_insert_with`](Self::try_get_or_insert_with), for a loader
+    /// that awaits and can fail (an sqlx query, an HTTP fetch): the live value under `key`, or
+    /// the one the future `load` resolves to, which the cache then holds weakly.
+    ///
+    /// Single flight and cancellation as in
+    /// [`get_or_insert_with_async`](Self::get_or_insert_with_async): one load per key at a
+    /// time, waiting callers await it without blocking a thread, and a load whose future is
+    /// dropped is taken over by a waiting caller. Errors as in `try_get_or_insert_with` (the
+    /// choice of moka's `future::Cache::try_get_with`): if the load fails, **the caller that
+    /// ran it and every caller waiting for it get the error** (a clone: `E: Clone`; wrap an
+    /// error that is not `Clone` in an `Arc`), nothing is inserted, and the next call for the
+    /// key loads afresh; errors are not cached. A waiting caller whose error type differs from
+    /// the failed load's (or an infallible caller) runs its own load instead.
+    ///
+    /// ```
+    /// use keel_runtime::cache::WeakValueCache;
+    /// use std::sync::Arc;
+    ///
+    /// #[derive(Clone, Debug, PartialEq)]
+    /// struct DbError(&'static str);
+    ///
+    /// async fn fetch_user(id: u64, up: bool) -> Result<Arc<String>, DbError> {
+    ///     if up { Ok(Arc::new(format!("user {id}"))) } else { Err(DbError("connection refused")) }
+    /// }
+    ///
+    /// let users: WeakValueCache<u64, String> = WeakValueCache::new();
+    /// let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// runtime.block_on(async {
+    ///     let down = users.try_get_or_insert_with_async(&7, fetch_user(7, false)).await;
+    ///     assert_eq!(down, Err(DbError("connection refused")));
+    ///     assert!(users.get(&7).is_none()); // nothing inserted
+    ///
+    ///     let ada = users.try_get_or_insert_with_async(&7, fetch_user(7, true)).await.unwrap();
+    ///     assert_eq!(*ada, "user 7");
+    ///     // A hit does not poll its loader.
+    ///     let again = users.try_get_or_insert_with_async(&7, fetch_user(7, false)).await;
+    ///     assert!(Arc::ptr_eq(&again.unwrap(), &ada));
+    /// });
+    /// ```
+    pub async fn try_get_or_insert_with_async<Q, E, F>(&self, key: &Q, load: F) -> Result<Arc<V>, E>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+        E: Clone + Send + 'static,
+        F: Future<Output = Result<Arc<V>, E>>,
+    {
+        self.load_async(key, load).await
+    }
+
     /// Both of the above: find the value, or join the key's flight, or start one and load.
     fn load<Q, E>(&self, key: &Q, load: impl FnOnce() -> Result<Arc<V>, E>) -> Result<Arc<V>, E>
     where
@@ -387,34 +519,75 @@ impl<K: Hash + Eq, V: ?Sized, S: BuildHasher> WeakValueCache<K, V, S> {
     {
         let hash = self.hasher.hash_one(key);
         let cell = loop {
-            let (cell, created) = match self.find_or_start(hash, key) {
+            let cell = match self.find_or_start(hash, key) {
                 Lookup::Hit(value) => return Ok(value),
-                Lookup::Flight(cell, created) => (cell, created),
+                Lookup::Flight(cell, true) => break cell,
+                Lookup::Flight(cell, false) => cell,
             };
-            if created {
-                break cell;
-            }
             match cell.join::<E>() {
                 Joined::Ready(value) => return Ok(value),
                 Joined::Failed(error) => return Err(error),
                 Joined::Load => break cell,
-                // Its loader is about to remove the failed flight: look again.
-                Joined::Retry => std::thread::yield_now(),
+                // The failed flight has left the map (`land` publishes before it settles):
+                // the next lookup finds the key's state after it.
+                Joined::Retry => {}
             }
         };
-        let result = cell.run(load);
-        // Publish: move the key from `pending` to the table, now referring to the value weakly
-        // (unless an `insert`, `remove` or `clear` overtook the computation: their change
-        // stands). A failed load is removed, inserting nothing.
+        let loader = cell.loader();
+        let result = load();
+        self.land(hash, &cell, loader, &result);
+        result
+    }
+
+    /// The async twin of [`load`](Self::load): the same lookup and landing, with the flight
+    /// awaited instead of waited for.
+    async fn load_async<Q, E, F>(&self, key: &Q, load: F) -> Result<Arc<V>, E>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+        E: Clone + Send + 'static,
+        F: Future<Output = Result<Arc<V>, E>>,
+    {
+        let hash = self.hasher.hash_one(key);
+        let cell = loop {
+            let cell = match self.find_or_start(hash, key) {
+                Lookup::Hit(value) => return Ok(value),
+                Lookup::Flight(cell, true) => break cell,
+                Lookup::Flight(cell, false) => cell,
+            };
+            match cell.join_async::<E>().await {
+                Joined::Ready(value) => return Ok(value),
+                Joined::Failed(error) => return Err(error),
+                Joined::Load => break cell,
+                Joined::Retry => {}
+            }
+        };
+        // From here to `land` the flight is this future's: dropped at the `.await` below, the
+        // loader guard leaves the flight idle and wakes the waiters, and one of them loads.
+        let loader = cell.loader();
+        let result = load.await;
+        self.land(hash, &cell, loader, &result);
+        result
+    }
+
+    /// The end of a load: moves the key from `pending` to the table, now referring to the value
+    /// weakly (unless an `insert`, `remove` or `clear` overtook the load: their change stands;
+    /// a failed load is removed, inserting nothing), then records the outcome in the flight and
+    /// wakes its waiters. Publishing first means a caller that sees the outcome never finds the
+    /// finished flight still in the map.
+    fn land<E: Clone + Send + 'static>(
+        &self,
+        hash: u64,
+        cell: &Arc<Flight<V>>,
+        loader: Loader<'_, V>,
+        result: &Result<Arc<V>, E>,
+    ) {
         let removed = {
             let mut map = self.write(hash);
-            match map
-                .pending
-                .find_entry(hash, |p| Arc::ptr_eq(&p.cell, &cell))
-            {
+            match map.pending.find_entry(hash, |p| Arc::ptr_eq(&p.cell, cell)) {
                 Ok(occupied) => {
                     let (pending, _) = occupied.remove();
-                    match &result {
+                    match result {
                         Ok(value) => {
                             let Pending { key, cell: _ } = pending;
                             let weak = Arc::downgrade(value);
@@ -432,8 +605,8 @@ impl<K: Hash + Eq, V: ?Sized, S: BuildHasher> WeakValueCache<K, V, S> {
                 Err(_) => (Vec::new(), Vec::new()),
             }
         };
+        loader.finish(result);
         drop(removed);
-        result
     }
 
     /// The live value under `key`, or the flight loading it (and whether this call started it).
