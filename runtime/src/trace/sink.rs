@@ -305,6 +305,9 @@ pub fn add_sink(sink: impl Sink) {
     } else {
         list.sinks.clone()
     };
+    if let Some(stats) = sink.as_stats() {
+        stats.mark_added();
+    }
     sinks.push(Arc::new(sink));
     publish(sinks, false);
 }

@@ -15,7 +15,7 @@
 use super::filter::Filter;
 use super::sink;
 use super::stderr::Stderr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, Once, PoisonError, RwLock};
 
 pub(crate) const ON: u64 = 1;
@@ -37,6 +37,10 @@ static FILTER: RwLock<Option<Filter>> = RwLock::new(None);
 static CONFIG: Mutex<()> = Mutex::new(());
 
 static INIT: Once = Once::new();
+
+/// Tracing has been on at some point (from [`enable`] or `KEEL_TRACE`): what an empty
+/// [`Report`](super::Report) uses to say why it is empty.
+static EVER_ENABLED: AtomicBool = AtomicBool::new(false);
 
 /// Reads `KEEL_TRACE` once and leaves `STATE` at generation ≥ 1.
 ///
@@ -73,6 +77,7 @@ pub(crate) fn ensure_initialized() {
         }
         if on {
             super::clock::clock();
+            EVER_ENABLED.store(true, Ordering::Relaxed);
         }
         // Generation 1, on bit from the environment; the capture count is kept.
         let _ = STATE.fetch_update(Ordering::AcqRel, Ordering::Acquire, |state| {
@@ -91,6 +96,7 @@ pub fn enable() {
     ensure_initialized();
     super::clock::clock(); // calibrate now rather than in the first traced call
     let _config = CONFIG.lock().unwrap_or_else(PoisonError::into_inner);
+    EVER_ENABLED.store(true, Ordering::Relaxed);
     STATE.fetch_or(ON, Ordering::AcqRel);
 }
 
@@ -120,6 +126,12 @@ pub fn disable() {
 pub fn is_enabled() -> bool {
     ensure_initialized();
     STATE.load(Ordering::Acquire) & ON != 0
+}
+
+/// Whether tracing has been on at any time in this process (it may be off now). Not a query of
+/// `KEEL_TRACE`: reads nothing.
+pub(crate) fn was_ever_enabled() -> bool {
+    EVER_ENABLED.load(Ordering::Relaxed)
 }
 
 /// True when a span entered now could report to someone: tracing is on or some thread captures.

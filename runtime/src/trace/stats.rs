@@ -12,7 +12,7 @@ use core::fmt;
 use core::time::Duration;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 const SUB_BITS: u32 = 3;
@@ -46,6 +46,8 @@ pub struct Stats {
 
 struct Inner {
     id: usize,
+    /// Installed as a sink at some point (what an empty report uses to say why it is empty).
+    added: AtomicBool,
     cells: Mutex<Vec<(&'static CallSite, Arc<Cells>)>>,
 }
 
@@ -73,6 +75,7 @@ impl Stats {
         Self {
             inner: Arc::new(Inner {
                 id: NEXT_STATS_ID.fetch_add(1, Ordering::Relaxed),
+                added: AtomicBool::new(false),
                 cells: Mutex::new(Vec::new()),
             }),
         }
@@ -128,7 +131,29 @@ impl Stats {
             .map(|(name, m)| m.finish(name))
             .collect();
         functions.sort_by(|a, b| b.total.cmp(&a.total).then(a.name.cmp(b.name)));
-        Report { functions }
+        let empty_because = functions.is_empty().then(|| self.why_empty());
+        Report {
+            functions,
+            empty_because,
+        }
+    }
+
+    /// Why nothing was recorded, the likeliest cause first.
+    fn why_empty(&self) -> EmptyBecause {
+        // What any first use of `keel::trace` does: `KEEL_TRACE` may turn tracing on.
+        super::state::ensure_initialized();
+        if !super::state::was_ever_enabled() {
+            EmptyBecause::NeverEnabled
+        } else if !self.inner.added.load(Ordering::Relaxed) {
+            EmptyBecause::NeverAdded
+        } else {
+            EmptyBecause::NoCalls
+        }
+    }
+
+    /// Notes that this `Stats` (or a clone) was installed with [`add_sink`](super::add_sink).
+    pub(crate) fn mark_added(&self) {
+        self.inner.added.store(true, Ordering::Relaxed);
     }
 
     /// The figures of one function, by qualified name.
@@ -385,9 +410,52 @@ impl FunctionStats {
 }
 
 /// A [`Stats`] snapshot; `Display` renders it as a table.
+///
+/// A report with no function says why under its header: tracing was never enabled, the `Stats`
+/// was never added as a sink, or no traced call has finished since.
+///
+/// ```
+/// use keel_runtime::trace::Stats;
+/// let stats = Stats::new(); // never added with `add_sink`
+/// let table = stats.report().to_string();
+/// assert!(table.contains("no calls recorded"), "{table}");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Report {
     functions: Vec<FunctionStats>,
+    /// Why `functions` is empty (`None` when it is not).
+    empty_because: Option<EmptyBecause>,
+}
+
+/// Why a [`Report`] has no function, the likeliest cause first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum EmptyBecause {
+    /// Neither `enable()` nor `KEEL_TRACE` ever turned tracing on.
+    NeverEnabled,
+    /// Neither the `Stats` nor any clone of it was ever given to `add_sink`.
+    NeverAdded,
+    /// Tracing was on and the sink installed, but no call reached it (the filter, the switch
+    /// turned off again, or simply no instrumented function finished yet).
+    NoCalls,
+}
+
+impl fmt::Display for EmptyBecause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::NeverEnabled => {
+                "no calls recorded: tracing was never enabled \
+                 (call keel::trace::enable(), or set KEEL_TRACE to a filter such as KEEL_TRACE=myapp)"
+            }
+            Self::NeverAdded => {
+                "no calls recorded: this Stats was never added as a sink \
+                 (keel::trace::add_sink(stats.clone()))"
+            }
+            Self::NoCalls => {
+                "no calls recorded: no traced call has finished since tracing was enabled \
+                 (is the function instrumented, tracing still on, and the filter letting it through?)"
+            }
+        })
+    }
 }
 
 impl Report {
@@ -426,6 +494,9 @@ impl fmt::Display for Report {
                 human(s.p99),
                 human(s.max),
             )?;
+        }
+        if let Some(reason) = self.empty_because {
+            writeln!(f, "({reason})")?;
         }
         Ok(())
     }
