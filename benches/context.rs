@@ -56,6 +56,8 @@ fn api<M: Measurement>(c: &mut Criterion<M>) {
     group.bench_function("floor/thread_local_refcell_write", |b| {
         b.iter(|| REF_CELL.with(|r| *r.borrow_mut() = None))
     });
+    // What every access now asks tokio first: which task is running (none here).
+    group.bench_function("floor/tokio_try_id", |b| b.iter(tokio::task::try_id));
     group.bench_function("floor/arc_clone_drop", |b| {
         let arc = Arc::new(7u64);
         b.iter(|| Arc::clone(black_box(&arc)))

@@ -72,7 +72,10 @@ pub(super) struct TaskToken {
 }
 
 /// The value of variable `var` in `task`'s context (a clone of the `Arc`).
-#[inline]
+///
+/// The functions called from the paths that also serve threads are kept out of line, so that
+/// those paths stay as small as they were.
+#[inline(never)]
 pub(super) fn value(task: Id, var: usize) -> Option<Value> {
     shard(task)
         .get(&task)
@@ -80,7 +83,7 @@ pub(super) fn value(task: Id, var: usize) -> Option<Value> {
 }
 
 /// A snapshot of `task`'s values (one reference-count increment).
-#[inline]
+#[inline(never)]
 pub(super) fn snapshot(task: Id) -> Vars {
     shard(task)
         .get(&task)
@@ -94,6 +97,7 @@ pub(super) fn context_id(task: Id) -> u64 {
 
 /// Sets `var` to `value` in `task`'s context (creating it), as a new frame. Returns the
 /// context's identity, the frame's token and the value the variable had.
+#[inline(never)]
 pub(super) fn set<T: Send + Sync + 'static>(
     task: Id,
     var: usize,
@@ -129,6 +133,7 @@ pub(super) struct Displaced {
 
 /// Ends the frame of `token`: the variable shows its latest live frame (or, if none is left,
 /// the value it had before its first); the context goes when its last frame does.
+#[inline(never)]
 pub(super) fn end(token: TaskToken) -> Displaced {
     let mut table = shard(token.task);
     let mut displaced = Displaced {
