@@ -135,7 +135,10 @@
 //! increment (none when the last snapshot was dropped on the same thread, which parks its
 //! reference for the next one), and `set` edits in place unless a snapshot shares the vector.
 //! BENCHMARKS.md has the figures and the comparison with persistent maps (`rpds`, `imbl`) that
-//! chose this layout.
+//! chose this layout. With the `tokio` feature, each access and each entering of a context
+//! first asks tokio which task is running (`tokio::task::try_id`, a call and a thread-local
+//! read), to tell a plain task's code from the thread's; a plain task's own context costs a
+//! lock of a shared table per access ([Plain tokio tasks](#plain-tokio-tasks)).
 
 mod bind;
 pub(crate) mod call;
