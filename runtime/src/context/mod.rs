@@ -22,7 +22,8 @@
 //!
 //! A context (its variables, and the traced call that was running, which becomes the parent of
 //! calls made on the other side) goes wherever work is handed off with a keel function, as a
-//! copy: what the child sets stays in the child, and the parent never sees it. Work handed off
+//! copy: what the child sets stays in the child, and the parent never sees it. A tokio task
+//! spawned plainly (feature `tokio`) gets an empty context of its own instead. Work handed off
 //! any other way runs in the context of the thread that happens to run it.
 //!
 //! | hand-off | what the child sees |
