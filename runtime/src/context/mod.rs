@@ -22,7 +22,8 @@
 //!
 //! A context (its variables, and the traced call that was running, which becomes the parent of
 //! calls made on the other side) goes wherever work is handed off with a keel function, as a
-//! copy: what the child sets stays in the child, and the parent never sees it. Work handed off
+//! copy: what the child sets stays in the child, and the parent never sees it. A tokio task
+//! spawned plainly (feature `tokio`) gets an empty context of its own instead. Work handed off
 //! any other way runs in the context of the thread that happens to run it.
 //!
 //! | hand-off | what the child sees |
@@ -135,7 +136,10 @@
 //! increment (none when the last snapshot was dropped on the same thread, which parks its
 //! reference for the next one), and `set` edits in place unless a snapshot shares the vector.
 //! BENCHMARKS.md has the figures and the comparison with persistent maps (`rpds`, `imbl`) that
-//! chose this layout.
+//! chose this layout. With the `tokio` feature, each access and each entering of a context
+//! first asks tokio which task is running (`tokio::task::try_id`, a call and a thread-local
+//! read), to tell a plain task's code from the thread's; a plain task's own context costs a
+//! lock of a shared table per access ([Plain tokio tasks](#plain-tokio-tasks)).
 
 mod bind;
 pub(crate) mod call;
