@@ -119,7 +119,9 @@
 //! with [`context::tokio::spawn`](tokio::spawn), whose context is entered at each poll.
 //!
 //! Without the `tokio` feature keel does not know tokio's tasks: a plain task then runs in the
-//! worker thread's own context, where what it sets is seen by the next tasks on that worker.
+//! worker thread's own context, where what it sets is seen by the next tasks on that worker. So
+//! a program that uses context variables on tokio turns the feature on (keel's `sqlx` and
+//! `tokio-postgres` features turn it on themselves).
 //!
 //! # Entering a context twice
 //!
