@@ -618,9 +618,7 @@ pub fn transaction(
     attr: proc_macro::TokenStream,
     item: proc_macro::TokenStream,
 ) -> proc_macro::TokenStream {
-    transaction::transaction(attr.into(), item.into())
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    transaction::transaction(attr.into(), item.into()).into()
 }
 /// Derives a compile-time memory layout and a columnar container: Python's `__slots__`, taken
 /// further.

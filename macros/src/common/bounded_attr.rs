@@ -8,6 +8,7 @@
 
 use crate::common::crate_path::{self, CratePath};
 use crate::common::errors::Errors;
+use crate::common::options;
 use crate::common::range::RangeSpec;
 use crate::common::range::{ConstValue, expr_text, int_type_range, primitive_name};
 use proc_macro2::Span;
@@ -73,12 +74,12 @@ impl Parse for Item {
             _ => None,
         };
         if let Some(name) = option {
-            return Err(syn::Error::new(
+            return Err(options::unknown(
                 name.span(),
-                format!(
-                    "unknown option `{name}`: `#[bounded(..)]` takes a range such as `1..=10`, \
-                     `0..100`, `5..`, `..=50` or `..50`, and on the struct `crate = path` and `deserialize`"
-                ),
+                name,
+                "`#[bounded(..)]`",
+                "a range such as `1..=10`, `0..100`, `5..`, `..=50` or `..50`, and on the struct \
+                 `crate = path` and `deserialize`",
             ));
         }
         RangeSpec::from_expr(expr).map(|range| Self::Range(Box::new(range)))
@@ -120,21 +121,21 @@ pub fn attrs(attrs: &[Attribute], site: Site, errors: &mut Errors) -> Attrs {
                      `#[bounded(deserialize)]` above it",
                 )),
                 Item::Deserialize(span) => {
-                    if out.deserialize.is_some() {
-                        errors.push(syn::Error::new(span, "duplicate `deserialize` option"));
-                    } else {
-                        out.deserialize = Some(span);
-                    }
+                    errors.ok(options::set_once(
+                        &mut out.deserialize,
+                        span,
+                        "deserialize",
+                        span,
+                    ));
                 }
                 Item::Crate(keyword, path) => {
-                    if out.krate.is_some() {
-                        errors.push(syn::Error::new(
-                            keyword.span(),
-                            "duplicate `crate = path` option",
-                        ));
-                    } else {
-                        out.krate = Some((keyword.span(), path));
-                    }
+                    let span = keyword.span();
+                    errors.ok(options::set_once(
+                        &mut out.krate,
+                        (span, path),
+                        "crate",
+                        span,
+                    ));
                 }
             }
         }

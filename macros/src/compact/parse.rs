@@ -4,9 +4,10 @@ use super::model::{Container, Data, Field, Options, TypeClass};
 use crate::common::bounded_attr::{self, Site};
 use crate::common::crate_path::{CratePath, parse_crate_option};
 use crate::common::errors::Errors;
+use crate::common::options::{path_text, set_once, unknown};
 use crate::common::range::{primitive_name, type_text};
-use quote::ToTokens;
 use syn::ext::IdentExt;
+use syn::spanned::Spanned;
 use syn::{Attribute, DeriveInput, Fields, GenericArgument, Ident, LitInt, PathArguments, Type};
 
 /// Every supported field type, for messages.
@@ -86,32 +87,23 @@ fn options(attrs: &[Attribute], errors: &mut Errors) -> Options {
     let mut max_size: Option<(LitInt, usize)> = None;
     for attr in attrs.iter().filter(|a| a.path().is_ident("compact")) {
         let result = attr.parse_nested_meta(|meta| {
+            let span = meta.path.span();
             if meta.path.is_ident("crate") {
-                let path = parse_crate_option(&meta)?;
-                if krate.is_some() {
-                    return Err(meta.error("duplicate `crate = path` option"));
-                }
-                krate = Some(path);
+                set_once(&mut krate, parse_crate_option(&meta)?, "crate", span)
             } else if meta.path.is_ident("max_size") {
                 let lit: LitInt = meta.value()?.parse()?;
                 let value = lit.base10_parse::<usize>()?;
-                if max_size.is_some() {
-                    return Err(meta.error("duplicate `max_size` option"));
-                }
-                max_size = Some((lit, value));
+                set_once(&mut max_size, (lit, value), "max_size", span)
             } else if meta.path.is_ident("bits") || meta.path.is_ident("intern") {
-                return Err(meta.error(format!(
-                    "`{}` belongs on a field, not on the type",
-                    meta.path.to_token_stream()
-                )));
+                Err(misplaced(&meta.path, "on a field, not on the type"))
             } else {
-                return Err(meta.error(format!(
-                    "unknown option `{}`: on the type, `#[compact(..)]` takes `max_size = N` and \
-                     `crate = path`",
-                    meta.path.to_token_stream()
-                )));
+                Err(unknown(
+                    span,
+                    path_text(&meta.path),
+                    "`#[compact(..)]` on the type",
+                    "`max_size = N` or `crate = path`",
+                ))
             }
-            Ok(())
         });
         errors.ok(result);
     }
@@ -132,37 +124,28 @@ fn field(field: &syn::Field, errors: &mut Errors) -> Option<Field> {
     let ident = field.ident.clone()?;
     let mut bits: Option<(LitInt, u32)> = None;
     let mut intern: Option<Ident> = None;
-    for attr in &field.attrs {
-        if attr.path().is_ident("compact") {
-            let result = attr.parse_nested_meta(|meta| {
-                if meta.path.is_ident("bits") {
-                    let lit: LitInt = meta.value()?.parse()?;
-                    let value = lit.base10_parse::<u32>()?;
-                    if bits.is_some() {
-                        return Err(meta.error("duplicate `bits` option"));
-                    }
-                    bits = Some((lit, value));
-                } else if meta.path.is_ident("intern") {
-                    if intern.is_some() {
-                        return Err(meta.error("duplicate `intern` option"));
-                    }
-                    intern = meta.path.get_ident().cloned();
-                } else if meta.path.is_ident("max_size") || meta.path.is_ident("crate") {
-                    return Err(meta.error(format!(
-                        "`{}` belongs on the type, not on a field",
-                        meta.path.to_token_stream()
-                    )));
-                } else {
-                    return Err(meta.error(format!(
-                        "unknown option `{}`: on a field, `#[compact(..)]` takes `bits = N` and \
-                         `intern`",
-                        meta.path.to_token_stream()
-                    )));
-                }
-                Ok(())
-            });
-            errors.ok(result);
-        }
+    for attr in field.attrs.iter().filter(|a| a.path().is_ident("compact")) {
+        let result = attr.parse_nested_meta(|meta| {
+            let span = meta.path.span();
+            if meta.path.is_ident("bits") {
+                let lit: LitInt = meta.value()?.parse()?;
+                let value = lit.base10_parse::<u32>()?;
+                set_once(&mut bits, (lit, value), "bits", span)
+            } else if meta.path.is_ident("intern") {
+                let word = meta.path.get_ident().cloned().expect("checked: one ident");
+                set_once(&mut intern, word, "intern", span)
+            } else if meta.path.is_ident("max_size") || meta.path.is_ident("crate") {
+                Err(misplaced(&meta.path, "on the type, not on a field"))
+            } else {
+                Err(unknown(
+                    span,
+                    path_text(&meta.path),
+                    "`#[compact(..)]` on a field",
+                    "`bits = N` or `intern`",
+                ))
+            }
+        });
+        errors.ok(result);
     }
     let bounded = bounded_attr::attrs(&field.attrs, Site::Field, errors);
     let name = ident.unraw().to_string();
@@ -177,6 +160,11 @@ fn field(field: &syn::Field, errors: &mut Errors) -> Option<Field> {
         intern,
         range,
     })
+}
+
+/// `name` belongs somewhere else (`where_` reads "on a field, not on the type").
+fn misplaced(path: &syn::Path, where_: &str) -> syn::Error {
+    syn::Error::new_spanned(path, format!("`{}` belongs {where_}", path_text(path)))
 }
 
 fn is_named(ty: &Type, name: &str, std_module: &str) -> bool {

@@ -11,7 +11,7 @@ mod transaction_order;
 mod validate;
 
 use crate::common::crate_path::CratePath;
-use crate::common::errors::Errors;
+use crate::common::errors::{self, Errors};
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
 use syn::Item;
@@ -19,13 +19,7 @@ use syn::Item;
 /// The attribute's expansion; on error, the errors followed by the item unchanged (so one
 /// mistake does not cascade into "cannot find function" errors elsewhere).
 pub fn instrument(attr: TokenStream, item: TokenStream) -> TokenStream {
-    match try_instrument(attr, item.clone()) {
-        Ok(tokens) => tokens,
-        Err(error) => {
-            let error = error.to_compile_error();
-            quote!(#error #item)
-        }
-    }
+    errors::or_item(try_instrument(attr, item.clone()), item)
 }
 
 fn try_instrument(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {

@@ -16,8 +16,9 @@ use syn::spanned::Spanned;
 use syn::{Attribute, Expr, Generics, Ident, Item, Lit, LitStr, Meta, Path, Token};
 
 use super::naming;
-use crate::common::crate_path::CratePath;
-use crate::common::errors::Errors;
+use crate::common::crate_path::{self, CratePath};
+use crate::common::errors::{self, Errors};
+use crate::common::options::{Seen, unknown};
 
 /// The parsed and validated `#[keel::plugin(..)]` arguments.
 struct Options {
@@ -56,7 +57,7 @@ fn parse_options(input: ParseStream<'_>, errors: &mut Errors) -> syn::Result<Opt
         new: None,
         krate: None,
     };
-    let mut seen: Vec<String> = Vec::new();
+    let mut seen = Seen::default();
     while !input.is_empty() {
         input.parse::<Token![,]>()?;
         if input.is_empty() {
@@ -64,10 +65,7 @@ fn parse_options(input: ParseStream<'_>, errors: &mut Errors) -> syn::Result<Opt
         }
         let key = input.call(Ident::parse_any)?;
         let key_text = key.to_string();
-        if seen.contains(&key_text) {
-            errors.push_spanned(&key, format!("duplicate `{key_text}` option"));
-        }
-        seen.push(key_text.clone());
+        errors.ok(seen.first(&key_text, key.span()));
         match key_text.as_str() {
             "name" => {
                 input.parse::<Token![=]>()?;
@@ -86,18 +84,10 @@ fn parse_options(input: ParseStream<'_>, errors: &mut Errors) -> syn::Result<Opt
             }
             "crate" => {
                 input.parse::<Token![=]>()?;
-                let path = if input.peek(LitStr) {
-                    input.parse::<LitStr>()?.parse::<Path>()?
-                } else {
-                    input.call(Path::parse_mod_style)?
-                };
-                options.krate = Some(CratePath::from_path(path));
+                options.krate = Some(crate_path::parse_value(input)?);
             }
             _ => {
-                errors.push_spanned(
-                    &key,
-                    format!("unknown `#[keel::plugin]` option `{key_text}`; expected {OPTIONS}"),
-                );
+                errors.push(unknown(key.span(), &key_text, "`#[keel::plugin]`", OPTIONS));
                 // Skip the value so the remaining options are still checked.
                 while !input.is_empty() && !input.peek(Token![,]) {
                     input.parse::<proc_macro2::TokenTree>()?;
@@ -193,6 +183,10 @@ fn description(attrs: &[Attribute]) -> Option<String> {
 }
 
 pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    errors::or_item(try_expand(args, item.clone()), item)
+}
+
+fn try_expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let mut errors = Errors::new();
     let mut option_errors = Errors::new();
     let parsed_options =
@@ -201,38 +195,22 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     if let Err(error) = option_errors.finish() {
         errors.push(error);
     }
-    let parsed_item = match syn::parse2::<Item>(item.clone()) {
-        Ok(parsed) => parsed,
-        Err(error) => {
-            errors.push(error);
-            return with_errors(item, errors);
-        }
-    };
-    let plugin = parse_item(&parsed_item, &mut errors);
+    let parsed_item = errors.ok(syn::parse2::<Item>(item.clone()));
+    let plugin = parsed_item.and_then(|parsed| parse_item(&parsed, &mut errors));
     let (Some(options), Some(plugin)) = (options, plugin) else {
-        return with_errors(item, errors);
+        return Err(errors.into_error());
     };
     let names = validate_names(
         &options,
         &naming::snake_case(&plugin.ident.to_string()),
         &mut errors,
     );
-    if !errors.is_empty() {
-        return with_errors(item, errors);
-    }
+    errors.finish()?;
     let registration = generate(&options, &plugin, &names);
-    quote! {
+    Ok(quote! {
         #item
         #registration
-    }
-}
-
-fn with_errors(item: TokenStream, errors: Errors) -> TokenStream {
-    let mut tokens = item;
-    if let Err(error) = errors.finish() {
-        tokens.extend(error.to_compile_error());
-    }
-    tokens
+    })
 }
 
 fn generate(options: &Options, plugin: &PluginType, names: &[String]) -> TokenStream {

@@ -14,7 +14,9 @@ use syn::{
 };
 
 use crate::common::crate_path::{CratePath, parse_crate_option};
-use crate::common::errors::Errors;
+use crate::common::errors::{self, Errors};
+use crate::common::options::{path_text, set_once, unknown};
+use syn::spanned::Spanned;
 
 /// The parsed `#[keel::registry(..)]` options.
 struct Options {
@@ -28,27 +30,23 @@ fn parse_options(args: TokenStream, errors: &mut Errors) -> Options {
         krate: None,
     };
     let parser = syn::meta::parser(|meta| {
+        let span = meta.path.span();
         if meta.path.is_ident("args") {
             let ty: Type = meta.value()?.parse()?;
-            if options.args.is_some() {
-                return Err(meta.error("duplicate `args` option"));
-            }
-            options.args = Some(ty);
-            Ok(())
+            set_once(&mut options.args, ty, "args", span)
         } else if meta.path.is_ident("crate") {
-            let krate = parse_crate_option(&meta)?;
-            if options.krate.is_some() {
-                return Err(meta.error("duplicate `crate` option"));
-            }
-            options.krate = Some(krate);
-            Ok(())
+            set_once(
+                &mut options.krate,
+                parse_crate_option(&meta)?,
+                "crate",
+                span,
+            )
         } else {
-            Err(syn::Error::new_spanned(
-                &meta.path,
-                format!(
-                    "unknown `#[keel::registry]` option `{}`; expected `args = Type` or `crate = path`",
-                    meta.path.to_token_stream().to_string().replace(' ', "")
-                ),
+            Err(unknown(
+                span,
+                path_text(&meta.path),
+                "`#[keel::registry]`",
+                "`args = Type` or `crate = path`",
             ))
         }
     });
@@ -57,6 +55,10 @@ fn parse_options(args: TokenStream, errors: &mut Errors) -> Options {
 }
 
 pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    errors::or_item(try_expand(args, item.clone()), item)
+}
+
+fn try_expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let mut errors = Errors::new();
     let options = parse_options(args, &mut errors);
     let item_trait = match syn::parse2::<ItemTrait>(item.clone()) {
@@ -66,30 +68,19 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                 |_| first_token_span(&item),
                 |parsed| super::item_keyword_span(&parsed),
             );
-            let error = syn::Error::new(span, "`#[keel::registry]` goes on a trait declaration");
-            return combine(item, errors, error);
+            errors.push(syn::Error::new(
+                span,
+                "`#[keel::registry]` goes on a trait declaration",
+            ));
+            return Err(errors.into_error());
         }
     };
     validate(&item_trait, &mut errors);
-    if let Err(error) = errors.finish() {
-        let mut tokens = item_trait.to_token_stream();
-        tokens.extend(error.to_compile_error());
-        return tokens;
-    }
+    errors.finish()?;
     let krate = options
         .krate
         .unwrap_or_else(|| CratePath::default_at(Span::call_site()));
-    generate(&item_trait, options.args.as_ref(), &krate)
-}
-
-fn combine(item: TokenStream, errors: Errors, error: syn::Error) -> TokenStream {
-    let mut errors = errors;
-    errors.push(error);
-    let mut tokens = item;
-    if let Err(error) = errors.finish() {
-        tokens.extend(error.to_compile_error());
-    }
-    tokens
+    Ok(generate(&item_trait, options.args.as_ref(), &krate))
 }
 
 fn first_token_span(tokens: &TokenStream) -> Span {

@@ -3,14 +3,17 @@
 
 use crate::common::crate_path::{CratePath, parse_crate_option};
 use crate::common::errors::Errors;
+use crate::common::options::{Seen, path_text, unknown};
 use proc_macro2::{Span, TokenStream};
 use syn::parse::Parser;
 use syn::spanned::Spanned;
 use syn::{Expr, Ident, Lit, LitStr};
 
+const ATTR: &str = "`#[keel::transaction]`";
+
 /// Every option name, for "unknown option" messages.
 const OPTIONS: &str =
-    "`conn`, `name`, `retry`, `nested`, `read_only`, `isolation`, `behavior`, `crate`";
+    "one of `conn`, `name`, `retry`, `nested`, `read_only`, `isolation`, `behavior`, `crate`";
 
 /// A value with the span of the whole `key = value` option, for later messages.
 pub struct WithSpan<T> {
@@ -55,7 +58,7 @@ pub struct Args {
     pub isolation: Option<Isolation>,
     pub behavior: Option<Behavior>,
     pub krate: Option<CratePath>,
-    seen: Vec<String>,
+    seen: Seen,
 }
 
 /// Parses the attribute's tokens, recording every mistake in `errors` and carrying on where the
@@ -78,20 +81,17 @@ impl Args {
         meta: &syn::meta::ParseNestedMeta<'_>,
         errors: &mut Errors,
     ) -> syn::Result<()> {
+        let span = meta.path.span();
         let Some(key) = meta.path.get_ident().map(Ident::to_string) else {
             skip_value(meta)?;
-            errors.push_spanned(
-                &meta.path,
-                format!("unknown option for #[keel::transaction]; expected one of {OPTIONS}"),
-            );
+            errors.push(unknown(span, path_text(&meta.path), ATTR, OPTIONS));
             return Ok(());
         };
-        if self.seen.contains(&key) {
+        if let Err(error) = self.seen.first(&key, span) {
             skip_value(meta)?;
-            errors.push_spanned(&meta.path, format!("duplicate option `{key}`"));
+            errors.push(error);
             return Ok(());
         }
-        self.seen.push(key.clone());
         match key.as_str() {
             "conn" => self.conn = Some(meta.value()?.parse()?),
             "name" => self.name = Some(meta.value()?.parse()?),
@@ -189,12 +189,7 @@ impl Args {
             "crate" => self.krate = Some(parse_crate_option(meta)?),
             _ => {
                 skip_value(meta)?;
-                errors.push_spanned(
-                    &meta.path,
-                    format!(
-                        "unknown option `{key}` for #[keel::transaction]; expected one of {OPTIONS}"
-                    ),
-                );
+                errors.push(unknown(span, &key, ATTR, OPTIONS));
             }
         }
         Ok(())
