@@ -85,15 +85,12 @@ mod tests {
     use proc_macro2::TokenStream;
     use quote::quote;
 
+    type Attribute = fn(TokenStream, TokenStream) -> TokenStream;
+
     /// Every attribute macro, given a mistake, emits the errors and then the item as written.
     #[test]
     fn a_failing_attribute_keeps_the_item() {
-        let cases: [(
-            &str,
-            fn(TokenStream, TokenStream) -> TokenStream,
-            TokenStream,
-            TokenStream,
-        ); 5] = [
+        let cases: [(&str, Attribute, TokenStream, TokenStream); 5] = [
             (
                 "transaction",
                 crate::transaction::transaction,
