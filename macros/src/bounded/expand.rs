@@ -5,7 +5,8 @@
 //! to the runtime's `#[cold]` [`Bounds::rejection`](../../keel_runtime/bounds/struct.Bounds.html).
 
 use super::model::{Bound, Bounded, Field, Record, Shape};
-use crate::common::range::{ConstValue, int_type_range};
+use crate::common::primitive::Primitive;
+use crate::common::range::ConstValue;
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
@@ -52,11 +53,7 @@ fn checked(krate_private: &TokenStream, bound: &Bound, key: &Key, doc: &str) -> 
     }
 
     // The comparisons, skipping a side that is the integer type's own limit.
-    let type_limits = bound
-        .primitive
-        .as_deref()
-        .filter(|_| bound.is_integer())
-        .and_then(int_type_range);
+    let type_limits = bound.primitive.and_then(Primitive::int_range);
     let evaluated = |expr: &Option<syn::Expr>| match expr.as_ref().and_then(ConstValue::eval) {
         Some(ConstValue::Int(v, _)) => Some(v),
         _ => None,
@@ -297,9 +294,11 @@ fn newtype(model: &Bounded, bound: &Bound) -> TokenStream {
         .then(|| quote!(#private::bounded_newtype_serde!(#ident, #ty);));
     // A newtype over a number is also a `Compact` field type: integers up to 64 bits are packed
     // to their range, floats keep their width; other inner types have no column to go in.
-    let compact = match bound.primitive.as_deref() {
-        Some("f32" | "f64") => Some(quote!(#private::bounded_newtype_compact!(float #ident, #ty);)),
-        Some("i128" | "u128") | None => None,
+    let compact = match bound.primitive {
+        Some(p) if p.is_float() => {
+            Some(quote!(#private::bounded_newtype_compact!(float #ident, #ty);))
+        }
+        Some(Primitive::I128 | Primitive::U128) | None => None,
         Some(_) => Some(quote!(#private::bounded_newtype_compact!(int #ident, #ty);)),
     };
     let allows = allows();

@@ -5,7 +5,8 @@ use super::model::{Bound, Bounded, Field, Record, Shape};
 use crate::common::bounded_attr::{self as parse, Site, check_range, single_range};
 use crate::common::crate_path::CratePath;
 use crate::common::errors::Errors;
-use crate::common::range::{RangeSpec, primitive_name, type_text};
+use crate::common::primitive::Primitive;
+use crate::common::range::{RangeSpec, type_text};
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident};
 use syn::ext::IdentExt;
@@ -317,7 +318,7 @@ fn bound(
     {
         ok = false;
     }
-    let primitive = primitive_name(ty);
+    let primitive = Primitive::number(ty);
     ok.then(|| Bound {
         range: range.clone(),
         ty: ty.clone(),
@@ -357,7 +358,7 @@ mod tests {
         assert!(record.named);
         assert_eq!(record.fields.len(), 2);
         let port = record.fields[0].bound.as_ref().unwrap();
-        assert_eq!(port.primitive.as_deref(), Some("u32"));
+        assert_eq!(port.primitive, Some(Primitive::U32));
         assert_eq!(port.range.text(), "1..=65535");
         assert!(record.fields[1].bound.is_none());
     }
@@ -424,9 +425,9 @@ mod tests {
             .fields
             .iter()
             .map(|f| f.bound.as_ref().unwrap())
-            .map(|b| (b.optional, b.primitive.clone()))
+            .map(|b| (b.optional, b.primitive))
             .collect();
-        let u8 = || Some("u8".to_owned());
+        let u8 = || Some(Primitive::U8);
         assert_eq!(
             optional,
             [

@@ -9,8 +9,9 @@
 use crate::common::crate_path::{self, CratePath};
 use crate::common::errors::Errors;
 use crate::common::options;
+use crate::common::primitive::Primitive;
 use crate::common::range::RangeSpec;
-use crate::common::range::{ConstValue, expr_text, int_type_range, primitive_name};
+use crate::common::range::{ConstValue, expr_text};
 use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
@@ -220,9 +221,9 @@ pub fn check_range(range: &RangeSpec, ty: &Type, name: &str, errors: &mut Errors
         errors.push(error);
         ok = false;
     }
-    let primitive = primitive_name(ty);
+    let primitive = Primitive::number(ty);
     for expr in range.lo.iter().chain(&range.hi) {
-        if let Err(error) = check_literal(expr, primitive.as_deref(), name) {
+        if let Err(error) = check_literal(expr, primitive, name) {
             errors.push(error);
             ok = false;
         }
@@ -231,7 +232,7 @@ pub fn check_range(range: &RangeSpec, ty: &Type, name: &str, errors: &mut Errors
 }
 
 /// A literal bound must be a value of the bounded primitive type; NaN is never a bound.
-fn check_literal(expr: &Expr, primitive: Option<&str>, name: &str) -> syn::Result<()> {
+fn check_literal(expr: &Expr, primitive: Option<Primitive>, name: &str) -> syn::Result<()> {
     if let Expr::Path(path) = expr {
         let last = path.path.segments.last().map(|s| s.ident.to_string());
         if path.path.segments.len() == 2 && last.as_deref() == Some("NAN") {
@@ -245,9 +246,9 @@ fn check_literal(expr: &Expr, primitive: Option<&str>, name: &str) -> syn::Resul
         return Ok(());
     };
     let text = expr_text(expr);
-    let is_float = primitive == "f32" || primitive == "f64";
+    let is_float = primitive.is_float();
     if let Some(suffix) = value.suffix()
-        && suffix != primitive
+        && suffix != primitive.name()
     {
         return Err(syn::Error::new_spanned(
             expr,
@@ -269,7 +270,7 @@ fn check_literal(expr: &Expr, primitive: Option<&str>, name: &str) -> syn::Resul
                  write `{v}.0`"
             ),
         )),
-        ConstValue::Int(v, _) => match int_type_range(primitive) {
+        ConstValue::Int(v, _) => match primitive.int_range() {
             Some((min, max)) if v < min || v > max => Err(syn::Error::new_spanned(
                 expr,
                 format!(

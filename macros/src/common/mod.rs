@@ -6,4 +6,5 @@ pub mod bounded_attr;
 pub mod crate_path;
 pub mod errors;
 pub mod options;
+pub mod primitive;
 pub mod range;

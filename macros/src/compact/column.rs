@@ -2,8 +2,9 @@
 //! of the `<Name>Columns` impls (encode on write, decode on read, its readers, its layout).
 //! Everything the same for every field lives in the runtime's `StructVec`.
 
-use super::model::{Container, Field, TypeClass};
+use super::model::{Container, Field};
 use super::validate::{Column, Width};
+use crate::common::primitive::Primitive;
 use crate::common::range::RangeSpec;
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
@@ -144,10 +145,10 @@ pub fn field_code(
                 decode,
                 ..
             } = &n;
-            let codec = codec(&n, ty, int);
+            let codec = codec(&n, ty, *int);
             let (consts, check) = match width {
                 Width::Range(range) => {
-                    let consts = range_consts(p, &owner, &n, ty, Some(int), range);
+                    let consts = range_consts(p, &owner, &n, ty, Some(*int), range);
                     (
                         quote!(#consts #codec),
                         quote!(Self::#bounds.check(row.#f, #owner, #p::Option::Some(#text))?;),
@@ -350,7 +351,7 @@ fn range_consts(
     owner: &str,
     n: &Names,
     ty: &syn::Type,
-    int: Option<&str>,
+    int: Option<Primitive>,
     range: &RangeSpec,
 ) -> TokenStream {
     let Names {
@@ -406,16 +407,16 @@ fn range_consts(
         .into_iter()
         .next()
         .map_or_else(Span::call_site, |t| t.span());
-    let (wide, helper) = if TypeClass::is_signed(int) {
-        ("i128", quote!(range_bits_signed))
+    let (wide, helper) = if int.is_signed() {
+        (Primitive::I128, quote!(range_bits_signed))
     } else {
-        ("u128", quote!(range_bits_unsigned))
+        (Primitive::U128, quote!(range_bits_unsigned))
     };
     let widen = |value: TokenStream| {
         if int == wide {
             value
         } else {
-            let wide = Ident::new(wide, Span::call_site());
+            let wide = wide.ident();
             quote!(#value as #wide)
         }
     };
@@ -433,7 +434,7 @@ fn range_consts(
         n.text,
         range.text()
     );
-    let fits = if TypeClass::is_signed(int) {
+    let fits = if int.is_signed() {
         quote!(range_is_ordered_signed)
     } else {
         quote!(range_is_ordered_unsigned)
@@ -467,22 +468,23 @@ fn int_literal(value: i128) -> TokenStream {
     }
 }
 
-fn codec(n: &Names, ty: &syn::Type, int: &str) -> TokenStream {
+fn codec(n: &Names, ty: &syn::Type, int: Primitive) -> TokenStream {
     let Names {
         lo, encode, decode, ..
     } = n;
-    let unsigned = TypeClass::unsigned_of(int);
     let offset = quote!(value.wrapping_sub(Self::#lo));
-    let encoded = match (int, unsigned) {
-        ("u64", _) => offset,
-        (_, "u64") => quote!(#offset as u64),
-        (same, unsigned) if same == unsigned => quote!(#offset as u64),
-        (_, unsigned) => {
-            let unsigned = Ident::new(unsigned, Span::call_site());
+    let encoded = match int.unsigned() {
+        _ if int == Primitive::U64 => offset,
+        Some(Primitive::U64) => quote!(#offset as u64),
+        Some(same) if same == int => quote!(#offset as u64),
+        Some(unsigned) => {
+            let unsigned = unsigned.ident();
             quote!(#offset as #unsigned as u64)
         }
+        // Not reached: a packed column holds an integer.
+        None => quote!(#offset as u64),
     };
-    let raw = if int == "u64" {
+    let raw = if int == Primitive::U64 {
         quote!(raw)
     } else {
         quote!(raw as #ty)

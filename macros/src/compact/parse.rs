@@ -5,7 +5,8 @@ use crate::common::bounded_attr::{self, Site};
 use crate::common::crate_path::{CratePath, parse_crate_option};
 use crate::common::errors::Errors;
 use crate::common::options::{path_text, set_once, unknown};
-use crate::common::range::{primitive_name, type_text};
+use crate::common::primitive::Primitive;
+use crate::common::range::type_text;
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Attribute, DeriveInput, Fields, GenericArgument, Ident, LitInt, PathArguments, Type};
@@ -211,18 +212,12 @@ pub fn classify(ty: &Type) -> TypeClass {
         }
         _ => {}
     }
-    if let Some(name) = primitive_name(ty) {
-        return if name.starts_with('f') {
-            TypeClass::Float(name)
-        } else {
-            TypeClass::Int(name)
-        };
-    }
-    if is_named(ty, "bool", "primitive") {
-        return TypeClass::Bool;
-    }
-    if is_named(ty, "char", "primitive") {
-        return TypeClass::Char;
+    match Primitive::of(ty) {
+        Some(Primitive::Bool) => return TypeClass::Bool,
+        Some(Primitive::Char) => return TypeClass::Char,
+        Some(float) if float.is_float() => return TypeClass::Float(float),
+        Some(int) => return TypeClass::Int(int),
+        None => {}
     }
     if is_named(ty, "String", "string") {
         return TypeClass::String;
