@@ -3,6 +3,7 @@
 //! and the `#[bounded(..)]` attribute both derives read.
 
 pub mod bounded_attr;
+pub mod bounds;
 pub mod crate_path;
 pub mod errors;
 pub mod options;
