@@ -1,9 +1,10 @@
 //! `#[keel::transaction]`: wraps a function body in `keel::tx::run` (or `run_retrying`).
 //!
-//! parse (attribute options → [`parse::Args`]) → validate (the function and its connection
-//! parameter → [`validate::Transaction`]) → expand.
+//! [`parse`] (the attribute's options → [`model::Options`]) → [`validate`] (the function and its
+//! connection parameter → [`model::Transaction`], with a [`model::Connection`]) → [`expand`].
 
 mod expand;
+mod model;
 mod parse;
 mod validate;
 
@@ -20,9 +21,9 @@ pub fn transaction(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// The whole pipeline; every error comes back spanned, combined with the others.
 pub fn expand_transaction(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let mut errors = Errors::new();
-    let args = parse::parse_args(attr, &mut errors);
+    let options = parse::parse_options(attr, &mut errors);
     let function = errors.ok(syn::parse2::<syn::ItemFn>(item));
-    let model = function.and_then(|function| validate::validate(args, function, &mut errors));
+    let model = function.and_then(|function| validate::validate(options, function, &mut errors));
     match model {
         Some(model) if errors.is_empty() => Ok(expand::expand(model)),
         _ => Err(errors.into_error()),
