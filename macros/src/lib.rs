@@ -11,6 +11,7 @@ mod common;
 mod compact;
 mod instrument;
 mod plugin;
+mod registry;
 mod transaction;
 
 use proc_macro::TokenStream;
@@ -237,7 +238,7 @@ pub fn registry(
     args: proc_macro::TokenStream,
     item: proc_macro::TokenStream,
 ) -> proc_macro::TokenStream {
-    plugin::registry(args.into(), item.into()).into()
+    registry::registry(args.into(), item.into()).into()
 }
 
 /// Registers a struct or enum as a plugin of a [`#[keel::registry]`](macro@registry) trait:

@@ -117,7 +117,7 @@ mod tests {
             ),
             (
                 "registry",
-                crate::plugin::registry,
+                crate::registry::registry,
                 quote!(bogus),
                 quote!(
                     trait Kept {}
@@ -125,7 +125,7 @@ mod tests {
             ),
             (
                 "registry on a fn",
-                crate::plugin::registry,
+                crate::registry::registry,
                 quote!(),
                 quote!(
                     fn kept() {}

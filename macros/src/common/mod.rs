@@ -6,6 +6,7 @@ pub mod bounded_attr;
 pub mod bounds;
 pub mod crate_path;
 pub mod errors;
+pub mod item;
 pub mod options;
 pub mod primitive;
 pub mod range;
