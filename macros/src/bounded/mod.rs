@@ -1,11 +1,12 @@
 //! `#[derive(Bounded)]`: range-checked struct fields and bounded newtypes.
 //!
-//! Pipeline: `common::bounded_attr` reads the `#[bounded(..)]` attributes (shared with
-//! `#[derive(Compact)]`), [`validate`] checks them against
+//! Pipeline: [`parse`] reads the item and its `#[bounded(..)]` attributes (through
+//! `common::bounded_attr`, shared with `#[derive(Compact)]`), [`validate`] checks them against
 //! the item and builds the [`model`], [`expand`] writes the impls.
 
 mod expand;
 mod model;
+mod parse;
 mod validate;
 
 use proc_macro2::TokenStream;

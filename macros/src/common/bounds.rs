@@ -39,14 +39,16 @@ impl BoundsKey {
     }
 }
 
-/// One side of a range: the bound's value (an expression) and whether it is included.
+/// One side of a range: the bound's value (an expression) and whether it is included (a lower
+/// bound always is).
 pub struct Side {
     pub value: TokenStream,
     pub included: bool,
 }
 
-/// `<attrs> const NAME: Bounds<ty> = Bounds::new(<lower>, <upper>);`, a missing side unbounded.
-/// `attrs` carries what precedes `const` (a doc comment, `pub`).
+/// `<attrs> const NAME: Bounds<ty> = Bounds::inclusive(lo, hi);` (or `half_open`, `at_least`,
+/// `at_most`, `below`: the runtime's constructor for the range's form). `attrs` carries what
+/// precedes `const` (a doc comment, `pub`).
 pub fn bounds_const(
     private: &TokenStream,
     attrs: TokenStream,
@@ -55,21 +57,46 @@ pub fn bounds_const(
     lower: Option<Side>,
     upper: Option<Side>,
 ) -> TokenStream {
-    let side = |side: Option<Side>| match side {
-        Some(Side {
-            value,
-            included: true,
-        }) => quote!(#private::Bound::Included(#value)),
-        Some(Side {
-            value,
-            included: false,
-        }) => quote!(#private::Bound::Excluded(#value)),
-        None => quote!(#private::Bound::Unbounded),
+    let lower = lower.map(|side| side.value);
+    let constructor = match (lower, upper) {
+        (
+            Some(lo),
+            Some(Side {
+                value: hi,
+                included: true,
+            }),
+        ) => quote!(inclusive(#lo, #hi)),
+        (
+            Some(lo),
+            Some(Side {
+                value: hi,
+                included: false,
+            }),
+        ) => quote!(half_open(#lo, #hi)),
+        (Some(lo), None) => quote!(at_least(#lo)),
+        (
+            None,
+            Some(Side {
+                value: hi,
+                included: true,
+            }),
+        ) => quote!(at_most(#hi)),
+        (
+            None,
+            Some(Side {
+                value: hi,
+                included: false,
+            }),
+        ) => quote!(below(#hi)),
+        // Unbounded on both sides still means "not NaN".
+        (None, None) => quote!(new(
+            #private::Bound::Unbounded,
+            #private::Bound::Unbounded
+        )),
     };
-    let (lower, upper) = (side(lower), side(upper));
     quote! {
         #attrs
-        const #name: #private::Bounds<#ty> = #private::Bounds::new(#lower, #upper);
+        const #name: #private::Bounds<#ty> = #private::Bounds::#constructor;
     }
 }
 
@@ -89,7 +116,7 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_side_is_unbounded() {
+    fn a_missing_side_picks_the_constructor() {
         let p = quote!(::keel::__private);
         let code = bounds_const(
             &p,
@@ -104,9 +131,6 @@ mod tests {
         )
         .to_string();
         assert!(code.starts_with("pub const AGE_BOUNDS"), "{code}");
-        assert!(
-            code.contains("Bound :: Unbounded , :: keel :: __private :: Bound :: Excluded (150)"),
-            "{code}"
-        );
+        assert!(code.contains("Bounds :: below (150)"), "{code}");
     }
 }
