@@ -11,8 +11,11 @@ mod validate;
 
 use proc_macro2::TokenStream;
 
-/// Runs the derive on one item.
-pub fn derive(input: &syn::DeriveInput) -> syn::Result<TokenStream> {
-    let model = validate::model(input)?;
-    Ok(expand::expand(&model))
+/// Runs the derive on one item: the impls, or the errors (the item itself stays in place).
+pub fn derive(input: TokenStream) -> TokenStream {
+    syn::parse2::<syn::DeriveInput>(input)
+        .and_then(|input| validate::model(&input))
+        .map_or_else(syn::Error::into_compile_error, |model| {
+            expand::expand(&model)
+        })
 }

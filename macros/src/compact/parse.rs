@@ -83,31 +83,74 @@ pub fn container(input: &DeriveInput, errors: &mut Errors) -> Container {
     }
 }
 
-fn options(attrs: &[Attribute], errors: &mut Errors) -> Options {
-    let mut krate: Option<CratePath> = None;
-    let mut max_size: Option<(LitInt, usize)> = None;
+/// Everything the `#[compact(..)]` attributes of the type or of one field said.
+#[derive(Default)]
+struct CompactAttrs {
+    /// On the type: `crate = path`.
+    krate: Option<CratePath>,
+    /// On the type: `max_size = N`.
+    max_size: Option<(LitInt, usize)>,
+    /// On a field: `bits = N`.
+    bits: Option<(LitInt, u32)>,
+    /// On a field: `intern`.
+    intern: Option<Ident>,
+}
+
+/// Reads every `#[compact(..)]` in `attrs`, written at `site`; mistakes go to `errors`.
+fn compact_attrs(attrs: &[Attribute], site: Site, errors: &mut Errors) -> CompactAttrs {
+    let mut out = CompactAttrs::default();
     for attr in attrs.iter().filter(|a| a.path().is_ident("compact")) {
         let result = attr.parse_nested_meta(|meta| {
             let span = meta.path.span();
-            if meta.path.is_ident("crate") {
-                set_once(&mut krate, parse_crate_option(&meta)?, "crate", span)
-            } else if meta.path.is_ident("max_size") {
-                let lit: LitInt = meta.value()?.parse()?;
-                let value = lit.base10_parse::<usize>()?;
-                set_once(&mut max_size, (lit, value), "max_size", span)
-            } else if meta.path.is_ident("bits") || meta.path.is_ident("intern") {
-                Err(misplaced(&meta.path, "on a field, not on the type"))
-            } else {
-                Err(unknown(
+            let name = path_text(&meta.path);
+            match (name.as_str(), site) {
+                ("crate", Site::Struct) => {
+                    set_once(&mut out.krate, parse_crate_option(&meta)?, "crate", span)
+                }
+                ("max_size", Site::Struct) => {
+                    let lit: LitInt = meta.value()?.parse()?;
+                    let value = lit.base10_parse::<usize>()?;
+                    set_once(&mut out.max_size, (lit, value), "max_size", span)
+                }
+                ("bits", Site::Field) => {
+                    let lit: LitInt = meta.value()?.parse()?;
+                    let value = lit.base10_parse::<u32>()?;
+                    set_once(&mut out.bits, (lit, value), "bits", span)
+                }
+                ("intern", Site::Field) => {
+                    set_once(&mut out.intern, Ident::new("intern", span), "intern", span)
+                }
+                ("bits" | "intern", Site::Struct) => Err(syn::Error::new(
                     span,
-                    path_text(&meta.path),
+                    format!("`{name}` belongs on a field, not on the type"),
+                )),
+                ("crate" | "max_size", Site::Field) => Err(syn::Error::new(
+                    span,
+                    format!("`{name}` belongs on the type, not on a field"),
+                )),
+                (_, Site::Struct) => Err(unknown(
+                    span,
+                    name,
                     "`#[compact(..)]` on the type",
                     "`max_size = N` or `crate = path`",
-                ))
+                )),
+                (_, Site::Field) => Err(unknown(
+                    span,
+                    name,
+                    "`#[compact(..)]` on a field",
+                    "`bits = N` or `intern`",
+                )),
             }
         });
         errors.ok(result);
     }
+    out
+}
+
+fn options(attrs: &[Attribute], errors: &mut Errors) -> Options {
+    let CompactAttrs {
+        krate, max_size, ..
+    } = compact_attrs(attrs, Site::Struct, errors);
     // `#[bounded(crate = path)]` serves both derives: a struct deriving `Bounded` and `Compact`
     // names its renamed keel once. Its mistakes are `#[derive(Bounded)]`'s to report.
     let krate = krate.or_else(|| {
@@ -123,31 +166,7 @@ fn options(attrs: &[Attribute], errors: &mut Errors) -> Options {
 
 fn field(field: &syn::Field, errors: &mut Errors) -> Option<Field> {
     let ident = field.ident.clone()?;
-    let mut bits: Option<(LitInt, u32)> = None;
-    let mut intern: Option<Ident> = None;
-    for attr in field.attrs.iter().filter(|a| a.path().is_ident("compact")) {
-        let result = attr.parse_nested_meta(|meta| {
-            let span = meta.path.span();
-            if meta.path.is_ident("bits") {
-                let lit: LitInt = meta.value()?.parse()?;
-                let value = lit.base10_parse::<u32>()?;
-                set_once(&mut bits, (lit, value), "bits", span)
-            } else if meta.path.is_ident("intern") {
-                let word = meta.path.get_ident().cloned().expect("checked: one ident");
-                set_once(&mut intern, word, "intern", span)
-            } else if meta.path.is_ident("max_size") || meta.path.is_ident("crate") {
-                Err(misplaced(&meta.path, "on the type, not on a field"))
-            } else {
-                Err(unknown(
-                    span,
-                    path_text(&meta.path),
-                    "`#[compact(..)]` on a field",
-                    "`bits = N` or `intern`",
-                ))
-            }
-        });
-        errors.ok(result);
-    }
+    let CompactAttrs { bits, intern, .. } = compact_attrs(&field.attrs, Site::Field, errors);
     let bounded = bounded_attr::attrs(&field.attrs, Site::Field, errors);
     let name = ident.unraw().to_string();
     let range =
@@ -161,11 +180,6 @@ fn field(field: &syn::Field, errors: &mut Errors) -> Option<Field> {
         intern,
         range,
     })
-}
-
-/// `name` belongs somewhere else (`where_` reads "on a field, not on the type").
-fn misplaced(path: &syn::Path, where_: &str) -> syn::Error {
-    syn::Error::new_spanned(path, format!("`{}` belongs {where_}", path_text(path)))
 }
 
 fn is_named(ty: &Type, name: &str, std_module: &str) -> bool {

@@ -51,68 +51,53 @@ pub trait Choice: Copy + PartialEq + 'static {
     }
 }
 
-/// `nested = "..."`.
-#[derive(Clone, Copy, PartialEq)]
-pub enum Nested {
-    Savepoint,
-    Join,
-    Fail,
+/// Declares a [`Choice`]: the enum, named as the runtime's, and its strings.
+macro_rules! choice {
+    (
+        $(#[$doc:meta])*
+        $name:ident, option $option:literal, expected $expected:expr,
+        { $($text:literal => $variant:ident),* $(,)? }
+    ) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq)]
+        pub enum $name {
+            $($variant),*
+        }
+
+        impl Choice for $name {
+            const OPTION: &'static str = $option;
+            const RUNTIME_ENUM: &'static str = stringify!($name);
+            const VALUES: &'static [(&'static str, Self, &'static str)] =
+                &[$(($text, Self::$variant, stringify!($variant))),*];
+            const EXPECTED: &'static str = $expected;
+        }
+    };
 }
 
-impl Choice for Nested {
-    const OPTION: &'static str = "nested";
-    const RUNTIME_ENUM: &'static str = "Nested";
-    const VALUES: &'static [(&'static str, Self, &'static str)] = &[
-        ("savepoint", Self::Savepoint, "Savepoint"),
-        ("join", Self::Join, "Join"),
-        ("fail", Self::Fail, "Fail"),
-    ];
-    const EXPECTED: &'static str = "\"savepoint\" (the default), \"join\" or \"fail\"";
+choice! {
+    /// `nested = "..."`.
+    Nested, option "nested", expected "\"savepoint\" (the default), \"join\" or \"fail\"",
+    { "savepoint" => Savepoint, "join" => Join, "fail" => Fail }
 }
 
-/// `isolation = "..."`.
-#[derive(Clone, Copy, PartialEq)]
-pub enum Isolation {
-    ReadUncommitted,
-    ReadCommitted,
-    RepeatableRead,
-    Serializable,
+choice! {
+    /// `isolation = "..."`.
+    Isolation, option "isolation",
+    expected "\"read_uncommitted\", \"read_committed\", \"repeatable_read\" or \"serializable\"",
+    {
+        "read_uncommitted" => ReadUncommitted,
+        "read_committed" => ReadCommitted,
+        "repeatable_read" => RepeatableRead,
+        "serializable" => Serializable,
+    }
 }
 
-impl Choice for Isolation {
-    const OPTION: &'static str = "isolation";
-    const RUNTIME_ENUM: &'static str = "Isolation";
-    const VALUES: &'static [(&'static str, Self, &'static str)] = &[
-        ("read_uncommitted", Self::ReadUncommitted, "ReadUncommitted"),
-        ("read_committed", Self::ReadCommitted, "ReadCommitted"),
-        ("repeatable_read", Self::RepeatableRead, "RepeatableRead"),
-        ("serializable", Self::Serializable, "Serializable"),
-    ];
-    const EXPECTED: &'static str =
-        "\"read_uncommitted\", \"read_committed\", \"repeatable_read\" or \"serializable\"";
-}
-
-/// `behavior = "..."`.
-#[derive(Clone, Copy, PartialEq)]
-pub enum Behavior {
-    Auto,
-    Deferred,
-    Immediate,
-    Exclusive,
-}
-
-impl Choice for Behavior {
-    const OPTION: &'static str = "behavior";
-    const RUNTIME_ENUM: &'static str = "Behavior";
-    const VALUES: &'static [(&'static str, Self, &'static str)] = &[
-        ("auto", Self::Auto, "Auto"),
-        ("deferred", Self::Deferred, "Deferred"),
-        ("immediate", Self::Immediate, "Immediate"),
-        ("exclusive", Self::Exclusive, "Exclusive"),
-    ];
-    const EXPECTED: &'static str = "\"auto\" (the default: SQLite writers begin IMMEDIATE, \
-        read-only transactions DEFERRED), \"deferred\", \"immediate\" or \"exclusive\" (SQLite's \
-        BEGIN modes)";
+choice! {
+    /// `behavior = "..."`.
+    Behavior, option "behavior",
+    expected "\"auto\" (the default: SQLite writers begin IMMEDIATE, read-only transactions \
+        DEFERRED), \"deferred\", \"immediate\" or \"exclusive\" (SQLite's BEGIN modes)",
+    { "auto" => Auto, "deferred" => Deferred, "immediate" => Immediate, "exclusive" => Exclusive }
 }
 
 /// The connection parameter.
