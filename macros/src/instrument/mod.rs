@@ -1,4 +1,5 @@
-//! `#[keel::instrument]`: parse the options and the item → validate → expand.
+//! `#[keel::instrument]`: [`parse`] the options ([`model::Options`]) and the item → [`validate`] →
+//! [`expand`].
 //!
 //! On a function the body is wrapped (a closure for a plain fn, an `async move` block for an
 //! `async fn`, nothing for `-> !`) between a `Span` entry and exit; on an impl block or inline
@@ -6,6 +7,7 @@
 //! themselves (`#[keel::instrument(skip)]`, `#[keel::instrument(args(id))]`).
 
 mod expand;
+mod model;
 mod parse;
 mod transaction_order;
 mod validate;
@@ -23,7 +25,7 @@ pub fn instrument(attr: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 fn try_instrument(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
-    let options = parse::Options::parse_tokens(attr)?;
+    let options = model::Options::parse_tokens(attr)?;
     let original = item.clone();
     let mut item = parse::parse_item(item)?;
     validate::check_target(&item)?;

@@ -1,37 +1,12 @@
 //! Parse: the attribute's options, and which kind of item it sits on.
 
+use super::model::{ErrOption, Options};
 use crate::common::crate_path::{CratePath, parse_crate_option};
 use crate::common::options::{path_text, set_once, unknown};
 use proc_macro2::{Span, TokenStream};
 use syn::meta::ParseNestedMeta;
 use syn::spanned::Spanned;
-use syn::{Attribute, Ident, Item, LitStr, Path};
-
-/// The options of one `#[keel::instrument(..)]`.
-#[derive(Clone, Default)]
-pub struct Options {
-    /// `args(x, y)`: parameters recorded on entry.
-    pub args: Vec<Ident>,
-    /// `ret`: record the return value (the keyword, for spans).
-    pub ret: Option<Ident>,
-    /// `err` / `err(Debug)`: insist on a `Result` and record its error.
-    pub err: Option<ErrOption>,
-    /// `skip`: leave this item alone.
-    pub skip: Option<Ident>,
-    /// `name = ".."`: the qualified name events report.
-    pub name: Option<LitStr>,
-    /// `crate = path`.
-    pub krate: Option<CratePath>,
-    /// `args(..)`, for spans of container-level misuse.
-    pub args_keyword: Option<Ident>,
-}
-
-/// `err` or `err(Debug)`.
-#[derive(Clone)]
-pub struct ErrOption {
-    pub keyword: Ident,
-    pub debug: bool,
-}
+use syn::{Attribute, Item, LitStr, Path};
 
 const ATTR: &str = "`#[keel::instrument]`";
 
