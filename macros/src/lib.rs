@@ -1,8 +1,8 @@
 //! Procedural macros of [keel](https://docs.rs/keel). Use them through the `keel` crate, which
 //! re-exports every macro here together with the runtime the generated code calls into.
 //!
-//! This file holds only the entry points; each macro is a pipeline (parse → validate → expand)
-//! in its own module.
+//! This file holds only the entry points; each macro is a pipeline (parse → model → validate →
+//! expand) in its own module, on the shared layer in `common/` (see the crate's README).
 
 #![forbid(unsafe_code)]
 
@@ -11,6 +11,7 @@ mod common;
 mod compact;
 mod instrument;
 mod plugin;
+mod registry;
 mod transaction;
 
 use proc_macro::TokenStream;
@@ -233,11 +234,8 @@ pub fn instrument(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// or returning `Self` (unless they have `where Self: Sized`), no associated types or constants,
 /// and no generic parameters on the trait itself. The macro rejects each, pointing at it.
 #[proc_macro_attribute]
-pub fn registry(
-    args: proc_macro::TokenStream,
-    item: proc_macro::TokenStream,
-) -> proc_macro::TokenStream {
-    plugin::registry(args.into(), item.into()).into()
+pub fn registry(attr: TokenStream, item: TokenStream) -> TokenStream {
+    registry::registry(attr.into(), item.into()).into()
 }
 
 /// Registers a struct or enum as a plugin of a [`#[keel::registry]`](macro@registry) trait:
@@ -301,11 +299,8 @@ pub fn registry(
 /// # Ok::<(), keel::plugin::PluginError>(())
 /// ```
 #[proc_macro_attribute]
-pub fn plugin(
-    args: proc_macro::TokenStream,
-    item: proc_macro::TokenStream,
-) -> proc_macro::TokenStream {
-    plugin::plugin(args.into(), item.into()).into()
+pub fn plugin(attr: TokenStream, item: TokenStream) -> TokenStream {
+    plugin::plugin(attr.into(), item.into()).into()
 }
 
 /// Range-checked struct fields and bounded newtypes: Python's reusable `Bounded(min, max)`
@@ -502,10 +497,7 @@ pub fn plugin(
 /// hand-written `if` (see BENCHMARKS.md).
 #[proc_macro_derive(Bounded, attributes(bounded, serde))]
 pub fn derive_bounded(input: TokenStream) -> TokenStream {
-    let input = syn::parse_macro_input!(input as syn::DeriveInput);
-    bounded::derive(&input)
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    bounded::derive(input.into()).into()
 }
 
 /// Runs the function's body in a database transaction: commit on `Ok`, rollback on `Err` or
@@ -614,13 +606,8 @@ pub fn derive_bounded(input: TokenStream) -> TokenStream {
 /// assert_eq!(cents, 250);
 /// ```
 #[proc_macro_attribute]
-pub fn transaction(
-    attr: proc_macro::TokenStream,
-    item: proc_macro::TokenStream,
-) -> proc_macro::TokenStream {
-    transaction::transaction(attr.into(), item.into())
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+pub fn transaction(attr: TokenStream, item: TokenStream) -> TokenStream {
+    transaction::transaction(attr.into(), item.into()).into()
 }
 /// Derives a compile-time memory layout and a columnar container: Python's `__slots__`, taken
 /// further.
@@ -702,6 +689,5 @@ pub fn transaction(
 /// ```
 #[proc_macro_derive(Compact, attributes(compact, bounded))]
 pub fn derive_compact(input: TokenStream) -> TokenStream {
-    let input = syn::parse_macro_input!(input as syn::DeriveInput);
-    compact::derive(input).into()
+    compact::derive(input.into()).into()
 }

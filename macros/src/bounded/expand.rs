@@ -5,7 +5,9 @@
 //! to the runtime's `#[cold]` [`Bounds::rejection`](../../keel_runtime/bounds/struct.Bounds.html).
 
 use super::model::{Bound, Bounded, Field, Record, Shape};
-use crate::common::range::{ConstValue, int_type_range};
+use crate::common::bounds::{BoundsKey, Side, bounds_const as bounds_const_item};
+use crate::common::primitive::Primitive;
+use crate::common::range::ConstValue;
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
@@ -37,12 +39,12 @@ struct Checked {
 
 /// The consts and in-bounds test of one range; `key` names them (`PORT_BOUNDS`,
 /// `__KEEL_PORT_LO`, `__keel_port_in_bounds`).
-fn checked(krate_private: &TokenStream, bound: &Bound, key: &Key, doc: &str) -> Checked {
+fn checked(krate_private: &TokenStream, bound: &Bound, key: &BoundsKey, doc: &str) -> Checked {
     let ty = &bound.ty;
     let span = ty.span();
     let range = &bound.range;
-    let lo_const = range.lo.as_ref().map(|_| key.private_const("LO"));
-    let hi_const = range.hi.as_ref().map(|_| key.private_const("HI"));
+    let lo_const = range.lo.as_ref().map(|_| private_const(key, "LO"));
+    let hi_const = range.hi.as_ref().map(|_| private_const(key, "HI"));
     let mut items = TokenStream::new();
     if let (Some(name), Some(expr)) = (&lo_const, &range.lo) {
         items.extend(quote_spanned!(expr.span()=> const #name: #ty = #expr;));
@@ -52,11 +54,7 @@ fn checked(krate_private: &TokenStream, bound: &Bound, key: &Key, doc: &str) -> 
     }
 
     // The comparisons, skipping a side that is the integer type's own limit.
-    let type_limits = bound
-        .primitive
-        .as_deref()
-        .filter(|_| bound.is_integer())
-        .and_then(int_type_range);
+    let type_limits = bound.primitive.and_then(Primitive::int_range);
     let evaluated = |expr: &Option<syn::Expr>| match expr.as_ref().and_then(ConstValue::eval) {
         Some(ConstValue::Int(v, _)) => Some(v),
         _ => None,
@@ -87,7 +85,7 @@ fn checked(krate_private: &TokenStream, bound: &Bound, key: &Key, doc: &str) -> 
         }
     }
     let is_const = bound.primitive.is_some();
-    let test_fn = (!parts.is_empty()).then(|| key.test_fn());
+    let test_fn = (!parts.is_empty()).then(|| test_fn(key));
     if let Some(test) = &test_fn {
         let constness = is_const.then(|| quote!(const));
         items.extend(quote_spanned!(span=>
@@ -98,23 +96,21 @@ fn checked(krate_private: &TokenStream, bound: &Bound, key: &Key, doc: &str) -> 
         ));
     }
 
-    let constructor = match (&lo_const, &hi_const, range.inclusive) {
-        (Some(lo), Some(hi), true) => quote!(inclusive(Self::#lo, Self::#hi)),
-        (Some(lo), Some(hi), false) => quote!(half_open(Self::#lo, Self::#hi)),
-        (Some(lo), None, _) => quote!(at_least(Self::#lo)),
-        (None, Some(hi), true) => quote!(at_most(Self::#hi)),
-        (None, Some(hi), false) => quote!(below(Self::#hi)),
-        // Refused by validation; unbounded on both sides still means "not NaN".
-        (None, None, _) => quote!(new(
-            #krate_private::Bound::Unbounded,
-            #krate_private::Bound::Unbounded
-        )),
-    };
     let bounds_const = key.bounds_const();
-    items.extend(quote! {
-        #[doc = #doc]
-        pub const #bounds_const: #krate_private::Bounds<#ty> = #krate_private::Bounds::#constructor;
-    });
+    let side = |name: &Option<Ident>, included: bool| {
+        name.as_ref().map(|name| Side {
+            value: quote!(Self::#name),
+            included,
+        })
+    };
+    items.extend(bounds_const_item(
+        krate_private,
+        quote!(#[doc = #doc] pub),
+        &bounds_const,
+        ty,
+        side(&lo_const, true),
+        side(&hi_const, range.inclusive),
+    ));
     Checked {
         items,
         bounds_const,
@@ -125,40 +121,14 @@ fn checked(krate_private: &TokenStream, bound: &Bound, key: &Key, doc: &str) -> 
     }
 }
 
-/// How the generated names of one range are spelled.
-enum Key {
-    /// The newtype's own range: `BOUNDS`.
-    Newtype,
-    /// A named field: `PORT_BOUNDS`.
-    Named(String),
-    /// A tuple field: `BOUNDS_0`.
-    Index(usize),
+/// The private names of one range, after the shared scheme: `__KEEL_PORT_LO`,
+/// `__keel_port_in_bounds`.
+fn private_const(key: &BoundsKey, side: &str) -> Ident {
+    format_ident!("__KEEL_{}{}", key.prefix(), side)
 }
 
-impl Key {
-    fn upper(&self) -> String {
-        match self {
-            Key::Newtype => String::new(),
-            Key::Named(name) => format!("{}_", name.to_uppercase()),
-            Key::Index(i) => format!("{i}_"),
-        }
-    }
-
-    fn private_const(&self, side: &str) -> Ident {
-        format_ident!("__KEEL_{}{}", self.upper(), side)
-    }
-
-    fn test_fn(&self) -> Ident {
-        format_ident!("__keel_{}in_bounds", self.upper().to_lowercase())
-    }
-
-    fn bounds_const(&self) -> Ident {
-        match self {
-            Key::Newtype => format_ident!("BOUNDS"),
-            Key::Named(name) => format_ident!("{}_BOUNDS", name.to_uppercase()),
-            Key::Index(i) => format_ident!("BOUNDS_{}", i),
-        }
-    }
+fn test_fn(key: &BoundsKey) -> Ident {
+    format_ident!("__keel_{}in_bounds", key.prefix().to_lowercase())
 }
 
 /// `if !Self::test(value) { <on_fail(value)> }`, or nothing when every value is in bounds. On an
@@ -227,7 +197,7 @@ fn newtype(model: &Bounded, bound: &Bound) -> TokenStream {
     let checked = checked(
         &private,
         bound,
-        &Key::Newtype,
+        &BoundsKey::Newtype,
         &format!("The bounds every `{type_name}` lies within: `{range_text}`."),
     );
     let items = &checked.items;
@@ -297,9 +267,11 @@ fn newtype(model: &Bounded, bound: &Bound) -> TokenStream {
         .then(|| quote!(#private::bounded_newtype_serde!(#ident, #ty);));
     // A newtype over a number is also a `Compact` field type: integers up to 64 bits are packed
     // to their range, floats keep their width; other inner types have no column to go in.
-    let compact = match bound.primitive.as_deref() {
-        Some("f32" | "f64") => Some(quote!(#private::bounded_newtype_compact!(float #ident, #ty);)),
-        Some("i128" | "u128") | None => None,
+    let compact = match bound.primitive {
+        Some(p) if p.is_float() => {
+            Some(quote!(#private::bounded_newtype_compact!(float #ident, #ty);))
+        }
+        Some(Primitive::I128 | Primitive::U128) | None => None,
         Some(_) => Some(quote!(#private::bounded_newtype_compact!(int #ident, #ty);)),
     };
     let allows = allows();
@@ -380,8 +352,8 @@ fn record_impl(model: &Bounded, record: &Record) -> TokenStream {
     for field in &record.fields {
         let Some(bound) = &field.bound else { continue };
         let key = match &field.member {
-            syn::Member::Named(_) => Key::Named(field.name.clone()),
-            syn::Member::Unnamed(index) => Key::Index(index.index as usize),
+            syn::Member::Named(_) => BoundsKey::Named(field.name.clone()),
+            syn::Member::Unnamed(index) => BoundsKey::Index(index.index as usize),
         };
         let range_text = bound.range.text();
         let name = &field.name;

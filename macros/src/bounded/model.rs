@@ -1,6 +1,7 @@
 //! What `#[derive(Bounded)]` generates code from, after validation.
 
 use crate::common::crate_path::CratePath;
+use crate::common::primitive::Primitive;
 use crate::common::range::RangeSpec;
 use syn::{Attribute, Generics, Ident, Member, Type, Visibility};
 
@@ -63,20 +64,18 @@ pub struct Bound {
     pub ty: Type,
     /// The field is an `Option<T>`: `None` is always accepted, `Some(v)` is checked.
     pub optional: bool,
-    /// `Some("u16")` when the type is a primitive number.
-    pub primitive: Option<String>,
+    /// `Some(Primitive::U16)` when the type is a primitive number.
+    pub primitive: Option<Primitive>,
 }
 
 impl Bound {
     /// Whether the type is a primitive integer.
     pub fn is_integer(&self) -> bool {
-        self.primitive
-            .as_deref()
-            .is_some_and(|p| p != "f32" && p != "f64")
+        self.primitive.is_some_and(Primitive::is_int)
     }
 
     /// Whether the type is `f32` or `f64`.
     pub fn is_float(&self) -> bool {
-        matches!(self.primitive.as_deref(), Some("f32" | "f64"))
+        self.primitive.is_some_and(Primitive::is_float)
     }
 }

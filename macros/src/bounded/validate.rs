@@ -1,36 +1,25 @@
-//! Checks a derive input against the rules of `#[derive(Bounded)]` and builds the [`Bounded`]
+//! Checks the parsed input against the rules of `#[derive(Bounded)]` and builds the [`Bounded`]
 //! model. Every mistake is reported at the token that causes it, all at once.
 
 use super::model::{Bound, Bounded, Field, Record, Shape};
-use crate::common::bounded_attr::{self as parse, Site, check_range, single_range};
+use super::parse::{self, Input, ParsedShape, mentions};
+use crate::common::bounded_attr::{check_range, single_range};
 use crate::common::crate_path::CratePath;
 use crate::common::errors::Errors;
-use crate::common::range::{RangeSpec, primitive_name, type_text};
+use crate::common::primitive::Primitive;
+use crate::common::range::{RangeSpec, type_text};
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident};
 use syn::ext::IdentExt;
-use syn::{
-    Data, DeriveInput, Fields, GenericArgument, GenericParam, Ident, Member, PathArguments, Type,
-};
+use syn::{DeriveInput, GenericArgument, GenericParam, Ident, Member, PathArguments, Type};
 
-/// Validates `input` and builds the model, or returns every error found.
+/// Parses and validates `input` and builds the model, or returns every error found.
 pub fn model(input: &DeriveInput) -> syn::Result<Bounded> {
     let mut errors = Errors::new();
-    let data = match &input.data {
-        Data::Struct(data) => data,
-        Data::Enum(data) => return Err(not_a_struct(data.enum_token, "an enum")),
-        Data::Union(data) => return Err(not_a_struct(data.union_token, "a union")),
-    };
+    let parsed = parse::parse(input, &mut errors)?;
     let ident = &input.ident;
-    let top = parse::attrs(&input.attrs, Site::Struct, &mut errors);
-    let krate = match &top.krate {
-        Some((_, path)) => path.clone(),
-        None => CratePath::default_at(Span::call_site()),
-    };
-    let generic_names = generic_names(input);
-
-    let shape = match &data.fields {
-        Fields::Unit => {
+    let shape = match &parsed.shape {
+        ParsedShape::Unit => {
             errors.push_spanned(
                 ident,
                 format!(
@@ -41,118 +30,163 @@ pub fn model(input: &DeriveInput) -> syn::Result<Bounded> {
             );
             None
         }
-        Fields::Unnamed(fields) if fields.unnamed.len() == 1 => {
-            let field = &fields.unnamed[0];
-            let own = parse::attrs(&field.attrs, Site::Field, &mut errors);
-            let first = single_range(
-                top.ranges.iter().chain(&own.ranges),
-                &format!("the newtype `{ident}`"),
-                &mut errors,
-            );
-            if !input.generics.params.is_empty() {
-                errors.push_spanned(
-                    &input.generics,
-                    format!(
-                        "a bounded newtype cannot be generic: its bounds are constants of one \
-                         concrete type; remove the parameters from `{ident}`"
-                    ),
-                );
-            }
-            match first {
-                None => {
-                    errors.push_spanned(
-                        ident,
-                        format!(
-                            "the newtype `{ident}` needs its range: add \
-                             `#[bounded(1..=10)]` (or `a..b`, `a..`, `..=b`, `..b`) above the \
-                             struct"
-                        ),
-                    );
-                    None
-                }
-                Some(_) if option_inner(&field.ty).is_some() => {
-                    errors.push_spanned(
-                        &field.ty,
-                        format!(
-                            "a bounded newtype cannot wrap an `Option`: its value is always \
-                             checked, and `None` has no place in a range. Bound the inner type \
-                             (`struct {ident}({});`) and write `Option<{ident}>` where the \
-                             value may be absent",
-                            option_inner(&field.ty).map(type_text).unwrap_or_default()
-                        ),
-                    );
-                    None
-                }
-                Some(range) => bound(range, &field.ty, &ident.to_string(), &[], &mut errors)
-                    .map(|b| Shape::Newtype(Box::new(b))),
-            }
-        }
-        fields => {
-            let named = matches!(fields, Fields::Named(_));
-            for range in &top.ranges {
-                errors.push_spanned(
-                    &range.expr,
-                    format!(
-                        "a range on the struct applies only to a single-field newtype; `{ident}` \
-                         has {}: put `#[bounded(..)]` on each field it should check",
-                        if named {
-                            "named fields".to_owned()
-                        } else {
-                            format!("{} fields", fields.len())
-                        }
-                    ),
-                );
-            }
-            let mut out = Vec::with_capacity(fields.len());
-            for (index, field) in fields.iter().enumerate() {
-                let own = parse::attrs(&field.attrs, Site::Field, &mut errors);
-                let (member, name, param) = match &field.ident {
-                    Some(id) => (
-                        Member::Named(id.clone()),
-                        id.unraw().to_string(),
-                        id.clone(),
-                    ),
-                    None => (
-                        Member::Unnamed(index.into()),
-                        index.to_string(),
-                        format_ident!("value_{}", index),
-                    ),
-                };
-                let bound = single_range(&own.ranges, &format!("field `{name}`"), &mut errors)
-                    .and_then(|range| bound(range, &field.ty, &name, &generic_names, &mut errors));
-                out.push(Field {
-                    member,
-                    name,
-                    param,
-                    ty: field.ty.clone(),
-                    bound,
-                    serde_attrs: serde_attrs(&field.attrs),
-                });
-            }
-            if !named && top.ranges.is_empty() && out.iter().all(|f| f.bound.is_none()) {
-                errors.push_spanned(
-                    ident,
-                    format!(
-                        "the tuple struct `{ident}` has {} fields and none has bounds: put \
-                         `#[bounded(..)]` on the fields to check (a range on the struct \
-                         applies only to single-field newtypes)",
-                        out.len()
-                    ),
-                );
-            }
-            Some(Shape::Record(Record { named, fields: out }))
-        }
+        ParsedShape::Newtype(field) => newtype(&parsed, field, &mut errors),
+        ParsedShape::Record { named, fields } => record(&parsed, *named, fields, &mut errors),
     };
-    let serde_on_struct = serde_attrs(&input.attrs);
-    match (&shape, top.deserialize) {
-        (Some(Shape::Newtype(_)), Some(span)) => errors.push(syn::Error::new(
+    if let Some(shape) = &shape {
+        check_deserialize(&parsed, shape, &mut errors);
+    }
+    errors.finish()?;
+    let shape = shape.ok_or_else(|| syn::Error::new_spanned(ident, "invalid input"))?;
+    Ok(Bounded {
+        ident: ident.clone(),
+        vis: input.vis.clone(),
+        generics: input.generics.clone(),
+        krate: match &parsed.top.krate {
+            Some((_, path)) => path.clone(),
+            None => CratePath::default_at(Span::call_site()),
+        },
+        shape,
+        deserialize: parsed.top.deserialize.is_some(),
+        serde_attrs: parsed.serde_attrs,
+    })
+}
+
+/// A single-field tuple struct: one range (on the struct or its field), a concrete non-`Option`
+/// type.
+fn newtype(parsed: &Input<'_>, field: &parse::Field<'_>, errors: &mut Errors) -> Option<Shape> {
+    let input = parsed.input;
+    let ident = &input.ident;
+    let ty = &field.field.ty;
+    let first = single_range(
+        parsed.top.ranges.iter().chain(&field.attrs.ranges),
+        &format!("the newtype `{ident}`"),
+        errors,
+    );
+    if !input.generics.params.is_empty() {
+        errors.push_spanned(
+            &input.generics,
+            format!(
+                "a bounded newtype cannot be generic: its bounds are constants of one \
+                 concrete type; remove the parameters from `{ident}`"
+            ),
+        );
+    }
+    match first {
+        None => {
+            errors.push_spanned(
+                ident,
+                format!(
+                    "the newtype `{ident}` needs its range: add \
+                     `#[bounded(1..=10)]` (or `a..b`, `a..`, `..=b`, `..b`) above the \
+                     struct"
+                ),
+            );
+            None
+        }
+        Some(_) if option_inner(ty).is_some() => {
+            errors.push_spanned(
+                ty,
+                format!(
+                    "a bounded newtype cannot wrap an `Option`: its value is always \
+                     checked, and `None` has no place in a range. Bound the inner type \
+                     (`struct {ident}({});`) and write `Option<{ident}>` where the \
+                     value may be absent",
+                    option_inner(ty).map(type_text).unwrap_or_default()
+                ),
+            );
+            None
+        }
+        Some(range) => {
+            bound(range, ty, &ident.to_string(), &[], errors).map(|b| Shape::Newtype(Box::new(b)))
+        }
+    }
+}
+
+/// A struct whose fields are checked one by one: no range on the struct itself, each field at
+/// most one range.
+fn record(
+    parsed: &Input<'_>,
+    named: bool,
+    fields: &[parse::Field<'_>],
+    errors: &mut Errors,
+) -> Option<Shape> {
+    let input = parsed.input;
+    let ident = &input.ident;
+    let generic_names = generic_names(input);
+    for range in &parsed.top.ranges {
+        errors.push_spanned(
+            &range.expr,
+            format!(
+                "a range on the struct applies only to a single-field newtype; `{ident}` \
+                 has {}: put `#[bounded(..)]` on each field it should check",
+                if named {
+                    "named fields".to_owned()
+                } else {
+                    format!("{} fields", fields.len())
+                }
+            ),
+        );
+    }
+    let mut out = Vec::with_capacity(fields.len());
+    for (index, parsed_field) in fields.iter().enumerate() {
+        let field = parsed_field.field;
+        let (member, name, param) = match &field.ident {
+            Some(id) => (
+                Member::Named(id.clone()),
+                id.unraw().to_string(),
+                id.clone(),
+            ),
+            None => (
+                Member::Unnamed(index.into()),
+                index.to_string(),
+                format_ident!("value_{}", index),
+            ),
+        };
+        let bound = single_range(
+            &parsed_field.attrs.ranges,
+            &format!("field `{name}`"),
+            errors,
+        )
+        .and_then(|range| bound(range, &field.ty, &name, &generic_names, errors));
+        out.push(Field {
+            member,
+            name,
+            param,
+            ty: field.ty.clone(),
+            bound,
+            serde_attrs: parsed_field.serde_attrs.clone(),
+        });
+    }
+    if !named && parsed.top.ranges.is_empty() && out.iter().all(|f| f.bound.is_none()) {
+        errors.push_spanned(
+            ident,
+            format!(
+                "the tuple struct `{ident}` has {} fields and none has bounds: put \
+                 `#[bounded(..)]` on the fields to check (a range on the struct \
+                 applies only to single-field newtypes)",
+                out.len()
+            ),
+        );
+    }
+    Some(Shape::Record(Record { named, fields: out }))
+}
+
+/// `#[bounded(deserialize)]` applies to non-generic records; serde's own derive on a record
+/// would skip its bounds.
+fn check_deserialize(parsed: &Input<'_>, shape: &Shape, errors: &mut Errors) {
+    let input = parsed.input;
+    let ident = &input.ident;
+    let serde_on_struct = &parsed.serde_attrs;
+    match (shape, parsed.top.deserialize) {
+        (Shape::Newtype(_), Some(span)) => errors.push(syn::Error::new(
             span,
             format!(
                 "the newtype `{ident}` already has a validating `Deserialize` (through \
                  `try_new`, with keel's `serde` feature); remove `deserialize`"
             ),
         )),
-        (Some(Shape::Record(_)), Some(span)) if !input.generics.params.is_empty() => {
+        (Shape::Record(_), Some(span)) if !input.generics.params.is_empty() => {
             errors.push(syn::Error::new(
                 span,
                 format!(
@@ -162,7 +196,7 @@ pub fn model(input: &DeriveInput) -> syn::Result<Bounded> {
                 ),
             ))
         }
-        (Some(Shape::Record(record)), None) => {
+        (Shape::Record(record), None) => {
             // serde's own derive fills the fields directly and skips the bounds; `#[serde(..)]`
             // on the struct says it is about to be used (unless the struct converts through a
             // validating `try_from`).
@@ -187,48 +221,6 @@ pub fn model(input: &DeriveInput) -> syn::Result<Bounded> {
         }
         _ => {}
     }
-    errors.finish()?;
-    let shape = shape.ok_or_else(|| syn::Error::new_spanned(ident, "invalid input"))?;
-    Ok(Bounded {
-        ident: ident.clone(),
-        vis: input.vis.clone(),
-        generics: input.generics.clone(),
-        krate,
-        shape,
-        deserialize: top.deserialize.is_some(),
-        serde_attrs: serde_on_struct,
-    })
-}
-
-/// The `#[serde(..)]` attributes among `attrs`.
-fn serde_attrs(attrs: &[syn::Attribute]) -> Vec<syn::Attribute> {
-    attrs
-        .iter()
-        .filter(|attr| attr.path().is_ident("serde"))
-        .cloned()
-        .collect()
-}
-
-/// Whether the attribute's arguments name `word` (`#[serde(try_from = "..")]`).
-fn mentions(attr: &syn::Attribute, word: &str) -> bool {
-    match &attr.meta {
-        syn::Meta::List(list) => list
-            .tokens
-            .clone()
-            .into_iter()
-            .any(|tree| matches!(tree, proc_macro2::TokenTree::Ident(ident) if ident == word)),
-        _ => false,
-    }
-}
-
-fn not_a_struct(token: impl ToTokens, what: &str) -> syn::Error {
-    syn::Error::new_spanned(
-        token,
-        format!(
-            "`#[derive(Bounded)]` works on structs, not on {what}: bound the fields of a \
-             struct, or make a newtype such as `#[bounded(1..=10)] struct Level(u8);`"
-        ),
-    )
 }
 
 /// Names of the type and const parameters (lifetimes cannot appear in a bounded type's value).
@@ -317,7 +309,7 @@ fn bound(
     {
         ok = false;
     }
-    let primitive = primitive_name(ty);
+    let primitive = Primitive::number(ty);
     ok.then(|| Bound {
         range: range.clone(),
         ty: ty.clone(),
@@ -357,7 +349,7 @@ mod tests {
         assert!(record.named);
         assert_eq!(record.fields.len(), 2);
         let port = record.fields[0].bound.as_ref().unwrap();
-        assert_eq!(port.primitive.as_deref(), Some("u32"));
+        assert_eq!(port.primitive, Some(Primitive::U32));
         assert_eq!(port.range.text(), "1..=65535");
         assert!(record.fields[1].bound.is_none());
     }
@@ -424,9 +416,9 @@ mod tests {
             .fields
             .iter()
             .map(|f| f.bound.as_ref().unwrap())
-            .map(|b| (b.optional, b.primitive.clone()))
+            .map(|b| (b.optional, b.primitive))
             .collect();
-        let u8 = || Some("u8".to_owned());
+        let u8 = || Some(Primitive::U8);
         assert_eq!(
             optional,
             [

@@ -8,8 +8,10 @@
 
 use crate::common::crate_path::{self, CratePath};
 use crate::common::errors::Errors;
+use crate::common::options;
+use crate::common::primitive::Primitive;
 use crate::common::range::RangeSpec;
-use crate::common::range::{ConstValue, expr_text, int_type_range, primitive_name};
+use crate::common::range::{ConstValue, expr_text};
 use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
@@ -73,12 +75,12 @@ impl Parse for Item {
             _ => None,
         };
         if let Some(name) = option {
-            return Err(syn::Error::new(
+            return Err(options::unknown(
                 name.span(),
-                format!(
-                    "unknown option `{name}`: `#[bounded(..)]` takes a range such as `1..=10`, \
-                     `0..100`, `5..`, `..=50` or `..50`, and on the struct `crate = path` and `deserialize`"
-                ),
+                name,
+                "`#[bounded(..)]`",
+                "a range such as `1..=10`, `0..100`, `5..`, `..=50` or `..50`, and on the struct \
+                 `crate = path` and `deserialize`",
             ));
         }
         RangeSpec::from_expr(expr).map(|range| Self::Range(Box::new(range)))
@@ -120,21 +122,21 @@ pub fn attrs(attrs: &[Attribute], site: Site, errors: &mut Errors) -> Attrs {
                      `#[bounded(deserialize)]` above it",
                 )),
                 Item::Deserialize(span) => {
-                    if out.deserialize.is_some() {
-                        errors.push(syn::Error::new(span, "duplicate `deserialize` option"));
-                    } else {
-                        out.deserialize = Some(span);
-                    }
+                    errors.ok(options::set_once(
+                        &mut out.deserialize,
+                        span,
+                        "deserialize",
+                        span,
+                    ));
                 }
                 Item::Crate(keyword, path) => {
-                    if out.krate.is_some() {
-                        errors.push(syn::Error::new(
-                            keyword.span(),
-                            "duplicate `crate = path` option",
-                        ));
-                    } else {
-                        out.krate = Some((keyword.span(), path));
-                    }
+                    let span = keyword.span();
+                    errors.ok(options::set_once(
+                        &mut out.krate,
+                        (span, path),
+                        "crate",
+                        span,
+                    ));
                 }
             }
         }
@@ -219,9 +221,9 @@ pub fn check_range(range: &RangeSpec, ty: &Type, name: &str, errors: &mut Errors
         errors.push(error);
         ok = false;
     }
-    let primitive = primitive_name(ty);
+    let primitive = Primitive::number(ty);
     for expr in range.lo.iter().chain(&range.hi) {
-        if let Err(error) = check_literal(expr, primitive.as_deref(), name) {
+        if let Err(error) = check_literal(expr, primitive, name) {
             errors.push(error);
             ok = false;
         }
@@ -230,7 +232,7 @@ pub fn check_range(range: &RangeSpec, ty: &Type, name: &str, errors: &mut Errors
 }
 
 /// A literal bound must be a value of the bounded primitive type; NaN is never a bound.
-fn check_literal(expr: &Expr, primitive: Option<&str>, name: &str) -> syn::Result<()> {
+fn check_literal(expr: &Expr, primitive: Option<Primitive>, name: &str) -> syn::Result<()> {
     if let Expr::Path(path) = expr {
         let last = path.path.segments.last().map(|s| s.ident.to_string());
         if path.path.segments.len() == 2 && last.as_deref() == Some("NAN") {
@@ -244,9 +246,9 @@ fn check_literal(expr: &Expr, primitive: Option<&str>, name: &str) -> syn::Resul
         return Ok(());
     };
     let text = expr_text(expr);
-    let is_float = primitive == "f32" || primitive == "f64";
+    let is_float = primitive.is_float();
     if let Some(suffix) = value.suffix()
-        && suffix != primitive
+        && suffix != primitive.name()
     {
         return Err(syn::Error::new_spanned(
             expr,
@@ -268,7 +270,7 @@ fn check_literal(expr: &Expr, primitive: Option<&str>, name: &str) -> syn::Resul
                  write `{v}.0`"
             ),
         )),
-        ConstValue::Int(v, _) => match int_type_range(primitive) {
+        ConstValue::Int(v, _) => match primitive.int_range() {
             Some((min, max)) if v < min || v > max => Err(syn::Error::new_spanned(
                 expr,
                 format!(

@@ -48,3 +48,78 @@ pub fn parse_value(input: syn::parse::ParseStream<'_>) -> syn::Result<CratePath>
     };
     Ok(CratePath::from_path(path))
 }
+
+#[cfg(test)]
+mod tests {
+    use proc_macro2::TokenStream;
+    use quote::quote;
+
+    /// Every macro reads `crate = path` with the one parser: both spellings reach the generated
+    /// code.
+    #[test]
+    fn every_macro_takes_both_spellings() {
+        for krate in [quote!(crate = my_keel), quote!(crate = "my_keel")] {
+            let outputs: [(&str, TokenStream); 6] = [
+                (
+                    "bounded",
+                    crate::bounded::derive(quote!(
+                        #[bounded(1..=9, #krate)]
+                        struct L(u8);
+                    )),
+                ),
+                (
+                    "compact",
+                    crate::compact::derive(quote!(
+                        #[compact(#krate)]
+                        struct R {
+                            a: u8,
+                        }
+                    )),
+                ),
+                (
+                    "instrument",
+                    crate::instrument::instrument(
+                        quote!(#krate),
+                        quote!(
+                            fn f() {}
+                        ),
+                    ),
+                ),
+                (
+                    "plugin",
+                    crate::plugin::plugin(
+                        quote!(Trait, #krate),
+                        quote!(
+                            struct P;
+                        ),
+                    ),
+                ),
+                (
+                    "registry",
+                    crate::registry::registry(
+                        quote!(#krate),
+                        quote!(
+                            trait T {}
+                        ),
+                    ),
+                ),
+                (
+                    "transaction",
+                    crate::transaction::transaction(
+                        quote!(#krate),
+                        quote!(
+                            fn t(c: &mut C) -> Result<(), E> {
+                                Ok(())
+                            }
+                        ),
+                    ),
+                ),
+            ];
+            for (name, out) in outputs {
+                let out = out.to_string();
+                assert!(out.contains("my_keel :: __private"), "{name}: {out}");
+                assert!(!out.contains("compile_error"), "{name}: {out}");
+            }
+        }
+    }
+}

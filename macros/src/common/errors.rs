@@ -1,4 +1,7 @@
-//! Accumulating several `syn::Error`s so a user sees every mistake at once.
+//! Accumulating several `syn::Error`s so a user sees every mistake at once, and the one rule for
+//! what an attribute macro emits when it fails.
+
+use proc_macro2::TokenStream;
 
 /// Collects errors; `finish` returns them combined, or `Ok` when there were none.
 #[derive(Default)]
@@ -43,11 +46,96 @@ impl Errors {
         self.0.is_none()
     }
 
+    /// The recorded errors combined, for a caller that cannot go on; should none have been
+    /// recorded, an error at the macro call saying so (never a panic).
+    pub fn into_error(self) -> syn::Error {
+        self.0.unwrap_or_else(|| {
+            syn::Error::new(
+                proc_macro2::Span::call_site(),
+                "keel could not read this item (no more detail is known: please report it)",
+            )
+        })
+    }
+
     /// All recorded errors combined, or `Ok(())`.
     pub fn finish(self) -> syn::Result<()> {
         match self.0 {
             Some(error) => Err(error),
             None => Ok(()),
+        }
+    }
+}
+
+/// What an attribute macro emits: its expansion, or on error the errors *and the item
+/// unchanged*, so that a mistake never cascades into "cannot find function/type" errors where
+/// the item is used.
+pub fn or_item(result: syn::Result<TokenStream>, item: TokenStream) -> TokenStream {
+    match result {
+        Ok(tokens) => tokens,
+        Err(error) => {
+            let mut tokens = error.into_compile_error();
+            tokens.extend(item);
+            tokens
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proc_macro2::TokenStream;
+    use quote::quote;
+
+    type Attribute = fn(TokenStream, TokenStream) -> TokenStream;
+
+    /// Every attribute macro, given a mistake, emits the errors and then the item as written.
+    #[test]
+    fn a_failing_attribute_keeps_the_item() {
+        let cases: [(&str, Attribute, TokenStream, TokenStream); 5] = [
+            (
+                "transaction",
+                crate::transaction::transaction,
+                quote!(),
+                quote!(
+                    struct Kept;
+                ),
+            ),
+            (
+                "instrument",
+                crate::instrument::instrument,
+                quote!(bogus),
+                quote!(
+                    fn kept() {}
+                ),
+            ),
+            (
+                "plugin",
+                crate::plugin::plugin,
+                quote!(Trait, bogus = 1),
+                quote!(
+                    struct Kept;
+                ),
+            ),
+            (
+                "registry",
+                crate::registry::registry,
+                quote!(bogus),
+                quote!(
+                    trait Kept {}
+                ),
+            ),
+            (
+                "registry on a fn",
+                crate::registry::registry,
+                quote!(),
+                quote!(
+                    fn kept() {}
+                ),
+            ),
+        ];
+        for (name, attribute, args, item) in cases {
+            let out = attribute(args, item.clone()).to_string();
+            assert!(out.contains("compile_error"), "{name}: {out}");
+            assert!(out.ends_with(&item.to_string()), "{name}: {out}");
         }
     }
 }

@@ -4,6 +4,7 @@
 //! additionally evaluates the literal cases so macros can reject empty ranges and wrongly typed
 //! literals at compile time.
 
+use crate::common::primitive::Primitive;
 use quote::ToTokens;
 use syn::parse::{Parse, ParseStream};
 use syn::{Expr, ExprRange, RangeLimits};
@@ -138,7 +139,7 @@ impl ConstValue {
             Expr::Path(path) if path.qself.is_none() && path.path.segments.len() == 2 => {
                 let ty = path.path.segments[0].ident.to_string();
                 let which = path.path.segments[1].ident.to_string();
-                let (min, max) = int_type_range(&ty)?;
+                let (min, max) = Primitive::from_name(&ty)?.int_range()?;
                 match which.as_str() {
                     "MIN" => Some(Self::Int(min, Some(ty))),
                     "MAX" => Some(Self::Int(max, Some(ty))),
@@ -184,49 +185,6 @@ impl PartialOrd for Number {
             (Self::Float(a), Self::Float(b)) => a.partial_cmp(b),
         }
     }
-}
-
-/// The value range of a primitive integer type name, `None` for anything else.
-pub fn int_type_range(ty: &str) -> Option<(i128, i128)> {
-    Some(match ty {
-        "i8" => (i8::MIN.into(), i8::MAX.into()),
-        "i16" => (i16::MIN.into(), i16::MAX.into()),
-        "i32" => (i32::MIN.into(), i32::MAX.into()),
-        "i64" => (i64::MIN.into(), i64::MAX.into()),
-        "i128" => (i128::MIN, i128::MAX),
-        "isize" => (i64::MIN.into(), i64::MAX.into()),
-        "u8" => (0, u8::MAX.into()),
-        "u16" => (0, u16::MAX.into()),
-        "u32" => (0, u32::MAX.into()),
-        "u64" => (0, u64::MAX.into()),
-        // u128::MAX does not fit i128; clamp (only used for range checks of literals).
-        "u128" => (0, i128::MAX),
-        "usize" => (0, u64::MAX.into()),
-        _ => return None,
-    })
-}
-
-/// The name of a primitive numeric type (`u32`, `f64`, ...) if `ty` is one, by its last
-/// path segment without generics.
-pub fn primitive_name(ty: &syn::Type) -> Option<String> {
-    let syn::Type::Path(path) = ty else {
-        return None;
-    };
-    if path.qself.is_some() {
-        return None;
-    }
-    let last = path.path.segments.last()?;
-    if !last.arguments.is_empty() {
-        return None;
-    }
-    let name = last.ident.to_string();
-    let known = int_type_range(&name).is_some() || name == "f32" || name == "f64";
-    (known
-        && (path.path.segments.len() == 1 || path.path.leading_colon.is_some() || {
-            let first = path.path.segments[0].ident.to_string();
-            first == "core" || first == "std"
-        }))
-    .then_some(name)
 }
 
 /// A type as source text, with token spacing tidied (`&'static str`, `Vec<u8>`).

@@ -12,8 +12,13 @@ mod validate;
 
 use proc_macro2::TokenStream;
 
-/// Runs the derive on `input`, turning errors into `compile_error!` invocations.
-pub fn derive(input: syn::DeriveInput) -> TokenStream {
+/// Runs the derive on `input`: the code, or the errors as `compile_error!` invocations (the item
+/// itself stays in place).
+pub fn derive(input: TokenStream) -> TokenStream {
+    let input = match syn::parse2::<syn::DeriveInput>(input) {
+        Ok(input) => input,
+        Err(error) => return error.into_compile_error(),
+    };
     let mut errors = crate::common::errors::Errors::new();
     let container = parse::container(&input, &mut errors);
     match validate::plan(&container, errors) {

@@ -2,6 +2,7 @@
 //! work on.
 
 use crate::common::crate_path::CratePath;
+use crate::common::primitive::Primitive;
 use crate::common::range::RangeSpec;
 use syn::{Ident, LitInt, Type, Visibility};
 
@@ -45,10 +46,10 @@ pub struct Field {
 
 /// What kind of value a field's type is, decided from its syntax.
 pub enum TypeClass {
-    /// A primitive integer, by name (`u8`, `isize`, ...).
-    Int(String),
+    /// A primitive integer (`u8`, `isize`, ...).
+    Int(Primitive),
     /// `f32` or `f64`.
-    Float(String),
+    Float(Primitive),
     Bool,
     Char,
     String,
@@ -57,34 +58,4 @@ pub enum TypeClass {
     Nested,
     /// A type no column can hold, with the explanation to show.
     Unsupported(String),
-}
-
-impl TypeClass {
-    /// Width in bits of a primitive integer type.
-    pub fn int_bits(name: &str) -> u32 {
-        match name {
-            "u8" | "i8" => 8,
-            "u16" | "i16" => 16,
-            "u32" | "i32" => 32,
-            "u128" | "i128" => 128,
-            _ => 64,
-        }
-    }
-
-    /// The unsigned type of the same width (the type offsets are computed in).
-    pub fn unsigned_of(name: &str) -> &'static str {
-        match name {
-            "u8" | "i8" => "u8",
-            "u16" | "i16" => "u16",
-            "u32" | "i32" => "u32",
-            "u64" | "i64" => "u64",
-            "u128" | "i128" => "u128",
-            _ => "usize",
-        }
-    }
-
-    /// True for `i8`..`i128` and `isize`.
-    pub fn is_signed(name: &str) -> bool {
-        name.starts_with('i')
-    }
 }

@@ -4,9 +4,11 @@ use super::model::{Container, Data, Field, Options, TypeClass};
 use crate::common::bounded_attr::{self, Site};
 use crate::common::crate_path::{CratePath, parse_crate_option};
 use crate::common::errors::Errors;
-use crate::common::range::{primitive_name, type_text};
-use quote::ToTokens;
+use crate::common::options::{path_text, set_once, unknown};
+use crate::common::primitive::Primitive;
+use crate::common::range::type_text;
 use syn::ext::IdentExt;
+use syn::spanned::Spanned;
 use syn::{Attribute, DeriveInput, Fields, GenericArgument, Ident, LitInt, PathArguments, Type};
 
 /// Every supported field type, for messages.
@@ -81,40 +83,74 @@ pub fn container(input: &DeriveInput, errors: &mut Errors) -> Container {
     }
 }
 
-fn options(attrs: &[Attribute], errors: &mut Errors) -> Options {
-    let mut krate: Option<CratePath> = None;
-    let mut max_size: Option<(LitInt, usize)> = None;
+/// Everything the `#[compact(..)]` attributes of the type or of one field said.
+#[derive(Default)]
+struct CompactAttrs {
+    /// On the type: `crate = path`.
+    krate: Option<CratePath>,
+    /// On the type: `max_size = N`.
+    max_size: Option<(LitInt, usize)>,
+    /// On a field: `bits = N`.
+    bits: Option<(LitInt, u32)>,
+    /// On a field: `intern`.
+    intern: Option<Ident>,
+}
+
+/// Reads every `#[compact(..)]` in `attrs`, written at `site`; mistakes go to `errors`.
+fn compact_attrs(attrs: &[Attribute], site: Site, errors: &mut Errors) -> CompactAttrs {
+    let mut out = CompactAttrs::default();
     for attr in attrs.iter().filter(|a| a.path().is_ident("compact")) {
         let result = attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident("crate") {
-                let path = parse_crate_option(&meta)?;
-                if krate.is_some() {
-                    return Err(meta.error("duplicate `crate = path` option"));
+            let span = meta.path.span();
+            let name = path_text(&meta.path);
+            match (name.as_str(), site) {
+                ("crate", Site::Struct) => {
+                    set_once(&mut out.krate, parse_crate_option(&meta)?, "crate", span)
                 }
-                krate = Some(path);
-            } else if meta.path.is_ident("max_size") {
-                let lit: LitInt = meta.value()?.parse()?;
-                let value = lit.base10_parse::<usize>()?;
-                if max_size.is_some() {
-                    return Err(meta.error("duplicate `max_size` option"));
+                ("max_size", Site::Struct) => {
+                    let lit: LitInt = meta.value()?.parse()?;
+                    let value = lit.base10_parse::<usize>()?;
+                    set_once(&mut out.max_size, (lit, value), "max_size", span)
                 }
-                max_size = Some((lit, value));
-            } else if meta.path.is_ident("bits") || meta.path.is_ident("intern") {
-                return Err(meta.error(format!(
-                    "`{}` belongs on a field, not on the type",
-                    meta.path.to_token_stream()
-                )));
-            } else {
-                return Err(meta.error(format!(
-                    "unknown option `{}`: on the type, `#[compact(..)]` takes `max_size = N` and \
-                     `crate = path`",
-                    meta.path.to_token_stream()
-                )));
+                ("bits", Site::Field) => {
+                    let lit: LitInt = meta.value()?.parse()?;
+                    let value = lit.base10_parse::<u32>()?;
+                    set_once(&mut out.bits, (lit, value), "bits", span)
+                }
+                ("intern", Site::Field) => {
+                    set_once(&mut out.intern, Ident::new("intern", span), "intern", span)
+                }
+                ("bits" | "intern", Site::Struct) => Err(syn::Error::new(
+                    span,
+                    format!("`{name}` belongs on a field, not on the type"),
+                )),
+                ("crate" | "max_size", Site::Field) => Err(syn::Error::new(
+                    span,
+                    format!("`{name}` belongs on the type, not on a field"),
+                )),
+                (_, Site::Struct) => Err(unknown(
+                    span,
+                    name,
+                    "`#[compact(..)]` on the type",
+                    "`max_size = N` or `crate = path`",
+                )),
+                (_, Site::Field) => Err(unknown(
+                    span,
+                    name,
+                    "`#[compact(..)]` on a field",
+                    "`bits = N` or `intern`",
+                )),
             }
-            Ok(())
         });
         errors.ok(result);
     }
+    out
+}
+
+fn options(attrs: &[Attribute], errors: &mut Errors) -> Options {
+    let CompactAttrs {
+        krate, max_size, ..
+    } = compact_attrs(attrs, Site::Struct, errors);
     // `#[bounded(crate = path)]` serves both derives: a struct deriving `Bounded` and `Compact`
     // names its renamed keel once. Its mistakes are `#[derive(Bounded)]`'s to report.
     let krate = krate.or_else(|| {
@@ -130,40 +166,7 @@ fn options(attrs: &[Attribute], errors: &mut Errors) -> Options {
 
 fn field(field: &syn::Field, errors: &mut Errors) -> Option<Field> {
     let ident = field.ident.clone()?;
-    let mut bits: Option<(LitInt, u32)> = None;
-    let mut intern: Option<Ident> = None;
-    for attr in &field.attrs {
-        if attr.path().is_ident("compact") {
-            let result = attr.parse_nested_meta(|meta| {
-                if meta.path.is_ident("bits") {
-                    let lit: LitInt = meta.value()?.parse()?;
-                    let value = lit.base10_parse::<u32>()?;
-                    if bits.is_some() {
-                        return Err(meta.error("duplicate `bits` option"));
-                    }
-                    bits = Some((lit, value));
-                } else if meta.path.is_ident("intern") {
-                    if intern.is_some() {
-                        return Err(meta.error("duplicate `intern` option"));
-                    }
-                    intern = meta.path.get_ident().cloned();
-                } else if meta.path.is_ident("max_size") || meta.path.is_ident("crate") {
-                    return Err(meta.error(format!(
-                        "`{}` belongs on the type, not on a field",
-                        meta.path.to_token_stream()
-                    )));
-                } else {
-                    return Err(meta.error(format!(
-                        "unknown option `{}`: on a field, `#[compact(..)]` takes `bits = N` and \
-                         `intern`",
-                        meta.path.to_token_stream()
-                    )));
-                }
-                Ok(())
-            });
-            errors.ok(result);
-        }
-    }
+    let CompactAttrs { bits, intern, .. } = compact_attrs(&field.attrs, Site::Field, errors);
     let bounded = bounded_attr::attrs(&field.attrs, Site::Field, errors);
     let name = ident.unraw().to_string();
     let range =
@@ -223,18 +226,12 @@ pub fn classify(ty: &Type) -> TypeClass {
         }
         _ => {}
     }
-    if let Some(name) = primitive_name(ty) {
-        return if name.starts_with('f') {
-            TypeClass::Float(name)
-        } else {
-            TypeClass::Int(name)
-        };
-    }
-    if is_named(ty, "bool", "primitive") {
-        return TypeClass::Bool;
-    }
-    if is_named(ty, "char", "primitive") {
-        return TypeClass::Char;
+    match Primitive::of(ty) {
+        Some(Primitive::Bool) => return TypeClass::Bool,
+        Some(Primitive::Char) => return TypeClass::Char,
+        Some(float) if float.is_float() => return TypeClass::Float(float),
+        Some(int) => return TypeClass::Int(int),
+        None => {}
     }
     if is_named(ty, "String", "string") {
         return TypeClass::String;

@@ -3,6 +3,7 @@
 use super::model::{Container, Data, Field, TypeClass};
 use crate::common::bounded_attr::check_range;
 use crate::common::errors::Errors;
+use crate::common::primitive::Primitive;
 use crate::common::range::RangeSpec;
 
 /// How one field is stored in `<Name>Vec`.
@@ -12,7 +13,7 @@ pub enum Column {
     Full { bounds: Option<Box<RangeSpec>> },
     /// A bit-packed integer: offset from the lower bound of a range, or from the smallest value
     /// of `bits = N`.
-    Packed { int: String, width: Width },
+    Packed { int: Primitive, width: Width },
     /// `bool` as a bitmap.
     Bitmap,
     /// `String` in the container's arena.
@@ -162,7 +163,7 @@ fn column(field: &Field, errors: &mut Errors) -> Option<Column> {
     if let Some((lit, bits)) = &field.bits {
         match &field.class {
             TypeClass::Int(int) => {
-                let width = TypeClass::int_bits(int);
+                let width = int.bits();
                 if *bits == 0 {
                     fail(
                         errors,
@@ -230,17 +231,17 @@ fn column(field: &Field, errors: &mut Errors) -> Option<Column> {
     Some(match &field.class {
         TypeClass::Int(int) => match (&field.range, &field.bits) {
             (Some(range), _) => Column::Packed {
-                int: int.clone(),
+                int: *int,
                 width: Width::Range(Box::new(range.clone())),
             },
             (None, Some((_, bits))) => {
-                let (min, max) = if TypeClass::is_signed(int) {
+                let (min, max) = if int.is_signed() {
                     (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
                 } else {
                     (0, ((1u128 << bits) - 1) as i128)
                 };
                 Column::Packed {
-                    int: int.clone(),
+                    int: *int,
                     width: Width::Bits {
                         bits: *bits,
                         min,

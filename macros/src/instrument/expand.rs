@@ -1,6 +1,7 @@
 //! Expand: one instrumented function body, and the walk over impl blocks and modules.
 
-use super::parse::{Options, take_instrument_attribute};
+use super::model::Options;
+use super::parse::take_instrument_attribute;
 use super::validate::{self, is_never, is_unit};
 use crate::common::crate_path::CratePath;
 use crate::common::errors::Errors;

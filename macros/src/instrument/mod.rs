@@ -1,4 +1,5 @@
-//! `#[keel::instrument]`: parse the options and the item → validate → expand.
+//! `#[keel::instrument]`: [`parse`] the options ([`model::Options`]) and the item → [`validate`] →
+//! [`expand`].
 //!
 //! On a function the body is wrapped (a closure for a plain fn, an `async move` block for an
 //! `async fn`, nothing for `-> !`) between a `Span` entry and exit; on an impl block or inline
@@ -6,12 +7,13 @@
 //! themselves (`#[keel::instrument(skip)]`, `#[keel::instrument(args(id))]`).
 
 mod expand;
+mod model;
 mod parse;
 mod transaction_order;
 mod validate;
 
 use crate::common::crate_path::CratePath;
-use crate::common::errors::Errors;
+use crate::common::errors::{self, Errors};
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
 use syn::Item;
@@ -19,17 +21,11 @@ use syn::Item;
 /// The attribute's expansion; on error, the errors followed by the item unchanged (so one
 /// mistake does not cascade into "cannot find function" errors elsewhere).
 pub fn instrument(attr: TokenStream, item: TokenStream) -> TokenStream {
-    match try_instrument(attr, item.clone()) {
-        Ok(tokens) => tokens,
-        Err(error) => {
-            let error = error.to_compile_error();
-            quote!(#error #item)
-        }
-    }
+    errors::or_item(try_instrument(attr, item.clone()), item)
 }
 
 fn try_instrument(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
-    let options = parse::Options::parse_tokens(attr)?;
+    let options = model::Options::parse_tokens(attr)?;
     let original = item.clone();
     let mut item = parse::parse_item(item)?;
     validate::check_target(&item)?;

@@ -1,36 +1,14 @@
 //! Parse: the attribute's options, and which kind of item it sits on.
 
+use super::model::{ErrOption, Options};
 use crate::common::crate_path::{CratePath, parse_crate_option};
+use crate::common::options::{path_text, set_once, unknown};
 use proc_macro2::{Span, TokenStream};
 use syn::meta::ParseNestedMeta;
 use syn::spanned::Spanned;
-use syn::{Attribute, Ident, Item, LitStr, Path};
+use syn::{Attribute, Item, LitStr, Path};
 
-/// The options of one `#[keel::instrument(..)]`.
-#[derive(Clone, Default)]
-pub struct Options {
-    /// `args(x, y)`: parameters recorded on entry.
-    pub args: Vec<Ident>,
-    /// `ret`: record the return value (the keyword, for spans).
-    pub ret: Option<Ident>,
-    /// `err` / `err(Debug)`: insist on a `Result` and record its error.
-    pub err: Option<ErrOption>,
-    /// `skip`: leave this item alone.
-    pub skip: Option<Ident>,
-    /// `name = ".."`: the qualified name events report.
-    pub name: Option<LitStr>,
-    /// `crate = path`.
-    pub krate: Option<CratePath>,
-    /// `args(..)`, for spans of container-level misuse.
-    pub args_keyword: Option<Ident>,
-}
-
-/// `err` or `err(Debug)`.
-#[derive(Clone)]
-pub struct ErrOption {
-    pub keyword: Ident,
-    pub debug: bool,
-}
+const ATTR: &str = "`#[keel::instrument]`";
 
 const KNOWN: &str =
     "`args(..)`, `ret`, `err`, `err(Debug)`, `skip`, `name = \"..\"` or `crate = path`";
@@ -55,36 +33,25 @@ impl Options {
     }
 
     fn parse_one(&mut self, meta: ParseNestedMeta<'_>) -> syn::Result<()> {
+        let span = meta.path.span();
         let Some(keyword) = meta.path.get_ident().cloned() else {
-            return Err(meta.error(format!("unknown option: expected {KNOWN}")));
-        };
-        let twice = |keyword: &Ident| {
-            syn::Error::new(keyword.span(), format!("`{keyword}` is given twice"))
+            return Err(unknown(span, path_text(&meta.path), ATTR, KNOWN));
         };
         match keyword.to_string().as_str() {
             "args" => {
-                if self.args_keyword.is_some() {
-                    return Err(twice(&keyword));
-                }
+                let mut args = Vec::new();
                 meta.parse_nested_meta(|arg| match arg.path.get_ident() {
                     Some(ident) if arg.input.is_empty() || arg.input.peek(syn::Token![,]) => {
-                        self.args.push(ident.clone());
+                        args.push(ident.clone());
                         Ok(())
                     }
                     _ => Err(arg.error("expected a parameter name, as in `args(id, name)`")),
                 })?;
-                self.args_keyword = Some(keyword);
+                set_once(&mut self.args_keyword, keyword, "args", span)?;
+                self.args = args;
             }
-            "ret" => {
-                if self.ret.is_some() {
-                    return Err(twice(&keyword));
-                }
-                self.ret = Some(keyword);
-            }
+            "ret" => set_once(&mut self.ret, keyword, "ret", span)?,
             "err" => {
-                if self.err.is_some() {
-                    return Err(twice(&keyword));
-                }
                 let mut debug = false;
                 if meta.input.peek(syn::token::Paren) {
                     meta.parse_nested_meta(|form| {
@@ -98,36 +65,18 @@ impl Options {
                         }
                     })?;
                 }
-                self.err = Some(ErrOption { keyword, debug });
+                set_once(&mut self.err, ErrOption { keyword, debug }, "err", span)?;
             }
-            "skip" => {
-                if self.skip.is_some() {
-                    return Err(twice(&keyword));
-                }
-                self.skip = Some(keyword);
-            }
+            "skip" => set_once(&mut self.skip, keyword, "skip", span)?,
             "name" => {
-                if self.name.is_some() {
-                    return Err(twice(&keyword));
-                }
                 let name: LitStr = meta.value()?.parse()?;
                 if name.value().trim().is_empty() {
                     return Err(syn::Error::new(name.span(), "`name` must not be empty"));
                 }
-                self.name = Some(name);
+                set_once(&mut self.name, name, "name", span)?;
             }
-            "crate" => {
-                if self.krate.is_some() {
-                    return Err(twice(&keyword));
-                }
-                self.krate = Some(parse_crate_option(&meta)?);
-            }
-            other => {
-                return Err(syn::Error::new(
-                    keyword.span(),
-                    format!("unknown option `{other}` for `#[keel::instrument]`: expected {KNOWN}"),
-                ));
-            }
+            "crate" => set_once(&mut self.krate, parse_crate_option(&meta)?, "crate", span)?,
+            other => return Err(unknown(span, other, ATTR, KNOWN)),
         }
         Ok(())
     }

@@ -49,7 +49,8 @@ pub fn expand_transaction_first(
         sig: sig.clone(),
         block: Box::new(block.clone()),
     };
-    let Ok(tokens) = crate::transaction::transaction(args, function.into_token_stream()) else {
+    let Ok(tokens) = crate::transaction::expand_transaction(args, function.into_token_stream())
+    else {
         return false;
     };
     let Ok(expanded) = syn::parse2::<ItemFn>(tokens) else {

@@ -1,6 +1,6 @@
 //! Validate: every misuse becomes a `syn::Error` spanned at the offending token.
 
-use super::parse::Options;
+use super::model::Options;
 use crate::common::errors::Errors;
 use syn::{FnArg, Item, Pat, ReturnType, Signature, Type};
 

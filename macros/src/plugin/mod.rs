@@ -1,40 +1,48 @@
-//! `#[keel::registry]` (on a trait) and `#[keel::plugin]` (on a struct or enum).
+//! `#[keel::plugin(Trait, ..)]` (on a struct or enum): registers the type in `Trait`'s registry
+//! at link time.
 //!
-//! Each attribute is a pipeline: parse the arguments and the item into a typed model, validate
-//! it (every error spanned at the offending token, all of them reported together), then expand.
-//! The item itself is always emitted unchanged, so a mistake in the attribute does not also
-//! produce a cascade of errors about a missing item.
+//! [`parse`] (arguments → [`model::Options`], item → [`model::PluginType`]) → [`validate`]
+//! (→ [`model::Plugin`]) → [`expand`]. The item is always emitted as written.
 
-mod attribute;
+mod expand;
+mod model;
 mod naming;
-mod registry;
+mod parse;
+mod validate;
 
-use proc_macro2::{Span, TokenStream};
-use syn::Item;
-use syn::spanned::Spanned;
+use crate::common::errors::{self, Errors};
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::parse::{ParseStream, Parser};
 
-/// Entry point of `#[keel::registry]`.
-pub fn registry(args: TokenStream, item: TokenStream) -> TokenStream {
-    registry::expand(args, item)
-}
-
-/// Entry point of `#[keel::plugin]`.
+/// Entry point of `#[keel::plugin]`: the item and its registration, or the errors and the item.
 pub fn plugin(args: TokenStream, item: TokenStream) -> TokenStream {
-    attribute::expand(args, item)
+    errors::or_item(try_plugin(args, item.clone()), item)
 }
 
-/// The span of the keyword that says what kind of item this is (`fn`, `struct`, ...), where an
-/// error about putting an attribute on the wrong kind of item should point.
-pub(crate) fn item_keyword_span(item: &Item) -> Span {
-    match item {
-        Item::Fn(item) => item.sig.fn_token.span,
-        Item::Trait(item) => item.trait_token.span,
-        Item::Union(item) => item.union_token.span,
-        Item::Struct(item) => item.struct_token.span,
-        Item::Enum(item) => item.enum_token.span,
-        Item::Impl(item) => item.impl_token.span,
-        Item::Type(item) => item.type_token.span,
-        Item::Mod(item) => item.mod_token.span,
-        other => other.span(),
+fn try_plugin(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let mut errors = Errors::new();
+    let mut option_errors = Errors::new();
+    let parsed_options =
+        (|input: ParseStream<'_>| parse::parse_options(input, &mut option_errors)).parse2(args);
+    let options = errors.ok(parsed_options);
+    if let Err(error) = option_errors.finish() {
+        errors.push(error);
+    }
+    let parsed_item = errors.ok(syn::parse2::<syn::Item>(item.clone()));
+    let ty = parsed_item.and_then(|parsed| parse::parse_item(&parsed, &mut errors));
+    let plugin = match (options, ty) {
+        (Some(options), Some(ty)) => validate::validate(options, ty, &mut errors),
+        _ => None,
+    };
+    match plugin {
+        Some(plugin) if errors.is_empty() => {
+            let registration = expand::expand(&plugin);
+            Ok(quote! {
+                #item
+                #registration
+            })
+        }
+        _ => Err(errors.into_error()),
     }
 }

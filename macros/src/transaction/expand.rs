@@ -2,8 +2,7 @@
 //! `run_retrying` with `retry = N`), with the options in a constant. On an `async fn` the body
 //! becomes an async closure handed to `run_async` (`run_async_retrying`), awaited.
 
-use super::parse::{Behavior, Isolation, Nested};
-use super::validate::Transaction;
+use super::model::{Choice, Connection, Transaction};
 use crate::common::crate_path::CratePath;
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
@@ -13,58 +12,41 @@ pub fn expand(model: Transaction) -> TokenStream {
     let Transaction {
         mut item,
         is_async,
-        conn_index,
         conn,
-        conn_target,
-        conn_by_ref,
-        conn_span,
         output,
         name,
-        retry,
-        nested,
-        read_only,
-        isolation,
-        behavior,
-        krate,
+        options,
     } = model;
+    let Connection {
+        index: conn_index,
+        ident: conn,
+        target: conn_target,
+        by_ref: conn_by_ref,
+        span: conn_span,
+    } = conn;
+    let krate = &options.krate;
     // Generated paths carry the span of what they check, so errors land on the user's tokens:
     // the connection parameter, the return type, or `retry = N`.
-    let private_at = |span: Span| match &krate {
+    let private_at = |span: Span| match krate {
         Some(krate) => krate.private(),
         None => CratePath::default_at(span).private(),
     };
     let private = private_at(Span::call_site());
 
-    let mut options = quote!(#private::tx::Options::new().name(#name));
-    if let Some(nested) = nested {
-        let variant = match nested {
-            Nested::Savepoint => quote!(Savepoint),
-            Nested::Join => quote!(Join),
-            Nested::Fail => quote!(Fail),
-        };
-        options.extend(quote!(.nested(#private::tx::Nested::#variant)));
+    let mut builder = quote!(#private::tx::Options::new().name(#name));
+    if let Some(nested) = options.nested {
+        builder.extend(setter(&private, nested));
     }
-    if read_only {
-        options.extend(quote!(.read_only(true)));
+    if options.read_only {
+        builder.extend(quote!(.read_only(true)));
     }
-    if let Some(isolation) = isolation {
-        let variant = match isolation {
-            Isolation::ReadUncommitted => quote!(ReadUncommitted),
-            Isolation::ReadCommitted => quote!(ReadCommitted),
-            Isolation::RepeatableRead => quote!(RepeatableRead),
-            Isolation::Serializable => quote!(Serializable),
-        };
-        options.extend(quote!(.isolation(#private::tx::Isolation::#variant)));
+    if let Some(isolation) = options.isolation {
+        builder.extend(setter(&private, isolation));
     }
-    if let Some(behavior) = behavior {
-        let variant = match behavior {
-            Behavior::Auto => quote!(Auto),
-            Behavior::Deferred => quote!(Deferred),
-            Behavior::Immediate => quote!(Immediate),
-            Behavior::Exclusive => quote!(Exclusive),
-        };
-        options.extend(quote!(.behavior(#private::tx::Behavior::#variant)));
+    if let Some(behavior) = options.behavior {
+        builder.extend(setter(&private, behavior));
     }
+    let retry = options.retry;
 
     // A connection taken by value is lent to the transaction as `&mut`; it must be `mut`.
     if !conn_by_ref
@@ -93,13 +75,13 @@ pub fn expand(model: Transaction) -> TokenStream {
             private: &private,
             private_at: &private_at,
             options_const: &options_const,
-            options: &options,
+            options: &builder,
             conn: &conn,
             conn_target: &conn_target,
             conn_arg: &conn_arg,
             output: &output,
             block: &item.block,
-            retry: retry.as_ref().map(|r| (r.value, r.span)),
+            retry: retry.as_ref().map(|r| (r.times, r.span)),
         });
         // The async engine is behind keel's async driver features: `with_async_tx!` keeps the
         // new body when one is on, and otherwise reports them and keeps the body as written.
@@ -121,19 +103,28 @@ pub fn expand(model: Transaction) -> TokenStream {
             quote_spanned!(span=> #private::tx::#run(#conn_arg, &#options_const, #body_fn))
         }
         Some(retry) => {
-            let n = retry.value;
+            let n = retry.times;
             let private = private_at(retry.span);
             quote_spanned!(retry.span=> #private::tx::#run_retrying(#conn_arg, &#options_const, #n, #body_fn))
         }
     };
 
     let new_block = quote! {{
-        const #options_const: #private::tx::Options = #options;
+        const #options_const: #private::tx::Options = #builder;
         let #body_fn = #closure_head -> #output #block;
         #call
     }};
     *item.block = syn::parse_quote!(#new_block);
     quote!(#item)
+}
+
+/// `.nested(tx::Nested::Join)`: the builder call of the runtime's `tx::Options` that sets a
+/// [`Choice`] option (the method is named as the option, the enum as in the runtime).
+fn setter<C: Choice>(private: &TokenStream, value: C) -> TokenStream {
+    let method = Ident::new(C::OPTION, Span::call_site());
+    let kind = Ident::new(C::RUNTIME_ENUM, Span::call_site());
+    let variant = Ident::new(value.variant(), Span::call_site());
+    quote!(.#method(#private::tx::#kind::#variant))
 }
 
 struct AsyncParts<'a> {

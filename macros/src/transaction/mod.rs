@@ -1,39 +1,31 @@
 //! `#[keel::transaction]`: wraps a function body in `keel::tx::run` (or `run_retrying`).
 //!
-//! parse (attribute options → [`parse::Args`]) → validate (the function and its connection
-//! parameter → [`validate::Transaction`]) → expand.
+//! [`parse`] (the attribute's options → [`model::Options`]) → [`validate`] (the function and its
+//! connection parameter → [`model::Transaction`], with a [`model::Connection`]) → [`expand`].
 
 mod expand;
+mod model;
 mod parse;
 mod validate;
 
-use crate::common::errors::Errors;
+use crate::common::errors::{self, Errors};
 use proc_macro2::TokenStream;
 
-/// The whole pipeline; every error comes back spanned, combined with the others. On error the
-/// output is the errors *and the item unchanged*, so a mistake in the attribute never cascades
-/// into "cannot find function" errors where the function is called. (`Err` only when the item
-/// is not a function at all.)
-pub fn transaction(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+/// The attribute's output: the expanded function, or the errors *and the item unchanged*, so a
+/// mistake in the attribute never cascades into "cannot find function" errors where the
+/// function is called.
+pub fn transaction(attr: TokenStream, item: TokenStream) -> TokenStream {
+    errors::or_item(expand_transaction(attr, item.clone()), item)
+}
+
+/// The whole pipeline; every error comes back spanned, combined with the others.
+pub fn expand_transaction(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let mut errors = Errors::new();
-    let args = parse::parse_args(attr, &mut errors);
-    let function: syn::ItemFn = match syn::parse2(item.clone()) {
-        Ok(function) => function,
-        Err(error) => {
-            errors.push(error);
-            return Err(errors.finish().expect_err("an error was pushed"));
-        }
-    };
-    let model = validate::validate(args, function, &mut errors);
-    match (errors.finish(), model) {
-        (Ok(()), Some(model)) => Ok(expand::expand(model)),
-        (Err(errors), _) => {
-            let errors = errors.into_compile_error();
-            Ok(quote::quote!(#errors #item))
-        }
-        (Ok(()), None) => Err(syn::Error::new(
-            proc_macro2::Span::call_site(),
-            "#[keel::transaction] could not understand this function",
-        )),
+    let options = parse::parse_options(attr, &mut errors);
+    let function = errors.ok(syn::parse2::<syn::ItemFn>(item));
+    let model = function.and_then(|function| validate::validate(options, function, &mut errors));
+    match model {
+        Some(model) if errors.is_empty() => Ok(expand::expand(model)),
+        _ => Err(errors.into_error()),
     }
 }

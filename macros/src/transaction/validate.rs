@@ -2,41 +2,15 @@
 //! parameter, or the one named by `conn = ident`). A blocking `fn` and an `async fn` are checked
 //! alike; only the examples in the messages differ.
 
-use super::parse::{Args, Behavior, Isolation, Nested, WithSpan};
-use crate::common::crate_path::CratePath;
+use super::model::{Connection, Options, Transaction};
 use crate::common::errors::Errors;
-use proc_macro2::Span;
 use quote::ToTokens;
 use syn::spanned::Spanned;
-use syn::{FnArg, Ident, ItemFn, LitStr, Pat, ReturnType, Type};
+use syn::{FnArg, ItemFn, LitStr, Pat, ReturnType, Type};
 
-/// Everything expansion needs, all checked.
-pub struct Transaction {
-    pub item: ItemFn,
-    /// `async fn`: expands to `run_async` over an async closure.
-    pub is_async: bool,
-    /// Index of the connection among `item.sig.inputs`.
-    pub conn_index: usize,
-    pub conn: Ident,
-    /// `T` in `conn: &mut T`, or the parameter's type when it is taken by value.
-    pub conn_target: Type,
-    /// True for `conn: &mut T`, false for `mut conn: T`.
-    pub conn_by_ref: bool,
-    /// The parameter's type span: "not a connection" errors point there.
-    pub conn_span: Span,
-    /// The function's return type (`Result<T, E>`).
-    pub output: Type,
-    pub name: LitStr,
-    pub retry: Option<WithSpan<u32>>,
-    pub nested: Option<Nested>,
-    pub read_only: bool,
-    pub isolation: Option<Isolation>,
-    pub behavior: Option<Behavior>,
-    /// `crate = path`, if given.
-    pub krate: Option<CratePath>,
-}
-
-pub fn validate(args: Args, item: ItemFn, errors: &mut Errors) -> Option<Transaction> {
+/// Checks the function against the options and builds the model; `None` when a mistake was
+/// recorded in `errors`.
+pub fn validate(options: Options, item: ItemFn, errors: &mut Errors) -> Option<Transaction> {
     let sig = &item.sig;
     let is_async = sig.asyncness.is_some();
 
@@ -65,28 +39,20 @@ pub fn validate(args: Args, item: ItemFn, errors: &mut Errors) -> Option<Transac
         }
     };
 
-    let conn = find_connection(&args, &item, errors);
+    let conn = find_connection(&options, &item, errors);
 
-    let (output, (conn_index, conn, conn_target, conn_by_ref, conn_span)) = (output?, conn?);
-    let name = args
+    let (output, conn) = (output?, conn?);
+    let name = options
         .name
+        .clone()
         .unwrap_or_else(|| LitStr::new(&sig.ident.to_string(), sig.ident.span()));
     Some(Transaction {
         item,
         is_async,
-        conn_index,
         conn,
-        conn_target,
-        conn_by_ref,
-        conn_span,
         output,
         name,
-        retry: args.retry,
-        nested: args.nested,
-        read_only: args.read_only,
-        isolation: args.isolation,
-        behavior: args.behavior,
-        krate: args.krate,
+        options,
     })
 }
 
@@ -104,9 +70,7 @@ fn is_result(ty: &Type) -> bool {
     }
 }
 
-type Connection = (usize, Ident, Type, bool, Span);
-
-fn find_connection(args: &Args, item: &ItemFn, errors: &mut Errors) -> Option<Connection> {
+fn find_connection(options: &Options, item: &ItemFn, errors: &mut Errors) -> Option<Connection> {
     let sig = &item.sig;
     let typed = sig
         .inputs
@@ -117,7 +81,7 @@ fn find_connection(args: &Args, item: &ItemFn, errors: &mut Errors) -> Option<Co
             FnArg::Receiver(_) => None,
         });
 
-    let (index, param) = match &args.conn {
+    let (index, param) = match &options.conn {
         Some(wanted) => {
             let found = typed
                 .clone()
@@ -201,14 +165,15 @@ fn find_connection(args: &Args, item: &ItemFn, errors: &mut Errors) -> Option<Co
         return None;
     }
     let span = param.ty.span();
+    let ident = pat.ident.clone();
     Some(match &*param.ty {
-        Type::Reference(reference) if reference.mutability.is_some() => (
+        Type::Reference(reference) if reference.mutability.is_some() => Connection {
             index,
-            pat.ident.clone(),
-            (*reference.elem).clone(),
-            true,
+            ident,
+            target: (*reference.elem).clone(),
+            by_ref: true,
             span,
-        ),
+        },
         Type::Reference(reference) => {
             errors.push_spanned(
                 reference,
@@ -216,7 +181,13 @@ fn find_connection(args: &Args, item: &ItemFn, errors: &mut Errors) -> Option<Co
             );
             return None;
         }
-        other => (index, pat.ident.clone(), other.clone(), false, span),
+        other => Connection {
+            index,
+            ident,
+            target: other.clone(),
+            by_ref: false,
+            span,
+        },
     })
 }
 

@@ -1,107 +1,32 @@
-//! `#[keel::registry]`: declares a trait's plugin registry.
-//!
-//! Model: the trait and its options (`args = Type`, `crate = path`). Validation: the trait must
-//! be usable as `dyn Trait` (dyn-compatible, no generics, no associated types), checked here so
-//! the error points at the offending item rather than at generated code. Expansion: the trait
-//! unchanged, plus `impl Pluggable for dyn Trait` holding the registry's lazily built static.
+//! Checks that the trait can be a registry: usable as `dyn Trait` (dyn-compatible, no generics,
+//! no associated types), checked here so the error points at the offending item rather than at
+//! generated code.
 
-use proc_macro2::{Span, TokenStream};
-use quote::{ToTokens, quote};
-use syn::parse::Parser;
+use super::model::{Options, Registry};
+use crate::common::crate_path::CratePath;
+use crate::common::errors::Errors;
+use proc_macro2::Span;
+use quote::ToTokens;
 use syn::{
-    FnArg, GenericParam, Item, ItemTrait, ReturnType, Signature, TraitItem, Type, TypeParamBound,
+    FnArg, GenericParam, ItemTrait, ReturnType, Signature, TraitItem, Type, TypeParamBound,
     WherePredicate,
 };
 
-use crate::common::crate_path::{CratePath, parse_crate_option};
-use crate::common::errors::Errors;
-
-/// The parsed `#[keel::registry(..)]` options.
-struct Options {
-    args: Option<Type>,
-    krate: Option<CratePath>,
-}
-
-fn parse_options(args: TokenStream, errors: &mut Errors) -> Options {
-    let mut options = Options {
-        args: None,
-        krate: None,
-    };
-    let parser = syn::meta::parser(|meta| {
-        if meta.path.is_ident("args") {
-            let ty: Type = meta.value()?.parse()?;
-            if options.args.is_some() {
-                return Err(meta.error("duplicate `args` option"));
-            }
-            options.args = Some(ty);
-            Ok(())
-        } else if meta.path.is_ident("crate") {
-            let krate = parse_crate_option(&meta)?;
-            if options.krate.is_some() {
-                return Err(meta.error("duplicate `crate` option"));
-            }
-            options.krate = Some(krate);
-            Ok(())
-        } else {
-            Err(syn::Error::new_spanned(
-                &meta.path,
-                format!(
-                    "unknown `#[keel::registry]` option `{}`; expected `args = Type` or `crate = path`",
-                    meta.path.to_token_stream().to_string().replace(' ', "")
-                ),
-            ))
-        }
-    });
-    errors.ok(parser.parse2(args));
-    options
-}
-
-pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    let mut errors = Errors::new();
-    let options = parse_options(args, &mut errors);
-    let item_trait = match syn::parse2::<ItemTrait>(item.clone()) {
-        Ok(item_trait) => item_trait,
-        Err(_) => {
-            let span = syn::parse2::<Item>(item.clone()).map_or_else(
-                |_| first_token_span(&item),
-                |parsed| super::item_keyword_span(&parsed),
-            );
-            let error = syn::Error::new(span, "`#[keel::registry]` goes on a trait declaration");
-            return combine(item, errors, error);
-        }
-    };
-    validate(&item_trait, &mut errors);
-    if let Err(error) = errors.finish() {
-        let mut tokens = item_trait.to_token_stream();
-        tokens.extend(error.to_compile_error());
-        return tokens;
-    }
+/// The checked registry, or `None` with every mistake in `errors`.
+pub fn validate(options: Options, item: ItemTrait, errors: &mut Errors) -> Option<Registry> {
+    check_trait(&item, errors);
     let krate = options
         .krate
         .unwrap_or_else(|| CratePath::default_at(Span::call_site()));
-    generate(&item_trait, options.args.as_ref(), &krate)
-}
-
-fn combine(item: TokenStream, errors: Errors, error: syn::Error) -> TokenStream {
-    let mut errors = errors;
-    errors.push(error);
-    let mut tokens = item;
-    if let Err(error) = errors.finish() {
-        tokens.extend(error.to_compile_error());
-    }
-    tokens
-}
-
-fn first_token_span(tokens: &TokenStream) -> Span {
-    tokens
-        .clone()
-        .into_iter()
-        .next()
-        .map_or_else(Span::call_site, |token| token.span())
+    errors.is_empty().then_some(Registry {
+        item,
+        args: options.args,
+        krate,
+    })
 }
 
 /// Everything that would stop `dyn Trait` from being a type, or a registry key.
-fn validate(item: &ItemTrait, errors: &mut Errors) {
+fn check_trait(item: &ItemTrait, errors: &mut Errors) {
     if let Some(param) = item.generics.params.first() {
         errors.push_spanned(
             &item.generics,
@@ -236,33 +161,5 @@ fn find_self_or_impl(ty: &Type) -> Option<&Type> {
         Type::Paren(paren) => find_self_or_impl(&paren.elem),
         Type::Group(group) => find_self_or_impl(&group.elem),
         _ => None,
-    }
-}
-
-fn generate(item: &ItemTrait, args: Option<&Type>, krate: &CratePath) -> TokenStream {
-    let private = krate.private();
-    let ident = &item.ident;
-    let name = ident.to_string();
-    let (args, construct) = match args {
-        Some(ty) => (ty.to_token_stream(), quote!(#private::plugin::ByFrom)),
-        None => (quote!(()), quote!(#private::plugin::ByDefault)),
-    };
-    let span = ident.span();
-    let impl_tokens = quote::quote_spanned! {span=>
-        impl #private::plugin::Pluggable for dyn #ident {
-            type Args = #args;
-            type Construct = #construct;
-            const NAME: &'static str = #name;
-
-            fn registry() -> &'static #private::plugin::Registry<Self> {
-                static REGISTRY: #private::plugin::OnceLock<#private::plugin::Registry<dyn #ident>> =
-                    #private::plugin::OnceLock::new();
-                #private::plugin::Registry::get_or_collect(&REGISTRY)
-            }
-        }
-    };
-    quote! {
-        #item
-        #impl_tokens
     }
 }
