@@ -272,8 +272,8 @@ impl Event {
     /// (an O(1) snapshot), so a request id set in one thread is seen in the work it hands off.
     ///
     /// `None` when nobody asked for it: the snapshot is taken only while a capture is active on
-    /// the thread or an installed sink's [`Sink::wants_context`](super::Sink::wants_context) is
-    /// true (the default; [`Stats`](super::Stats) says no, to stay cheap).
+    /// the thread or an installed sink's [`Interest`](super::Interest) wants it (the default;
+    /// [`Stats`](super::Stats) says no, to stay cheap).
     ///
     /// ```
     /// use keel_runtime::context::ContextVar;

@@ -36,6 +36,7 @@ use super::clock;
 use super::dispatch::Exit;
 use super::event::{Event, EventKind, Outcome};
 use super::id::TraceKey;
+use super::interest::Interest;
 use super::sink::Sink;
 use super::traceparent::REMOTE;
 use core::fmt;
@@ -852,20 +853,14 @@ impl Sink for OtlpSink {
         }
     }
 
-    fn as_otlp(&self) -> Option<&OtlpSink> {
-        Some(self)
-    }
-
-    fn wants_context(&self) -> bool {
-        false
-    }
-
-    fn wants_enters_without_fields(&self) -> bool {
-        false
-    }
-
-    fn wants_unsampled(&self) -> bool {
-        false
+    /// Entries only for their fields (the span's attributes), sampled calls only, no context
+    /// snapshot. (Exits reach it without an event when every installed sink is one of keel's
+    /// own: the dispatcher knows it by its type.)
+    fn interest(&self) -> Interest {
+        Interest::new()
+            .enters_without_fields(false)
+            .context(false)
+            .unsampled(false)
     }
 }
 
