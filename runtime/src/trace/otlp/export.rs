@@ -1,7 +1,8 @@
 //! The export thread: collects the spans every traced thread queued, batches them, encodes them
 //! with `opentelemetry-proto`'s types and POSTs them to the OTLP/HTTP endpoint.
 
-use super::{OutcomeKind, Record, Shared};
+use super::pipeline::Shared;
+use super::record::{OutcomeKind, Record};
 use crate::trace::CallSite;
 use crate::trace::clock;
 use crate::trace::id::SpanId;
