@@ -45,7 +45,7 @@ pub(crate) fn emit(mut event: Event, audience: Audience) {
 }
 
 /// What a finished call tells the sinks that exits reach directly.
-pub(crate) struct Exit<'a> {
+pub(crate) struct FinishedCall<'a> {
     pub(crate) site: &'static CallSite,
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     pub(crate) call_id: u64,
@@ -81,7 +81,7 @@ pub(crate) fn exit(call: &Active, end: u64, outcome: Outcome, value: Option<Stri
             }
         }
         ExitPath::KeelSinks(all) if direct => {
-            let exit = Exit {
+            let exit = FinishedCall {
                 site: call.site,
                 call_id: call.call_id,
                 trace: call.trace,

@@ -75,6 +75,9 @@ pub enum EventKind {
 
 /// One entry into or exit from a traced function.
 ///
+/// (Not [`audit::Event`](crate::audit::Event), an audited operation that hooks may refuse;
+/// write them module-qualified, `trace::Event` and `audit::Event`, where both are in use.)
+///
 /// Events reach sinks by reference and captures by value. The entry carries the arguments named
 /// with `#[keel::instrument(args(..))]` as fields, the exit the return value recorded with `ret`
 /// (field `"return"`). Both events of one call share a [`call_id`](Event::call_id).

@@ -12,8 +12,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 
-/// State shared by the handles and the export thread.
-pub(super) struct Shared {
+/// What an [`OtlpSink`](super::OtlpSink)'s handles, the traced threads and the export thread
+/// share: the queues' registry, the wake-up, the counters and the flush handshake.
+pub(super) struct Pipeline {
     pub(super) endpoint: String,
     pub(super) exit_timeout: Duration,
     pub(super) export_timeout: Duration,
@@ -48,10 +49,10 @@ pub(super) struct Shared {
     pub(super) flushed_changed: Condvar,
 }
 
-impl Shared {
+impl Pipeline {
     /// The state of a sink sending to `endpoint` with `settings` (checked), no thread started.
     pub(super) fn new(endpoint: String, settings: &OtlpSinkBuilder) -> Arc<Self> {
-        Arc::new(Shared {
+        Arc::new(Pipeline {
             endpoint,
             exit_timeout: settings.exit_timeout,
             export_timeout: settings.export_timeout,

@@ -2,7 +2,7 @@
 //! and how it is built from an exit or an entry's fields.
 
 use crate::trace::CallSite;
-use crate::trace::dispatch::Exit;
+use crate::trace::dispatch::FinishedCall;
 use crate::trace::event::{Event, Outcome};
 use crate::trace::id::TraceKey;
 use crate::trace::traceparent::REMOTE;
@@ -47,7 +47,7 @@ const ELAPSED_BITS: u32 = 52;
 pub(super) const ELAPSED_MASK: u64 = (1 << ELAPSED_BITS) - 1;
 /// The trace flags byte sits at this bit of [`Record::packed`].
 const FLAGS_SHIFT: u32 = ELAPSED_BITS;
-/// The outcome's two bits (see [`OutcomeKind`]).
+/// The outcome's two bits (see [`PackedOutcome`]).
 const OUTCOME_SHIFT: u32 = FLAGS_SHIFT + 8;
 /// The parent is in another process.
 const REMOTE_PARENT: u64 = 1 << (OUTCOME_SHIFT + 2);
@@ -55,9 +55,10 @@ const REMOTE_PARENT: u64 = 1 << (OUTCOME_SHIFT + 2);
 /// thread's queue, which the export thread may read after this one.
 const MIGRATED: u64 = 1 << (OUTCOME_SHIFT + 3);
 
-/// How a recorded call ended, in two bits.
+/// A call's [`Outcome`] in the record's two bits, without the `Err` text (which travels in
+/// [`Extra`]).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(super) enum OutcomeKind {
+pub(super) enum PackedOutcome {
     Ok = 0,
     Err = 1,
     Panicked = 2,
@@ -77,12 +78,12 @@ impl Record {
         self.packed & ELAPSED_MASK
     }
 
-    pub(super) fn outcome(&self) -> OutcomeKind {
+    pub(super) fn outcome(&self) -> PackedOutcome {
         match (self.packed >> OUTCOME_SHIFT) & 3 {
-            0 => OutcomeKind::Ok,
-            1 => OutcomeKind::Err,
-            2 => OutcomeKind::Panicked,
-            _ => OutcomeKind::Cancelled,
+            0 => PackedOutcome::Ok,
+            1 => PackedOutcome::Err,
+            2 => PackedOutcome::Panicked,
+            _ => PackedOutcome::Cancelled,
         }
     }
 
@@ -97,20 +98,20 @@ impl Record {
 
 /// What a record is built from. The record is built where it is stored (in the queue's slot),
 /// so the traced thread never copies it, and not at all when the queue is full.
-pub(super) enum Make<'a> {
+pub(super) enum RecordSource<'a> {
     Enter(&'a Event),
-    Exit(&'a Exit<'a>),
+    Exit(&'a FinishedCall<'a>),
 }
 
-impl Make<'_> {
+impl RecordSource<'_> {
     pub(super) fn is_span(&self) -> bool {
-        matches!(self, Make::Exit(_))
+        matches!(self, RecordSource::Exit(_))
     }
 
     #[inline(always)]
     pub(super) fn record(&self) -> Record {
         match self {
-            Make::Enter(event) => Record {
+            RecordSource::Enter(event) => Record {
                 site: None,
                 call_id: event.call_id(),
                 trace: [0; 2],
@@ -122,13 +123,13 @@ impl Make<'_> {
                     fields: event.fields().to_vec(),
                 })),
             },
-            Make::Exit(exit) => {
+            RecordSource::Exit(exit) => {
                 let (trace, flags) = exit.trace.to_parts();
                 let (outcome, error) = match exit.outcome {
-                    Outcome::Ok => (OutcomeKind::Ok, None),
-                    Outcome::Err(message) => (OutcomeKind::Err, Some(message.clone())),
-                    Outcome::Panicked => (OutcomeKind::Panicked, None),
-                    Outcome::Cancelled => (OutcomeKind::Cancelled, None),
+                    Outcome::Ok => (PackedOutcome::Ok, None),
+                    Outcome::Err(message) => (PackedOutcome::Err, Some(message.clone())),
+                    Outcome::Panicked => (PackedOutcome::Panicked, None),
+                    Outcome::Cancelled => (PackedOutcome::Cancelled, None),
                 };
                 let fields = exit
                     .value

@@ -1,8 +1,8 @@
 //! The per-thread queues: each traced thread writes its records into its own bounded ring for
 //! each sink (wait-free, single producer), which the export thread empties.
 
-use super::pipeline::Shared;
-use super::record::{Make, Record};
+use super::pipeline::Pipeline;
+use super::record::{Record, RecordSource};
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError};
@@ -25,7 +25,7 @@ pub(super) struct RingCounts {
 
 /// The traced thread's end of its queue for one sink.
 pub(super) struct LocalRing {
-    shared: Arc<Shared>,
+    pipeline: Arc<Pipeline>,
     records: rtrb::Producer<Record>,
     pub(super) counts: Arc<RingCounts>,
     /// Records until the export thread is woken to collect them.
@@ -37,41 +37,41 @@ thread_local! {
     static LOCAL_RINGS: RefCell<Vec<LocalRing>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Queues the record `make` describes on this thread's queue for this sink, never waiting.
+/// Queues the record `source` describes on this thread's queue for this sink, never waiting.
 #[inline]
-pub(super) fn push(shared: &Arc<Shared>, make: Make<'_>) {
+pub(super) fn push(pipeline: &Arc<Pipeline>, source: RecordSource<'_>) {
     let queued = LOCAL_RINGS.try_with(|rings| {
         let Ok(mut rings) = rings.try_borrow_mut() else {
             return false;
         };
         let index = match rings
             .iter()
-            .position(|ring| Arc::ptr_eq(&ring.shared, shared))
+            .position(|ring| Arc::ptr_eq(&ring.pipeline, pipeline))
         {
             Some(index) => index,
             None => {
-                rings.push(shared.new_ring());
+                rings.push(pipeline.new_ring());
                 rings.len() - 1
             }
         };
-        rings[index].push(&make);
+        rings[index].push(&source);
         true
     });
     if queued != Ok(true) {
-        shared.push_orphan(make.record());
+        pipeline.push_orphan(source.record());
     }
 }
 
 impl LocalRing {
     #[inline(always)]
-    pub(super) fn push(&mut self, make: &Make<'_>) {
-        let is_span = make.is_span();
+    pub(super) fn push(&mut self, source: &RecordSource<'_>) {
+        let is_span = source.is_span();
         match self.records.write_chunk_uninit(1) {
             Ok(mut chunk) => {
                 // Built in the slot itself: `fill_from_iter`, the safe way, is not inlined here
                 // and builds the record on the stack, then copies it with wide loads over narrow
                 // stores (store-forwarding stalls: 74 ns per span against 45 ns measured).
-                chunk.as_mut_slices().0[0].write(make.record());
+                chunk.as_mut_slices().0[0].write(source.record());
                 // SAFETY: a chunk of one slot has it in its first slice (rtrb's tail index is
                 // below the capacity), and that slot was initialized just above; committing it
                 // publishes exactly that one initialized record.
@@ -91,13 +91,13 @@ impl LocalRing {
         }
         self.until_wake -= 1;
         if self.until_wake == 0 {
-            self.until_wake = self.shared.wake_every;
-            self.shared.wake_exporter();
+            self.until_wake = self.pipeline.wake_every;
+            self.pipeline.wake_exporter();
         }
     }
 }
 
-impl Shared {
+impl Pipeline {
     /// A new queue for the calling thread, registered with the export thread.
     #[cold]
     pub(super) fn new_ring(self: &Arc<Self>) -> LocalRing {
@@ -111,7 +111,7 @@ impl Shared {
                 counts: Arc::clone(&counts),
             });
         LocalRing {
-            shared: Arc::clone(self),
+            pipeline: Arc::clone(self),
             records,
             counts,
             until_wake: self.wake_every,

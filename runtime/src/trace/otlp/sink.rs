@@ -5,11 +5,11 @@ use super::config::OtlpSinkBuilder;
 use super::counters::ExportStats;
 use super::error::OtlpError;
 use super::export;
-use super::pipeline::Shared;
-use super::record::Make;
+use super::pipeline::Pipeline;
+use super::record::RecordSource;
 use super::ring;
 use crate::trace::clock;
-use crate::trace::dispatch::Exit;
+use crate::trace::dispatch::FinishedCall;
 use crate::trace::event::{Event, EventKind};
 use crate::trace::interest::Interest;
 use crate::trace::sink::Sink;
@@ -37,7 +37,7 @@ use std::time::Instant;
 /// ```
 #[derive(Clone)]
 pub struct OtlpSink {
-    shared: Arc<Shared>,
+    pipeline: Arc<Pipeline>,
 }
 
 impl OtlpSink {
@@ -63,7 +63,7 @@ impl OtlpSink {
     /// assert_eq!(sink.endpoint(), "http://127.0.0.1:4318/v1/traces");
     /// ```
     pub fn endpoint(&self) -> &str {
-        &self.shared.endpoint
+        &self.pipeline.endpoint
     }
 
     /// The counts so far: queued, exported, dropped (queue full), failed to send.
@@ -74,7 +74,7 @@ impl OtlpSink {
     /// assert_eq!(sink.stats().dropped, 0);
     /// ```
     pub fn stats(&self) -> ExportStats {
-        self.shared.stats()
+        self.pipeline.stats()
     }
 
     /// Sends every span queued before this call now, and waits until the receiver has answered
@@ -93,17 +93,17 @@ impl OtlpSink {
     /// assert_eq!(stats.queued, 0);
     /// ```
     pub fn flush(&self) -> Result<ExportStats, OtlpError> {
-        self.flush_within(self.shared.export_timeout)
+        self.flush_within(self.pipeline.export_timeout)
     }
 
     fn flush_within(&self, timeout: Duration) -> Result<ExportStats, OtlpError> {
         let deadline = Instant::now() + timeout;
-        let shared = &self.shared;
+        let pipeline = &self.pipeline;
         // Release: what this thread queued (or saw queued) before is visible to the export
         // thread once it reads the ticket.
-        let ticket = shared.flush_requested.fetch_add(1, Ordering::Release) + 1;
-        shared.wake_exporter();
-        let mut flushed = shared
+        let ticket = pipeline.flush_requested.fetch_add(1, Ordering::Release) + 1;
+        pipeline.wake_exporter();
+        let mut flushed = pipeline
             .flushed
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
@@ -112,7 +112,7 @@ impl OtlpSink {
             if now >= deadline {
                 return Err(self.timed_out(timeout));
             }
-            flushed = shared
+            flushed = pipeline
                 .flushed_changed
                 .wait_timeout(flushed, deadline - now)
                 .unwrap_or_else(PoisonError::into_inner)
@@ -133,34 +133,34 @@ impl OtlpSink {
     /// failing (its last request failed, or one has been in flight longer than 100 ms), so a
     /// broken receiver never holds the program's exit. Reports losses on stderr.
     fn flush_at_exit(&self) {
-        let shared = &self.shared;
+        let pipeline = &self.pipeline;
         let stalled = {
-            let since = shared.in_flight_since.load(Ordering::Relaxed);
-            since != 0 && shared.elapsed_nanos().saturating_sub(since) > 100_000_000
+            let since = pipeline.in_flight_since.load(Ordering::Relaxed);
+            since != 0 && pipeline.elapsed_nanos().saturating_sub(since) > 100_000_000
         };
-        if !shared.failing.load(Ordering::Relaxed) && !stalled {
-            let _ = self.flush_within(shared.exit_timeout);
+        if !pipeline.failing.load(Ordering::Relaxed) && !stalled {
+            let _ = self.flush_within(pipeline.exit_timeout);
         }
         let stats = self.stats();
         let unsent = stats.queued.saturating_sub(stats.exported + stats.failed);
         if stats.dropped + stats.failed + unsent > 0 {
             eprintln!(
                 "keel::trace::otlp: {stats}, {unsent} unsent at exit (endpoint {})",
-                shared.endpoint
+                pipeline.endpoint
             );
         }
     }
 
     /// A finished call, straight from its span (no event built).
     #[inline]
-    pub(crate) fn record_exit(&self, exit: &Exit<'_>) {
-        self.push(Make::Exit(exit));
+    pub(crate) fn record_exit(&self, exit: &FinishedCall<'_>) {
+        self.push(RecordSource::Exit(exit));
     }
 
-    /// Queues the record `make` describes on this thread's queue for this sink, never waiting.
+    /// Queues the record `source` describes on this thread's queue for this sink, never waiting.
     #[inline]
-    fn push(&self, make: Make<'_>) {
-        ring::push(&self.shared, make);
+    fn push(&self, source: RecordSource<'_>) {
+        ring::push(&self.pipeline, source);
     }
 
     /// Starts the export thread of a sink sending to `endpoint` as `service_name`, with
@@ -172,9 +172,9 @@ impl OtlpSink {
     ) -> Result<OtlpSink, OtlpError> {
         // Calibrate the clock before the first span needs it.
         let anchor = export::TimeAnchor::now();
-        let shared = Shared::new(endpoint, settings);
+        let pipeline = Pipeline::new(endpoint, settings);
         let exporter = export::Exporter::new(
-            Arc::clone(&shared),
+            Arc::clone(&pipeline),
             service_name,
             anchor,
             settings.max_batch,
@@ -185,8 +185,8 @@ impl OtlpSink {
             .name("keel-otlp-export".into())
             .spawn(move || exporter.run())
             .map_err(OtlpError::Thread)?;
-        let _ = shared.exporter.set(thread.thread().clone());
-        let sink = OtlpSink { shared };
+        let _ = pipeline.exporter.set(thread.thread().clone());
+        let sink = OtlpSink { pipeline };
         // The flush at exit: a finalizer left registered for the process's lifetime.
         let at_exit = sink.clone();
         std::mem::forget(crate::finalize::Finalizer::new(move || {
@@ -199,7 +199,7 @@ impl OtlpSink {
 impl fmt::Debug for OtlpSink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OtlpSink")
-            .field("endpoint", &self.shared.endpoint)
+            .field("endpoint", &self.pipeline.endpoint)
             .field("stats", &self.stats())
             .finish()
     }
@@ -210,11 +210,11 @@ impl Sink for OtlpSink {
         match event.kind() {
             EventKind::Enter => {
                 if !event.fields().is_empty() {
-                    self.push(Make::Enter(event));
+                    self.push(RecordSource::Enter(event));
                 }
             }
             EventKind::Exit { elapsed, outcome } => {
-                let exit = Exit {
+                let exit = FinishedCall {
                     site: event.call_site(),
                     call_id: event.call_id(),
                     trace: event.trace_key(),
@@ -225,7 +225,7 @@ impl Sink for OtlpSink {
                     // An exit's only field: the return value (see `span::exit`).
                     value: event.field("return"),
                 };
-                self.push(Make::Exit(&exit));
+                self.push(RecordSource::Exit(&exit));
             }
         }
     }
