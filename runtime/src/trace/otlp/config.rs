@@ -29,11 +29,11 @@ pub const DEFAULT_ENDPOINT: &str = "http://localhost:4318/v1/traces";
 pub struct OtlpSinkBuilder {
     endpoint: Option<String>,
     service_name: Option<String>,
-    pub(super) queue_capacity: usize,
-    pub(super) max_batch: usize,
-    pub(super) batch_interval: Duration,
-    pub(super) export_timeout: Duration,
-    pub(super) exit_timeout: Duration,
+    queue_capacity: usize,
+    max_batch: usize,
+    batch_interval: Duration,
+    export_timeout: Duration,
+    exit_timeout: Duration,
 }
 
 impl OtlpSinkBuilder {
@@ -103,6 +103,12 @@ impl OtlpSinkBuilder {
 
     /// Checks the settings and starts the export thread.
     pub fn build(self) -> Result<OtlpSink, OtlpError> {
+        OtlpSink::start(self.check()?)
+    }
+
+    /// The settings checked, with the endpoint and the service name resolved (from the
+    /// environment when not given).
+    pub(super) fn check(&self) -> Result<Config, OtlpError> {
         let endpoint = match &self.endpoint {
             Some(endpoint) => endpoint.clone(),
             None => endpoint_from_env(),
@@ -124,7 +130,37 @@ impl OtlpSinkBuilder {
             .service_name
             .clone()
             .unwrap_or_else(service_name_from_env);
-        OtlpSink::start(endpoint, service_name, &self)
+        Ok(Config {
+            endpoint,
+            service_name,
+            queue_capacity: self.queue_capacity,
+            max_batch: self.max_batch,
+            batch_interval: self.batch_interval,
+            export_timeout: self.export_timeout,
+            exit_timeout: self.exit_timeout,
+        })
+    }
+}
+
+/// The settings of a running sink, as [`OtlpSinkBuilder::check`] accepted them, with the
+/// endpoint and the service name resolved.
+#[derive(Clone, Debug)]
+pub(super) struct Config {
+    pub(super) endpoint: String,
+    pub(super) service_name: String,
+    /// Capacity of each thread's queue.
+    pub(super) queue_capacity: usize,
+    pub(super) max_batch: usize,
+    pub(super) batch_interval: Duration,
+    pub(super) export_timeout: Duration,
+    pub(super) exit_timeout: Duration,
+}
+
+impl Config {
+    /// Records a thread queues between two wake-ups of the export thread: often enough to keep a
+    /// busy thread's queue from filling, rarely enough that the wake-up costs nothing per span.
+    pub(super) fn wake_every(&self) -> usize {
+        self.max_batch.min(self.queue_capacity / 4).max(1)
     }
 }
 

@@ -1,6 +1,10 @@
-//! [`ExportStats`]: what an [`OtlpSink`](super::OtlpSink) reports of its work.
+//! [`ExportStats`]: what an [`OtlpSink`](super::OtlpSink) reports of its work, and the counters
+//! behind it that the export thread keeps.
 
 use core::fmt;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::time::Instant;
 
 /// What an [`OtlpSink`](super::OtlpSink) has done so far.
 ///
@@ -37,5 +41,46 @@ impl fmt::Display for ExportStats {
             write!(f, " (last error: {error})")?;
         }
         Ok(())
+    }
+}
+
+/// The export thread's counters and the state of its requests (the traced threads count their
+/// own queues' spans, in [`RingCounts`](super::ring::RingCounts)).
+pub(super) struct Counters {
+    /// Spans accepted from queues now retired, and from the orphans.
+    pub(super) queued: AtomicU64,
+    /// Spans dropped from queues now retired, and from the orphans.
+    pub(super) dropped: AtomicU64,
+    pub(super) exported: AtomicU64,
+    pub(super) failed: AtomicU64,
+    pub(super) requests: AtomicU64,
+    pub(super) last_error: Mutex<Option<String>>,
+    /// The last request failed (a down or broken receiver: the exit flush does not wait).
+    pub(super) failing: AtomicBool,
+    /// When the request in flight started (nanoseconds since `started`), 0 when none.
+    pub(super) in_flight_since: AtomicU64,
+    started: Instant,
+}
+
+impl Counters {
+    pub(super) fn new() -> Self {
+        Self {
+            queued: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            exported: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            last_error: Mutex::new(None),
+            failing: AtomicBool::new(false),
+            in_flight_since: AtomicU64::new(0),
+            started: Instant::now(),
+        }
+    }
+
+    /// Nanoseconds since the counters were made (at least 1, so that 0 can mean "none").
+    pub(super) fn elapsed_nanos(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_nanos())
+            .unwrap_or(u64::MAX)
+            .max(1)
     }
 }

@@ -69,38 +69,32 @@ pub(super) struct Exporter {
 }
 
 impl Exporter {
-    pub(super) fn new(
-        pipeline: Arc<Pipeline>,
-        service_name: String,
-        anchor: TimeAnchor,
-        max_batch: usize,
-        interval: Duration,
-        pending_limit: usize,
-    ) -> Self {
+    pub(super) fn new(pipeline: Arc<Pipeline>, anchor: TimeAnchor) -> Self {
+        let config = &pipeline.config;
         let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(pipeline.export_timeout))
+            .timeout_global(Some(config.export_timeout))
             .http_status_as_error(false)
             .build()
             .into();
         let resource = Resource {
             attributes: vec![
-                string_attribute("service.name", service_name),
+                string_attribute("service.name", config.service_name.clone()),
                 string_attribute("telemetry.sdk.name", "keel".to_string()),
                 string_attribute("telemetry.sdk.language", "rust".to_string()),
             ],
             ..Resource::default()
         };
         Self {
-            pipeline,
             resource,
             anchor,
-            max_batch,
-            interval,
+            max_batch: config.max_batch,
+            interval: config.batch_interval,
             pending: HashMap::new(),
-            pending_limit,
+            pending_limit: config.queue_capacity,
             waiting: Vec::new(),
             scratch: Vec::new(),
             agent,
+            pipeline,
         }
     }
 
@@ -164,9 +158,10 @@ impl Exporter {
                 records.extend((0..available).filter_map(|_| ring.records.pop().ok()));
                 if abandoned {
                     pipeline
+                        .counters
                         .queued
                         .fetch_add(ring.counts.spans.load(Ordering::Relaxed), Ordering::Relaxed);
-                    pipeline.dropped.fetch_add(
+                    pipeline.counters.dropped.fetch_add(
                         ring.counts.dropped.load(Ordering::Relaxed),
                         Ordering::Relaxed,
                     );
@@ -301,34 +296,35 @@ impl Exporter {
         };
         let body = request.encode_to_vec();
         let pipeline = &self.pipeline;
-        pipeline
+        let counters = &pipeline.counters;
+        counters
             .in_flight_since
-            .store(pipeline.elapsed_nanos(), Ordering::Relaxed);
-        pipeline.requests.fetch_add(1, Ordering::Relaxed);
+            .store(counters.elapsed_nanos(), Ordering::Relaxed);
+        counters.requests.fetch_add(1, Ordering::Relaxed);
         let result = self
             .agent
-            .post(&pipeline.endpoint)
+            .post(&pipeline.config.endpoint)
             .header("Content-Type", "application/x-protobuf")
             .send(&body[..]);
-        pipeline.in_flight_since.store(0, Ordering::Relaxed);
+        counters.in_flight_since.store(0, Ordering::Relaxed);
         let error = match result {
             Ok(response) if response.status().is_success() => None,
             Ok(response) => Some(format!(
                 "HTTP {} from {}",
                 response.status().as_u16(),
-                pipeline.endpoint
+                pipeline.config.endpoint
             )),
-            Err(error) => Some(format!("{}: {error}", pipeline.endpoint)),
+            Err(error) => Some(format!("{}: {error}", pipeline.config.endpoint)),
         };
         match error {
             None => {
-                pipeline.exported.fetch_add(count, Ordering::Relaxed);
-                pipeline.failing.store(false, Ordering::Relaxed);
+                counters.exported.fetch_add(count, Ordering::Relaxed);
+                counters.failing.store(false, Ordering::Relaxed);
             }
             Some(error) => {
-                pipeline.failed.fetch_add(count, Ordering::Relaxed);
-                pipeline.failing.store(true, Ordering::Relaxed);
-                *pipeline
+                counters.failed.fetch_add(count, Ordering::Relaxed);
+                counters.failing.store(true, Ordering::Relaxed);
+                *counters
                     .last_error
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error);

@@ -101,7 +101,7 @@ impl Pipeline {
     /// A new queue for the calling thread, registered with the export thread.
     #[cold]
     pub(super) fn new_ring(self: &Arc<Self>) -> LocalRing {
-        let (records, consumer) = rtrb::RingBuffer::new(self.thread_capacity);
+        let (records, consumer) = rtrb::RingBuffer::new(self.config.queue_capacity);
         let counts = Arc::new(RingCounts::default());
         self.rings
             .lock()
@@ -124,13 +124,13 @@ impl Pipeline {
     fn push_orphan(&self, record: Record) {
         let is_span = record.is_span();
         let mut orphans = self.orphans.lock().unwrap_or_else(PoisonError::into_inner);
-        if orphans.len() < self.thread_capacity {
+        if orphans.len() < self.config.queue_capacity {
             orphans.push_back(record);
             if is_span {
-                self.queued.fetch_add(1, Ordering::Relaxed);
+                self.counters.queued.fetch_add(1, Ordering::Relaxed);
             }
         } else if is_span {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
         }
         drop(orphans);
         self.wake_exporter();

@@ -1,7 +1,7 @@
 //! [`OtlpSink`]: the handle programs hold, and its [`Sink`] side, which queues each finished
 //! span on the traced thread's own ring.
 
-use super::config::OtlpSinkBuilder;
+use super::config::{Config, OtlpSinkBuilder};
 use super::counters::ExportStats;
 use super::error::OtlpError;
 use super::export;
@@ -63,7 +63,7 @@ impl OtlpSink {
     /// assert_eq!(sink.endpoint(), "http://127.0.0.1:4318/v1/traces");
     /// ```
     pub fn endpoint(&self) -> &str {
-        &self.pipeline.endpoint
+        &self.pipeline.config.endpoint
     }
 
     /// The counts so far: queued, exported, dropped (queue full), failed to send.
@@ -93,7 +93,7 @@ impl OtlpSink {
     /// assert_eq!(stats.queued, 0);
     /// ```
     pub fn flush(&self) -> Result<ExportStats, OtlpError> {
-        self.flush_within(self.pipeline.export_timeout)
+        self.flush_within(self.pipeline.config.export_timeout)
     }
 
     fn flush_within(&self, timeout: Duration) -> Result<ExportStats, OtlpError> {
@@ -135,18 +135,19 @@ impl OtlpSink {
     fn flush_at_exit(&self) {
         let pipeline = &self.pipeline;
         let stalled = {
-            let since = pipeline.in_flight_since.load(Ordering::Relaxed);
-            since != 0 && pipeline.elapsed_nanos().saturating_sub(since) > 100_000_000
+            let counters = &pipeline.counters;
+            let since = counters.in_flight_since.load(Ordering::Relaxed);
+            since != 0 && counters.elapsed_nanos().saturating_sub(since) > 100_000_000
         };
-        if !pipeline.failing.load(Ordering::Relaxed) && !stalled {
-            let _ = self.flush_within(pipeline.exit_timeout);
+        if !pipeline.counters.failing.load(Ordering::Relaxed) && !stalled {
+            let _ = self.flush_within(pipeline.config.exit_timeout);
         }
         let stats = self.stats();
         let unsent = stats.queued.saturating_sub(stats.exported + stats.failed);
         if stats.dropped + stats.failed + unsent > 0 {
             eprintln!(
                 "keel::trace::otlp: {stats}, {unsent} unsent at exit (endpoint {})",
-                pipeline.endpoint
+                pipeline.config.endpoint
             );
         }
     }
@@ -163,24 +164,13 @@ impl OtlpSink {
         ring::push(&self.pipeline, source);
     }
 
-    /// Starts the export thread of a sink sending to `endpoint` as `service_name`, with
-    /// `settings` (checked by [`OtlpSinkBuilder::build`], which calls this).
-    pub(super) fn start(
-        endpoint: String,
-        service_name: String,
-        settings: &OtlpSinkBuilder,
-    ) -> Result<OtlpSink, OtlpError> {
+    /// Starts the export thread of a sink with `config` (checked by
+    /// [`OtlpSinkBuilder::build`], which calls this).
+    pub(super) fn start(config: Config) -> Result<OtlpSink, OtlpError> {
         // Calibrate the clock before the first span needs it.
         let anchor = export::TimeAnchor::now();
-        let pipeline = Pipeline::new(endpoint, settings);
-        let exporter = export::Exporter::new(
-            Arc::clone(&pipeline),
-            service_name,
-            anchor,
-            settings.max_batch,
-            settings.batch_interval,
-            settings.queue_capacity,
-        );
+        let pipeline = Pipeline::new(config);
+        let exporter = export::Exporter::new(Arc::clone(&pipeline), anchor);
         let thread = std::thread::Builder::new()
             .name("keel-otlp-export".into())
             .spawn(move || exporter.run())
@@ -199,7 +189,7 @@ impl OtlpSink {
 impl fmt::Debug for OtlpSink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OtlpSink")
-            .field("endpoint", &self.pipeline.endpoint)
+            .field("endpoint", &self.pipeline.config.endpoint)
             .field("stats", &self.stats())
             .finish()
     }

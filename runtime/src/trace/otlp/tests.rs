@@ -16,8 +16,12 @@ static SITE: CallSite = CallSite::new("otlp::tests::load", "otlp::tests", "mod.r
 static PARENT: CallSite = CallSite::new("otlp::tests::page", "otlp::tests", "mod.rs", 2);
 
 fn pipeline(queue_capacity: usize) -> Arc<Pipeline> {
-    let settings = OtlpSink::builder().queue_capacity(queue_capacity);
-    Pipeline::new("http://127.0.0.1:9/v1/traces".to_string(), &settings)
+    let config = OtlpSink::builder()
+        .endpoint("http://127.0.0.1:9/v1/traces")
+        .queue_capacity(queue_capacity)
+        .check()
+        .unwrap();
+    Pipeline::new(config)
 }
 
 fn exit<'a>(
