@@ -32,8 +32,9 @@
 //! Where the parts live: [`OtlpSink`] and its [`Sink`](crate::trace::Sink) side in `sink.rs`;
 //! its settings ([`OtlpSinkBuilder`], the `OTEL_*` variables, the checks) in `config.rs`; the
 //! 64-byte record a span travels as in `record.rs`; the per-thread queues in `ring.rs`; the
-//! state the handles, the traced threads and the export thread share in `pipeline.rs`, with [`ExportStats`] and the export thread's counters in `counters.rs`; the
-//! export thread in `export.rs`. A new transport or setting (TLS, headers, gRPC) adds its field
+//! state the handles, the traced threads and the export thread share in `pipeline.rs`, with
+//! [`ExportStats`] and the export thread's counters in `counters.rs`; the export thread in
+//! `export.rs`. A new transport or setting (TLS, headers, gRPC) adds its field
 //! to the builder and to `Config` in `config.rs`, and its sending to `export.rs`.
 
 mod config;
