@@ -18,6 +18,7 @@ static PARENT: CallSite = CallSite::new("otlp::tests::page", "otlp::tests", "mod
 fn pipeline(queue_capacity: usize) -> Arc<Pipeline> {
     let config = OtlpSink::builder()
         .endpoint("http://127.0.0.1:9/v1/traces")
+        .service_name("otlp-tests") // not from the environment (Miri isolates it)
         .queue_capacity(queue_capacity)
         .check()
         .unwrap();
