@@ -1135,8 +1135,8 @@ fn the_context_snapshot_is_skipped_when_no_sink_or_capture_reads_it() {
                 self.0.lock().unwrap().push(event.context().is_some());
             }
         }
-        fn wants_context(&self) -> bool {
-            false
+        fn interest(&self) -> keel::trace::Interest {
+            keel::trace::Interest::new().context(false)
         }
     }
     trace::add_sink(NoContext(log));
@@ -1149,4 +1149,53 @@ fn the_context_snapshot_is_skipped_when_no_sink_or_capture_reads_it() {
     assert!(flags[..half].iter().all(|has| !has), "{flags:?}");
     assert!(flags[half..].iter().all(|has| *has), "{flags:?}");
     assert!(captured.iter().all(|e| e.context().is_some()));
+}
+
+/// A sink written for the `wants_*` methods (deprecated for `Sink::interest`) keeps working: the
+/// default `interest` reads them, once, when the sink is added.
+#[test]
+#[allow(deprecated)]
+fn a_sink_declaring_through_the_deprecated_wants_methods_is_still_obeyed() {
+    let _guard = exclusive();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    struct Legacy(Arc<Mutex<Vec<(bool, bool)>>>);
+    impl keel::trace::Sink for Legacy {
+        fn event(&self, event: &Event) {
+            if event.name().ends_with("::add") {
+                self.0
+                    .lock()
+                    .unwrap()
+                    .push((event.is_enter(), event.context().is_some()));
+            }
+        }
+        fn wants_enters(&self) -> bool {
+            false
+        }
+        fn wants_context(&self) -> bool {
+            false
+        }
+    }
+    let legacy = Legacy(seen.clone());
+    let interest = keel::trace::Sink::interest(&legacy);
+    assert!(!interest.wants_enters() && !interest.wants_context());
+    assert!(interest.wants_unsampled() && !interest.wants_polls());
+    trace::clear_sinks();
+    trace::add_sink(legacy);
+    add(1, 2);
+    trace::clear_sinks();
+    // Exits only, and no context snapshot (nobody else listens).
+    assert_eq!(*seen.lock().unwrap(), [(false, false)]);
+}
+
+/// What keel's own sinks declare, once, through `Sink::interest`.
+#[test]
+fn keel_sinks_declare_their_interest() {
+    use keel::trace::{Interest, Sink};
+    assert_eq!(
+        Stats::new().interest(),
+        Interest::new().enters(false).context(false)
+    );
+    assert_eq!(keel::trace::Stderr::new().interest(), Interest::new());
+    let closure = |_: &Event| {};
+    assert_eq!(closure.interest(), Interest::new());
 }

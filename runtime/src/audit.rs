@@ -70,7 +70,10 @@ pub(crate) fn bypass(path: &'static dyn Bypass) {
     }
 }
 
-/// One audited operation: a dotted name (`shm.create`) and its arguments.
+/// One audited operation: a dotted name (`shm.create`) and its arguments, as Python's
+/// `sys.audit` hooks see it. (Not `keel::trace::Event`, the entry or exit of a traced call:
+/// the two modules name their events after what each observes; write them module-qualified,
+/// `audit::Event` and `trace::Event`, where both are in use.)
 ///
 /// ```
 /// use keel_runtime::audit::Event;

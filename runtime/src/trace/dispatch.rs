@@ -2,12 +2,15 @@
 
 use super::call_site::CallSite;
 use super::capture;
-use super::event::{Event, Outcome};
+use super::clock;
+use super::event::{Event, EventKind, Outcome};
 use super::id::TraceKey;
-use super::sink::{self, Direct};
-use super::state::CAPTURES;
+use super::sink::{self, ExitPath, KeelSink};
+use super::span::Active;
+use super::state::{CAPTURES, STATE};
 use crate::context::Context;
 use crate::context::call::CurrentCall;
+use std::sync::atomic::Ordering;
 
 /// Who receives a traced call's events, decided when it is entered.
 #[derive(Clone, Copy)]
@@ -22,17 +25,17 @@ pub(crate) struct Audience {
 pub(crate) fn emit(mut event: Event, audience: Audience) {
     let list = sink::current();
     let capturing = capture::this_thread_active();
-    if (audience.sinks && list.wants_context) || capturing {
+    if (audience.sinks && list.wants.wants_context()) || capturing {
         event.set_context(Context::current());
     }
     if audience.sinks {
         if event.is_sampled() || list.all_want_unsampled {
-            for sink in &list.sinks {
-                sink.event(&event);
+            for installed in &list.sinks {
+                installed.sink.event(&event);
             }
         } else {
-            for sink in list.unsampled_sinks() {
-                sink.event(&event);
+            for installed in list.unsampled_sinks() {
+                installed.sink.event(&event);
             }
         }
     }
@@ -41,30 +44,8 @@ pub(crate) fn emit(mut event: Event, audience: Audience) {
     }
 }
 
-/// Delivers an exit's timing straight to the sinks when every one of them is a
-/// [`Stats`](super::Stats) and nobody captures, without building an event. Returns `false`, having
-/// done nothing, otherwise.
-#[inline]
-pub(crate) fn record_exit_timing(
-    site: &'static CallSite,
-    nanos: impl FnOnce() -> u64,
-    outcome: &Outcome,
-    audience: Audience,
-    state: u64,
-) -> bool {
-    let list = sink::current();
-    if !audience.sinks || list.only_stats.is_empty() || state & CAPTURES != 0 {
-        return false;
-    }
-    let nanos = nanos();
-    for stats in &list.only_stats {
-        stats.record(site, nanos, outcome);
-    }
-    true
-}
-
 /// What a finished call tells the sinks that exits reach directly.
-pub(crate) struct Exit<'a> {
+pub(crate) struct FinishedCall<'a> {
     pub(crate) site: &'static CallSite,
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     pub(crate) call_id: u64,
@@ -82,29 +63,66 @@ pub(crate) struct Exit<'a> {
     pub(crate) value: Option<&'a str>,
 }
 
-/// Delivers an exit straight to the sinks when every one of them can be reached directly
-/// ([`Stats`](super::Stats) and at least one OTLP sink) and nobody captures, without building an
-/// event. Returns `false`, having done nothing, otherwise: the caller then builds the event and
-/// [`emit`]s it.
-#[inline]
-pub(crate) fn record_exit_direct(exit: &Exit<'_>, audience: Audience, state: u64) -> bool {
+/// Reports the exit of the traced call `call` (its clock read `end` at the exit) by the path
+/// the installed sinks were given when they were added ([`ExitPath`]): straight into
+/// [`Stats`](super::Stats) sinks, straight to keel's own sinks, or as an [`Event`] to every sink
+/// and this thread's capture. A capture running anywhere sends the exit down the event path, so
+/// it can be captured.
+#[inline(always)]
+pub(crate) fn exit(call: &Active, end: u64, outcome: Outcome, value: Option<String>) {
     let list = sink::current();
-    if !audience.sinks || list.direct.is_empty() || state & CAPTURES != 0 {
-        return false;
-    }
-    for sink in &list.direct {
-        match sink {
-            Direct::Stats(stats) => stats.record(exit.site, exit.elapsed_nanos, exit.outcome),
-            // Exporters see sampled calls only, as through `emit`.
-            #[cfg(feature = "otlp")]
-            Direct::Otlp(otlp) => {
-                if exit.trace.is_sampled() {
-                    otlp.record_exit(exit);
+    let state = STATE.load(Ordering::Relaxed);
+    let direct = call.audience.sinks && state & CAPTURES == 0;
+    match &list.exits {
+        ExitPath::StatsOnly(all) if direct => {
+            let nanos = clock::elapsed_nanos(call.start, end);
+            for stats in all {
+                stats.record(call.site, nanos, &outcome);
+            }
+        }
+        ExitPath::KeelSinks(all) if direct => {
+            let exit = FinishedCall {
+                site: call.site,
+                call_id: call.call_id,
+                trace: call.trace,
+                parent: call.parent,
+                end,
+                elapsed_nanos: clock::elapsed_nanos(call.start, end),
+                outcome: &outcome,
+                value: value.as_deref(),
+            };
+            for sink in all {
+                match sink {
+                    KeelSink::Stats(stats) => {
+                        stats.record(exit.site, exit.elapsed_nanos, exit.outcome);
+                    }
+                    // Exporters see sampled calls only, as through `emit`.
+                    #[cfg(feature = "otlp")]
+                    KeelSink::Otlp(otlp) => {
+                        if exit.trace.is_sampled() {
+                            otlp.record_exit(&exit);
+                        }
+                    }
                 }
             }
         }
+        _ => {
+            let elapsed = clock::elapsed(call.start, end);
+            let fields = value.map(|v| vec![("return", v)]).unwrap_or_default();
+            emit(
+                Event::new(
+                    EventKind::Exit { elapsed, outcome },
+                    call.site,
+                    call.call_id,
+                    call.trace,
+                    call.parent,
+                    fields,
+                )
+                .with_end_raw(end),
+                call.audience,
+            );
+        }
     }
-    true
 }
 
 /// What the receivers of a call's events want, decided when it is entered.
@@ -133,9 +151,9 @@ pub(crate) fn listeners(state: u64, allowed: impl FnOnce() -> bool) -> Option<Li
     }
     Some(Listeners {
         audience: Audience { sinks },
-        wants_enters: (sinks && list.wants_enters) || capturing,
-        wants_bare_enters: (sinks && list.wants_bare_enters) || capturing,
-        wants_unsampled: (sinks && list.wants_unsampled) || capturing,
+        wants_enters: (sinks && list.wants.wants_enters()) || capturing,
+        wants_bare_enters: (sinks && list.wants.wants_enters_without_fields()) || capturing,
+        wants_unsampled: (sinks && list.wants.wants_unsampled()) || capturing,
     })
 }
 
@@ -147,9 +165,9 @@ pub(crate) fn resume(site: &'static CallSite, call_id: u64, audience: Audience) 
         return;
     }
     let list = sink::current();
-    if list.wants_polls {
-        for sink in &list.sinks {
-            sink.resume(site, call_id);
+    if list.wants.wants_polls() {
+        for installed in &list.sinks {
+            installed.sink.resume(site, call_id);
         }
     }
 }
@@ -162,9 +180,9 @@ pub(crate) fn suspend(site: &'static CallSite, call_id: u64, audience: Audience)
         return;
     }
     let list = sink::current();
-    if list.wants_polls {
-        for sink in &list.sinks {
-            sink.suspend(site, call_id);
+    if list.wants.wants_polls() {
+        for installed in &list.sinks {
+            installed.sink.suspend(site, call_id);
         }
     }
 }

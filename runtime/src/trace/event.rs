@@ -75,6 +75,9 @@ pub enum EventKind {
 
 /// One entry into or exit from a traced function.
 ///
+/// (Not [`audit::Event`](crate::audit::Event), an audited operation that hooks may refuse;
+/// write them module-qualified, `trace::Event` and `audit::Event`, where both are in use.)
+///
 /// Events reach sinks by reference and captures by value. The entry carries the arguments named
 /// with `#[keel::instrument(args(..))]` as fields, the exit the return value recorded with `ret`
 /// (field `"return"`). Both events of one call share a [`call_id`](Event::call_id).
@@ -272,8 +275,8 @@ impl Event {
     /// (an O(1) snapshot), so a request id set in one thread is seen in the work it hands off.
     ///
     /// `None` when nobody asked for it: the snapshot is taken only while a capture is active on
-    /// the thread or an installed sink's [`Sink::wants_context`](super::Sink::wants_context) is
-    /// true (the default; [`Stats`](super::Stats) says no, to stay cheap).
+    /// the thread or an installed sink's [`Interest`](super::Interest) wants it (the default;
+    /// [`Stats`](super::Stats) says no, to stay cheap).
     ///
     /// ```
     /// use keel_runtime::context::ContextVar;

@@ -60,6 +60,7 @@ mod dispatch;
 mod event;
 mod filter;
 pub(crate) mod id;
+mod interest;
 #[cfg(feature = "otlp")]
 pub mod otlp;
 #[doc(hidden)]
@@ -80,6 +81,7 @@ pub use capture::capture;
 pub use event::{Event, EventKind, Outcome};
 pub use filter::{Filter, FilterError};
 pub use id::{SpanId, TraceId};
+pub use interest::Interest;
 pub use sampler::{sampler, set_sampler};
 pub use sink::{Sink, add_sink, clear_sinks};
 pub use span::Span;

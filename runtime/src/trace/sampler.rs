@@ -15,7 +15,7 @@ static THRESHOLD: AtomicU64 = AtomicU64::new(u64::MAX);
 /// decision comes in its `traceparent` and is kept), travels with the current call into every
 /// child, thread and task, and is sent on in [`TraceParent`](super::TraceParent)'s flags.
 /// Unsampled calls still reach sinks that count every call ([`Stats`](super::Stats)); sinks that
-/// export spans ([`Sink::wants_unsampled`](super::Sink::wants_unsampled) `false`) never see them,
+/// export spans ([`Interest::unsampled`](super::Interest::unsampled) `false`) never see them,
 /// and when only such sinks are installed an unsampled call emits no events at all.
 ///
 /// ```

@@ -1,7 +1,11 @@
-//! `Sink`: where events go, and the process-wide list of installed sinks.
+//! `Sink`: where events go, and the process-wide list of installed sinks with what each wants
+//! and the path exits take to them.
 
 use super::call_site::CallSite;
 use super::event::Event;
+use super::interest::Interest;
+use super::stats::Stats;
+use std::any::Any;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -29,21 +33,12 @@ pub trait Sink: Send + Sync + 'static {
     /// Called once per event.
     fn event(&self, event: &Event);
 
-    /// Whether this sink wants entry events. A sink that only looks at exits (such as
-    /// [`Stats`](super::Stats)) returns `false`, and calls then skip building entry events when
-    /// no other sink or capture wants them. Read once, when the sink is added.
-    fn wants_enters(&self) -> bool {
-        true
-    }
-
-    /// Whether this sink wants the entry events that carry no fields (calls recording no
-    /// arguments), when it wants entry events at all. A sink that reads entries only for their
-    /// fields (the OTLP sink, which sends them as the span's attributes) returns `false`, and
-    /// such calls then skip building their entry event when no other sink or capture wants it.
-    /// Read once, when the sink is added.
+    /// What this sink wants to receive ([`Interest`]): read once, by [`add_sink`], and kept
+    /// with the sink. The default is what the deprecated `wants_*` methods say (each of which
+    /// defaults to [`Interest::new`]'s answer), so a sink written for them keeps working.
     ///
     /// ```
-    /// use keel_runtime::trace::{Event, Sink};
+    /// use keel_runtime::trace::{Event, Interest, Sink};
     /// struct Arguments;
     /// impl Sink for Arguments {
     ///     fn event(&self, event: &Event) {
@@ -51,32 +46,67 @@ pub trait Sink: Send + Sync + 'static {
     ///             println!("{} {name}={value}", event.name());
     ///         }
     ///     }
-    ///     fn wants_enters_without_fields(&self) -> bool {
-    ///         false
+    ///     fn interest(&self) -> Interest {
+    ///         // Entries only for their fields; no context snapshot.
+    ///         Interest::new().enters_without_fields(false).context(false)
     ///     }
     /// }
     /// keel_runtime::trace::add_sink(Arguments);
     /// ```
+    #[allow(deprecated)]
+    fn interest(&self) -> Interest {
+        Interest::new()
+            .enters(self.wants_enters())
+            .enters_without_fields(self.wants_enters_without_fields())
+            .context(self.wants_context())
+            .polls(self.wants_polls())
+            .unsampled(self.wants_unsampled())
+    }
+
+    /// Whether this sink wants entry events ([`Interest::enters`]).
+    ///
+    /// Read only by the default [`interest`](Self::interest); a sink that overrides `interest`
+    /// (as keel's own do) ignores it.
+    #[deprecated(note = "override `Sink::interest` and return `Interest::new().enters(..)`")]
+    fn wants_enters(&self) -> bool {
+        Interest::new().wants_enters()
+    }
+
+    /// Whether this sink wants the entry events that carry no fields
+    /// ([`Interest::enters_without_fields`]).
+    ///
+    /// Read only by the default [`interest`](Self::interest); a sink that overrides `interest`
+    /// (as keel's own do) ignores it.
+    #[deprecated(
+        note = "override `Sink::interest` and return `Interest::new().enters_without_fields(..)`"
+    )]
     fn wants_enters_without_fields(&self) -> bool {
-        true
+        Interest::new().wants_enters_without_fields()
     }
 
-    /// Whether this sink reads [`Event::context`](super::Event::context). A sink that does not
-    /// (such as [`Stats`](super::Stats)) returns `false`, and events then skip the context
-    /// snapshot when no other sink or capture wants it. Read once, when the sink is added.
+    /// Whether this sink reads [`Event::context`](super::Event::context)
+    /// ([`Interest::context`]).
+    ///
+    /// Read only by the default [`interest`](Self::interest); a sink that overrides `interest`
+    /// (as keel's own do) ignores it.
+    #[deprecated(note = "override `Sink::interest` and return `Interest::new().context(..)`")]
     fn wants_context(&self) -> bool {
-        true
+        Interest::new().wants_context()
     }
 
-    /// Whether this sink wants [`resume`](Self::resume) and [`suspend`](Self::suspend), the
-    /// polls of calls that suspend (`async fn`s, [`Span::scope`](super::Span::scope)). Off by
-    /// default, so that polls cost nothing for sinks that only count and time calls. Read once,
-    /// when the sink is added.
+    /// Whether this sink wants [`resume`](Self::resume) and [`suspend`](Self::suspend)
+    /// ([`Interest::polls`]).
+    ///
+    /// Read only by the default [`interest`](Self::interest); a sink that overrides `interest`
+    /// (as keel's own do) ignores it.
+    #[deprecated(note = "override `Sink::interest` and return `Interest::new().polls(..)`")]
     fn wants_polls(&self) -> bool {
-        false
+        Interest::new().wants_polls()
     }
 
     /// A suspended call is about to run again on this thread: a new poll of its future begins.
+    /// Called only on sinks whose [`interest`](Self::interest) wants
+    /// [polls](Interest::polls).
     ///
     /// A call runs on one thread at a time, between its entry event and its first suspension,
     /// between each `resume` and the next `suspend`, and between the last `resume` and its exit
@@ -87,7 +117,7 @@ pub trait Sink: Send + Sync + 'static {
     /// thread the poll runs.
     ///
     /// ```
-    /// use keel_runtime::trace::{self, CallSite, Event, Sink};
+    /// use keel_runtime::trace::{self, CallSite, Event, Interest, Sink};
     /// use std::sync::Mutex;
     ///
     /// #[derive(Default)]
@@ -97,8 +127,8 @@ pub trait Sink: Send + Sync + 'static {
     ///         let kind = if event.is_enter() { "enter" } else { "exit" };
     ///         self.0.lock().unwrap().push(format!("{kind} {}", event.name()));
     ///     }
-    ///     fn wants_polls(&self) -> bool {
-    ///         true
+    ///     fn interest(&self) -> Interest {
+    ///         Interest::new().polls(true)
     ///     }
     ///     fn resume(&self, site: &'static CallSite, _call_id: u64) {
     ///         self.0.lock().unwrap().push(format!("resume {}", site.name()));
@@ -117,48 +147,13 @@ pub trait Sink: Send + Sync + 'static {
     #[allow(unused_variables)]
     fn suspend(&self, site: &'static CallSite, call_id: u64) {}
 
-    /// Whether this sink wants the events of unsampled calls (see
-    /// [`set_sampler`](super::set_sampler)). `true` by default, for sinks that count or print
-    /// every call; a sink that exports spans (the OTLP sink) returns `false` and then sees only
-    /// sampled calls, and an unsampled call emits nothing when only such sinks listen. Read
-    /// once, when the sink is added.
+    /// Whether this sink wants the events of unsampled calls ([`Interest::unsampled`]).
+    ///
+    /// Read only by the default [`interest`](Self::interest); a sink that overrides `interest`
+    /// (as keel's own do) ignores it.
+    #[deprecated(note = "override `Sink::interest` and return `Interest::new().unsampled(..)`")]
     fn wants_unsampled(&self) -> bool {
-        true
-    }
-
-    /// keel's own [`Stats`](super::Stats) sink says so here, so that calls can record straight
-    /// into it, without building an [`Event`], when it is the only kind of sink installed.
-    #[doc(hidden)]
-    fn as_stats(&self) -> Option<&super::Stats> {
-        None
-    }
-
-    /// The OTLP sink says so here, so that exits can be queued for export without building an
-    /// [`Event`] when every installed sink is one that calls can reach directly.
-    #[doc(hidden)]
-    #[cfg(feature = "otlp")]
-    fn as_otlp(&self) -> Option<&super::otlp::OtlpSink> {
-        None
-    }
-}
-
-/// A sink that exits reach without an [`Event`] being built.
-pub(crate) enum Direct {
-    Stats(super::Stats),
-    #[cfg(feature = "otlp")]
-    Otlp(super::otlp::OtlpSink),
-}
-
-impl Direct {
-    fn of(sink: &dyn Sink) -> Option<Self> {
-        if let Some(stats) = sink.as_stats() {
-            return Some(Self::Stats(stats.clone()));
-        }
-        #[cfg(feature = "otlp")]
-        if let Some(otlp) = sink.as_otlp() {
-            return Some(Self::Otlp(otlp.clone()));
-        }
-        None
+        Interest::new().wants_unsampled()
     }
 }
 
@@ -168,25 +163,79 @@ impl<F: Fn(&Event) + Send + Sync + 'static> Sink for F {
     }
 }
 
-/// The installed sinks, and whether any of them wants entry events or context snapshots.
-#[derive(Default)]
+/// One of keel's own sinks, which an exit reaches by a direct call, with no [`Event`] built.
+/// Known by the sink's type when it is added.
+#[derive(Clone)]
+pub(crate) enum KeelSink {
+    Stats(Stats),
+    #[cfg(feature = "otlp")]
+    Otlp(super::otlp::OtlpSink),
+}
+
+impl KeelSink {
+    /// `sink` as one of keel's own sinks, if it is one.
+    fn of<S: Sink>(sink: &S) -> Option<Self> {
+        let sink: &dyn Any = sink;
+        if let Some(stats) = sink.downcast_ref::<Stats>() {
+            return Some(Self::Stats(stats.clone()));
+        }
+        #[cfg(feature = "otlp")]
+        if let Some(otlp) = sink.downcast_ref::<super::otlp::OtlpSink>() {
+            return Some(Self::Otlp(otlp.clone()));
+        }
+        None
+    }
+
+    fn stats(&self) -> Option<Stats> {
+        match self {
+            Self::Stats(stats) => Some(stats.clone()),
+            #[cfg(feature = "otlp")]
+            Self::Otlp(_) => None,
+        }
+    }
+}
+
+/// An installed sink with what it declared when it was added.
+#[derive(Clone)]
+pub(crate) struct Installed {
+    pub(crate) sink: Arc<dyn Sink>,
+    pub(crate) interest: Interest,
+    /// The sink as one of keel's own, if it is one.
+    keel: Option<KeelSink>,
+}
+
+impl Installed {
+    fn new<S: Sink>(sink: S) -> Self {
+        Self {
+            interest: sink.interest(),
+            keel: KeelSink::of(&sink),
+            sink: Arc::new(sink),
+        }
+    }
+}
+
+/// How an exit reaches the installed sinks, decided when the list is published from what each
+/// sink is. Whatever the path, a call under a [`capture`](super::capture) builds its event.
+pub(crate) enum ExitPath {
+    /// Every sink is a [`Stats`]: the exit records its timing into each, nothing else is built
+    /// (the leanest path, which nothing else may slow down).
+    StatsOnly(Vec<Stats>),
+    /// Every sink is one of keel's own and some are not `Stats` (OTLP sinks): the exit reaches
+    /// each by a direct call, no event built.
+    KeelSinks(Vec<KeelSink>),
+    /// Some sink reads [`Event`]s, or none is installed: the exit builds its event and
+    /// [`emit`](super::dispatch::emit)s it.
+    Events,
+}
+
+/// The installed sinks, what they want together, and the path of exits.
 pub(crate) struct SinkList {
-    pub(crate) sinks: Vec<Arc<dyn Sink>>,
-    pub(crate) wants_enters: bool,
-    /// Some sink wants entry events that carry no fields.
-    pub(crate) wants_bare_enters: bool,
-    pub(crate) wants_context: bool,
-    pub(crate) wants_polls: bool,
-    /// Some sink wants the events of unsampled calls.
-    pub(crate) wants_unsampled: bool,
-    /// Every sink does.
+    pub(crate) sinks: Vec<Installed>,
+    /// What the sinks want together ([`Interest::union`]).
+    pub(crate) wants: Interest,
+    /// Every sink wants the events of unsampled calls.
     pub(crate) all_want_unsampled: bool,
-    /// Every sink, when all of them are [`Stats`](super::Stats) sinks; empty otherwise. Exits
-    /// then go straight to them ([`record`](super::Stats::record)) with no event built.
-    pub(crate) only_stats: Vec<super::Stats>,
-    /// Every sink, when all of them can be reached directly and not all are `Stats` (some are
-    /// OTLP sinks); empty otherwise. Exits then go straight to them with no event built.
-    pub(crate) direct: Vec<Direct>,
+    pub(crate) exits: ExitPath,
     /// This list is the `KEEL_TRACE` fallback ([`Stderr`](super::Stderr)), in force until the
     /// first [`add_sink`], which replaces it.
     fallback: bool,
@@ -194,21 +243,45 @@ pub(crate) struct SinkList {
 
 static EMPTY: SinkList = SinkList {
     sinks: Vec::new(),
-    wants_enters: false,
-    wants_bare_enters: false,
-    wants_context: false,
-    wants_polls: false,
-    wants_unsampled: false,
+    wants: Interest::none(),
     all_want_unsampled: true,
-    only_stats: Vec::new(),
-    direct: Vec::new(),
+    exits: ExitPath::Events,
     fallback: false,
 };
 
 impl SinkList {
+    fn new(sinks: Vec<Installed>, fallback: bool) -> Self {
+        let wants = sinks
+            .iter()
+            .fold(Interest::none(), |wants, sink| wants.union(sink.interest));
+        let all_want_unsampled = sinks.iter().all(|sink| sink.interest.wants_unsampled());
+        let keel: Option<Vec<KeelSink>> = sinks.iter().map(|sink| sink.keel.clone()).collect();
+        let exits = match keel {
+            None => ExitPath::Events,
+            Some(keel) if keel.is_empty() => ExitPath::Events,
+            Some(keel) => {
+                let stats: Vec<Stats> = keel.iter().filter_map(KeelSink::stats).collect();
+                if stats.len() == keel.len() {
+                    ExitPath::StatsOnly(stats)
+                } else {
+                    ExitPath::KeelSinks(keel)
+                }
+            }
+        };
+        Self {
+            sinks,
+            wants,
+            all_want_unsampled,
+            exits,
+            fallback,
+        }
+    }
+
     /// The sinks that want the events of unsampled calls.
-    pub(crate) fn unsampled_sinks(&self) -> impl Iterator<Item = &Arc<dyn Sink>> {
-        self.sinks.iter().filter(|sink| sink.wants_unsampled())
+    pub(crate) fn unsampled_sinks(&self) -> impl Iterator<Item = &Installed> {
+        self.sinks
+            .iter()
+            .filter(|sink| sink.interest.wants_unsampled())
     }
 }
 
@@ -237,44 +310,8 @@ pub(crate) fn is_empty() -> bool {
     current().sinks.is_empty()
 }
 
-fn publish(sinks: Vec<Arc<dyn Sink>>, fallback: bool) {
-    let wants_enters = sinks.iter().any(|sink| sink.wants_enters());
-    let wants_bare_enters = sinks
-        .iter()
-        .any(|sink| sink.wants_enters() && sink.wants_enters_without_fields());
-    let wants_context = sinks.iter().any(|sink| sink.wants_context());
-    let wants_polls = sinks.iter().any(|sink| sink.wants_polls());
-    let wants_unsampled = sinks.iter().any(|sink| sink.wants_unsampled());
-    let all_want_unsampled = sinks.iter().all(|sink| sink.wants_unsampled());
-    let direct: Vec<Direct> = sinks
-        .iter()
-        .filter_map(|sink| Direct::of(&**sink))
-        .collect();
-    let all_direct = direct.len() == sinks.len();
-    let stats: Vec<super::Stats> = sinks
-        .iter()
-        .filter_map(|sink| sink.as_stats().cloned())
-        .collect();
-    let all_stats = stats.len() == sinks.len();
-    let only_stats = if all_stats { stats } else { Vec::new() };
-    let direct = if all_direct && !all_stats {
-        direct
-    } else {
-        Vec::new()
-    };
-    let list = SinkList {
-        sinks,
-        wants_enters,
-        wants_bare_enters,
-        wants_context,
-        wants_polls,
-        wants_unsampled,
-        all_want_unsampled,
-        only_stats,
-        direct,
-        fallback,
-    };
-    let leaked: &'static mut SinkList = Box::leak(Box::new(list));
+fn publish(sinks: Vec<Installed>, fallback: bool) {
+    let leaked: &'static mut SinkList = Box::leak(Box::new(SinkList::new(sinks, fallback)));
     PUBLISHED.store(leaked, Ordering::Release);
 }
 
@@ -284,11 +321,12 @@ fn publish(sinks: Vec<Arc<dyn Sink>>, fallback: bool) {
 pub(crate) fn set_fallback(sink: impl Sink) {
     let _writers = WRITERS.lock().unwrap_or_else(PoisonError::into_inner);
     if is_empty() {
-        publish(vec![Arc::new(sink)], true);
+        publish(vec![Installed::new(sink)], true);
     }
 }
 
-/// Adds a sink; it sees events from now on, after the sinks added before it.
+/// Adds a sink; it sees events from now on, after the sinks added before it. Its
+/// [`interest`](Sink::interest) is read now, once.
 ///
 /// The first sink added replaces the [`Stderr`](super::Stderr) output that `KEEL_TRACE` turns on
 /// by itself, whenever it is added: with `KEEL_TRACE` set, a program that installs
@@ -300,15 +338,16 @@ pub(crate) fn set_fallback(sink: impl Sink) {
 pub fn add_sink(sink: impl Sink) {
     let _writers = WRITERS.lock().unwrap_or_else(PoisonError::into_inner);
     let list = current();
-    let mut sinks = if list.fallback {
+    let mut sinks: Vec<Installed> = if list.fallback {
         Vec::new()
     } else {
         list.sinks.clone()
     };
-    if let Some(stats) = sink.as_stats() {
+    let installed = Installed::new(sink);
+    if let Some(KeelSink::Stats(stats)) = &installed.keel {
         stats.mark_added();
     }
-    sinks.push(Arc::new(sink));
+    sinks.push(installed);
     publish(sinks, false);
 }
 

@@ -62,9 +62,9 @@ pub(super) struct Active {
     /// nothing, keeping only its place as the current call so its children inherit the decision.
     recorded: bool,
     /// Raw clock reading at entry.
-    start: u64,
+    pub(super) start: u64,
     /// The call that was current when this one started: its parent.
-    parent: Option<CurrentCall>,
+    pub(super) parent: Option<CurrentCall>,
     /// What to make current again when this call stops being current: the parent for a
     /// synchronous call; for a call that is resumed poll after poll
     /// ([`Span::scope`]), whatever the polling thread had before the latest poll.
@@ -357,45 +357,10 @@ fn new_trace(call_id: u64) -> TraceKey {
 
 #[inline(never)]
 fn exit(active: &Active, outcome: Outcome, value: Option<String>) {
-    if !active.recorded {
-        call::set(active.outer);
-        return;
+    if active.recorded {
+        dispatch::exit(active, clock::now(), outcome, value);
     }
-    let end = clock::now();
-    let nanos = || clock::elapsed_nanos(active.start, end);
-    let state = STATE.load(Ordering::Relaxed);
-    // Only `Stats` sinks: the leanest path, which nothing else may slow down.
-    if dispatch::record_exit_timing(active.site, nanos, &outcome, active.audience, state) {
-        call::set(active.outer);
-        return;
-    }
-    let direct = dispatch::Exit {
-        site: active.site,
-        call_id: active.call_id,
-        trace: active.trace,
-        parent: active.parent,
-        end,
-        elapsed_nanos: nanos(),
-        outcome: &outcome,
-        value: value.as_deref(),
-    };
-    if !dispatch::record_exit_direct(&direct, active.audience, state) {
-        let elapsed = clock::elapsed(active.start, end);
-        let fields = value.map(|v| vec![("return", v)]).unwrap_or_default();
-        dispatch::emit(
-            Event::new(
-                EventKind::Exit { elapsed, outcome },
-                active.site,
-                active.call_id,
-                active.trace,
-                active.parent,
-                fields,
-            )
-            .with_end_raw(end),
-            active.audience,
-        );
-    }
-    // The exit event was the last thing this call did as the current one.
+    // The exit was the last thing this call did as the current one.
     call::set(active.outer);
 }
 

@@ -7,6 +7,7 @@
 
 use super::call_site::CallSite;
 use super::event::{Event, EventKind, Outcome};
+use super::interest::Interest;
 use super::sink::Sink;
 use core::fmt;
 use core::time::Duration;
@@ -183,16 +184,10 @@ impl Sink for Stats {
         }
     }
 
-    fn wants_enters(&self) -> bool {
-        false
-    }
-
-    fn wants_context(&self) -> bool {
-        false
-    }
-
-    fn as_stats(&self) -> Option<&Stats> {
-        Some(self)
+    /// Exits only, no context snapshot. (Exits reach a `Stats` without an event when every
+    /// installed sink is one of keel's own: the dispatcher knows it by its type.)
+    fn interest(&self) -> Interest {
+        Interest::new().enters(false).context(false)
     }
 }
 

@@ -2,6 +2,7 @@
 
 use super::call_site::CallSite;
 use super::event::{Event, EventKind};
+use super::interest::Interest;
 use super::sink::Sink;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -95,8 +96,8 @@ impl Sink for TracingBridge {
         }
     }
 
-    fn wants_polls(&self) -> bool {
-        true
+    fn interest(&self) -> Interest {
+        Interest::new().polls(true)
     }
 
     fn resume(&self, _site: &'static CallSite, call_id: u64) {

@@ -1,7 +1,8 @@
 //! The export thread: collects the spans every traced thread queued, batches them, encodes them
 //! with `opentelemetry-proto`'s types and POSTs them to the OTLP/HTTP endpoint.
 
-use super::{OutcomeKind, Record, Shared};
+use super::pipeline::Pipeline;
+use super::record::{PackedOutcome, Record};
 use crate::trace::CallSite;
 use crate::trace::clock;
 use crate::trace::id::SpanId;
@@ -51,7 +52,7 @@ impl TimeAnchor {
 }
 
 pub(super) struct Exporter {
-    shared: Arc<Shared>,
+    pipeline: Arc<Pipeline>,
     resource: Resource,
     anchor: TimeAnchor,
     max_batch: usize,
@@ -68,38 +69,32 @@ pub(super) struct Exporter {
 }
 
 impl Exporter {
-    pub(super) fn new(
-        shared: Arc<Shared>,
-        service_name: String,
-        anchor: TimeAnchor,
-        max_batch: usize,
-        interval: Duration,
-        pending_limit: usize,
-    ) -> Self {
+    pub(super) fn new(pipeline: Arc<Pipeline>, anchor: TimeAnchor) -> Self {
+        let config = &pipeline.config;
         let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(shared.export_timeout))
+            .timeout_global(Some(config.export_timeout))
             .http_status_as_error(false)
             .build()
             .into();
         let resource = Resource {
             attributes: vec![
-                string_attribute("service.name", service_name),
+                string_attribute("service.name", config.service_name.clone()),
                 string_attribute("telemetry.sdk.name", "keel".to_string()),
                 string_attribute("telemetry.sdk.language", "rust".to_string()),
             ],
             ..Resource::default()
         };
         Self {
-            shared,
             resource,
             anchor,
-            max_batch,
-            interval,
+            max_batch: config.max_batch,
+            interval: config.batch_interval,
             pending: HashMap::new(),
-            pending_limit,
+            pending_limit: config.queue_capacity,
             waiting: Vec::new(),
             scratch: Vec::new(),
             agent,
+            pipeline,
         }
     }
 
@@ -113,13 +108,13 @@ impl Exporter {
         loop {
             // The flag, not the park token alone, says whether someone asked: code this thread
             // runs (the HTTP client) may park too and so consume a token meant for this loop.
-            if !self.shared.wake.swap(false, Ordering::Acquire) {
+            if !self.pipeline.wake.swap(false, Ordering::Acquire) {
                 std::thread::park_timeout(deadline.saturating_duration_since(Instant::now()));
-                self.shared.wake.store(false, Ordering::Relaxed);
+                self.pipeline.wake.store(false, Ordering::Relaxed);
             }
             // Acquire: pairs with the flush's Release, so every record queued before the flush
             // was asked for is in the queues read below.
-            let ticket = self.shared.flush_requested.load(Ordering::Acquire);
+            let ticket = self.pipeline.flush_requested.load(Ordering::Acquire);
             self.collect(&mut batch);
             if ticket > flushed {
                 // A second pass settles the exits that waited for an entry in another queue.
@@ -127,12 +122,12 @@ impl Exporter {
                 self.send(&mut batch);
                 flushed = ticket;
                 let mut done = self
-                    .shared
+                    .pipeline
                     .flushed
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
                 *done = (*done).max(ticket);
-                self.shared.flushed_changed.notify_all();
+                self.pipeline.flushed_changed.notify_all();
             }
             if Instant::now() >= deadline {
                 self.send(&mut batch);
@@ -151,8 +146,8 @@ impl Exporter {
         // Reused from pass to pass (its memory stays mapped and warm).
         let mut records = std::mem::take(&mut self.scratch);
         {
-            let shared = &self.shared;
-            let mut rings = shared
+            let pipeline = &self.pipeline;
+            let mut rings = pipeline
                 .rings
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -162,10 +157,11 @@ impl Exporter {
                 let available = ring.records.slots();
                 records.extend((0..available).filter_map(|_| ring.records.pop().ok()));
                 if abandoned {
-                    shared
+                    pipeline
+                        .counters
                         .queued
                         .fetch_add(ring.counts.spans.load(Ordering::Relaxed), Ordering::Relaxed);
-                    shared.dropped.fetch_add(
+                    pipeline.counters.dropped.fetch_add(
                         ring.counts.dropped.load(Ordering::Relaxed),
                         Ordering::Relaxed,
                     );
@@ -173,7 +169,7 @@ impl Exporter {
                 !abandoned
             });
             records.extend(
-                shared
+                pipeline
                     .orphans
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -234,19 +230,19 @@ impl Exporter {
             attributes.push(string_attribute(key, value));
         }
         let status = match outcome {
-            OutcomeKind::Ok => Status {
+            PackedOutcome::Ok => Status {
                 code: status::StatusCode::Ok as i32,
                 message: String::new(),
             },
-            OutcomeKind::Err => Status {
+            PackedOutcome::Err => Status {
                 code: status::StatusCode::Error as i32,
                 message: extra.error.unwrap_or_default(),
             },
-            OutcomeKind::Panicked => Status {
+            PackedOutcome::Panicked => Status {
                 code: status::StatusCode::Error as i32,
                 message: "panicked".to_string(),
             },
-            OutcomeKind::Cancelled => {
+            PackedOutcome::Cancelled => {
                 attributes.push(string_attribute("keel.outcome", "cancelled".to_string()));
                 Status::default()
             }
@@ -299,35 +295,36 @@ impl Exporter {
             }],
         };
         let body = request.encode_to_vec();
-        let shared = &self.shared;
-        shared
+        let pipeline = &self.pipeline;
+        let counters = &pipeline.counters;
+        counters
             .in_flight_since
-            .store(shared.elapsed_nanos(), Ordering::Relaxed);
-        shared.requests.fetch_add(1, Ordering::Relaxed);
+            .store(counters.elapsed_nanos(), Ordering::Relaxed);
+        counters.requests.fetch_add(1, Ordering::Relaxed);
         let result = self
             .agent
-            .post(&shared.endpoint)
+            .post(&pipeline.config.endpoint)
             .header("Content-Type", "application/x-protobuf")
             .send(&body[..]);
-        shared.in_flight_since.store(0, Ordering::Relaxed);
+        counters.in_flight_since.store(0, Ordering::Relaxed);
         let error = match result {
             Ok(response) if response.status().is_success() => None,
             Ok(response) => Some(format!(
                 "HTTP {} from {}",
                 response.status().as_u16(),
-                shared.endpoint
+                pipeline.config.endpoint
             )),
-            Err(error) => Some(format!("{}: {error}", shared.endpoint)),
+            Err(error) => Some(format!("{}: {error}", pipeline.config.endpoint)),
         };
         match error {
             None => {
-                shared.exported.fetch_add(count, Ordering::Relaxed);
-                shared.failing.store(false, Ordering::Relaxed);
+                counters.exported.fetch_add(count, Ordering::Relaxed);
+                counters.failing.store(false, Ordering::Relaxed);
             }
             Some(error) => {
-                shared.failed.fetch_add(count, Ordering::Relaxed);
-                shared.failing.store(true, Ordering::Relaxed);
-                *shared
+                counters.failed.fetch_add(count, Ordering::Relaxed);
+                counters.failing.store(true, Ordering::Relaxed);
+                *counters
                     .last_error
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error);

@@ -1,0 +1,166 @@
+//! The 64-byte record a span travels as, from the traced thread's queue to the export thread,
+//! and how it is built from an exit or an entry's fields.
+
+use crate::trace::CallSite;
+use crate::trace::dispatch::FinishedCall;
+use crate::trace::event::{Event, Outcome};
+use crate::trace::id::TraceKey;
+use crate::trace::traceparent::REMOTE;
+
+/// One queued item, what the traced thread hands to the export thread: a finished call, or the
+/// entry fields of a call (only entries that have some), joined to its exit by call id.
+///
+/// One cache line: the traced thread writes it into its queue's slot field by field, and the
+/// export thread reads it from there, so each span moves one line between the two cores.
+/// What is rare (an error message, recorded fields) is boxed.
+#[repr(align(64))]
+pub(super) struct Record {
+    /// The function (`None`: an entry record).
+    pub(super) site: Option<&'static CallSite>,
+    pub(super) call_id: u64,
+    /// The trace key's words (see [`TraceKey::to_parts`]).
+    trace: [u64; 2],
+    /// The parent's call id, 0 for none.
+    pub(super) parent: u64,
+    /// Raw clock reading at the exit.
+    pub(super) end: u64,
+    /// The elapsed nanoseconds (low [`ELAPSED_BITS`] bits, saturated) and, above them, the
+    /// trace flags, the outcome and the [`REMOTE_PARENT`] and [`MIGRATED`] bits.
+    packed: u64,
+    /// The error message and the recorded fields, when there are any.
+    pub(super) extra: Option<Box<Extra>>,
+}
+
+const _: () = assert!(core::mem::size_of::<Record>() == 64);
+
+/// What few records carry.
+#[derive(Default)]
+pub(super) struct Extra {
+    /// The `Err` outcome's text.
+    pub(super) error: Option<String>,
+    pub(super) fields: Vec<(&'static str, String)>,
+}
+
+/// Bits of [`Record::packed`] holding the elapsed time: 2^52 ns is 52 days, the longest
+/// duration a span can report.
+const ELAPSED_BITS: u32 = 52;
+pub(super) const ELAPSED_MASK: u64 = (1 << ELAPSED_BITS) - 1;
+/// The trace flags byte sits at this bit of [`Record::packed`].
+const FLAGS_SHIFT: u32 = ELAPSED_BITS;
+/// The outcome's two bits (see [`PackedOutcome`]).
+const OUTCOME_SHIFT: u32 = FLAGS_SHIFT + 8;
+/// The parent is in another process.
+const REMOTE_PARENT: u64 = 1 << (OUTCOME_SHIFT + 2);
+/// Entered on another thread (an async call that moved): its entry record, if any, is in that
+/// thread's queue, which the export thread may read after this one.
+const MIGRATED: u64 = 1 << (OUTCOME_SHIFT + 3);
+
+/// A call's [`Outcome`] in the record's two bits, without the `Err` text (which travels in
+/// [`Extra`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum PackedOutcome {
+    Ok = 0,
+    Err = 1,
+    Panicked = 2,
+    Cancelled = 3,
+}
+
+impl Record {
+    pub(super) fn is_span(&self) -> bool {
+        self.site.is_some()
+    }
+
+    pub(super) fn trace(&self) -> TraceKey {
+        TraceKey::from_parts(self.trace, (self.packed >> FLAGS_SHIFT) as u8)
+    }
+
+    pub(super) fn elapsed_nanos(&self) -> u64 {
+        self.packed & ELAPSED_MASK
+    }
+
+    pub(super) fn outcome(&self) -> PackedOutcome {
+        match (self.packed >> OUTCOME_SHIFT) & 3 {
+            0 => PackedOutcome::Ok,
+            1 => PackedOutcome::Err,
+            2 => PackedOutcome::Panicked,
+            _ => PackedOutcome::Cancelled,
+        }
+    }
+
+    pub(super) fn remote_parent(&self) -> bool {
+        self.packed & REMOTE_PARENT != 0
+    }
+
+    pub(super) fn migrated(&self) -> bool {
+        self.packed & MIGRATED != 0
+    }
+}
+
+/// What a record is built from. The record is built where it is stored (in the queue's slot),
+/// so the traced thread never copies it, and not at all when the queue is full.
+pub(super) enum RecordSource<'a> {
+    Enter(&'a Event),
+    Exit(&'a FinishedCall<'a>),
+}
+
+impl RecordSource<'_> {
+    pub(super) fn is_span(&self) -> bool {
+        matches!(self, RecordSource::Exit(_))
+    }
+
+    #[inline(always)]
+    pub(super) fn record(&self) -> Record {
+        match self {
+            RecordSource::Enter(event) => Record {
+                site: None,
+                call_id: event.call_id(),
+                trace: [0; 2],
+                parent: 0,
+                end: 0,
+                packed: 0,
+                extra: Some(Box::new(Extra {
+                    error: None,
+                    fields: event.fields().to_vec(),
+                })),
+            },
+            RecordSource::Exit(exit) => {
+                let (trace, flags) = exit.trace.to_parts();
+                let (outcome, error) = match exit.outcome {
+                    Outcome::Ok => (PackedOutcome::Ok, None),
+                    Outcome::Err(message) => (PackedOutcome::Err, Some(message.clone())),
+                    Outcome::Panicked => (PackedOutcome::Panicked, None),
+                    Outcome::Cancelled => (PackedOutcome::Cancelled, None),
+                };
+                let fields = exit
+                    .value
+                    .map(|value| vec![("return", value.to_string())])
+                    .unwrap_or_default();
+                let mut packed = exit.elapsed_nanos.min(ELAPSED_MASK)
+                    | u64::from(flags) << FLAGS_SHIFT
+                    | (outcome as u64) << OUTCOME_SHIFT;
+                let parent = match exit.parent {
+                    Some(parent) => {
+                        if core::ptr::eq(parent.site, &REMOTE) {
+                            packed |= REMOTE_PARENT;
+                        }
+                        parent.call_id
+                    }
+                    None => 0,
+                };
+                if !crate::trace::span::entered_on_this_thread(exit.call_id) {
+                    packed |= MIGRATED;
+                }
+                Record {
+                    site: Some(exit.site),
+                    call_id: exit.call_id,
+                    trace,
+                    parent,
+                    end: exit.end,
+                    packed,
+                    extra: (error.is_some() || !fields.is_empty())
+                        .then(|| Box::new(Extra { error, fields })),
+                }
+            }
+        }
+    }
+}
