@@ -17,7 +17,7 @@ mod work {
 
 const NEVER_ENABLED: &str = "no calls recorded: tracing was never enabled";
 const NEVER_ADDED: &str = "no calls recorded: this Stats was never added as a sink";
-const NO_CALLS: &str = "no calls recorded: no traced call has finished since tracing was enabled";
+const NO_CALLS: &str = "no calls recorded: no traced call has finished since this Stats was added";
 
 #[test]
 #[ignore = "run in a child process by a_report_says_tracing_was_never_enabled"]

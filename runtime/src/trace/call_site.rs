@@ -30,8 +30,9 @@ pub struct CallSite {
     typed_name: OnceLock<&'static str>,
     /// Dense index for per-site tables (assigned on first use, 0 = not yet).
     id: AtomicU32,
-    /// Cached filter verdict: the generation it was computed for (even) | verdict bit.
-    interest: AtomicU32,
+    /// Cached filter verdict: the generation it was computed for (even) | verdict bit. (Not a
+    /// sink's [`Interest`](super::Interest): what the filter says of this site.)
+    filter_verdict: AtomicU32,
 }
 
 static NEXT_ID: AtomicU32 = AtomicU32::new(1);
@@ -52,7 +53,7 @@ impl CallSite {
             line,
             typed_name: OnceLock::new(),
             id: AtomicU32::new(0),
-            interest: AtomicU32::new(0),
+            filter_verdict: AtomicU32::new(0),
         }
     }
 
@@ -109,15 +110,15 @@ impl CallSite {
 
     /// Whether the filter lets this site through, given the global `state` word.
     #[inline]
-    pub(crate) fn is_interesting(&self, state: u64) -> bool {
+    pub(crate) fn passes_filter(&self, state: u64) -> bool {
         // Generations are even and below 2^32.
         let generation = (state & GENERATION) as u32;
-        let cached = self.interest.load(Ordering::Relaxed);
+        let cached = self.filter_verdict.load(Ordering::Relaxed);
         if cached & !1 == generation {
             return cached & 1 == 1;
         }
         let verdict = state::filter_allows(self.name());
-        self.interest
+        self.filter_verdict
             .store(generation | u32::from(verdict), Ordering::Relaxed);
         verdict
     }

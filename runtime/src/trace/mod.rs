@@ -17,12 +17,12 @@
 //!   Python original, [`Stats`] keeps per-function counters and latency percentiles (a tiny APM),
 //!   and with the `tracing` feature [`TracingBridge`] turns calls
 //!   into `tracing` spans;
-//! * [`capture`] collects every call made on the current thread while it runs, for tests,
+//! * [`capture()`] collects every call made on the current thread while it runs, for tests,
 //!   whatever the switch and the filter (which decide only what the sinks see).
 //!
 //! Tracing starts disabled. If the `KEEL_TRACE` environment variable is set to a non-empty value
 //! when tracing is first consulted (the first instrumented call, or the first call to
-//! [`enable`], [`disable`], [`is_enabled`], [`set_filter`] or [`filter`]), tracing starts enabled
+//! [`enable`], [`disable`], [`is_enabled`], [`set_filter`] or [`filter()`]), tracing starts enabled
 //! with that filter and prints to stderr until a sink is added (the first [`add_sink`] replaces
 //! the stderr output, whenever it comes; a query such as [`is_enabled`] installs nothing). As with
 //! `RUST_LOG`, an invalid directive is skipped with a warning on stderr and the valid ones apply

@@ -215,7 +215,7 @@ impl Installed {
 }
 
 /// How an exit reaches the installed sinks, decided when the list is published from what each
-/// sink is. Whatever the path, a call under a [`capture`](super::capture) builds its event.
+/// sink is. Whatever the path, a call under a [`capture`](fn@super::capture) builds its event.
 pub(crate) enum ExitPath {
     /// Every sink is a [`Stats`]: the exit records its timing into each, nothing else is built
     /// (the leanest path, which nothing else may slow down).
@@ -330,7 +330,7 @@ pub(crate) fn set_fallback(sink: impl Sink) {
 ///
 /// The first sink added replaces the [`Stderr`](super::Stderr) output that `KEEL_TRACE` turns on
 /// by itself, whenever it is added: with `KEEL_TRACE` set, a program that installs
-/// [`Stats`](super::Stats) gets statistics, not statistics and stderr lines.
+/// [`Stats`] gets statistics, not statistics and stderr lines.
 ///
 /// ```
 /// keel_runtime::trace::add_sink(keel_runtime::trace::Stats::new());

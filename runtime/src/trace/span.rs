@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// `#[keel::instrument]` generates, and what `#[keel::transaction]` uses). A span dropped without
 /// `finish` reports [`Outcome::Panicked`] while its thread is panicking and
 /// [`Outcome::Cancelled`] otherwise (an abandoned future). When nothing listens (tracing is off
-/// or the filter excludes the site, and no [`capture`](super::capture) runs on this thread), the
+/// or the filter excludes the site, and no [`capture`](fn@super::capture) runs on this thread), the
 /// span is inactive and costs nothing more.
 ///
 /// Durations come from the CPU's time-stamp counter (through `quanta`), a few nanoseconds per
@@ -305,7 +305,7 @@ fn enter_traced(
     };
     let allowed = || {
         resolve();
-        site.is_interesting(state)
+        site.passes_filter(state)
     };
     let Some(listeners) = dispatch::listeners(state, allowed) else {
         return Span::inactive();

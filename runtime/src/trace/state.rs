@@ -10,7 +10,7 @@
 //! instrumented call takes the slow path and initialises. Every filter change bumps the
 //! generation, which invalidates the verdicts cached in call sites.
 //!
-//! [`capture`]: super::capture
+//! [`capture`]: fn@super::capture
 
 use super::filter::Filter;
 use super::sink;
@@ -101,7 +101,7 @@ pub fn enable() {
 }
 
 /// Turns tracing off: an instrumented call then costs one relaxed atomic load and a branch
-/// (while no [`capture`](super::capture) runs). Calls already in progress still report their
+/// (while no [`capture`](fn@super::capture) runs). Calls already in progress still report their
 /// exit.
 ///
 /// ```
@@ -117,7 +117,7 @@ pub fn disable() {
 
 /// True while tracing is on (from [`enable`], or from `KEEL_TRACE`). A query: it installs no
 /// sink and changes nothing (it reads `KEEL_TRACE` if nothing in `keel::trace` has yet, which
-/// any first use does). A running [`capture`](super::capture) does not count.
+/// any first use does). A running [`capture`](fn@super::capture) does not count.
 ///
 /// ```
 /// keel_runtime::trace::enable();

@@ -446,7 +446,7 @@ impl fmt::Display for EmptyBecause {
                  (keel::trace::add_sink(stats.clone()))"
             }
             Self::NoCalls => {
-                "no calls recorded: no traced call has finished since tracing was enabled \
+                "no calls recorded: no traced call has finished since this Stats was added \
                  (is the function instrumented, tracing still on, and the filter letting it through?)"
             }
         })

@@ -13,7 +13,7 @@ pub(super) struct RingEnd {
     pub(super) counts: Arc<RingCounts>,
 }
 
-/// Counts kept by the traced thread that owns a queue, read by [`OtlpSink::stats`].
+/// Counts kept by the traced thread that owns a queue, read by [`OtlpSink::stats`](super::OtlpSink::stats).
 #[derive(Default)]
 pub(super) struct RingCounts {
     /// Spans accepted into the queue; written by its owner only (a plain store, no
