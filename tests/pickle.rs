@@ -778,3 +778,152 @@ fn round_trips_without_copies() {
     let range = frames.inband.as_ptr_range();
     assert!(range.contains(&s.as_ptr()));
 }
+
+// ------------------------------------------------------------------------------------------
+// Over shared memory (keel::pickle::shm and examples/python/keel_pickle_shm.py)
+
+mod over_shm {
+    use super::*;
+    use keel::pickle::shm::{Region, export, import};
+    use keel::shm::Segment;
+    use std::io::{BufRead, BufReader, Write};
+
+    fn helper_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/python")
+    }
+
+    fn py(code: &str) -> Command {
+        let mut cmd = Command::new("python3");
+        cmd.args(["-c", code]).env("PYTHONPATH", helper_dir());
+        cmd
+    }
+
+    const N: usize = 1 << 17; // 1 MiB of f64
+
+    #[test]
+    fn python_maps_keel_arrays_without_a_copy() {
+        let mut seg = Segment::create(N * 8).unwrap();
+        // SAFETY: nobody else knows the fresh segment's name yet.
+        for (i, c) in unsafe { seg.as_mut_slice() }
+            .chunks_exact_mut(8)
+            .enumerate()
+        {
+            c.copy_from_slice(&(i as f64).to_ne_bytes());
+        }
+        // SAFETY: nothing writes the segment from here on.
+        let region = unsafe { Region::from_segment(seg) };
+        let region_name = region.name().to_string();
+        let array = NdArray::<f64>::from_buffer(region.view().clone()).unwrap();
+        let heap = Buffer::from(vec![5u8; 1000]);
+        let frames = to_frames(&(("label", array), heap)).unwrap();
+        let sent = export(&frames, &[region]).unwrap();
+        assert_eq!(sent.copied_len(), 1000); // only the heap buffer
+        // The Rust side reads it back through shared memory too, sharing the mapping.
+        // SAFETY: nothing writes these segments.
+        let got = unsafe { import(sent.name()) }.unwrap();
+        let ((label, back), small): ((String, NdArray<'static, f64>), Buffer) =
+            got.frames.load().unwrap();
+        assert_eq!(
+            (label.as_str(), back.as_slice()[N - 1]),
+            ("label", (N - 1) as f64)
+        );
+        assert_eq!(small, [5u8; 1000].as_slice());
+        let (_, mapping) = got
+            .segments
+            .iter()
+            .find(|(n, _)| *n == region_name)
+            .unwrap();
+        assert!(
+            mapping
+                .as_ptr_range()
+                .contains(&back.as_slice().as_ptr().cast())
+        );
+        drop((back, small, got));
+
+        if !python() || !numpy() {
+            return;
+        }
+        let code = format!(
+            "import numpy as np, keel_pickle_shm as k\n\
+             ((label, arr), small), handles = k.load({name:?})\n\
+             region = np.frombuffer(handles[{region:?}].buf, np.uint8)\n\
+             manifest = np.frombuffer(handles[{name:?}].buf, np.uint8)\n\
+             print(label, arr.dtype, arr.shape, arr[-1], arr.flags.writeable)\n\
+             print('shares', np.shares_memory(arr, region), np.shares_memory(np.frombuffer(small, np.uint8), manifest))\n\
+             print(bytes(small[:3]))\n",
+            name = sent.name(),
+            region = region_name,
+        );
+        let out = py(&code).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            stdout,
+            format!(
+                "label float64 ({N},) {:.1} False\nshares True True\nb'\\x05\\x05\\x05'\n",
+                (N - 1) as f64
+            )
+        );
+    }
+
+    #[test]
+    fn keel_maps_python_arrays_without_a_copy() {
+        if !python() || !numpy() {
+            return;
+        }
+        let code = format!(
+            "import sys, numpy as np, keel_pickle_shm as k\n\
+             from multiprocessing import shared_memory\n\
+             region = shared_memory.SharedMemory(create=True, size={bytes})\n\
+             arr = np.ndarray(({N},), dtype='f8', buffer=region.buf)\n\
+             arr[:] = np.arange({N}) * 0.5\n\
+             manifest, copied = k.dump({{'data': arr, 'meta': 'from python', 'small': np.arange(3)}}, [region])\n\
+             print(manifest.name, region.name, copied, flush=True)\n\
+             sys.stdin.readline()\n\
+             del arr\n\
+             for s in (manifest, region):\n    s.close(); s.unlink()\n",
+            bytes = N * 8,
+        );
+        let mut child = py(&code)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let mut words = line.split_whitespace();
+        let (manifest, region, copied) = (
+            words.next().unwrap().to_string(),
+            words.next().unwrap().to_string(),
+            words.next().unwrap().to_string(),
+        );
+        assert_eq!(copied, "24", "{line}"); // only np.arange(3): 3 int64s
+        #[derive(Deserialize)]
+        struct Message {
+            data: NdArray<'static, f64>,
+            meta: String,
+            small: Vec<i64>,
+        }
+        {
+            // SAFETY: the Python producer writes nothing after publishing.
+            let got = unsafe { import(&manifest) }.unwrap();
+            let m: Message = got.frames.load().unwrap();
+            assert_eq!(
+                (m.meta.as_str(), m.small.as_slice()),
+                ("from python", &[0, 1, 2][..])
+            );
+            assert_eq!(m.data.as_slice()[N - 1], (N - 1) as f64 * 0.5);
+            // The array is Python's shared memory, mapped here: no copy.
+            let (_, mapping) = got.segments.iter().find(|(n, _)| *n == region).unwrap();
+            assert_eq!(m.data.as_slice().as_ptr().cast(), mapping.as_ptr());
+        }
+        child.stdin.take().unwrap().write_all(b"done\n").unwrap();
+        assert!(child.wait().unwrap().success());
+    }
+}
