@@ -257,8 +257,10 @@ impl<'v, 'c: 'v, 'de> de::Deserializer<'de> for De<'v, 'c, 'de> {
         name: &'static str,
         visitor: V,
     ) -> Result<V::Value> {
-        if name == NDARRAY_TOKEN {
-            if let Value::Array(a) = self.value()? {
+        if name == NDARRAY_TOKEN
+            && let Value::Array(a) = self.value()?
+        {
+            {
                 let order = if a.fortran { "F" } else { "C" };
                 let shape = a.shape.iter().map(|&d| Value::Int(d as i64)).collect();
                 let parts = Value::Tuple(vec![

@@ -620,7 +620,7 @@ impl<'de> Machine<'de> {
     }
 
     fn pairs(&self, items: Vec<Value<'de>>) -> Result<Vec<(Value<'de>, Value<'de>)>> {
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             let n = items.len();
             items.into_iter().for_each(discard);
             return Err(self.corrupt(format!("{n} items do not make key/value pairs")));
@@ -789,7 +789,7 @@ impl<'de> Machine<'de> {
                 let Value::Str(name) = self.resolve(name)? else {
                     return Err(bad(self, "(str, bool, bool)"));
                 };
-                let size_one = name.ends_with(|c: char| c == '1') && name.len() == 2;
+                let size_one = name.ends_with('1') && name.len() == 2;
                 let order = if size_one || name.starts_with(['b', 'S', 'V', 'O']) {
                     '|'
                 } else if cfg!(target_endian = "little") {
