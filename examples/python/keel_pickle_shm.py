@@ -20,6 +20,9 @@ ENTRY = struct.Struct("<IIQQ")
 SELF = 0xFFFFFFFF
 ALIGN = 64
 
+# Segments this process created (dump's manifests and regions): its tracker owns them.
+_own = set()
+
 
 def attach(name):
     """Opens an existing segment without letting this process's resource tracker unlink it
@@ -28,7 +31,8 @@ def attach(name):
         return shared_memory.SharedMemory(name=name, track=False)  # Python >= 3.13
     except TypeError:
         shm = shared_memory.SharedMemory(name=name)
-        resource_tracker.unregister(shm._name, "shared_memory")
+        if name not in _own:
+            resource_tracker.unregister(shm._name, "shared_memory")
         return shm
 
 
@@ -102,6 +106,8 @@ def dump(obj, regions=()):
             copied += nbytes
         resolved.append((seg, offset, readonly, nbytes))
     manifest = shared_memory.SharedMemory(create=True, size=max(end, 1))
+    _own.add(manifest.name)
+    _own.update(r.name for r in regions)
     buf = manifest.buf
     HEADER.pack_into(buf, 0, MAGIC, VERSION, len(used), len(raw), len(names), len(inband))
     buf[HEADER.size:HEADER.size + len(names)] = names
