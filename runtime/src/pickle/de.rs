@@ -29,6 +29,7 @@ pub(crate) struct Ctx<'c, 'de> {
 }
 
 impl<'c, 'de> Ctx<'c, 'de> {
+    #[inline]
     fn charge(&self) -> Result<()> {
         match self.budget.get().checked_sub(1) {
             Some(left) => {
@@ -41,6 +42,7 @@ impl<'c, 'de> Ctx<'c, 'de> {
         }
     }
 
+    #[inline]
     fn resolve<'v>(&'v self, mut v: &'v Value<'de>) -> Result<&'v Value<'de>> {
         let mut hops = 0;
         while let Value::Ref(i) = v {
@@ -65,11 +67,13 @@ pub(crate) struct De<'v, 'c, 'de> {
 }
 
 impl<'v, 'c: 'v, 'de> De<'v, 'c, 'de> {
+    #[inline]
     fn value(&self) -> Result<&'v Value<'de>> {
         self.cx.charge()?;
         self.cx.resolve(self.v)
     }
 
+    #[inline]
     fn deeper(&self) -> Result<usize> {
         if self.depth >= MAX_DEPTH {
             return Err(PickleError::Limit(format!(
@@ -79,6 +83,7 @@ impl<'v, 'c: 'v, 'de> De<'v, 'c, 'de> {
         Ok(self.depth + 1)
     }
 
+    #[inline]
     fn child(&self, v: &'v Value<'de>) -> Result<De<'v, 'c, 'de>> {
         Ok(De {
             v,

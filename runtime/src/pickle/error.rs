@@ -128,6 +128,12 @@ impl serde::ser::Error for PickleError {
     }
 }
 
+impl serde::ser::Error for Box<PickleError> {
+    fn custom<T: Display>(msg: T) -> Self {
+        Box::new(PickleError::Encode(msg.to_string()))
+    }
+}
+
 impl serde::de::Error for PickleError {
     fn custom<T: Display>(msg: T) -> Self {
         PickleError::Type(msg.to_string())

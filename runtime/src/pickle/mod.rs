@@ -259,7 +259,7 @@ impl Encoder {
             let mut w = writer::Writer::new(out);
             value.serialize(&mut w).map(|()| w.out)
         });
-        let mut inband = result?;
+        let mut inband = result.map_err(|e| *e)?;
         inband.push(opcodes::STOP);
         let frame = (inband.len() - 11) as u64;
         inband[3..11].copy_from_slice(&frame.to_le_bytes());

@@ -64,7 +64,7 @@ impl<'de> Machine<'de> {
             pos: 0,
             at: 0,
             opcode: "PROTO",
-            stack: Vec::new(),
+            stack: Vec::with_capacity(64),
             marks: Vec::new(),
             memo: Vec::new(),
             memo_len: 0,
@@ -498,35 +498,18 @@ impl<'de> Machine<'de> {
                     let pairs = self.pairs(items)?;
                     self.push(Value::Dict(pairs));
                 }
-                APPEND => {
-                    let v = self.pop()?;
-                    self.extend_list(vec![v])?;
-                }
-                APPENDS => {
-                    let items = self.pop_mark()?;
-                    self.extend_list(items)?;
-                }
-                SETITEM => {
-                    let v = self.pop()?;
-                    let k = self.pop()?;
-                    self.extend_dict(vec![(k, v)])?;
-                }
-                SETITEMS => {
-                    let items = self.pop_mark()?;
-                    let pairs = self.pairs(items)?;
-                    self.extend_dict(pairs)?;
-                }
-                ADDITEMS => {
-                    let items = self.pop_mark()?;
-                    let target = self.top_mut()?;
-                    match target {
-                        Value::Set(set) => set.extend(items),
-                        other => {
-                            let what = other.type_name();
-                            items.into_iter().for_each(discard);
-                            return Err(self.corrupt(format!("ADDITEMS on a {what}")));
-                        }
+                APPEND | SETITEM => {
+                    let items = if byte == APPEND { 1 } else { 2 };
+                    if self.stack.len() < self.floor() + items + 1 {
+                        return Err(self.corrupt("stack underflow"));
                     }
+                    self.extend_target(self.stack.len() - items)?;
+                }
+                APPENDS | SETITEMS | ADDITEMS => {
+                    let Some(mark) = self.marks.pop() else {
+                        return Err(self.corrupt("no MARK to close"));
+                    };
+                    self.extend_target(mark)?;
                 }
                 GET => {
                     let line = self.line()?;
@@ -633,35 +616,66 @@ impl<'de> Machine<'de> {
         Ok(pairs)
     }
 
-    fn extend_list(&mut self, items: Vec<Value<'de>>) -> Result<()> {
-        match self.top_mut()? {
-            Value::List(list) => {
-                list.extend(items);
-                Ok(())
-            }
-            other => {
-                let what = other.type_name();
-                items.into_iter().for_each(discard);
-                Err(self.corrupt(format!("appending to a {what}")))
-            }
-        }
-    }
-
-    fn extend_dict(&mut self, pairs: Vec<(Value<'de>, Value<'de>)>) -> Result<()> {
-        match self.top_mut()? {
-            Value::Dict(dict) => {
-                dict.extend(pairs);
-                Ok(())
-            }
-            other => {
-                let what = other.type_name();
-                for (k, v) in pairs {
-                    discard(k);
-                    discard(v);
+    /// Moves `stack[from..]` into the list, dict or set just below it (through a memo
+    /// reference if that is what is there), as `APPEND(S)`, `SETITEM(S)` and `ADDITEMS` do.
+    fn extend_target(&mut self, from: usize) -> Result<()> {
+        let Some(at) = from
+            .checked_sub(1)
+            .filter(|&at| at >= self.floor() && from <= self.stack.len())
+        else {
+            return Err(self.corrupt("stack underflow"));
+        };
+        // Take the target out, so that the stack can be drained into it.
+        let slot = match &self.stack[at] {
+            Value::Ref(i) => {
+                let mut slot = *i;
+                let mut hops = 0;
+                while let Some(Some(Value::Ref(j))) = self.memo.get(slot) {
+                    hops += 1;
+                    if hops > self.memo.len() {
+                        return Err(self.corrupt("memo references form a cycle"));
+                    }
+                    slot = *j;
                 }
-                Err(self.corrupt(format!("setting items of a {what}")))
+                if !matches!(self.memo.get(slot), Some(Some(_))) {
+                    return Err(self.corrupt(format!("memo slot {slot} is empty")));
+                }
+                Some(slot)
             }
+            _ => None,
+        };
+        let mut target = match slot {
+            Some(i) => self.memo[i].take().unwrap_or(Value::None),
+            None => core::mem::replace(&mut self.stack[at], Value::None),
+        };
+        let count = self.stack.len() - from;
+        let result = match (&mut target, self.opcode) {
+            (Value::List(list), "APPEND" | "APPENDS") => {
+                list.extend(self.stack.drain(from..));
+                Ok(())
+            }
+            (Value::Set(set), "ADDITEMS") => {
+                set.extend(self.stack.drain(from..));
+                Ok(())
+            }
+            (Value::Dict(dict), "SETITEM" | "SETITEMS") if count.is_multiple_of(2) => {
+                dict.reserve(count / 2);
+                let mut items = self.stack.drain(from..);
+                while let (Some(k), Some(v)) = (items.next(), items.next()) {
+                    dict.push((k, v));
+                }
+                Ok(())
+            }
+            (Value::Dict(_), _) if !count.is_multiple_of(2) => {
+                Err(self.corrupt(format!("{count} items do not make key/value pairs")))
+            }
+            (other, op) => Err(self.corrupt(format!("{op} on a {}", other.type_name()))),
+        };
+        match slot {
+            Some(i) => self.memo[i] = Some(target),
+            None => self.stack[at] = target,
         }
+        result
     }
 
     /// A copy of `v` (a `REDUCE`/`BUILD` argument that may be shared through the memo),

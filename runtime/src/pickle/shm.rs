@@ -332,7 +332,7 @@ pub struct Import {
 
 fn field<const N: usize>(bytes: &[u8], at: usize) -> Result<[u8; N], PickleError> {
     bytes
-        .get(at..at + N)
+        .get(at..at.saturating_add(N))
         .and_then(|s| s.try_into().ok())
         .ok_or_else(|| {
             PickleError::Shm(format!(

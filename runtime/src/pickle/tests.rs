@@ -117,7 +117,7 @@ fn structural_errors_name_the_opcode() {
         (b".", "(STOP): stack underflow"),
         (b"e.", "no MARK to close"),
         (b"(.", "(STOP): stack underflow"),
-        (b"K\x01K\x02a.", "appending to a int"),
+        (b"K\x01K\x02a.", "APPEND on a int"),
         (b"h\x00.", "memo slot 0 is empty"),
         (b"K\x01r\x00\x00\x01\x00.", "far beyond"),
         (b"}(K\x01u.", "do not make key/value pairs"),

@@ -4,6 +4,20 @@ use serde::Serialize;
 use serde::ser::{self, Impossible};
 
 use super::error::PickleError;
+
+/// The writer's error: boxed, so that every `Result` the serializer returns is one word.
+pub(crate) type WriteError = Box<PickleError>;
+
+trait Encode {
+    fn encode(message: String) -> Self;
+}
+
+impl Encode for WriteError {
+    #[cold]
+    fn encode(message: String) -> Self {
+        Box::new(PickleError::Encode(message))
+    }
+}
 use super::numpy::{DTYPE_TOKEN, NDARRAY_TOKEN};
 use super::opcodes::*;
 
@@ -36,6 +50,7 @@ impl Writer {
         self.out.push(op);
     }
 
+    #[inline]
     pub(crate) fn int(&mut self, v: i64) {
         if (0..=0xff).contains(&v) {
             self.out.extend_from_slice(&[BININT1, v as u8]);
@@ -51,6 +66,7 @@ impl Writer {
     }
 
     /// `LONG1`/`LONG4` of a little-endian two's-complement integer, trimmed to its shortest form.
+    #[inline]
     fn long(&mut self, le: &[u8]) {
         let mut n = le.len();
         while n > 1 {
@@ -70,6 +86,7 @@ impl Writer {
         self.out.extend_from_slice(&le[..n]);
     }
 
+    #[inline]
     pub(crate) fn str(&mut self, s: &str) {
         let len = s.len();
         if len < 256 {
@@ -84,6 +101,7 @@ impl Writer {
         self.out.extend_from_slice(s.as_bytes());
     }
 
+    #[inline]
     fn bytes(&mut self, b: &[u8]) {
         let len = b.len();
         if len < 256 {
@@ -98,6 +116,7 @@ impl Writer {
         self.out.extend_from_slice(b);
     }
 
+    #[inline]
     fn global(&mut self, module: &str, name: &str) {
         self.str(module);
         self.str(name);
@@ -105,11 +124,12 @@ impl Writer {
     }
 
     /// `numpy.dtype(name, False, True)` with the state numpy's own `__reduce__` gives it.
-    fn dtype(&mut self, spec: &str) -> Result<(), PickleError> {
+    #[inline]
+    fn dtype(&mut self, spec: &str) -> Result<(), WriteError> {
         let mut chars = spec.chars();
         let order = chars.next().filter(|c| matches!(c, '<' | '>' | '|'));
         let (Some(order), name) = (order, chars.as_str()) else {
-            return Err(PickleError::Encode(format!(
+            return Err(WriteError::encode(format!(
                 "a numpy dtype must start with '<', '>' or '|', got {spec:?}"
             )));
         };
@@ -128,10 +148,12 @@ impl Writer {
         Ok(())
     }
 
+    #[inline]
     fn begin_batch(&mut self, empty: u8) {
         self.out.extend_from_slice(&[empty, MARK]);
     }
 
+    #[inline]
     fn end_batch(&mut self, in_batch: usize, close: u8) {
         if in_batch == 0 {
             // The `MARK` just written opened nothing.
@@ -147,22 +169,23 @@ struct IndexCheck(u32);
 
 macro_rules! not_an_index {
     ($($method:ident($($arg:ty),*)),* $(,)?) => {
-        $(fn $method(self, $(_: $arg),*) -> Result<bool, PickleError> { Ok(false) })*
+        $(fn $method(self, $(_: $arg),*) -> Result<bool, WriteError> { Ok(false) })*
     };
 }
 
 impl ser::Serializer for IndexCheck {
     type Ok = bool;
-    type Error = PickleError;
-    type SerializeSeq = Impossible<bool, PickleError>;
-    type SerializeTuple = Impossible<bool, PickleError>;
-    type SerializeTupleStruct = Impossible<bool, PickleError>;
-    type SerializeTupleVariant = Impossible<bool, PickleError>;
-    type SerializeMap = Impossible<bool, PickleError>;
-    type SerializeStruct = Impossible<bool, PickleError>;
-    type SerializeStructVariant = Impossible<bool, PickleError>;
+    type Error = WriteError;
+    type SerializeSeq = Impossible<bool, WriteError>;
+    type SerializeTuple = Impossible<bool, WriteError>;
+    type SerializeTupleStruct = Impossible<bool, WriteError>;
+    type SerializeTupleVariant = Impossible<bool, WriteError>;
+    type SerializeMap = Impossible<bool, WriteError>;
+    type SerializeStruct = Impossible<bool, WriteError>;
+    type SerializeStructVariant = Impossible<bool, WriteError>;
 
-    fn serialize_u32(self, v: u32) -> Result<bool, PickleError> {
+    #[inline]
+    fn serialize_u32(self, v: u32) -> Result<bool, WriteError> {
         Ok(v == self.0)
     }
     not_an_index!(
@@ -184,65 +207,75 @@ impl ser::Serializer for IndexCheck {
         serialize_unit_struct(&'static str),
         serialize_unit_variant(&'static str, u32, &'static str),
     );
-    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<bool, PickleError> {
+    #[inline]
+    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<bool, WriteError> {
         Ok(false)
     }
+    #[inline]
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
         _: &'static str,
         _: &T,
-    ) -> Result<bool, PickleError> {
+    ) -> Result<bool, WriteError> {
         Ok(false)
     }
+    #[inline]
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
         self,
         _: &'static str,
         _: u32,
         _: &'static str,
         _: &T,
-    ) -> Result<bool, PickleError> {
+    ) -> Result<bool, WriteError> {
         Ok(false)
     }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, PickleError> {
-        Err(PickleError::Encode("not an index".into()))
+    #[inline]
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, WriteError> {
+        Err(WriteError::encode("not an index".into()))
     }
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, PickleError> {
-        Err(PickleError::Encode("not an index".into()))
+    #[inline]
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, WriteError> {
+        Err(WriteError::encode("not an index".into()))
     }
+    #[inline]
     fn serialize_tuple_struct(
         self,
         _: &'static str,
         _: usize,
-    ) -> Result<Self::SerializeTupleStruct, PickleError> {
-        Err(PickleError::Encode("not an index".into()))
+    ) -> Result<Self::SerializeTupleStruct, WriteError> {
+        Err(WriteError::encode("not an index".into()))
     }
+    #[inline]
     fn serialize_tuple_variant(
         self,
         _: &'static str,
         _: u32,
         _: &'static str,
         _: usize,
-    ) -> Result<Self::SerializeTupleVariant, PickleError> {
-        Err(PickleError::Encode("not an index".into()))
+    ) -> Result<Self::SerializeTupleVariant, WriteError> {
+        Err(WriteError::encode("not an index".into()))
     }
-    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, PickleError> {
-        Err(PickleError::Encode("not an index".into()))
+    #[inline]
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, WriteError> {
+        Err(WriteError::encode("not an index".into()))
     }
+    #[inline]
     fn serialize_struct(
         self,
         _: &'static str,
         _: usize,
-    ) -> Result<Self::SerializeStruct, PickleError> {
-        Err(PickleError::Encode("not an index".into()))
+    ) -> Result<Self::SerializeStruct, WriteError> {
+        Err(WriteError::encode("not an index".into()))
     }
+    #[inline]
     fn serialize_struct_variant(
         self,
         _: &'static str,
         _: u32,
         _: &'static str,
         _: usize,
-    ) -> Result<Self::SerializeStructVariant, PickleError> {
-        Err(PickleError::Encode("not an index".into()))
+    ) -> Result<Self::SerializeStructVariant, WriteError> {
+        Err(WriteError::encode("not an index".into()))
     }
 }
 
@@ -269,6 +302,7 @@ pub(crate) struct Compound<'a> {
 }
 
 impl<'a> Compound<'a> {
+    #[inline]
     fn tuple(w: &'a mut Writer, len: usize, kind: Kind) -> Self {
         if len == 0 {
             w.op(EMPTY_TUPLE);
@@ -282,6 +316,7 @@ impl<'a> Compound<'a> {
         }
     }
 
+    #[inline]
     fn list(w: &'a mut Writer) -> Self {
         w.begin_batch(EMPTY_LIST);
         Self {
@@ -291,6 +326,7 @@ impl<'a> Compound<'a> {
         }
     }
 
+    #[inline]
     fn dict(w: &'a mut Writer, kind: Kind) -> Self {
         w.begin_batch(EMPTY_DICT);
         Self {
@@ -300,7 +336,8 @@ impl<'a> Compound<'a> {
         }
     }
 
-    fn item<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), PickleError> {
+    #[inline]
+    fn item<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), WriteError> {
         value.serialize(&mut *self.w)?;
         self.in_batch += 1;
         if matches!(self.kind, Kind::List) && self.in_batch == BATCH {
@@ -310,6 +347,7 @@ impl<'a> Compound<'a> {
         Ok(())
     }
 
+    #[inline]
     fn entry_done(&mut self) {
         self.in_batch += 1;
         if self.in_batch == BATCH {
@@ -318,24 +356,26 @@ impl<'a> Compound<'a> {
         }
     }
 
+    #[inline]
     fn field<T: Serialize + ?Sized>(
         &mut self,
         key: &'static str,
         value: &T,
-    ) -> Result<(), PickleError> {
+    ) -> Result<(), WriteError> {
         self.w.str(key);
         value.serialize(&mut *self.w)?;
         self.entry_done();
         Ok(())
     }
 
-    fn finish(self) -> Result<(), PickleError> {
+    #[inline]
+    fn finish(self) -> Result<(), WriteError> {
         match self.kind {
             Kind::List => self.w.end_batch(self.in_batch, APPENDS),
             Kind::Dict => self.w.end_batch(self.in_batch, SETITEMS),
             Kind::Tuple(len) | Kind::TupleVariant(len) => {
                 if len != self.in_batch {
-                    return Err(PickleError::Encode(format!(
+                    return Err(WriteError::encode(format!(
                         "a tuple announced {len} items but serialized {}",
                         self.in_batch
                     )));
@@ -362,97 +402,112 @@ impl<'a> Compound<'a> {
 
 impl ser::SerializeSeq for Compound<'_> {
     type Ok = ();
-    type Error = PickleError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), PickleError> {
+    type Error = WriteError;
+    #[inline]
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), WriteError> {
         self.item(value)
     }
-    fn end(self) -> Result<(), PickleError> {
+    #[inline]
+    fn end(self) -> Result<(), WriteError> {
         self.finish()
     }
 }
 
 impl ser::SerializeTuple for Compound<'_> {
     type Ok = ();
-    type Error = PickleError;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), PickleError> {
+    type Error = WriteError;
+    #[inline]
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), WriteError> {
         self.item(value)
     }
-    fn end(self) -> Result<(), PickleError> {
+    #[inline]
+    fn end(self) -> Result<(), WriteError> {
         self.finish()
     }
 }
 
 impl ser::SerializeTupleStruct for Compound<'_> {
     type Ok = ();
-    type Error = PickleError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), PickleError> {
+    type Error = WriteError;
+    #[inline]
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), WriteError> {
         self.item(value)
     }
-    fn end(self) -> Result<(), PickleError> {
+    #[inline]
+    fn end(self) -> Result<(), WriteError> {
         self.finish()
     }
 }
 
 impl ser::SerializeTupleVariant for Compound<'_> {
     type Ok = ();
-    type Error = PickleError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), PickleError> {
+    type Error = WriteError;
+    #[inline]
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), WriteError> {
         self.item(value)
     }
-    fn end(self) -> Result<(), PickleError> {
+    #[inline]
+    fn end(self) -> Result<(), WriteError> {
         self.finish()
     }
 }
 
 impl ser::SerializeMap for Compound<'_> {
     type Ok = ();
-    type Error = PickleError;
-    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), PickleError> {
+    type Error = WriteError;
+    #[inline]
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), WriteError> {
         key.serialize(&mut *self.w)
     }
-    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), PickleError> {
+    #[inline]
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), WriteError> {
         value.serialize(&mut *self.w)?;
         self.entry_done();
         Ok(())
     }
-    fn end(self) -> Result<(), PickleError> {
+    #[inline]
+    fn end(self) -> Result<(), WriteError> {
         self.finish()
     }
 }
 
 impl ser::SerializeStruct for Compound<'_> {
     type Ok = ();
-    type Error = PickleError;
+    type Error = WriteError;
+    #[inline]
     fn serialize_field<T: Serialize + ?Sized>(
         &mut self,
         key: &'static str,
         value: &T,
-    ) -> Result<(), PickleError> {
+    ) -> Result<(), WriteError> {
         self.field(key, value)
     }
-    fn end(self) -> Result<(), PickleError> {
+    #[inline]
+    fn end(self) -> Result<(), WriteError> {
         self.finish()
     }
 }
 
 impl ser::SerializeStructVariant for Compound<'_> {
     type Ok = ();
-    type Error = PickleError;
+    type Error = WriteError;
+    #[inline]
     fn serialize_field<T: Serialize + ?Sized>(
         &mut self,
         key: &'static str,
         value: &T,
-    ) -> Result<(), PickleError> {
+    ) -> Result<(), WriteError> {
         self.field(key, value)
     }
-    fn end(self) -> Result<(), PickleError> {
+    #[inline]
+    fn end(self) -> Result<(), WriteError> {
         self.finish()
     }
 }
 
 impl<'a> ser::Serializer for &'a mut Writer {
     type Ok = ();
-    type Error = PickleError;
+    type Error = WriteError;
     type SerializeSeq = Compound<'a>;
     type SerializeTuple = Compound<'a>;
     type SerializeTupleStruct = Compound<'a>;
@@ -461,53 +516,65 @@ impl<'a> ser::Serializer for &'a mut Writer {
     type SerializeStruct = Compound<'a>;
     type SerializeStructVariant = Compound<'a>;
 
+    #[inline]
     fn is_human_readable(&self) -> bool {
         false
     }
 
-    fn serialize_bool(self, v: bool) -> Result<(), PickleError> {
+    #[inline]
+    fn serialize_bool(self, v: bool) -> Result<(), WriteError> {
         self.op(if v { NEWTRUE } else { NEWFALSE });
         Ok(())
     }
-    fn serialize_i8(self, v: i8) -> Result<(), PickleError> {
+    #[inline]
+    fn serialize_i8(self, v: i8) -> Result<(), WriteError> {
         self.int(v.into());
         Ok(())
     }
-    fn serialize_i16(self, v: i16) -> Result<(), PickleError> {
+    #[inline]
+    fn serialize_i16(self, v: i16) -> Result<(), WriteError> {
         self.int(v.into());
         Ok(())
     }
-    fn serialize_i32(self, v: i32) -> Result<(), PickleError> {
+    #[inline]
+    fn serialize_i32(self, v: i32) -> Result<(), WriteError> {
         self.int(v.into());
         Ok(())
     }
-    fn serialize_i64(self, v: i64) -> Result<(), PickleError> {
+    #[inline]
+    fn serialize_i64(self, v: i64) -> Result<(), WriteError> {
         self.int(v);
         Ok(())
     }
-    fn serialize_i128(self, v: i128) -> Result<(), PickleError> {
+    #[inline]
+    fn serialize_i128(self, v: i128) -> Result<(), WriteError> {
         match i64::try_from(v) {
             Ok(v) => self.int(v),
             Err(_) => self.long(&v.to_le_bytes()),
         }
         Ok(())
     }
-    fn serialize_u8(self, v: u8) -> Result<(), PickleError> {
+    #[inline]
+    fn serialize_u8(self, v: u8) -> Result<(), WriteError> {
         self.int(v.into());
         Ok(())
     }
-    fn serialize_u16(self, v: u16) -> Result<(), PickleError> {
+    #[inline]
+    fn serialize_u16(self, v: u16) -> Result<(), WriteError> {
         self.int(v.into());
         Ok(())
     }
-    fn serialize_u32(self, v: u32) -> Result<(), PickleError> {
+    #[inline]
+    fn serialize_u32(self, v: u32) -> Result<(), WriteError> {
         self.int(v.into());
         Ok(())
     }
-    fn serialize_u64(self, v: u64) -> Result<(), PickleError> {
+    #[inline]
+    fn serialize_u64(self, v: u64) -> Result<(), WriteError> {
         self.serialize_u128(v.into())
     }
-    fn serialize_u128(self, v: u128) -> Result<(), PickleError> {
+    #[inline]
+    fn serialize_u128(self, v: u128) -> Result<(), WriteError> {
         match i64::try_from(v) {
             Ok(v) => self.int(v),
             Err(_) => {
@@ -518,59 +585,70 @@ impl<'a> ser::Serializer for &'a mut Writer {
         }
         Ok(())
     }
-    fn serialize_f32(self, v: f32) -> Result<(), PickleError> {
+    #[inline]
+    fn serialize_f32(self, v: f32) -> Result<(), WriteError> {
         self.serialize_f64(v.into())
     }
-    fn serialize_f64(self, v: f64) -> Result<(), PickleError> {
+    #[inline]
+    fn serialize_f64(self, v: f64) -> Result<(), WriteError> {
         self.op(BINFLOAT);
         self.out.extend_from_slice(&v.to_be_bytes());
         Ok(())
     }
-    fn serialize_char(self, v: char) -> Result<(), PickleError> {
+    #[inline]
+    fn serialize_char(self, v: char) -> Result<(), WriteError> {
         let mut buf = [0u8; 4];
         self.str(v.encode_utf8(&mut buf));
         Ok(())
     }
-    fn serialize_str(self, v: &str) -> Result<(), PickleError> {
+    #[inline]
+    fn serialize_str(self, v: &str) -> Result<(), WriteError> {
         if core::mem::take(&mut self.dtype_next) {
             return self.dtype(v);
         }
         self.str(v);
         Ok(())
     }
-    fn serialize_bytes(self, v: &[u8]) -> Result<(), PickleError> {
+    #[inline]
+    fn serialize_bytes(self, v: &[u8]) -> Result<(), WriteError> {
         self.bytes(v);
         Ok(())
     }
-    fn serialize_none(self) -> Result<(), PickleError> {
+    #[inline]
+    fn serialize_none(self) -> Result<(), WriteError> {
         self.op(NONE);
         Ok(())
     }
-    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), PickleError> {
+    #[inline]
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), WriteError> {
         value.serialize(self)
     }
-    fn serialize_unit(self) -> Result<(), PickleError> {
+    #[inline]
+    fn serialize_unit(self) -> Result<(), WriteError> {
         self.op(NONE);
         Ok(())
     }
-    fn serialize_unit_struct(self, _: &'static str) -> Result<(), PickleError> {
+    #[inline]
+    fn serialize_unit_struct(self, _: &'static str) -> Result<(), WriteError> {
         self.op(NONE);
         Ok(())
     }
+    #[inline]
     fn serialize_unit_variant(
         self,
         _: &'static str,
         _: u32,
         variant: &'static str,
-    ) -> Result<(), PickleError> {
+    ) -> Result<(), WriteError> {
         self.str(variant);
         Ok(())
     }
+    #[inline]
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
         name: &'static str,
         value: &T,
-    ) -> Result<(), PickleError> {
+    ) -> Result<(), WriteError> {
         match name {
             NDARRAY_TOKEN => {
                 // `_frombuffer(buffer, dtype, shape, order)`: the 4-tuple is the value itself.
@@ -583,20 +661,21 @@ impl<'a> ser::Serializer for &'a mut Writer {
                 self.dtype_next = true;
                 let result = value.serialize(&mut *self);
                 if core::mem::take(&mut self.dtype_next) {
-                    return Err(PickleError::Encode("a numpy dtype must be a str".into()));
+                    return Err(WriteError::encode("a numpy dtype must be a str".into()));
                 }
                 result
             }
             _ => value.serialize(self),
         }
     }
+    #[inline]
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
         self,
         name: &'static str,
         _: u32,
         variant: &'static str,
         value: &T,
-    ) -> Result<(), PickleError> {
+    ) -> Result<(), WriteError> {
         // `keel::buffer::Buffer` inside the out-of-band scope (see `keel::oob`).
         if name == "Buffer" {
             if variant == "OutOfBand" && value.serialize(IndexCheck(self.buffers)).unwrap_or(false)
@@ -616,43 +695,50 @@ impl<'a> ser::Serializer for &'a mut Writer {
         self.op(SETITEM);
         Ok(())
     }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Compound<'a>, PickleError> {
+    #[inline]
+    fn serialize_seq(self, _: Option<usize>) -> Result<Compound<'a>, WriteError> {
         Ok(Compound::list(self))
     }
-    fn serialize_tuple(self, len: usize) -> Result<Compound<'a>, PickleError> {
+    #[inline]
+    fn serialize_tuple(self, len: usize) -> Result<Compound<'a>, WriteError> {
         Ok(Compound::tuple(self, len, Kind::Tuple(len)))
     }
+    #[inline]
     fn serialize_tuple_struct(
         self,
         _: &'static str,
         len: usize,
-    ) -> Result<Compound<'a>, PickleError> {
+    ) -> Result<Compound<'a>, WriteError> {
         Ok(Compound::tuple(self, len, Kind::Tuple(len)))
     }
+    #[inline]
     fn serialize_tuple_variant(
         self,
         _: &'static str,
         _: u32,
         variant: &'static str,
         len: usize,
-    ) -> Result<Compound<'a>, PickleError> {
+    ) -> Result<Compound<'a>, WriteError> {
         self.op(EMPTY_DICT);
         self.str(variant);
         Ok(Compound::tuple(self, len, Kind::TupleVariant(len)))
     }
-    fn serialize_map(self, _: Option<usize>) -> Result<Compound<'a>, PickleError> {
+    #[inline]
+    fn serialize_map(self, _: Option<usize>) -> Result<Compound<'a>, WriteError> {
         Ok(Compound::dict(self, Kind::Dict))
     }
-    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Compound<'a>, PickleError> {
+    #[inline]
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Compound<'a>, WriteError> {
         Ok(Compound::dict(self, Kind::Dict))
     }
+    #[inline]
     fn serialize_struct_variant(
         self,
         _: &'static str,
         _: u32,
         variant: &'static str,
         _: usize,
-    ) -> Result<Compound<'a>, PickleError> {
+    ) -> Result<Compound<'a>, WriteError> {
         self.op(EMPTY_DICT);
         self.str(variant);
         Ok(Compound::dict(self, Kind::StructVariant))
