@@ -406,6 +406,15 @@ fn numpy_loads_keel_arrays() {
 // ------------------------------------------------------------------------------------------
 // CPython → Rust
 
+/// `({1, 2}, frozenset([3]), set(), frozenset(), {(1, 'a')})`.
+type Sets = (
+    BTreeSet<u8>,
+    BTreeSet<u8>,
+    BTreeSet<u8>,
+    Vec<u8>,
+    Vec<(u8, String)>,
+);
+
 #[test]
 fn keel_reads_what_cpython_writes() {
     if !python() {
@@ -451,13 +460,7 @@ fn keel_reads_what_cpython_writes() {
             record(),
             "protocol {p}"
         );
-        let (a, b, c, d, e): (
-            BTreeSet<u8>,
-            BTreeSet<u8>,
-            BTreeSet<u8>,
-            Vec<u8>,
-            Vec<(u8, String)>,
-        ) = got.load(&format!("sets{p}"));
+        let (a, b, c, d, e): Sets = got.load(&format!("sets{p}"));
         assert_eq!(
             (a, b, c, d, e),
             (

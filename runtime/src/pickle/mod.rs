@@ -171,7 +171,7 @@ pub fn to_frames<T: Serialize + ?Sized>(value: &T) -> Result<Frames, PickleError
 /// ```
 /// use std::collections::BTreeMap;
 /// // pickle.dumps({'a': [1, 2**64], 'b': None}, protocol=5)
-/// let p = b"\x80\x05\x95\x1d\x00\x00\x00\x00\x00\x00\x00}\x94(\x8c\x01a\x94]\x94(K\x01\x8a\
+/// let p = b"\x80\x05\x95\x1f\x00\x00\x00\x00\x00\x00\x00}\x94(\x8c\x01a\x94]\x94(K\x01\x8a\
 /// \x09\x00\x00\x00\x00\x00\x00\x00\x00\x01e\x8c\x01b\x94Nu.";
 /// let v: BTreeMap<String, Option<Vec<u128>>> = keel_runtime::pickle::from_frames(p, &[])?;
 /// assert_eq!(v["a"], Some(vec![1, 1 << 64]));

@@ -190,7 +190,7 @@ impl<'a, T: Element> NdArray<'a, T> {
     ///
     /// ```
     /// use keel_runtime::pickle::{NdArray, Order};
-    /// let a = NdArray::from_vec((0..6).map(f32::from).collect()).reshape(&[2, 3], Order::C)?;
+    /// let a = NdArray::from_vec(vec![0.0f32; 6]).reshape(&[2, 3], Order::C)?;
     /// assert_eq!(a.shape(), [2, 3]);
     /// assert!(a.reshape(&[4, 2], Order::C).is_err());
     /// # Ok::<(), keel_runtime::pickle::PickleError>(())
