@@ -21,6 +21,7 @@
 //! | `mmap` | `keel::mmap` (memmap2) |
 //! | `shm` | `keel::shm` (rustix, memmap2) |
 //! | `oob` | `keel::oob` (serde, postcard) |
+//! | `pickle` | `keel::pickle`: pickle protocol 5 CPython and numpy read (serde) |
 //! | `serde` | `#[bounded(deserialize)]`, serde impls of bounded newtypes |
 //! | `sqlite`, `postgres` | `keel::tx` over rusqlite (bundled) and `postgres` |
 //! | `tokio-postgres`, `sqlx` | async `keel::tx`; `#[keel::transaction]` on `async fn` needs one |

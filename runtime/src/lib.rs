@@ -21,6 +21,8 @@ pub mod layout;
 pub mod mmap;
 #[cfg(feature = "oob")]
 pub mod oob;
+#[cfg(feature = "pickle")]
+pub mod pickle;
 pub mod plugin;
 #[cfg(all(unix, feature = "shm"))]
 pub mod shm;

@@ -556,3 +556,39 @@ fn take_out_of_band(index: u32) -> Result<Buffer, OobError> {
         Ok(state.buffers[i].clone())
     })
 }
+
+// ---------------------------------------------------------------------------------------------
+// Hooks for `keel::pickle`, which writes and reads its own format but sends `Buffer`s out of
+// band through the same serde form (the `Buffer` enum above) and the same thread-local scopes.
+
+/// Runs `f` with `Buffer`'s out-of-band serialization on; returns what `f` returned and the
+/// buffers it sent out of band, in order.
+#[cfg(feature = "pickle")]
+pub(crate) fn with_encode_scope<R>(threshold: usize, f: impl FnOnce() -> R) -> (R, Vec<Buffer>) {
+    let scope = EncodeScope::enter(threshold);
+    let result = f();
+    (result, scope.exit())
+}
+
+/// Runs `f` with `Buffer`'s out-of-band deserialization on, over an initially empty buffer list
+/// that [`push_decode_buffer`] extends; returns what `f` returned and the first precise error a
+/// `Buffer` reported.
+#[cfg(feature = "pickle")]
+pub(crate) fn with_decode_scope<R>(f: impl FnOnce() -> R) -> (R, Option<OobError>) {
+    let scope = DecodeScope::enter(&[]);
+    let result = f();
+    (result, scope.exit().error)
+}
+
+/// Adds `buffer` to the running decode scope; returns the index a `Buffer` deserializes it by.
+#[cfg(feature = "pickle")]
+pub(crate) fn push_decode_buffer(buffer: Buffer) -> Option<u32> {
+    DECODING.with(|cell| {
+        let mut state = cell.borrow_mut();
+        let state = state.as_mut()?;
+        let index = u32::try_from(state.buffers.len()).ok()?;
+        state.buffers.push(buffer);
+        state.used.push(false);
+        Some(index)
+    })
+}
