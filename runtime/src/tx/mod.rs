@@ -94,16 +94,18 @@
 //! # }
 //! ```
 
+#[cfg(any(feature = "tokio-postgres", feature = "sqlx"))]
+mod asynchronous;
+mod blocking;
 mod engine;
 mod exit_stack;
+mod frames;
 mod options;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(any(feature = "postgres", feature = "tokio-postgres"))]
 mod postgres_error;
-pub(crate) mod run;
-#[cfg(any(feature = "tokio-postgres", feature = "sqlx"))]
-pub(crate) mod run_async;
+mod report;
 mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -112,11 +114,26 @@ mod sqlx;
 #[cfg(feature = "tokio-postgres")]
 mod tokio_postgres;
 
+#[cfg(any(feature = "tokio-postgres", feature = "sqlx"))]
+pub use asynchronous::{AsyncTransactional, Ending, run_async, run_async_retrying};
+pub use blocking::{run, run_retrying};
 pub use exit_stack::{CallbackResult, ExitStack};
 pub use options::{Behavior, Isolation, Nested, Options};
-pub use run::{run, run_retrying};
+
+/// The old home of the hidden items `#[keel::transaction]` expands to, still named by
+/// `keel_runtime::__private::tx` in `lib.rs`. The runners now live in `blocking` and
+/// `asynchronous` (a module named `run` beside the function `run` read as one thing); this shim
+/// goes once `lib.rs` re-exports `tx::blocking::connection` and
+/// `tx::asynchronous::{AsyncTransaction, async_connection, catch_unwind}`.
+pub(crate) mod run {
+    pub use super::blocking::connection;
+}
+
+/// See [`run`](mod@run): the old home of the async expansion's hidden items.
 #[cfg(any(feature = "tokio-postgres", feature = "sqlx"))]
-pub use run_async::{AsyncTransactional, Ending, run_async, run_async_retrying};
+pub(crate) mod run_async {
+    pub use super::asynchronous::{AsyncTransaction, async_connection, catch_unwind};
+}
 
 use crate::audit::Denied;
 

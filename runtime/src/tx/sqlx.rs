@@ -17,7 +17,7 @@
 //! * Both SQLite drivers (rusqlite and sqlx 0.9) link the same `libsqlite3-sys` (0.38, bundled),
 //!   so the `sqlite` and `sqlx` features share one dependency graph.
 
-use super::run_async::{AsyncTransactional, Ending};
+use super::asynchronous::{AsyncTransactional, Ending};
 use super::sql::{postgres as pg_dialect, sqlite as sqlite_dialect};
 use super::{Options, Transient, TxError};
 use sqlx::pool::PoolConnection;

@@ -12,7 +12,7 @@
 //!   rolled back the same way; one dropped while its `COMMIT`, `ROLLBACK` or `RELEASE` is in flight
 //!   adds nothing (that statement is already queued and ends the transaction).
 
-use super::run_async::{AsyncTransactional, Ending};
+use super::asynchronous::{AsyncTransactional, Ending};
 use super::sql::{self, postgres as dialect};
 use super::{Options, TxError};
 use std::future::Future;
