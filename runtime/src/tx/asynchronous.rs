@@ -119,18 +119,16 @@ pub trait AsyncTransactional: Send {
     /// Commits. Default: `COMMIT`.
     fn commit(
         &mut self,
-        options: &Options,
+        _options: &Options,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send {
-        let _ = options;
         self.execute_sql("COMMIT")
     }
 
     /// Rolls back. Default: `ROLLBACK`.
     fn rollback(
         &mut self,
-        options: &Options,
+        _options: &Options,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send {
-        let _ = options;
         self.execute_sql("ROLLBACK")
     }
 

@@ -174,6 +174,15 @@ mod tests {
         }
     }
 
+    impl Fake {
+        fn busy(busy_commits: u32) -> Self {
+            Self {
+                busy_commits,
+                ..Self::default()
+            }
+        }
+    }
+
     impl Transactional for Fake {
         type Error = FakeError;
         fn database(&self) -> &'static str {
@@ -202,10 +211,7 @@ mod tests {
     #[test]
     fn reports_name_depth_outcome_and_retries() {
         take_reports();
-        let mut db = Fake {
-            busy_commits: 2,
-            ..Fake::default()
-        };
+        let mut db = Fake::busy(2);
         let opts = Options::new().name("outer");
         let mut runs = 0;
         run_retrying(&mut db, &opts, 5, |db| {
@@ -246,10 +252,7 @@ mod tests {
     #[test]
     fn retries_stop_at_the_limit_with_the_last_error() {
         take_reports();
-        let mut db = Fake {
-            busy_commits: 10,
-            ..Fake::default()
-        };
+        let mut db = Fake::busy(10);
         let result = run_retrying(&mut db, &Options::new().name("t"), 2, |_| {
             Ok::<_, FakeError>(())
         });
@@ -264,10 +267,7 @@ mod tests {
     #[test]
     fn a_permanent_error_or_a_success_is_not_exhausted() {
         take_reports();
-        let mut db = Fake {
-            busy_commits: 1,
-            ..Fake::default()
-        };
+        let mut db = Fake::busy(1);
         run_retrying(&mut db, &Options::new().name("ok"), 2, |_| {
             Ok::<_, FakeError>(())
         })

@@ -513,6 +513,28 @@ mod tests {
         rollback_fails: false,
     };
 
+    /// Which step of a script fails.
+    #[derive(Clone, Copy, Debug)]
+    enum Fail {
+        Begin,
+        Commit,
+        /// The commit fails and leaves no transaction open.
+        CommitClosed,
+        Rollback,
+    }
+
+    impl Script {
+        fn failing(mut self, at: Fail) -> Self {
+            match at {
+                Fail::Begin => self.begin_fails = true,
+                Fail::Commit => self.commit_fails = true,
+                Fail::CommitClosed => (self.commit_fails, self.left_open) = (true, false),
+                Fail::Rollback => self.rollback_fails = true,
+            }
+            self
+        }
+    }
+
     const KEY: usize = 0x5eed;
 
     /// Runs the engine against the script the way both runners do, returning the steps asked
@@ -651,10 +673,7 @@ mod tests {
 
     #[test]
     fn a_failed_begin_is_not_started() {
-        let failing = Script {
-            begin_fails: true,
-            ..OK
-        };
+        let failing = OK.failing(Fail::Begin);
         let (steps, result, _) = drive(Start::Top, None, failing);
         assert_eq!(steps, [Start, Begin, Done]);
         assert_eq!(result, Ok(Err(Error::Busy)));
@@ -666,17 +685,11 @@ mod tests {
 
     #[test]
     fn a_failed_commit_rolls_back_when_the_transaction_is_still_open() {
-        let open = Script {
-            commit_fails: true,
-            ..OK
-        };
+        let open = OK.failing(Fail::Commit);
         let (steps, result, _) = drive(Start::Top, None, open);
         assert_eq!(steps, [Start, Begin, Body, Commit, AskOpen, Rollback, Done]);
         assert_eq!(result, Ok(Err(Error::CommitFailed)));
-        let closed = Script {
-            left_open: false,
-            ..open
-        };
+        let closed = open.failing(Fail::CommitClosed);
         let (steps, result, _) = drive(Start::Top, None, closed);
         assert_eq!(steps, [Start, Begin, Body, Commit, AskOpen, Done]);
         assert_eq!(result, Ok(Err(Error::CommitFailed)));
@@ -690,20 +703,14 @@ mod tests {
 
     #[test]
     fn a_failed_rollback_never_hides_the_body_error() {
-        let failing = Script {
-            rollback_fails: true,
-            ..script(&[Body::Permanent])
-        };
+        let failing = script(&[Body::Permanent]).failing(Fail::Rollback);
         let (steps, result, _) = drive(Start::Top, None, failing);
         assert_eq!(steps, [Start, Begin, Body, Rollback, Done]);
         assert_eq!(result, Ok(Err(Error::Bad)));
         let (steps, result, _) = drive(Start::Savepoint, None, failing);
         assert_eq!(steps, [Start, Savepoint, Body, RollbackTo, Done]);
         assert_eq!(result, Ok(Err(Error::Bad)));
-        let panicking = Script {
-            rollback_fails: true,
-            ..script(&[Body::Panic])
-        };
+        let panicking = script(&[Body::Panic]).failing(Fail::Rollback);
         let (_, result, _) = drive(Start::Top, None, panicking);
         assert_eq!(result, Err("boom"));
     }
@@ -820,10 +827,7 @@ mod tests {
         assert_eq!((report.retries, report.exhausted), (2, true));
 
         // A failed BEGIN (SQLite BEGIN IMMEDIATE: BUSY) and a failed COMMIT retry too.
-        let begin = Script {
-            begin_fails: true,
-            ..OK
-        };
+        let begin = OK.failing(Fail::Begin);
         let (steps, _, _) = drive(Start::Top, Some(1), begin);
         assert_eq!(kinds(&steps), [Start, Begin, BACKOFF, Start, Begin, Done]);
         assert!(last_report().exhausted);
