@@ -187,11 +187,11 @@ fn expand_async(parts: AsyncParts<'_>) -> TokenStream {
             quote_spanned!(span=> #retry_private::tx::AsyncTransaction::retrying(&#options_const, #conn_arg, #n))
         }
     };
-    let next_body = quote_spanned!(output_span=> #tx.next_body());
+    let next_body = quote_spanned!(output_span=> #tx.next_body().await);
     quote! {{
         const #options_const: #private::tx::Options = #options;
         let mut #tx = #new;
-        while #next_body.await {
+        while #next_body {
             let #result = #output_private::tx::catch_unwind::<#output, _>(async {
                 let #conn: &mut #conn_target = #tx.conn();
                 #block
