@@ -308,7 +308,7 @@ pub struct AsyncTransaction<'c, 'o, C: ?Sized, T, E> {
     /// The body's result, handed to the engine by the next [`next_body`](Self::next_body).
     returned: Option<BodyResult<T, E>>,
     /// `C::rollback_on_drop`, set with the engine (where `C: AsyncTransactional` is known).
-    on_drop: Option<fn(&mut C, &Options, Option<&str>, Ending)>,
+    on_drop: Option<OnDrop<C>>,
 }
 
 impl<'c, 'o, C: ?Sized, T, E> AsyncTransaction<'c, 'o, C, T, E> {
@@ -415,6 +415,9 @@ impl<'c, 'o, C: ?Sized, T, E> AsyncTransaction<'c, 'o, C, T, E> {
         }
     }
 }
+
+/// [`AsyncTransactional::rollback_on_drop`] of the connection type.
+type OnDrop<C> = fn(&mut C, &Options, Option<&str>, Ending);
 
 impl<C: ?Sized, T, E> Drop for AsyncTransaction<'_, '_, C, T, E> {
     fn drop(&mut self) {
