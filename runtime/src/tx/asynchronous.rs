@@ -29,7 +29,6 @@
 
 use super::engine::{BodyResult, Engine, Pending, Retry, Step};
 use super::frames::{SharedFrames, conn_key};
-use super::report::Caller;
 use super::{FromTxError, Options, Transient, TxError, sql};
 use std::any::Any;
 use std::future::Future;
@@ -301,12 +300,8 @@ pub fn async_connection<C: AsyncTransactional + ?Sized>(conn: &mut C) -> &mut C 
 pub struct AsyncTransaction<'c, 'o, C: ?Sized, T, E> {
     conn: &'c mut C,
     options: &'o Options,
-    caller: Caller,
-    /// Until the first [`next_body`](Self::next_body), which creates the engine.
-    retry: Option<Retry<E>>,
-    engine: Option<Engine<'o, T, E, SharedFrames>>,
-    /// The body's result, handed to the engine by the next [`next_body`](Self::next_body).
-    returned: Option<BodyResult<T, E>>,
+    /// Also keeps the body's result until the next [`next_body`](Self::next_body).
+    engine: Engine<'o, T, E, SharedFrames>,
     /// `C::rollback_on_drop`, set with the engine (where `C: AsyncTransactional` is known).
     on_drop: Option<OnDrop<C>>,
 }
@@ -332,13 +327,11 @@ impl<'c, 'o, C: ?Sized, T, E> AsyncTransaction<'c, 'o, C, T, E> {
     #[inline]
     #[track_caller]
     fn with(options: &'o Options, conn: &'c mut C, retry: Retry<E>) -> Self {
+        let caller = std::panic::Location::caller();
         Self {
+            engine: Engine::new(options, conn_key(conn), retry, caller),
             conn,
             options,
-            caller: std::panic::Location::caller(),
-            retry: Some(retry),
-            engine: None,
-            returned: None,
             on_drop: None,
         }
     }
@@ -352,14 +345,14 @@ impl<'c, 'o, C: ?Sized, T, E> AsyncTransaction<'c, 'o, C, T, E> {
     /// What the body returned (or its panic), for the next [`next_body`](Self::next_body).
     #[inline]
     pub fn returned(&mut self, result: BodyResult<T, E>) {
-        self.returned = Some(result);
+        self.engine.keep_returned(result);
     }
 
     /// Reports the transaction and returns its result (resuming a panic), once
     /// [`next_body`](Self::next_body) said `false`.
     #[inline]
     pub fn finish(mut self) -> Result<T, E> {
-        self.engine.take().expect("next_body ran").finish()
+        self.engine.finish()
     }
 
     /// The async runner: performs the engine's steps on the connection until the body is to
@@ -372,23 +365,14 @@ impl<'c, 'o, C: ?Sized, T, E> AsyncTransaction<'c, 'o, C, T, E> {
     {
         let options = self.options;
         let conn = &mut *self.conn;
-        let tx = match &mut self.engine {
-            Some(tx) => tx,
-            None => {
-                self.on_drop = Some(C::rollback_on_drop);
-                let retry = self.retry.take().expect("set until the engine is made");
-                let engine =
-                    Engine::new(options, conn.database(), conn_key(conn), retry, self.caller);
-                self.engine.insert(engine)
-            }
-        };
-        let mut step = match self.returned.take() {
-            Some(result) => tx.returned(result),
-            None => Step::Start,
-        };
+        self.on_drop = Some(C::rollback_on_drop);
+        let tx = &mut self.engine;
+        let mut step = tx.returned_kept().unwrap_or(Step::Start);
         loop {
             step = match step {
-                Step::Start => tx.start(conn.in_transaction(), || conn.check(options)),
+                Step::Start => tx.start(conn.database(), conn.in_transaction(), || {
+                    conn.check(options)
+                }),
                 Step::Begin => tx.after(conn.begin(options).await.map_err(E::from)),
                 Step::Savepoint => {
                     let begun = conn.savepoint(tx.savepoint()).await;
@@ -407,7 +391,9 @@ impl<'c, 'o, C: ?Sized, T, E> AsyncTransaction<'c, 'o, C, T, E> {
                     tx.after(rolled_back.map_err(E::from))
                 }
                 Step::Backoff(wait) => {
-                    tokio::time::sleep(wait).await;
+                    // Boxed: tokio's `Sleep` is large, and inline it would grow every
+                    // transaction's future for the sake of the rare retry.
+                    Box::pin(tokio::time::sleep(wait)).await;
                     Step::Start
                 }
                 Step::Done => return false,
@@ -421,7 +407,7 @@ type OnDrop<C> = fn(&mut C, &Options, Option<&str>, Ending);
 
 impl<C: ?Sized, T, E> Drop for AsyncTransaction<'_, '_, C, T, E> {
     fn drop(&mut self) {
-        let (Some(tx), Some(on_drop)) = (&self.engine, self.on_drop) else {
+        let (tx, Some(on_drop)) = (&self.engine, self.on_drop) else {
             return;
         };
         let ending = match tx.pending() {

@@ -109,11 +109,13 @@ where
     E: From<C::Error> + FromTxError,
 {
     let key = conn_key(conn);
-    let mut tx = Engine::<T, E, ThreadFrames>::new(options, conn.database(), key, retry, caller);
+    let mut tx = Engine::<T, E, ThreadFrames>::new(options, key, retry, caller);
     let mut step = Step::Start;
     loop {
         step = match step {
-            Step::Start => tx.start(conn.in_transaction(), || conn.check(options)),
+            Step::Start => tx.start(conn.database(), conn.in_transaction(), || {
+                conn.check(options)
+            }),
             Step::Begin => tx.after(conn.begin(options).map_err(E::from)),
             Step::Savepoint => tx.after(conn.savepoint(tx.savepoint()).map_err(E::from)),
             Step::Body => tx.returned(body(conn)),

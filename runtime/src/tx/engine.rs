@@ -127,11 +127,14 @@ enum State {
 /// `S` is where open transactions are kept (per thread for blocking runs, shared for async).
 pub(crate) struct Engine<'o, T, E, S: FrameStore> {
     options: &'o Options,
+    /// Known from the first [`Engine::start`].
     database: &'static str,
     key: usize,
+    caller: Caller,
     retry: Retry<E>,
     retried: u32,
     exhausted: bool,
+    /// Entered at the first [`Engine::start`].
     traced: Traced,
     depth: usize,
     savepoint: Option<String>,
@@ -142,25 +145,19 @@ pub(crate) struct Engine<'o, T, E, S: FrameStore> {
 }
 
 impl<'o, T, E, S: FrameStore> Engine<'o, T, E, S> {
-    /// A transaction with `options` on the connection `key` (see [`frames::conn_key`]) of
-    /// `database`, called from `caller`: enters its trace span. The first step is
-    /// [`Step::Start`].
-    #[inline]
-    pub fn new(
-        options: &'o Options,
-        database: &'static str,
-        key: usize,
-        retry: Retry<E>,
-        caller: Caller,
-    ) -> Self {
+    /// A transaction with `options` on the connection `key` (see [`frames::conn_key`]), called
+    /// from `caller`. The first step is [`Step::Start`].
+    #[inline(always)]
+    pub fn new(options: &'o Options, key: usize, retry: Retry<E>, caller: Caller) -> Self {
         Self {
             options,
-            database,
+            database: "",
             key,
+            caller,
             retry,
             retried: 0,
             exhausted: false,
-            traced: Traced::start(options, database, caller),
+            traced: Traced::not_started(),
             depth: 0,
             savepoint: None,
             state: State::Idle,
@@ -200,13 +197,15 @@ impl<'o, T, E, S: FrameStore> Engine<'o, T, E, S> {
         }
     }
 
-    /// [`Step::Start`]: decides how the attempt starts from where the connection is
-    /// (`in_transaction`: the driver's view; keel's own open transactions are in `S`) and raises
-    /// `tx.begin` (a denial refuses). `check` asks the driver whether it supports the options
-    /// (asked only for an outermost transaction).
-    #[inline]
+    /// [`Step::Start`]: decides how the attempt starts from where the connection of `database`
+    /// is (`in_transaction`: the driver's view; keel's own open transactions are in `S`) and
+    /// raises `tx.begin` (a denial refuses). `check` asks the driver whether it supports the
+    /// options (asked only for an outermost transaction). The first start enters the
+    /// transaction's trace span.
+    #[inline(always)]
     pub fn start(
         &mut self,
+        database: &'static str,
         in_transaction: bool,
         check: impl FnOnce() -> Result<(), TxError>,
     ) -> Step
@@ -215,6 +214,10 @@ impl<'o, T, E, S: FrameStore> Engine<'o, T, E, S> {
     {
         debug_assert_eq!(self.state, State::Idle);
         let options = self.options;
+        if self.retried == 0 {
+            self.database = database;
+            self.traced = Traced::start(options, database, self.caller);
+        }
         let keel_depth = frames::open_depth::<S>(self.key);
         let inside = keel_depth > 0 || in_transaction;
         self.depth = if inside { keel_depth.max(1) } else { 0 };
@@ -249,9 +252,31 @@ impl<'o, T, E, S: FrameStore> Engine<'o, T, E, S> {
         step
     }
 
+    /// Keeps what the body returned until [`returned_kept`](Self::returned_kept) (for a runner
+    /// that cannot convert errors where the body ends).
+    #[inline(always)]
+    pub fn keep_returned(&mut self, result: BodyResult<T, E>) {
+        debug_assert!(matches!(self.state, State::InBody | State::Joined));
+        self.result = Some(result);
+    }
+
+    /// [`returned`](Self::returned) with what [`keep_returned`](Self::keep_returned) kept, if
+    /// anything was kept.
+    #[inline(always)]
+    pub fn returned_kept(&mut self) -> Option<Step>
+    where
+        E: From<TxError>,
+    {
+        if !matches!(self.state, State::InBody | State::Joined) {
+            return None;
+        }
+        let result = self.result.take()?;
+        Some(self.returned(result))
+    }
+
     /// The body returned (or panicked), [`Step::Body`]: commit unless it failed, a joined inner
     /// transaction marked this one rollback-only, or a hook denies `tx.commit`.
-    #[inline]
+    #[inline(always)]
     pub fn returned(&mut self, result: BodyResult<T, E>) -> Step
     where
         E: From<TxError>,
@@ -267,24 +292,23 @@ impl<'o, T, E, S: FrameStore> Engine<'o, T, E, S> {
         debug_assert_eq!(self.state, State::InBody);
         let rollback_only = self.frame.take().is_some_and(FrameGuard::pop);
         let name = self.options.name;
-        let result = match result {
-            Ok(Ok(_)) if rollback_only => Ok(Err(TxError::RollbackOnly { name }.into())),
-            Ok(Ok(value)) => match self.emit("tx.commit") {
-                Ok(()) => {
-                    self.result = Some(Ok(Ok(value)));
-                    self.state = State::Committing;
-                    return self.nested_or(Step::Release, Step::Commit);
-                }
-                Err(denied) => Ok(Err(TxError::Denied { name, denied }.into())),
-            },
-            other => other,
-        };
-        self.roll_back(result)
+        if failed {
+            return self.roll_back(result);
+        }
+        if rollback_only {
+            return self.roll_back(Ok(Err(TxError::RollbackOnly { name }.into())));
+        }
+        if let Err(denied) = self.emit("tx.commit") {
+            return self.roll_back(Ok(Err(TxError::Denied { name, denied }.into())));
+        }
+        self.result = Some(result);
+        self.state = State::Committing;
+        self.nested_or(Step::Release, Step::Commit)
     }
 
     /// The result of [`Step::Begin`], [`Step::Savepoint`], [`Step::Commit`], [`Step::Release`],
     /// [`Step::Rollback`] or [`Step::RollbackTo`].
-    #[inline]
+    #[inline(always)]
     pub fn after(&mut self, result: Result<(), E>) -> Step {
         match (self.state, result) {
             (State::Beginning, Ok(())) => {
@@ -293,10 +317,7 @@ impl<'o, T, E, S: FrameStore> Engine<'o, T, E, S> {
                 Step::Body
             }
             (State::Beginning, Err(error)) => self.over(Settled::NotStarted, Ok(Err(error))),
-            (State::Committing, Ok(())) => {
-                let result = self.result.take().expect("the value waits for the commit");
-                self.over(Settled::Committed, result)
-            }
+            (State::Committing, Ok(())) => self.settled_with(Settled::Committed),
             (State::Committing, Err(error)) => {
                 self.result = Some(Ok(Err(error)));
                 if self.savepoint.is_some() {
@@ -322,21 +343,21 @@ impl<'o, T, E, S: FrameStore> Engine<'o, T, E, S> {
 
     /// [`Step::AskOpen`]: a failed `COMMIT` that left the transaction open (SQLite: `BUSY`) is
     /// rolled back.
-    #[inline]
+    #[inline(always)]
     pub fn still_open(&mut self, open: bool) -> Step {
         debug_assert_eq!(self.state, State::AskingOpen);
-        let result = self.result.take().expect("the commit's error waits");
         if open {
             self.emit_rollback();
-            self.roll_back_to(result)
+            self.state = State::RollingBack;
+            Step::Rollback
         } else {
-            self.over(Settled::RolledBack, result)
+            self.settled_with(Settled::RolledBack)
         }
     }
 
     /// Reports the transaction and returns its result (resuming a panic), after [`Step::Done`].
-    #[inline]
-    pub fn finish(mut self) -> Result<T, E> {
+    #[inline(always)]
+    pub fn finish(&mut self) -> Result<T, E> {
         debug_assert_eq!(self.state, State::Over);
         let report = Report {
             name: self.options.name,
@@ -353,12 +374,9 @@ impl<'o, T, E, S: FrameStore> Engine<'o, T, E, S> {
     }
 
     /// Raises `tx.rollback`, then rolls back with `result` to return.
+    #[inline(always)]
     fn roll_back(&mut self, result: BodyResult<T, E>) -> Step {
         self.emit_rollback();
-        self.roll_back_to(result)
-    }
-
-    fn roll_back_to(&mut self, result: BodyResult<T, E>) -> Step {
         self.result = Some(result);
         self.state = State::RollingBack;
         self.nested_or(Step::RollbackTo, Step::Rollback)
@@ -373,30 +391,38 @@ impl<'o, T, E, S: FrameStore> Engine<'o, T, E, S> {
         }
     }
 
-    /// The attempt is over: retry it (backoff, then start again), or end the transaction.
+    /// The attempt is over with `result`: retry it (backoff, then start again), or end the
+    /// transaction.
+    #[inline(always)]
     fn over(&mut self, settled: Settled, result: BodyResult<T, E>) -> Step {
-        let transient = match (&result, self.retry.transient) {
-            (Ok(Err(error)), Some(is_transient)) => self.depth == 0 && is_transient(error),
+        self.result = Some(result);
+        self.settled_with(settled)
+    }
+
+    /// The attempt is over with what `self.result` holds (not moved on the way).
+    #[inline(always)]
+    fn settled_with(&mut self, settled: Settled) -> Step {
+        let transient = match (&self.result, self.retry.transient) {
+            (Some(Ok(Err(error))), Some(is_transient)) => self.depth == 0 && is_transient(error),
             _ => false,
         };
-        if transient && self.retried < self.retry.retries {
-            self.retried += 1;
-            self.state = State::Idle;
-            self.savepoint = None;
-            return Step::Backoff(backoff(self.retried));
-        }
-        let result = match result {
-            Ok(Err(error)) if transient => {
-                self.exhausted = true;
-                let exhausted = Exhausted {
-                    name: self.options.name,
-                    attempts: self.retried + 1,
-                };
-                Ok(Err((self.retry.exhausted)(error, exhausted)))
+        if transient {
+            if self.retried < self.retry.retries {
+                self.retried += 1;
+                self.result = None;
+                self.state = State::Idle;
+                self.savepoint = None;
+                return Step::Backoff(backoff(self.retried));
             }
-            other => other,
-        };
-        self.result = Some(result);
+            self.exhausted = true;
+            let exhausted = Exhausted {
+                name: self.options.name,
+                attempts: self.retried + 1,
+            };
+            if let Some(Ok(Err(error))) = self.result.take() {
+                self.result = Some(Ok(Err((self.retry.exhausted)(error, exhausted))));
+            }
+        }
         self.settled = settled;
         self.state = State::Over;
         Step::Done
@@ -555,23 +581,24 @@ mod tests {
             .then(|| FrameGuard::<ThreadFrames>::push(KEY));
         let retry = retries.map_or_else(Retry::never, Retry::up_to);
         let caller = std::panic::Location::caller();
-        let mut engine =
-            Engine::<u32, Error, ThreadFrames>::new(options, "Fake", KEY, retry, caller);
+        let mut engine = Engine::<u32, Error, ThreadFrames>::new(options, KEY, retry, caller);
         let mut steps = Vec::new();
         let mut attempt = 0;
         let mut step = Step::Start;
         loop {
             steps.push(step);
             step = match step {
-                Step::Start => engine.start(matches!(start, Start::JoinByHand), || match start {
-                    Start::Unsupported => Err(TxError::Unsupported {
-                        name: "t",
-                        database: "Fake",
-                        option: "read_only".into(),
-                        hint: "",
-                    }),
-                    _ => Ok(()),
-                }),
+                Step::Start => {
+                    engine.start("Fake", matches!(start, Start::JoinByHand), || match start {
+                        Start::Unsupported => Err(TxError::Unsupported {
+                            name: "t",
+                            database: "Fake",
+                            option: "read_only".into(),
+                            hint: "",
+                        }),
+                        _ => Ok(()),
+                    })
+                }
                 Step::Begin | Step::Savepoint if script.begin_fails => {
                     engine.after(Err(Error::Busy))
                 }
@@ -781,14 +808,14 @@ mod tests {
         let options = Options::new().name("outer");
         let caller = std::panic::Location::caller();
         let mut outer =
-            Engine::<u32, Error, ThreadFrames>::new(&options, "Fake", KEY, Retry::never(), caller);
-        assert_eq!(outer.start(false, || Ok(())), Begin);
+            Engine::<u32, Error, ThreadFrames>::new(&options, KEY, Retry::never(), caller);
+        assert_eq!(outer.start("Fake", false, || Ok(())), Begin);
         assert_eq!(outer.after(Ok(())), Body);
         // A joined inner transaction fails inside the outer body...
         let options = Options::new().name("inner").nested(Nested::Join);
         let mut inner =
-            Engine::<u32, Error, ThreadFrames>::new(&options, "Fake", KEY, Retry::never(), caller);
-        assert_eq!(inner.start(true, || Ok(())), Body);
+            Engine::<u32, Error, ThreadFrames>::new(&options, KEY, Retry::never(), caller);
+        assert_eq!(inner.start("Fake", true, || Ok(())), Body);
         assert_eq!(inner.returned(Ok(Err(Error::Bad))), Done);
         assert_eq!(inner.finish(), Err(Error::Bad));
         // ...and the outer body, catching it, returns Ok.
@@ -863,10 +890,9 @@ mod tests {
     fn pending_says_what_a_drop_would_leave() {
         let options = Options::new();
         let caller = std::panic::Location::caller();
-        let mut tx =
-            Engine::<u32, Error, ThreadFrames>::new(&options, "Fake", KEY, Retry::never(), caller);
+        let mut tx = Engine::<u32, Error, ThreadFrames>::new(&options, KEY, Retry::never(), caller);
         assert_eq!(tx.pending(), Pending::Nothing);
-        assert_eq!(tx.start(false, || Ok(())), Begin);
+        assert_eq!(tx.start("Fake", false, || Ok(())), Begin);
         assert_eq!(tx.pending(), Pending::Nothing, "the driver guards BEGIN");
         assert_eq!(tx.after(Ok(())), Body);
         assert_eq!(tx.pending(), Pending::Open);
@@ -877,8 +903,8 @@ mod tests {
         assert_eq!(tx.finish(), Ok(1));
         // Dropped while the body runs: its frame goes with it.
         let mut dropped =
-            Engine::<u32, Error, ThreadFrames>::new(&options, "Fake", KEY, Retry::never(), caller);
-        dropped.start(false, || Ok(()));
+            Engine::<u32, Error, ThreadFrames>::new(&options, KEY, Retry::never(), caller);
+        dropped.start("Fake", false, || Ok(()));
         dropped.after(Ok(()));
         assert_eq!(frames::open_depth::<ThreadFrames>(KEY), 1);
         drop(dropped);

@@ -52,6 +52,15 @@ pub(crate) struct Traced {
 }
 
 impl Traced {
+    /// No span yet (the transaction has not started).
+    #[inline(always)]
+    pub const fn not_started() -> Self {
+        Self {
+            #[cfg(feature = "trace")]
+            span: Span::inactive(),
+        }
+    }
+
     /// Enters the `keel::tx::<name>` span: call site made on first use while tracing is on, with
     /// the database as an entry field. Inactive, and one atomic load, while tracing is off and no
     /// thread captures.
@@ -71,13 +80,15 @@ impl Traced {
         }
     }
 
-    /// Ends the span with the report.
+    /// Ends the span with the report (in place: nothing is moved while tracing is off).
     #[inline]
-    pub fn finish(self, report: Report) {
+    pub fn finish(&mut self, report: Report) {
         #[cfg(test)]
         REPORTS.with_borrow_mut(|reports| reports.push(report));
         #[cfg(feature = "trace")]
-        finish_span(self.span, &report);
+        if self.span.is_active() {
+            finish_span(std::mem::replace(&mut self.span, Span::inactive()), &report);
+        }
         #[cfg(not(feature = "trace"))]
         let _ = report;
     }
@@ -88,11 +99,8 @@ impl Traced {
 /// `"return"` field such as `committed after 2 retries` or
 /// `rolled back after 3 retries (retries exhausted, 4 attempts)`.
 #[cfg(feature = "trace")]
-#[inline]
+#[inline(never)]
 fn finish_span(span: Span, report: &Report) {
-    if !span.is_active() {
-        return;
-    }
     let summary = summary(report);
     let outcome = match report.settled {
         Settled::Committed => trace::Outcome::Ok,
