@@ -61,6 +61,14 @@
 //! SQLite drivers share one build); any other by implementing [`Transactional`] or
 //! `AsyncTransactional`.
 //!
+//! **How it is built** (for whoever changes it): `engine.rs` is a state machine that decides
+//! every step of a transaction (start, begin or savepoint, body, commit or release, rollback,
+//! retry backoff) and performs none; `blocking.rs` ([`run`]) and `asynchronous.rs`
+//! (`run_async`, and what `#[keel::transaction]` on an `async fn` inlines) are each one loop that
+//! performs those steps on the connection. `frames.rs` keeps the open transactions per
+//! connection, `report.rs` the trace span, `sql.rs` the SQL dialects; the driver files only
+//! implement the connection traits.
+//!
 //! [`ExitStack`] is the dynamic companion: any number of guards and cleanup callbacks, undone in
 //! reverse order.
 //!
