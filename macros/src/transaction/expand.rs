@@ -140,21 +140,16 @@ struct AsyncParts<'a> {
     retry: Option<(u32, Span)>,
 }
 
-/// An `async fn`: the engine's async steps inline, the body an `async` block of the function
+/// An `async fn`: the async runner's loop inline, the body an `async` block of the function
 /// itself (not a generic async closure), so rustc proves the future `Send` from concrete types:
 ///
 /// ```text
-/// let mut tx = AsyncTransaction::new(&OPTIONS);
-/// loop {                                    // only with `retry`
-///     let stop = match tx.start(conn).await {
-///         Ok(mut body) => {
-///             let result = catch_unwind::<Output, _>(async { let conn = body.conn(); <block> }).await;
-///             tx.end(body, result).await
-///         }
-///         Err(stop) => stop,
-///     };
-///     tx.finish(stop)                       // or: if let Some(r) = tx.retry(stop, N).await { return r }
+/// let mut tx = AsyncTransaction::new(&OPTIONS, conn);       // ::retrying(&OPTIONS, conn, N)
+/// while tx.next_body().await {
+///     let result = catch_unwind::<Output, _>(async { let conn = tx.conn(); <block> }).await;
+///     tx.returned(result);
 /// }
+/// tx.finish()
 /// ```
 fn expand_async(parts: AsyncParts<'_>) -> TokenStream {
     let AsyncParts {
@@ -170,47 +165,31 @@ fn expand_async(parts: AsyncParts<'_>) -> TokenStream {
         retry,
     } = parts;
     let tx = Ident::new("__keel_tx", Span::mixed_site());
-    let body = Ident::new("__keel_body", Span::mixed_site());
     let result = Ident::new("__keel_result", Span::mixed_site());
-    let stop = Ident::new("__keel_stop", Span::mixed_site());
-    // An error type lacking `From<TxError>` (or the connection's error) is reported at the
-    // return type; a missing `Transient` at `retry = N`.
+    // A connection that is not one, or an error type lacking `From<TxError>` (or the
+    // connection's error), is reported where `next_body` is called: at the return type; a
+    // missing `Transient` at `retry = N`.
     let output_span = syn::spanned::Spanned::span(output);
     let output_private = private_at(output_span);
-    let start = quote_spanned!(output_span=> #tx.start(#conn_arg));
-    let attempt = quote! {
-        let #stop = match #start.await {
-            ::core::result::Result::Ok(mut #body) => {
-                let #result = #output_private::tx::catch_unwind::<#output, _>(async {
-                    let #conn: &mut #conn_target = #body.conn();
-                    #block
-                })
-                .await;
-                #tx.end(#body, #result).await
-            }
-            ::core::result::Result::Err(#stop) => #stop,
-        };
-    };
-    let run = match retry {
-        None => quote! {
-            #attempt
-            #tx.finish(#stop)
-        },
+    let new = match retry {
+        None => quote!(#private::tx::AsyncTransaction::new(&#options_const, #conn_arg)),
         Some((n, span)) => {
-            let retried = quote_spanned!(span=> #tx.retry(#stop, #n));
-            quote! {
-                loop {
-                    #attempt
-                    if let ::core::option::Option::Some(#result) = #retried.await {
-                        return #result;
-                    }
-                }
-            }
+            let retry_private = private_at(span);
+            quote_spanned!(span=> #retry_private::tx::AsyncTransaction::retrying(&#options_const, #conn_arg, #n))
         }
     };
+    let next_body = quote_spanned!(output_span=> #tx.next_body().await);
     quote! {{
         const #options_const: #private::tx::Options = #options;
-        let mut #tx = #private::tx::AsyncTransaction::new(&#options_const);
-        #run
+        let mut #tx = #new;
+        while #next_body {
+            let #result = #output_private::tx::catch_unwind::<#output, _>(async {
+                let #conn: &mut #conn_target = #tx.conn();
+                #block
+            })
+            .await;
+            #tx.returned(#result);
+        }
+        #tx.finish()
     }}
 }

@@ -61,6 +61,14 @@
 //! SQLite drivers share one build); any other by implementing [`Transactional`] or
 //! `AsyncTransactional`.
 //!
+//! **How it is built** (for whoever changes it): `engine.rs` is a state machine that decides
+//! every step of a transaction (start, begin or savepoint, body, commit or release, rollback,
+//! retry backoff) and performs none; `blocking.rs` ([`run`]) and `asynchronous.rs`
+//! (`run_async`, and what `#[keel::transaction]` on an `async fn` inlines) are each one loop that
+//! performs those steps on the connection. `frames.rs` keeps the open transactions per
+//! connection, `report.rs` the trace span, `sql.rs` the SQL dialects; the driver files only
+//! implement the connection traits.
+//!
 //! [`ExitStack`] is the dynamic companion: any number of guards and cleanup callbacks, undone in
 //! reverse order.
 //!
@@ -94,16 +102,18 @@
 //! # }
 //! ```
 
+#[cfg(any(feature = "tokio-postgres", feature = "sqlx"))]
+mod asynchronous;
+mod blocking;
 mod engine;
 mod exit_stack;
+mod frames;
 mod options;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(any(feature = "postgres", feature = "tokio-postgres"))]
 mod postgres_error;
-pub(crate) mod run;
-#[cfg(any(feature = "tokio-postgres", feature = "sqlx"))]
-pub(crate) mod run_async;
+mod report;
 mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -112,11 +122,26 @@ mod sqlx;
 #[cfg(feature = "tokio-postgres")]
 mod tokio_postgres;
 
+#[cfg(any(feature = "tokio-postgres", feature = "sqlx"))]
+pub use asynchronous::{AsyncTransactional, Ending, run_async, run_async_retrying};
+pub use blocking::{run, run_retrying};
 pub use exit_stack::{CallbackResult, ExitStack};
 pub use options::{Behavior, Isolation, Nested, Options};
-pub use run::{run, run_retrying};
+
+/// The old home of the hidden items `#[keel::transaction]` expands to, still named by
+/// `keel_runtime::__private::tx` in `lib.rs`. The runners now live in `blocking` and
+/// `asynchronous` (a module named `run` beside the function `run` read as one thing); this shim
+/// goes once `lib.rs` re-exports `tx::blocking::connection` and
+/// `tx::asynchronous::{AsyncTransaction, async_connection, catch_unwind}`.
+pub(crate) mod run {
+    pub use super::blocking::connection;
+}
+
+/// See [`run`](mod@run): the old home of the async expansion's hidden items.
 #[cfg(any(feature = "tokio-postgres", feature = "sqlx"))]
-pub use run_async::{AsyncTransactional, Ending, run_async, run_async_retrying};
+pub(crate) mod run_async {
+    pub use super::asynchronous::{AsyncTransaction, async_connection, catch_unwind};
+}
 
 use crate::audit::Denied;
 

@@ -7,29 +7,18 @@
 //!   `batch_execute("BEGIN")`; keel knows its own. Pass a `postgres::Transaction` to nest inside
 //!   a transaction begun by the `postgres` crate.
 
+use super::sql::dialect_methods;
 use super::sql::postgres as dialect;
-use super::{Options, Transactional, TxError};
+use super::{Options, Transactional};
 use postgres::{Client, Transaction};
 
 /// keel tracks the transactions it begins on a `Client`; one begun by hand is not seen. Commit,
 /// rollback and savepoints are the trait's provided methods.
 impl Transactional for Client {
-    type Error = postgres::Error;
-
-    fn database(&self) -> &'static str {
-        dialect::DATABASE
-    }
-
-    fn in_transaction(&self) -> bool {
-        false
-    }
+    dialect_methods!(dialect, postgres::Error, |_client| false);
 
     fn execute_sql(&mut self, sql: &str) -> Result<(), postgres::Error> {
         self.batch_execute(sql)
-    }
-
-    fn check(&self, options: &Options) -> Result<(), TxError> {
-        dialect::check(options)
     }
 
     fn begin(&mut self, options: &Options) -> Result<(), postgres::Error> {
@@ -40,21 +29,9 @@ impl Transactional for Client {
 /// A `postgres::Transaction` is always inside a transaction: keel nests into it with savepoints
 /// (the provided methods), and never begins or commits it.
 impl Transactional for Transaction<'_> {
-    type Error = postgres::Error;
-
-    fn database(&self) -> &'static str {
-        dialect::DATABASE
-    }
-
-    fn in_transaction(&self) -> bool {
-        true
-    }
+    dialect_methods!(dialect, postgres::Error, |_tx| true);
 
     fn execute_sql(&mut self, sql: &str) -> Result<(), postgres::Error> {
         self.batch_execute(sql)
-    }
-
-    fn check(&self, options: &Options) -> Result<(), TxError> {
-        dialect::check(options)
     }
 }

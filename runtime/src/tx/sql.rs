@@ -28,6 +28,31 @@ fn behavior_option(behavior: Behavior) -> String {
     format!("behavior = {:?}", behavior.option())
 }
 
+/// The part of a driver's `Transactional` / `AsyncTransactional` impl that only restates its
+/// dialect: the error type, the database's name, which options it accepts, and whether the
+/// connection is inside a transaction keel did not begin (an expression of `$conn`).
+macro_rules! dialect_methods {
+    ($dialect:path, $error:ty, |$conn:ident| $in_transaction:expr) => {
+        type Error = $error;
+
+        fn database(&self) -> &'static str {
+            use $dialect as dialect;
+            dialect::DATABASE
+        }
+
+        fn in_transaction(&self) -> bool {
+            let $conn = self;
+            $in_transaction
+        }
+
+        fn check(&self, options: &$crate::tx::Options) -> Result<(), $crate::tx::TxError> {
+            use $dialect as dialect;
+            dialect::check(options)
+        }
+    };
+}
+pub(crate) use dialect_methods;
+
 /// `SAVEPOINT name`.
 pub(crate) fn savepoint(name: &str) -> String {
     format!("SAVEPOINT {name}")

@@ -5,8 +5,9 @@
 //!   accepted; any other level is an [`Unsupported`](super::TxError::Unsupported) error.
 //! * `read_only` sets `PRAGMA query_only` for the transaction's duration.
 
+use super::sql::dialect_methods;
 use super::sql::sqlite::{self as dialect, QUERY_ONLY_OFF, QUERY_ONLY_ON};
-use super::{Options, Transactional, Transient, TxError};
+use super::{Options, Transactional, Transient};
 use rusqlite::{Connection, ErrorCode, Transaction};
 
 /// `BEGIN <behavior>`, then `PRAGMA query_only = ON` for a read-only transaction.
@@ -33,22 +34,10 @@ fn end(conn: &Connection, options: &Options, sql: &str) -> rusqlite::Result<()> 
 
 /// Savepoints, `RELEASE` and `ROLLBACK TO` are the trait's provided methods.
 impl Transactional for Connection {
-    type Error = rusqlite::Error;
-
-    fn database(&self) -> &'static str {
-        dialect::DATABASE
-    }
-
-    fn in_transaction(&self) -> bool {
-        !self.is_autocommit()
-    }
+    dialect_methods!(dialect, rusqlite::Error, |conn| !conn.is_autocommit());
 
     fn execute_sql(&mut self, sql: &str) -> rusqlite::Result<()> {
         self.execute_batch(sql)
-    }
-
-    fn check(&self, options: &Options) -> Result<(), TxError> {
-        dialect::check(options)
     }
 
     fn begin(&mut self, options: &Options) -> rusqlite::Result<()> {
@@ -67,22 +56,10 @@ impl Transactional for Connection {
 /// A `rusqlite::Transaction` is always inside a transaction: keel nests into it with savepoints
 /// (the provided methods), and never begins or commits it.
 impl Transactional for Transaction<'_> {
-    type Error = rusqlite::Error;
-
-    fn database(&self) -> &'static str {
-        dialect::DATABASE
-    }
-
-    fn in_transaction(&self) -> bool {
-        true
-    }
+    dialect_methods!(dialect, rusqlite::Error, |_tx| true);
 
     fn execute_sql(&mut self, sql: &str) -> rusqlite::Result<()> {
         self.execute_batch(sql)
-    }
-
-    fn check(&self, options: &Options) -> Result<(), TxError> {
-        dialect::check(options)
     }
 }
 

@@ -17,8 +17,8 @@
 //! * Both SQLite drivers (rusqlite and sqlx 0.9) link the same `libsqlite3-sys` (0.38, bundled),
 //!   so the `sqlite` and `sqlx` features share one dependency graph.
 
-use super::run_async::{AsyncTransactional, Ending};
-use super::sql::{postgres as pg_dialect, sqlite as sqlite_dialect};
+use super::asynchronous::{AsyncTransactional, Ending};
+use super::sql::{dialect_methods, postgres as pg_dialect, sqlite as sqlite_dialect};
 use super::{Options, Transient, TxError};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnection, PgDatabaseError, Postgres};
@@ -55,16 +55,34 @@ fn statement(sql: String) -> SqlStr {
     AssertSqlSafe(sql).into_sql_str()
 }
 
+/// Savepoints through sqlx's `TransactionManager` (its own names, `_sqlx_savepoint_<n>`, so sqlx's
+/// depth stays right): a nested begin, commit and rollback.
+macro_rules! savepoints_through {
+    ($tm:ty) => {
+        fn savepoint(&mut self, _: &str) -> impl Future<Output = Result<(), Self::Error>> + Send {
+            <$tm>::begin(self, None)
+        }
+
+        fn release_savepoint(
+            &mut self,
+            _: &str,
+        ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+            <$tm>::commit(self)
+        }
+
+        fn rollback_to_savepoint(
+            &mut self,
+            _: &str,
+        ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+            <$tm>::rollback(self)
+        }
+    };
+}
+
 impl AsyncTransactional for PgConnection {
-    type Error = sqlx::Error;
-
-    fn database(&self) -> &'static str {
-        pg_dialect::DATABASE
-    }
-
-    fn in_transaction(&self) -> bool {
-        PgTm::get_transaction_depth(self) > 0
-    }
+    dialect_methods!(pg_dialect, sqlx::Error, |conn| PgTm::get_transaction_depth(
+        conn
+    ) > 0);
 
     fn execute_sql(&mut self, sql: &str) -> impl Future<Output = Result<(), Self::Error>> + Send {
         pg_execute(self, sql.to_owned())
@@ -73,10 +91,6 @@ impl AsyncTransactional for PgConnection {
     fn rollback_on_drop(&mut self, _: &Options, _: Option<&str>, _: Ending) {
         // Also when the end was issued: sqlx lowers its depth only once the reply is read.
         PgTm::start_rollback(self);
-    }
-
-    fn check(&self, options: &Options) -> Result<(), TxError> {
-        pg_dialect::check(options)
     }
 
     fn begin(&mut self, options: &Options) -> impl Future<Output = Result<(), Self::Error>> + Send {
@@ -93,23 +107,7 @@ impl AsyncTransactional for PgConnection {
         PgTm::rollback(self)
     }
 
-    fn savepoint(&mut self, _: &str) -> impl Future<Output = Result<(), Self::Error>> + Send {
-        PgTm::begin(self, None)
-    }
-
-    fn release_savepoint(
-        &mut self,
-        _: &str,
-    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
-        PgTm::commit(self)
-    }
-
-    fn rollback_to_savepoint(
-        &mut self,
-        _: &str,
-    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
-        PgTm::rollback(self)
-    }
+    savepoints_through!(PgTm);
 }
 
 /// Hands `PRAGMA query_only = OFF` to the connection's worker now: the command is sent on the
@@ -124,16 +122,33 @@ fn queue_query_only_off(conn: &mut SqliteConnection) {
         .poll(&mut Context::from_waker(Waker::noop()));
 }
 
+/// How an SQLite transaction ends.
+enum End {
+    Commit,
+    Rollback,
+}
+
+/// Commits or rolls back through sqlx; a read-only transaction that is really over (a failed
+/// `COMMIT` can leave it open) turns `query_only` off again.
+async fn sqlite_end(
+    conn: &mut SqliteConnection,
+    read_only: bool,
+    end: End,
+) -> Result<(), sqlx::Error> {
+    let ended = match end {
+        End::Commit => SqliteTm::commit(conn).await,
+        End::Rollback => SqliteTm::rollback(conn).await,
+    };
+    if read_only && SqliteTm::get_transaction_depth(conn) == 0 {
+        sqlite_execute(conn, sqlite_dialect::QUERY_ONLY_OFF.to_owned()).await?;
+    }
+    ended
+}
+
 impl AsyncTransactional for SqliteConnection {
-    type Error = sqlx::Error;
-
-    fn database(&self) -> &'static str {
-        sqlite_dialect::DATABASE
-    }
-
-    fn in_transaction(&self) -> bool {
-        SqliteTm::get_transaction_depth(self) > 0
-    }
+    dialect_methods!(sqlite_dialect, sqlx::Error, |conn| {
+        SqliteTm::get_transaction_depth(conn) > 0
+    });
 
     fn execute_sql(&mut self, sql: &str) -> impl Future<Output = Result<(), Self::Error>> + Send {
         sqlite_execute(self, sql.to_owned())
@@ -144,10 +159,6 @@ impl AsyncTransactional for SqliteConnection {
         if options.read_only && savepoint.is_none() {
             queue_query_only_off(self);
         }
-    }
-
-    fn check(&self, options: &Options) -> Result<(), TxError> {
-        sqlite_dialect::check(options)
     }
 
     fn begin(&mut self, options: &Options) -> impl Future<Output = Result<(), Self::Error>> + Send {
@@ -169,47 +180,26 @@ impl AsyncTransactional for SqliteConnection {
         &mut self,
         options: &Options,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send {
-        let read_only = options.read_only;
-        async move {
-            let committed = SqliteTm::commit(self).await;
-            if read_only && SqliteTm::get_transaction_depth(self) == 0 {
-                sqlite_execute(self, sqlite_dialect::QUERY_ONLY_OFF.to_owned()).await?;
-            }
-            committed
-        }
+        sqlite_end(self, options.read_only, End::Commit)
     }
 
     fn rollback(
         &mut self,
         options: &Options,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send {
-        let read_only = options.read_only;
-        async move {
-            let rolled_back = SqliteTm::rollback(self).await;
-            if read_only && SqliteTm::get_transaction_depth(self) == 0 {
-                sqlite_execute(self, sqlite_dialect::QUERY_ONLY_OFF.to_owned()).await?;
-            }
-            rolled_back
+        sqlite_end(self, options.read_only, End::Rollback)
+    }
+
+    savepoints_through!(SqliteTm);
+}
+
+/// The statement methods of a `PoolConnection`: each the same call on the connection inside.
+macro_rules! forward_to_the_connection {
+    ($($method:ident($arg:ident: $ty:ty);)*) => {$(
+        fn $method(&mut self, $arg: $ty) -> impl Future<Output = Result<(), Self::Error>> + Send {
+            (**self).$method($arg)
         }
-    }
-
-    fn savepoint(&mut self, _: &str) -> impl Future<Output = Result<(), Self::Error>> + Send {
-        SqliteTm::begin(self, None)
-    }
-
-    fn release_savepoint(
-        &mut self,
-        _: &str,
-    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
-        SqliteTm::commit(self)
-    }
-
-    fn rollback_to_savepoint(
-        &mut self,
-        _: &str,
-    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
-        SqliteTm::rollback(self)
-    }
+    )*};
 }
 
 /// A pooled connection is its connection: keel runs on it, and a rollback queued by a dropped
@@ -241,40 +231,13 @@ where
         (**self).check(options)
     }
 
-    fn begin(&mut self, options: &Options) -> impl Future<Output = Result<(), Self::Error>> + Send {
-        (**self).begin(options)
-    }
-
-    fn commit(
-        &mut self,
-        options: &Options,
-    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
-        (**self).commit(options)
-    }
-
-    fn rollback(
-        &mut self,
-        options: &Options,
-    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
-        (**self).rollback(options)
-    }
-
-    fn savepoint(&mut self, name: &str) -> impl Future<Output = Result<(), Self::Error>> + Send {
-        (**self).savepoint(name)
-    }
-
-    fn release_savepoint(
-        &mut self,
-        name: &str,
-    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
-        (**self).release_savepoint(name)
-    }
-
-    fn rollback_to_savepoint(
-        &mut self,
-        name: &str,
-    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
-        (**self).rollback_to_savepoint(name)
+    forward_to_the_connection! {
+        begin(options: &Options);
+        commit(options: &Options);
+        rollback(options: &Options);
+        savepoint(name: &str);
+        release_savepoint(name: &str);
+        rollback_to_savepoint(name: &str);
     }
 }
 

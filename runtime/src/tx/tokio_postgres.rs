@@ -12,9 +12,10 @@
 //!   rolled back the same way; one dropped while its `COMMIT`, `ROLLBACK` or `RELEASE` is in flight
 //!   adds nothing (that statement is already queued and ends the transaction).
 
-use super::run_async::{AsyncTransactional, Ending};
+use super::Options;
+use super::asynchronous::{AsyncTransactional, Ending};
+use super::sql::dialect_methods;
 use super::sql::{self, postgres as dialect};
-use super::{Options, TxError};
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
@@ -54,15 +55,7 @@ async fn guarded(client: &Client, begin: &str, undo: &str) -> Result<(), tokio_p
 }
 
 impl AsyncTransactional for Client {
-    type Error = tokio_postgres::Error;
-
-    fn database(&self) -> &'static str {
-        dialect::DATABASE
-    }
-
-    fn in_transaction(&self) -> bool {
-        false
-    }
+    dialect_methods!(dialect, tokio_postgres::Error, |_client| false);
 
     fn execute_sql(&mut self, sql: &str) -> impl Future<Output = Result<(), Self::Error>> + Send {
         self.batch_execute(sql)
@@ -76,10 +69,6 @@ impl AsyncTransactional for Client {
             Some(sp) => queue(self, &sql::rollback_to_savepoint(sp)),
             None => queue(self, "ROLLBACK"),
         }
-    }
-
-    fn check(&self, options: &Options) -> Result<(), TxError> {
-        dialect::check(options)
     }
 
     fn begin(&mut self, options: &Options) -> impl Future<Output = Result<(), Self::Error>> + Send {

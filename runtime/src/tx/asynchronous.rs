@@ -1,6 +1,6 @@
-//! [`run_async`] and [`run_async_retrying`]: the async form of the transaction engine. The
-//! decisions (start, settle, audit, trace, retry, nesting) are the engine's, the same calls the
-//! blocking [`run`](super::run) makes; only the driver calls are awaited.
+//! [`run_async`] and [`run_async_retrying`]: the async runner. The engine (`engine.rs`) decides
+//! every step, exactly as for the blocking [`run`](super::run); [`AsyncTransaction::next_body`]
+//! is the one loop that performs them with awaited driver calls.
 //!
 //! **Cancellation.** A transaction future may be dropped at any `.await`: a timeout, a
 //! `select!`, a client that went away. From the moment `BEGIN` (or `SAVEPOINT`) has succeeded
@@ -27,7 +27,8 @@
 //! (`#[tokio::main]` and `#[tokio::test]` have it). Without `retry`, the engine itself uses no
 //! runtime: a custom [`AsyncTransactional`] works on any executor.
 
-use super::engine::{self, Attempt, BodyResult, FrameGuard, Settle, SharedFrames, Start, Traced};
+use super::engine::{BodyResult, Engine, Pending, Retry, Step};
+use super::frames::{SharedFrames, conn_key};
 use super::{FromTxError, Options, Transient, TxError, sql};
 use std::any::Any;
 use std::future::Future;
@@ -117,18 +118,16 @@ pub trait AsyncTransactional: Send {
     /// Commits. Default: `COMMIT`.
     fn commit(
         &mut self,
-        options: &Options,
+        _options: &Options,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send {
-        let _ = options;
         self.execute_sql("COMMIT")
     }
 
     /// Rolls back. Default: `ROLLBACK`.
     fn rollback(
         &mut self,
-        options: &Options,
+        _options: &Options,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send {
-        let _ = options;
         self.execute_sql("ROLLBACK")
     }
 
@@ -203,16 +202,15 @@ where
     E: From<C::Error> + FromTxError,
     F: AsyncFnOnce(&mut C) -> Result<T, E>,
 {
-    let mut tx = AsyncTransaction::new(options);
+    let mut tx = AsyncTransaction::new(options, conn);
     async move {
-        let stop = match tx.start(conn).await {
-            Ok(mut open) => {
-                let result = catch_unwind(body(open.conn())).await;
-                tx.end(open, result).await
-            }
-            Err(stop) => stop,
-        };
-        tx.finish(stop)
+        let mut body = Some(body);
+        while tx.next_body().await {
+            let body = body.take().expect("run_async's body runs once (no retry)");
+            let result = catch_unwind(body(tx.conn())).await;
+            tx.returned(result);
+        }
+        tx.finish()
     }
 }
 
@@ -257,20 +255,13 @@ where
     E: From<C::Error> + FromTxError + Transient,
     F: AsyncFnMut(&mut C) -> Result<T, E>,
 {
-    let mut tx = AsyncTransaction::new(options);
+    let mut tx = AsyncTransaction::retrying(options, conn, retries);
     async move {
-        loop {
-            let stop = match tx.start(&mut *conn).await {
-                Ok(mut open) => {
-                    let result = catch_unwind(body(open.conn())).await;
-                    tx.end(open, result).await
-                }
-                Err(stop) => stop,
-            };
-            if let Some(result) = tx.retry(stop, retries).await {
-                return result;
-            }
+        while tx.next_body().await {
+            let result = catch_unwind(body(tx.conn())).await;
+            tx.returned(result);
         }
+        tx.finish()
     }
 }
 
@@ -282,191 +273,149 @@ pub fn async_connection<C: AsyncTransactional + ?Sized>(conn: &mut C) -> &mut C 
     conn
 }
 
-/// The engine's async steps, which `run_async` and the expansion of `#[keel::transaction]` on an
-/// `async fn` both drive: [`start`](Self::start) (begin), the caller awaits the body on
-/// [`Body::conn`], [`end`](Self::end) (commit or roll back), then [`finish`](Self::finish) or
-/// [`retry`](Self::retry). The attribute inlines these steps rather than calling `run_async`, so
-/// the body is an `async` block of the user's function, not a generic async closure: rustc then
-/// proves the function's future `Send` from concrete types (a generic `AsyncFnOnce` body that
-/// borrows from its caller trips rustc's "implementation of `Send` is not general enough").
+/// One async transaction on its connection: what `run_async` and the expansion of
+/// `#[keel::transaction]` on an `async fn` both drive, in one loop:
+///
+/// ```text
+/// let mut tx = AsyncTransaction::new(&OPTIONS, conn);   // or ::retrying(&OPTIONS, conn, N)
+/// while tx.next_body().await {
+///     let result = catch_unwind(async { let conn = tx.conn(); <body> }).await;
+///     tx.returned(result);
+/// }
+/// tx.finish()
+/// ```
+///
+/// [`next_body`](Self::next_body) performs the engine's steps (begin, commit, rollback, the
+/// retry backoff...) until the body is to run or the transaction is over. The attribute inlines
+/// this loop rather than calling `run_async`, so the body is an `async` block of the user's
+/// function, not a generic async closure: rustc then proves the function's future `Send` from
+/// concrete types (a generic `AsyncFnOnce` body that borrows from its caller trips rustc's
+/// "implementation of `Send` is not general enough"). Dropped while the transaction is open (the
+/// future was cancelled), it makes the connection roll back before its next use: the
+/// cancellation guard, [`AsyncTransactional::rollback_on_drop`].
+///
+/// Only [`next_body`](Self::next_body) needs `C` to be a connection and `E` to hold its errors,
+/// so a wrong connection or error type is reported once, there.
 #[doc(hidden)]
-pub struct AsyncTransaction<'o> {
+pub struct AsyncTransaction<'c, 'o, C: ?Sized, T, E> {
+    conn: &'c mut C,
     options: &'o Options,
-    traced: Option<Traced>,
-    retried: u32,
-    caller: engine::Caller,
+    /// Also keeps the body's result until the next [`next_body`](Self::next_body).
+    engine: Engine<'o, T, E, SharedFrames>,
+    /// `C::rollback_on_drop`, set with the engine (where `C: AsyncTransactional` is known).
+    on_drop: Option<OnDrop<C>>,
 }
 
-/// An attempt that is over (or never began), to report or retry.
-#[doc(hidden)]
-pub struct Stop<T, E>(Attempt<T, E>);
+impl<'c, 'o, C: ?Sized, T, E> AsyncTransaction<'c, 'o, C, T, E> {
+    /// A transaction with `options` on `conn`, run once; the span reports the caller's location.
+    #[inline]
+    #[track_caller]
+    pub fn new(options: &'o Options, conn: &'c mut C) -> Self {
+        Self::with(options, conn, Retry::never())
+    }
 
-/// A begun transaction whose body is to run on [`conn`](Self::conn); dropped before
-/// [`AsyncTransaction::end`], it rolls the transaction back (the cancellation guard).
-#[doc(hidden)]
-pub struct Body<'c, 'o, C: AsyncTransactional + ?Sized, E> {
-    open: Open<'c, 'o, C>,
-    frame: Option<FrameGuard<SharedFrames>>,
-    key: usize,
-    depth: usize,
-    database: &'static str,
-    db_error: fn(C::Error) -> E,
-    tx_error: fn(TxError) -> E,
-}
+    /// Like [`new`](Self::new), retried up to `retries` more times on a [`Transient`] error.
+    #[inline]
+    #[track_caller]
+    pub fn retrying(options: &'o Options, conn: &'c mut C, retries: u32) -> Self
+    where
+        E: Transient,
+    {
+        Self::with(options, conn, Retry::up_to(retries))
+    }
 
-impl<C: AsyncTransactional + ?Sized, E> Body<'_, '_, C, E> {
+    #[inline]
+    #[track_caller]
+    fn with(options: &'o Options, conn: &'c mut C, retry: Retry<E>) -> Self {
+        let caller = std::panic::Location::caller();
+        Self {
+            engine: Engine::new(options, conn_key(conn), retry, caller),
+            conn,
+            options,
+            on_drop: None,
+        }
+    }
+
     /// The connection, for the body.
     #[inline]
     pub fn conn(&mut self) -> &mut C {
-        self.open.conn
+        self.conn
     }
-}
 
-impl<'o> AsyncTransaction<'o> {
-    /// A transaction with `options`, called from the caller's location (the span's file and
-    /// line).
+    /// What the body returned (or its panic), for the next [`next_body`](Self::next_body).
     #[inline]
-    #[track_caller]
-    pub fn new(options: &'o Options) -> Self {
-        Self {
-            options,
-            traced: None,
-            retried: 0,
-            caller: std::panic::Location::caller(),
-        }
+    pub fn returned(&mut self, result: BodyResult<T, E>) {
+        self.engine.keep_returned(result);
     }
 
-    /// Starts an attempt: begins (or opens a savepoint, or joins), or says why not.
-    pub async fn start<'c, C, T, E>(
-        &mut self,
-        conn: &'c mut C,
-    ) -> Result<Body<'c, 'o, C, E>, Stop<T, E>>
+    /// Reports the transaction and returns its result (resuming a panic), once
+    /// [`next_body`](Self::next_body) said `false`.
+    #[inline]
+    pub fn finish(mut self) -> Result<T, E> {
+        self.engine.finish()
+    }
+
+    /// The async runner: performs the engine's steps on the connection until the body is to
+    /// run (`true`: run it on [`conn`](Self::conn), then [`returned`](Self::returned)) or the
+    /// transaction is over (`false`: [`finish`](Self::finish)).
+    pub async fn next_body(&mut self) -> bool
     where
-        C: AsyncTransactional + ?Sized,
+        C: AsyncTransactional,
         E: From<C::Error> + FromTxError,
     {
         let options = self.options;
-        let database = conn.database();
-        if self.traced.is_none() {
-            self.traced = Some(Traced::start(options, database, self.caller));
-        }
-        let key = engine::conn_key(conn);
-        let (depth, start) = engine::start(
-            options,
-            database,
-            engine::open_depth::<SharedFrames>(key),
-            conn.in_transaction(),
-            || conn.check(options),
-        );
-        let (joined, savepoint) = match start {
-            Start::Refuse(error) => return Err(Stop(Attempt::not_started(depth, error.into()))),
-            Start::Join => (true, None),
-            Start::Begin => (false, None),
-            Start::Savepoint(name) => (false, Some(name)),
-        };
-        if !joined {
-            let begun = match &savepoint {
-                Some(sp) => conn.savepoint(sp).await,
-                None => conn.begin(options).await,
+        let conn = &mut *self.conn;
+        self.on_drop = Some(C::rollback_on_drop);
+        let tx = &mut self.engine;
+        let mut step = tx.returned_kept().unwrap_or(Step::Start);
+        loop {
+            step = match step {
+                Step::Start => tx.start(conn.database(), conn.in_transaction(), || {
+                    conn.check(options)
+                }),
+                Step::Begin => tx.after(conn.begin(options).await.map_err(E::from)),
+                Step::Savepoint => {
+                    let begun = conn.savepoint(tx.savepoint()).await;
+                    tx.after(begun.map_err(E::from))
+                }
+                Step::Body => return true,
+                Step::Commit => tx.after(conn.commit(options).await.map_err(E::from)),
+                Step::Release => {
+                    let released = conn.release_savepoint(tx.savepoint()).await;
+                    tx.after(released.map_err(E::from))
+                }
+                Step::AskOpen => tx.still_open(conn.in_transaction()),
+                Step::Rollback => tx.after(conn.rollback(options).await.map_err(E::from)),
+                Step::RollbackTo => {
+                    let rolled_back = conn.rollback_to_savepoint(tx.savepoint()).await;
+                    tx.after(rolled_back.map_err(E::from))
+                }
+                Step::Backoff(wait) => {
+                    // Boxed: tokio's `Sleep` is large, and inline it would grow every
+                    // transaction's future for the sake of the rare retry.
+                    Box::pin(tokio::time::sleep(wait)).await;
+                    Step::Start
+                }
+                Step::Done => return false,
             };
-            if let Err(error) = begun {
-                return Err(Stop(Attempt::not_started(depth, error.into())));
-            }
         }
-        Ok(Body {
-            frame: (!joined).then(|| FrameGuard::push(key)),
-            open: Open {
-                conn,
-                options,
-                savepoint,
-                armed: (!joined).then_some(Ending::Open),
-            },
-            key,
-            depth,
-            database,
-            db_error: <E as From<C::Error>>::from,
-            tx_error: <E as From<TxError>>::from,
-        })
     }
+}
 
-    /// Ends an attempt whose body returned (or panicked): commits or rolls back as the engine
-    /// says.
-    pub async fn end<C, T, E>(
-        &mut self,
-        body: Body<'_, 'o, C, E>,
-        result: BodyResult<T, E>,
-    ) -> Stop<T, E>
-    where
-        C: AsyncTransactional + ?Sized,
-    {
-        let Body {
-            mut open,
-            frame,
-            key,
-            depth,
-            database,
-            db_error,
-            tx_error,
-        } = body;
-        let Some(frame) = frame else {
-            return Stop(Attempt::joined::<SharedFrames>(key, depth, result));
+/// [`AsyncTransactional::rollback_on_drop`] of the connection type.
+type OnDrop<C> = fn(&mut C, &Options, Option<&str>, Ending);
+
+impl<C: ?Sized, T, E> Drop for AsyncTransaction<'_, '_, C, T, E> {
+    fn drop(&mut self) {
+        let (tx, Some(on_drop)) = (&self.engine, self.on_drop) else {
+            return;
         };
-        let options = self.options;
-        let rollback_only = frame.pop();
-        Stop(
-            match engine::settle(result, rollback_only, options, database, depth, tx_error) {
-                Settle::Rollback(result) => {
-                    // The body's error wins over a failing rollback.
-                    let _ = open.rollback().await;
-                    Attempt::rolled_back(depth, result)
-                }
-                Settle::Commit(value) => {
-                    open.armed = Some(Ending::Issued);
-                    let committed = match &open.savepoint {
-                        Some(sp) => open.conn.release_savepoint(sp).await,
-                        None => open.conn.commit(options).await,
-                    };
-                    match committed {
-                        Ok(()) => {
-                            open.armed = None;
-                            Attempt::committed(depth, value)
-                        }
-                        Err(error) => {
-                            // A failed COMMIT may leave the transaction open (SQLite: BUSY).
-                            if open.savepoint.is_some() || open.conn.in_transaction() {
-                                engine::emit_rollback(options, database, depth);
-                                let _ = open.rollback().await;
-                            }
-                            open.armed = None;
-                            Attempt::rolled_back(depth, Ok(Err(db_error(error))))
-                        }
-                    }
-                }
-            },
-        )
-    }
-
-    /// Reports the transaction and returns its result (resuming a panic).
-    #[inline]
-    pub fn finish<T, E>(mut self, stop: Stop<T, E>) -> Result<T, E> {
-        let traced = self.traced.take().expect("start ran");
-        traced.finish(self.options, stop.0, self.retried)
-    }
-
-    /// Like [`finish`](Self::finish), unless the attempt should be retried: then waits out the
-    /// backoff (without blocking the worker) and returns `None`.
-    pub async fn retry<T, E: Transient>(
-        &mut self,
-        stop: Stop<T, E>,
-        retries: u32,
-    ) -> Option<Result<T, E>> {
-        if !stop.0.should_retry(self.retried, retries) {
-            let traced = self.traced.take().expect("start ran");
-            return Some(traced.finish_retrying(self.options, stop.0, self.retried));
-        }
-        self.retried += 1;
-        tokio::time::sleep(engine::backoff(self.retried)).await;
-        None
+        let ending = match tx.pending() {
+            Pending::Nothing => return,
+            Pending::Open => Ending::Open,
+            Pending::Issued => Ending::Issued,
+        };
+        on_drop(self.conn, self.options, tx.open_savepoint(), ending);
     }
 }
 
@@ -477,36 +426,6 @@ impl<'o> AsyncTransaction<'o> {
 #[inline]
 pub fn catch_unwind<R, F: Future<Output = R>>(future: F) -> CatchUnwind<F> {
     CatchUnwind { future }
-}
-
-/// An open transaction: dropped while `armed`, it makes the connection roll back before its next
-/// use (the cancellation guard).
-struct Open<'c, 'o, C: AsyncTransactional + ?Sized> {
-    conn: &'c mut C,
-    options: &'o Options,
-    savepoint: Option<String>,
-    armed: Option<Ending>,
-}
-
-impl<C: AsyncTransactional + ?Sized> Open<'_, '_, C> {
-    async fn rollback(&mut self) -> Result<(), C::Error> {
-        self.armed = Some(Ending::Issued);
-        let rolled_back = match &self.savepoint {
-            Some(sp) => self.conn.rollback_to_savepoint(sp).await,
-            None => self.conn.rollback(self.options).await,
-        };
-        self.armed = None;
-        rolled_back
-    }
-}
-
-impl<C: AsyncTransactional + ?Sized> Drop for Open<'_, '_, C> {
-    fn drop(&mut self) {
-        if let Some(ending) = self.armed {
-            self.conn
-                .rollback_on_drop(self.options, self.savepoint.as_deref(), ending);
-        }
-    }
 }
 
 pin_project_lite::pin_project! {

@@ -1,7 +1,8 @@
-//! [`run`] and [`run_retrying`]: the blocking form of the transaction engine (`engine.rs`
-//! decides; this file makes the blocking driver calls).
+//! [`run`] and [`run_retrying`]: the blocking runner. [`Engine`] decides every step; [`perform`]
+//! is the one loop that performs them with blocking driver calls.
 
-use super::engine::{self, Attempt, FrameGuard, Settle, Start, ThreadFrames, Traced};
+use super::engine::{BodyResult, Engine, Retry, Step};
+use super::frames::{ThreadFrames, conn_key};
 use super::{FromTxError, Options, Transactional, Transient};
 use std::panic::{AssertUnwindSafe, Location, catch_unwind};
 
@@ -36,9 +37,11 @@ where
     E: From<C::Error> + FromTxError,
     F: FnOnce(&mut C) -> Result<T, E>,
 {
-    let traced = Traced::start(options, conn.database(), Location::caller());
-    let attempt = attempt(conn, options, body);
-    traced.finish(options, attempt, 0)
+    let mut body = Some(body);
+    perform(conn, options, Retry::never(), Location::caller(), |conn| {
+        let body = body.take().expect("run's body runs once (no retry)");
+        catch_unwind(AssertUnwindSafe(|| body(conn)))
+    })
 }
 
 /// The identity, with the bound `#[keel::transaction]` needs its connection parameter to meet
@@ -83,103 +86,66 @@ where
     E: From<C::Error> + FromTxError + Transient,
     F: FnMut(&mut C) -> Result<T, E>,
 {
-    let traced = Traced::start(options, conn.database(), Location::caller());
-    let mut retried = 0;
-    loop {
-        let attempt = attempt(conn, options, &mut body);
-        if !attempt.should_retry(retried, retries) {
-            return traced.finish_retrying(options, attempt, retried);
-        }
-        retried += 1;
-        std::thread::sleep(engine::backoff(retried));
-    }
+    perform(
+        conn,
+        options,
+        Retry::up_to(retries),
+        Location::caller(),
+        |conn| catch_unwind(AssertUnwindSafe(|| body(conn))),
+    )
 }
 
-/// One attempt: start as the engine says, run the body, settle as the engine says.
-fn attempt<C, T, E, F>(conn: &mut C, options: &Options, body: F) -> Attempt<T, E>
+/// The blocking runner: performs the engine's steps on `conn` until it is done.
+#[inline]
+fn perform<C, T, E>(
+    conn: &mut C,
+    options: &Options,
+    retry: Retry<E>,
+    caller: super::report::Caller,
+    mut body: impl FnMut(&mut C) -> BodyResult<T, E>,
+) -> Result<T, E>
 where
     C: Transactional + ?Sized,
     E: From<C::Error> + FromTxError,
-    F: FnOnce(&mut C) -> Result<T, E>,
 {
-    let key = engine::conn_key(conn);
-    let database = conn.database();
-    let (depth, start) = engine::start(
-        options,
-        database,
-        engine::open_depth::<ThreadFrames>(key),
-        conn.in_transaction(),
-        || conn.check(options),
-    );
-    let savepoint = match start {
-        Start::Refuse(error) => return Attempt::not_started(depth, error.into()),
-        Start::Join => {
-            let result = catch_unwind(AssertUnwindSafe(|| body(conn)));
-            return Attempt::joined::<ThreadFrames>(key, depth, result);
-        }
-        Start::Begin => None,
-        Start::Savepoint(name) => Some(name),
-    };
-    let begun = match &savepoint {
-        Some(sp) => conn.savepoint(sp),
-        None => conn.begin(options),
-    };
-    if let Err(error) = begun {
-        return Attempt::not_started(depth, error.into());
-    }
-
-    let frame = FrameGuard::<ThreadFrames>::push(key);
-    let result = catch_unwind(AssertUnwindSafe(|| body(&mut *conn)));
-    let rollback_only = frame.pop();
-
-    let rollback = |conn: &mut C| match &savepoint {
-        Some(sp) => conn.rollback_to_savepoint(sp),
-        None => conn.rollback(options),
-    };
-    match engine::settle(
-        result,
-        rollback_only,
-        options,
-        database,
-        depth,
-        <E as From<super::TxError>>::from,
-    ) {
-        Settle::Rollback(result) => {
-            // The body's error wins over a failing rollback.
-            let _ = rollback(conn);
-            Attempt::rolled_back(depth, result)
-        }
-        Settle::Commit(value) => {
-            let committed = match &savepoint {
-                Some(sp) => conn.release_savepoint(sp),
-                None => conn.commit(options),
-            };
-            match committed {
-                Ok(()) => Attempt::committed(depth, value),
-                Err(error) => {
-                    // A failed COMMIT may leave the transaction open (SQLite: SQLITE_BUSY).
-                    if savepoint.is_some() || conn.in_transaction() {
-                        engine::emit_rollback(options, database, depth);
-                        let _ = rollback(conn);
-                    }
-                    Attempt::rolled_back(depth, Ok(Err(error.into())))
-                }
+    let key = conn_key(conn);
+    let mut tx = Engine::<T, E, ThreadFrames>::new(options, key, retry, caller);
+    let mut step = Step::Start;
+    loop {
+        step = match step {
+            Step::Start => tx.start(conn.database(), conn.in_transaction(), || {
+                conn.check(options)
+            }),
+            Step::Begin => tx.after(conn.begin(options).map_err(E::from)),
+            Step::Savepoint => tx.after(conn.savepoint(tx.savepoint()).map_err(E::from)),
+            Step::Body => tx.returned(body(conn)),
+            Step::Commit => tx.after(conn.commit(options).map_err(E::from)),
+            Step::Release => tx.after(conn.release_savepoint(tx.savepoint()).map_err(E::from)),
+            Step::AskOpen => tx.still_open(conn.in_transaction()),
+            Step::Rollback => tx.after(conn.rollback(options).map_err(E::from)),
+            Step::RollbackTo => {
+                tx.after(conn.rollback_to_savepoint(tx.savepoint()).map_err(E::from))
             }
-        }
+            Step::Backoff(wait) => {
+                std::thread::sleep(wait);
+                Step::Start
+            }
+            Step::Done => return tx.finish(),
+        };
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tx::engine::{Outcome, REPORTS};
+    use crate::tx::report::{REPORTS, Settled as Outcome};
     use crate::tx::{Nested, Transient, TxError};
 
     fn take_reports() -> Vec<(&'static str, usize, Outcome, u32)> {
         REPORTS
             .with_borrow_mut(std::mem::take)
             .into_iter()
-            .map(|r| (r.name, r.depth, r.outcome, r.retries))
+            .map(|r| (r.name, r.depth, r.settled, r.retries))
             .collect()
     }
 
@@ -207,6 +173,15 @@ mod tests {
     impl Transient for FakeError {
         fn is_transient(&self) -> bool {
             *self == Self::Busy
+        }
+    }
+
+    impl Fake {
+        fn busy(busy_commits: u32) -> Self {
+            Self {
+                busy_commits,
+                ..Self::default()
+            }
         }
     }
 
@@ -238,10 +213,7 @@ mod tests {
     #[test]
     fn reports_name_depth_outcome_and_retries() {
         take_reports();
-        let mut db = Fake {
-            busy_commits: 2,
-            ..Fake::default()
-        };
+        let mut db = Fake::busy(2);
         let opts = Options::new().name("outer");
         let mut runs = 0;
         run_retrying(&mut db, &opts, 5, |db| {
@@ -282,10 +254,7 @@ mod tests {
     #[test]
     fn retries_stop_at_the_limit_with_the_last_error() {
         take_reports();
-        let mut db = Fake {
-            busy_commits: 10,
-            ..Fake::default()
-        };
+        let mut db = Fake::busy(10);
         let result = run_retrying(&mut db, &Options::new().name("t"), 2, |_| {
             Ok::<_, FakeError>(())
         });
@@ -300,10 +269,7 @@ mod tests {
     #[test]
     fn a_permanent_error_or_a_success_is_not_exhausted() {
         take_reports();
-        let mut db = Fake {
-            busy_commits: 1,
-            ..Fake::default()
-        };
+        let mut db = Fake::busy(1);
         run_retrying(&mut db, &Options::new().name("ok"), 2, |_| {
             Ok::<_, FakeError>(())
         })
