@@ -523,7 +523,7 @@ pub fn derive_bounded(input: TokenStream) -> TokenStream {
 /// | `nested = "savepoint" \| "join" \| "fail"` | inside an open transaction: a savepoint (default), join the outer one, or return an error |
 /// | `read_only` | a read-only transaction |
 /// | `isolation = "serializable" \| "repeatable_read" \| "read_committed" \| "read_uncommitted"` | isolation level (a level the database lacks is a run-time `TxError::Unsupported` naming it) |
-/// | `behavior = "deferred" \| "immediate" \| "exclusive"` | SQLite's `BEGIN` mode |
+/// | `behavior = "auto" \| "deferred" \| "immediate" \| "exclusive"` | SQLite's `BEGIN` mode; `"auto"` (the default) begins writers `IMMEDIATE` and `read_only` transactions `DEFERRED` |
 /// | `crate = path` | where keel is, if renamed |
 ///
 /// With `nested = "join"`, a failing inner function marks the outer transaction

@@ -68,11 +68,11 @@ pub mod __private {
 
     /// `#[keel::transaction]` expands to `tx::run` / `tx::run_retrying`.
     pub mod tx {
-        pub use crate::tx::run::connection;
+        pub use crate::tx::blocking::connection;
         pub use crate::tx::{Behavior, Isolation, Nested, Options, run, run_retrying};
         // `#[keel::transaction]` on an `async fn`.
         #[cfg(any(feature = "tokio-postgres", feature = "sqlx"))]
-        pub use crate::tx::run_async::{AsyncTransaction, async_connection, catch_unwind};
+        pub use crate::tx::asynchronous::{AsyncTransaction, async_connection, catch_unwind};
     }
 
     // #[derive(Compact)]

@@ -103,8 +103,8 @@
 //! ```
 
 #[cfg(any(feature = "tokio-postgres", feature = "sqlx"))]
-mod asynchronous;
-mod blocking;
+pub(crate) mod asynchronous;
+pub(crate) mod blocking;
 mod engine;
 mod exit_stack;
 mod frames;
@@ -127,21 +127,6 @@ pub use asynchronous::{AsyncTransactional, Ending, run_async, run_async_retrying
 pub use blocking::{run, run_retrying};
 pub use exit_stack::{CallbackResult, ExitStack};
 pub use options::{Behavior, Isolation, Nested, Options};
-
-/// The old home of the hidden items `#[keel::transaction]` expands to, still named by
-/// `keel_runtime::__private::tx` in `lib.rs`. The runners now live in `blocking` and
-/// `asynchronous` (a module named `run` beside the function `run` read as one thing); this shim
-/// goes once `lib.rs` re-exports `tx::blocking::connection` and
-/// `tx::asynchronous::{AsyncTransaction, async_connection, catch_unwind}`.
-pub(crate) mod run {
-    pub use super::blocking::connection;
-}
-
-/// See [`run`](mod@run): the old home of the async expansion's hidden items.
-#[cfg(any(feature = "tokio-postgres", feature = "sqlx"))]
-pub(crate) mod run_async {
-    pub use super::asynchronous::{AsyncTransaction, async_connection, catch_unwind};
-}
 
 use crate::audit::Denied;
 
