@@ -1,12 +1,15 @@
 //! The export thread: collects the spans every traced thread queued, batches them, encodes them
 //! with `opentelemetry-proto`'s types and POSTs them to the OTLP/HTTP endpoint.
 
+use super::env::Compression;
 use super::pipeline::Pipeline;
 use super::record::{PackedOutcome, Record};
 use crate::trace::CallSite;
 use crate::trace::clock;
 use crate::trace::id::SpanId;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{
@@ -66,22 +69,114 @@ pub(super) struct Exporter {
     /// The records of one pass, taken out of the queues before they are turned into spans.
     scratch: Vec<Record>,
     agent: ureq::Agent,
+    /// A batch waiting to be sent again after a retryable failure, and the backoff.
+    retry: Option<Retry>,
+    backoff: Backoff,
+}
+
+/// An encoded batch the receiver could not take yet (429, 502, 503, 504, or no connection).
+struct Retry {
+    body: Vec<u8>,
+    spans: u64,
+    /// When the batch was first sent: it is given up `batch_timeout` after that.
+    first_sent: Instant,
+}
+
+/// Exponential backoff with jitter between the requests to a failing receiver; until `until`,
+/// the records taken out of the queues are dropped before they are encoded (and counted).
+struct Backoff {
+    failures: u32,
+    until: Option<Instant>,
+    /// xorshift state for the jitter.
+    seed: u64,
+}
+
+/// The first wait after a failure; doubled at each failure in a row, up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+impl Backoff {
+    fn new() -> Self {
+        let seed = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0x9E37_79B9_7F4A_7C15, |since| since.as_nanos() as u64)
+            | 1;
+        Backoff {
+            failures: 0,
+            until: None,
+            seed,
+        }
+    }
+
+    /// The wait after one more failure: `retry_after` if the receiver gave one, else
+    /// `FIRST_BACKOFF * 2^(failures - 1)` capped at `MAX_BACKOFF`, less a random part of up to
+    /// half of it (so that many clients do not come back at once).
+    fn fail(&mut self, retry_after: Option<Duration>) -> Duration {
+        self.failures = self.failures.saturating_add(1);
+        let wait = match retry_after {
+            Some(wait) => wait,
+            None => {
+                let exponential = FIRST_BACKOFF
+                    .saturating_mul(1 << (self.failures - 1).min(16))
+                    .min(MAX_BACKOFF);
+                self.seed ^= self.seed << 13;
+                self.seed ^= self.seed >> 7;
+                self.seed ^= self.seed << 17;
+                let jitter = exponential.mul_f64((self.seed % 1000) as f64 / 2000.0);
+                exponential - jitter
+            }
+        };
+        self.until = Some(Instant::now() + wait);
+        wait
+    }
+
+    fn succeed(&mut self) {
+        self.failures = 0;
+        self.until = None;
+    }
+
+    /// Whether the receiver is being left alone now.
+    fn waiting(&self, now: Instant) -> bool {
+        self.until.is_some_and(|until| now < until)
+    }
+}
+
+/// How a request ended.
+enum Sent {
+    /// A 2xx answer: the spans the receiver said it rejected (`partial_success`), and its
+    /// message.
+    Accepted { rejected: u64, message: String },
+    /// Worth trying again later (429, 502, 503, 504, no connection, no answer in time), after
+    /// the `Retry-After` the receiver gave, if any.
+    Retryable {
+        error: String,
+        retry_after: Option<Duration>,
+    },
+    /// Not worth trying again (another error status).
+    Failed { error: String },
 }
 
 impl Exporter {
     pub(super) fn new(pipeline: Arc<Pipeline>, anchor: TimeAnchor) -> Self {
         let config = &pipeline.config;
-        let agent = ureq::Agent::config_builder()
+        let mut agent = ureq::Agent::config_builder()
             .timeout_global(Some(config.export_timeout))
-            .http_status_as_error(false)
-            .build()
-            .into();
+            .http_status_as_error(false);
+        if let Some(tls) = &config.tls {
+            agent = agent.tls_config(tls.clone());
+        }
+        let agent = agent.build().into();
+        let mut attributes = vec![
+            string_attribute("service.name", config.service_name.clone()),
+            string_attribute("telemetry.sdk.name", "keel".to_string()),
+            string_attribute("telemetry.sdk.language", "rust".to_string()),
+        ];
+        for (key, value) in &config.resource {
+            attributes.retain(|attribute| attribute.key != *key);
+            attributes.push(string_attribute(key, value.clone()));
+        }
         let resource = Resource {
-            attributes: vec![
-                string_attribute("service.name", config.service_name.clone()),
-                string_attribute("telemetry.sdk.name", "keel".to_string()),
-                string_attribute("telemetry.sdk.language", "rust".to_string()),
-            ],
+            attributes,
             ..Resource::default()
         };
         Self {
@@ -94,6 +189,8 @@ impl Exporter {
             waiting: Vec::new(),
             scratch: Vec::new(),
             agent,
+            retry: None,
+            backoff: Backoff::new(),
             pipeline,
         }
     }
@@ -109,12 +206,19 @@ impl Exporter {
             // The flag, not the park token alone, says whether someone asked: code this thread
             // runs (the HTTP client) may park too and so consume a token meant for this loop.
             if !self.pipeline.wake.swap(false, Ordering::Acquire) {
-                std::thread::park_timeout(deadline.saturating_duration_since(Instant::now()));
+                let wake_at = match (&self.retry, self.backoff.until) {
+                    (Some(_), Some(until)) => deadline.min(until),
+                    _ => deadline,
+                };
+                std::thread::park_timeout(wake_at.saturating_duration_since(Instant::now()));
                 self.pipeline.wake.store(false, Ordering::Relaxed);
             }
             // Acquire: pairs with the flush's Release, so every record queued before the flush
             // was asked for is in the queues read below.
             let ticket = self.pipeline.flush_requested.load(Ordering::Acquire);
+            if self.retry.is_some() && !self.backoff.waiting(Instant::now()) {
+                self.send_again();
+            }
             self.collect(&mut batch);
             if ticket > flushed {
                 // A second pass settles the exits that waited for an entry in another queue.
@@ -175,6 +279,12 @@ impl Exporter {
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .drain(..),
             );
+        }
+        if self.retry.is_some() || self.backoff.waiting(Instant::now()) {
+            // The receiver is failing: drop what was collected before any work is spent on it.
+            self.shed(&mut records, batch);
+            self.scratch = records;
+            return;
         }
         let waited = std::mem::take(&mut self.waiting);
         for record in records.drain(..) {
@@ -273,9 +383,29 @@ impl Exporter {
         }
     }
 
+    /// Drops `records`, the waiting exits and the spans of `batch` unencoded, counting the spans
+    /// as failed (and shed): the receiver is failing, so they could not be sent now anyway.
+    fn shed(&mut self, records: &mut Vec<Record>, batch: &mut Vec<Span>) {
+        let spans = records.iter().filter(|record| record.is_span()).count()
+            + self.waiting.len()
+            + batch.len();
+        records.clear();
+        self.waiting.clear();
+        self.pending.clear();
+        batch.clear();
+        let counters = &self.pipeline.counters;
+        counters.shed.fetch_add(spans as u64, Ordering::Relaxed);
+        counters.failed.fetch_add(spans as u64, Ordering::Relaxed);
+    }
+
     /// Sends `batch` (if not empty) and empties it, counting the outcome.
     fn send(&mut self, batch: &mut Vec<Span>) {
         if batch.is_empty() {
+            return;
+        }
+        if self.retry.is_some() || self.backoff.waiting(Instant::now()) {
+            let mut none = Vec::new();
+            self.shed(&mut none, batch);
             return;
         }
         let count = batch.len() as u64;
@@ -295,43 +425,156 @@ impl Exporter {
             }],
         };
         let body = request.encode_to_vec();
-        let pipeline = &self.pipeline;
+        let body = match self.pipeline.config.compression {
+            Compression::None => body,
+            Compression::Gzip => gzip(&body),
+        };
+        self.deliver(Retry {
+            body,
+            spans: count,
+            first_sent: Instant::now(),
+        });
+        *batch = Vec::with_capacity(self.max_batch);
+    }
+
+    /// Sends the batch waiting for a retry.
+    fn send_again(&mut self) {
+        if let Some(retry) = self.retry.take() {
+            self.pipeline
+                .counters
+                .retries
+                .fetch_add(1, Ordering::Relaxed);
+            self.deliver(retry);
+        }
+    }
+
+    /// POSTs `batch`'s body and counts the outcome; a retryable failure keeps the body for
+    /// another try after the backoff, until `batch_timeout` after its first try.
+    fn deliver(&mut self, batch: Retry) {
+        let pipeline = Arc::clone(&self.pipeline);
         let counters = &pipeline.counters;
         counters
             .in_flight_since
             .store(counters.elapsed_nanos(), Ordering::Relaxed);
         counters.requests.fetch_add(1, Ordering::Relaxed);
-        let result = self
-            .agent
-            .post(&pipeline.config.endpoint)
-            .header("Content-Type", "application/x-protobuf")
-            .send(&body[..]);
+        let sent = self.post(&batch.body);
         counters.in_flight_since.store(0, Ordering::Relaxed);
-        let error = match result {
-            Ok(response) if response.status().is_success() => None,
-            Ok(response) => Some(format!(
-                "HTTP {} from {}",
-                response.status().as_u16(),
-                pipeline.config.endpoint
-            )),
-            Err(error) => Some(format!("{}: {error}", pipeline.config.endpoint)),
+        let set_error = |error: String| {
+            *counters
+                .last_error
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error);
         };
-        match error {
-            None => {
-                counters.exported.fetch_add(count, Ordering::Relaxed);
+        match sent {
+            Sent::Accepted { rejected, message } => {
+                let rejected = rejected.min(batch.spans);
+                counters
+                    .exported
+                    .fetch_add(batch.spans - rejected, Ordering::Relaxed);
+                counters.rejected.fetch_add(rejected, Ordering::Relaxed);
                 counters.failing.store(false, Ordering::Relaxed);
+                self.backoff.succeed();
+                if rejected > 0 || !message.is_empty() {
+                    set_error(format!(
+                        "{} rejected {rejected} span(s): {message}",
+                        pipeline.config.endpoint
+                    ));
+                }
             }
-            Some(error) => {
-                counters.failed.fetch_add(count, Ordering::Relaxed);
+            Sent::Retryable { error, retry_after } => {
                 counters.failing.store(true, Ordering::Relaxed);
-                *counters
-                    .last_error
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error);
+                let wait = self.backoff.fail(retry_after);
+                set_error(error);
+                if batch.first_sent.elapsed() + wait <= pipeline.config.batch_timeout {
+                    self.retry = Some(batch);
+                } else {
+                    counters.failed.fetch_add(batch.spans, Ordering::Relaxed);
+                }
+            }
+            Sent::Failed { error } => {
+                counters.failing.store(true, Ordering::Relaxed);
+                self.backoff.fail(None);
+                set_error(error);
+                counters.failed.fetch_add(batch.spans, Ordering::Relaxed);
             }
         }
-        *batch = Vec::with_capacity(self.max_batch);
     }
+
+    fn post(&self, body: &[u8]) -> Sent {
+        let config = &self.pipeline.config;
+        let mut request = self
+            .agent
+            .post(&config.endpoint)
+            .header("Content-Type", "application/x-protobuf");
+        if config.compression == Compression::Gzip {
+            request = request.header("Content-Encoding", "gzip");
+        }
+        for (name, value) in &config.headers {
+            request = request.header(name, value);
+        }
+        let mut response = match request.send(body) {
+            Ok(response) => response,
+            Err(error) => {
+                return Sent::Retryable {
+                    error: format!("{}: {error}", config.endpoint),
+                    retry_after: None,
+                };
+            }
+        };
+        let status = response.status().as_u16();
+        if response.status().is_success() {
+            let protobuf = response
+                .headers()
+                .get("content-type")
+                .and_then(|value| value.to_str().ok())
+                .is_none_or(|value| value.starts_with("application/x-protobuf"));
+            let answer = protobuf
+                .then(|| {
+                    response
+                        .body_mut()
+                        .with_config()
+                        .limit(1 << 20)
+                        .read_to_vec()
+                        .ok()
+                })
+                .flatten()
+                .and_then(|bytes| ExportTraceServiceResponse::decode(&bytes[..]).ok());
+            let (rejected, message) = answer
+                .and_then(|answer| answer.partial_success)
+                .map(|partial| {
+                    (
+                        u64::try_from(partial.rejected_spans).unwrap_or(0),
+                        partial.error_message,
+                    )
+                })
+                .unwrap_or_default();
+            return Sent::Accepted { rejected, message };
+        }
+        let error = format!("HTTP {status} from {}", config.endpoint);
+        if matches!(status, 429 | 502 | 503 | 504) {
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            Sent::Retryable { error, retry_after }
+        } else {
+            Sent::Failed { error }
+        }
+    }
+}
+
+/// `body` gzipped.
+fn gzip(body: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 4),
+        flate2::Compression::fast(),
+    );
+    // Writing to a Vec cannot fail.
+    let _ = encoder.write_all(body);
+    encoder.finish().unwrap_or_default()
 }
 
 fn string_attribute(key: &str, value: String) -> KeyValue {

@@ -39,6 +39,7 @@
 
 mod config;
 mod counters;
+mod env;
 mod error;
 mod export;
 mod pipeline;
@@ -47,6 +48,9 @@ mod ring;
 mod sink;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_config;
+mod tls;
 
 pub use config::{DEFAULT_ENDPOINT, OtlpSinkBuilder};
 pub use counters::ExportStats;
