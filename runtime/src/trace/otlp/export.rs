@@ -337,7 +337,13 @@ impl Exporter {
         });
         let entry = self.pending.remove(&finished.call_id).unwrap_or_default();
         for (key, value) in entry.into_iter().chain(extra.fields) {
-            attributes.push(string_attribute(key, value));
+            attributes.push(KeyValue {
+                key: key.to_string(),
+                value: Some(AnyValue {
+                    value: Some(super::value::typed(value)),
+                }),
+                ..KeyValue::default()
+            });
         }
         let status = match outcome {
             PackedOutcome::Ok => Status {

@@ -51,6 +51,7 @@ mod tests;
 #[cfg(test)]
 mod tests_config;
 mod tls;
+mod value;
 
 pub use config::{DEFAULT_ENDPOINT, OtlpSinkBuilder};
 pub use counters::ExportStats;

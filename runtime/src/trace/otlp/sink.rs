@@ -25,8 +25,10 @@ use std::time::Instant;
 /// another for [`flush`](Self::flush) and [`stats`](Self::stats). Each span carries its name
 /// (the function's qualified name), trace id, span id, parent span id, start and end time,
 /// status (`Ok`; `Error` with the message for an `Err` or a panic; unset for a cancelled future,
-/// with `keel.outcome = "cancelled"`), the recorded fields (arguments and `return`) as string
-/// attributes, `code.file.path` and `code.line.number`; the resource has `service.name`. Only
+/// with `keel.outcome = "cancelled"`), the recorded fields (arguments and `return`) as typed
+/// attributes (integers as `int_value`, a `u64` above `i64::MAX` as a string of its digits,
+/// floats as `double_value`, `bool` as `bool_value`, strings unquoted, any other type as its
+/// `Debug` text: recognised from the recorded `Debug` form), `code.file.path` and `code.line.number`; the resource has `service.name`. Only
 /// sampled calls are exported ([`set_sampler`](crate::trace::set_sampler)).
 ///
 /// ```
