@@ -1,21 +1,21 @@
 //! The export thread: collects the spans every traced thread queued, batches them, encodes them
-//! with `opentelemetry-proto`'s types and POSTs them to the OTLP/HTTP endpoint.
+//! (`encode.rs`, straight into one reused buffer) and POSTs them to the OTLP/HTTP endpoint,
+//! retrying what the specification calls retryable and shedding spans unencoded while the
+//! receiver is failing.
 
+use super::encode::{Encoder, SpanFields};
 use super::env::Compression;
 use super::pipeline::Pipeline;
 use super::record::{PackedOutcome, Record};
-use crate::trace::CallSite;
+use super::value::{self, Typed};
 use crate::trace::clock;
 use crate::trace::id::SpanId;
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{
-    ResourceSpans, ScopeSpans, Span, Status, span, status,
-};
+use opentelemetry_proto::tonic::trace::v1::{span, status};
 use prost::Message;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -72,6 +72,8 @@ pub(super) struct Exporter {
     /// A batch waiting to be sent again after a retryable failure, and the backoff.
     retry: Option<Retry>,
     backoff: Backoff,
+    /// The request body, reused from batch to batch.
+    body: Vec<u8>,
 }
 
 /// An encoded batch the receiver could not take yet (429, 502, 503, 504, or no connection).
@@ -191,6 +193,7 @@ impl Exporter {
             agent,
             retry: None,
             backoff: Backoff::new(),
+            body: Vec::new(),
             pipeline,
         }
     }
@@ -199,7 +202,12 @@ impl Exporter {
     /// woken (a thread queued `wake_every` records, or a flush was asked for) or when the batch
     /// interval has passed, and sends full batches at once and partial ones at the interval.
     pub(super) fn run(mut self) {
-        let mut batch: Vec<Span> = Vec::with_capacity(self.max_batch);
+        let scope = InstrumentationScope {
+            name: "keel".to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            ..InstrumentationScope::default()
+        };
+        let mut batch = Encoder::new(&self.resource, &scope);
         let mut deadline = Instant::now() + self.interval;
         let mut flushed = 0;
         loop {
@@ -246,7 +254,7 @@ impl Exporter {
     /// An exit whose call was entered on another thread may be read before that call's entry
     /// record: it waits for the next pass, which reads every queue again after this one and so
     /// sees any entry queued before the exit.
-    fn collect(&mut self, batch: &mut Vec<Span>) {
+    fn collect(&mut self, batch: &mut Encoder) {
         // Reused from pass to pass (its memory stays mapped and warm).
         let mut records = std::mem::take(&mut self.scratch);
         {
@@ -307,75 +315,40 @@ impl Exporter {
         self.scratch = records;
     }
 
-    fn add(&mut self, batch: &mut Vec<Span>, finished: Record) {
+    /// Encodes the span of a finished call into `batch`, sending the batch when it is full.
+    fn add(&mut self, batch: &mut Encoder, finished: Record) {
         let Some(site) = finished.site else {
             return; // an entry record: not a span
         };
-        let span = self.span(site, finished);
-        batch.push(span);
-        if batch.len() >= self.max_batch {
-            self.send(batch);
-        }
-    }
-
-    /// The OTLP span of a finished call.
-    fn span(&mut self, site: &'static CallSite, finished: Record) -> Span {
         let end = self.anchor.unix_nanos(finished.end);
         let trace = finished.trace();
         let outcome = finished.outcome();
         let remote_parent = finished.remote_parent();
         let elapsed_nanos = finished.elapsed_nanos();
         let extra = finished.extra.map(|extra| *extra).unwrap_or_default();
-        let mut attributes = Vec::with_capacity(2 + extra.fields.len());
-        attributes.push(string_attribute("code.file.path", site.file().to_string()));
-        attributes.push(KeyValue {
-            key: "code.line.number".to_string(),
-            value: Some(AnyValue {
-                value: Some(any_value::Value::IntValue(i64::from(site.line()))),
-            }),
-            ..KeyValue::default()
-        });
-        let entry = self.pending.remove(&finished.call_id).unwrap_or_default();
-        for (key, value) in entry.into_iter().chain(extra.fields) {
-            attributes.push(KeyValue {
-                key: key.to_string(),
-                value: Some(AnyValue {
-                    value: Some(super::value::typed(value)),
-                }),
-                ..KeyValue::default()
-            });
-        }
-        let status = match outcome {
-            PackedOutcome::Ok => Status {
-                code: status::StatusCode::Ok as i32,
-                message: String::new(),
-            },
-            PackedOutcome::Err => Status {
-                code: status::StatusCode::Error as i32,
-                message: extra.error.unwrap_or_default(),
-            },
-            PackedOutcome::Panicked => Status {
-                code: status::StatusCode::Error as i32,
-                message: "panicked".to_string(),
-            },
-            PackedOutcome::Cancelled => {
-                attributes.push(string_attribute("keel.outcome", "cancelled".to_string()));
-                Status::default()
-            }
+        let entry = if self.pending.is_empty() {
+            Vec::new()
+        } else {
+            self.pending.remove(&finished.call_id).unwrap_or_default()
         };
-        let flags = u32::from(trace.flags())
-            | CONTEXT_HAS_IS_REMOTE
-            | if remote_parent { CONTEXT_IS_REMOTE } else { 0 };
-        Span {
-            trace_id: trace.trace_id().to_bytes().to_vec(),
-            span_id: SpanId::of_call(finished.call_id).to_bytes().to_vec(),
-            parent_span_id: if finished.parent == 0 {
-                Vec::new()
-            } else {
-                SpanId::of_call(finished.parent).to_bytes().to_vec()
-            },
-            flags,
-            name: site.name().to_string(),
+        let (status_code, status_message) = match outcome {
+            PackedOutcome::Ok => (status::StatusCode::Ok as i32, ""),
+            PackedOutcome::Err => (
+                status::StatusCode::Error as i32,
+                extra.error.as_deref().unwrap_or(""),
+            ),
+            PackedOutcome::Panicked => (status::StatusCode::Error as i32, "panicked"),
+            PackedOutcome::Cancelled => (status::StatusCode::Unset as i32, ""),
+        };
+        let fields = SpanFields {
+            trace_id: trace.trace_id().to_bytes(),
+            span_id: SpanId::of_call(finished.call_id).to_bytes(),
+            parent_span_id: (finished.parent != 0)
+                .then(|| SpanId::of_call(finished.parent).to_bytes()),
+            flags: u32::from(trace.flags())
+                | CONTEXT_HAS_IS_REMOTE
+                | if remote_parent { CONTEXT_IS_REMOTE } else { 0 },
+            name: site.name(),
             kind: if remote_parent {
                 span::SpanKind::Server as i32
             } else {
@@ -383,15 +356,31 @@ impl Exporter {
             },
             start_time_unix_nano: end.saturating_sub(elapsed_nanos),
             end_time_unix_nano: end,
-            attributes,
-            status: Some(status),
-            ..Span::default()
+            status_code,
+            status_message,
+        };
+        let cancelled = outcome == PackedOutcome::Cancelled;
+        let attributes = [
+            ("code.file.path", Typed::Str(Cow::Borrowed(site.file()))),
+            ("code.line.number", Typed::Int(i64::from(site.line()))),
+        ]
+        .into_iter()
+        .chain(
+            entry
+                .iter()
+                .chain(&extra.fields)
+                .map(|(key, text)| (*key, value::typed(text))),
+        )
+        .chain(cancelled.then_some(("keel.outcome", Typed::Str(Cow::Borrowed("cancelled")))));
+        batch.push(&fields, attributes);
+        if batch.len() >= self.max_batch {
+            self.send(batch);
         }
     }
 
     /// Drops `records`, the waiting exits and the spans of `batch` unencoded, counting the spans
     /// as failed (and shed): the receiver is failing, so they could not be sent now anyway.
-    fn shed(&mut self, records: &mut Vec<Record>, batch: &mut Vec<Span>) {
+    fn shed(&mut self, records: &mut Vec<Record>, batch: &mut Encoder) {
         let spans = records.iter().filter(|record| record.is_span()).count()
             + self.waiting.len()
             + batch.len();
@@ -405,8 +394,8 @@ impl Exporter {
     }
 
     /// Sends `batch` (if not empty) and empties it, counting the outcome.
-    fn send(&mut self, batch: &mut Vec<Span>) {
-        if batch.is_empty() {
+    fn send(&mut self, batch: &mut Encoder) {
+        if batch.len() == 0 {
             return;
         }
         if self.retry.is_some() || self.backoff.waiting(Instant::now()) {
@@ -415,32 +404,22 @@ impl Exporter {
             return;
         }
         let count = batch.len() as u64;
-        let request = ExportTraceServiceRequest {
-            resource_spans: vec![ResourceSpans {
-                resource: Some(self.resource.clone()),
-                scope_spans: vec![ScopeSpans {
-                    scope: Some(InstrumentationScope {
-                        name: "keel".to_string(),
-                        version: env!("CARGO_PKG_VERSION").to_string(),
-                        ..InstrumentationScope::default()
-                    }),
-                    spans: std::mem::take(batch),
-                    schema_url: String::new(),
-                }],
-                schema_url: String::new(),
-            }],
-        };
-        let body = request.encode_to_vec();
-        let body = match self.pipeline.config.compression {
-            Compression::None => body,
-            Compression::Gzip => gzip(&body),
-        };
-        self.deliver(Retry {
+        let mut body = std::mem::take(&mut self.body);
+        batch.finish(&mut body);
+        if self.pipeline.config.compression == Compression::Gzip {
+            let gzipped = gzip(&body);
+            self.body = body;
+            body = gzipped;
+        }
+        if let Some(body) = self.deliver(Retry {
             body,
             spans: count,
             first_sent: Instant::now(),
-        });
-        *batch = Vec::with_capacity(self.max_batch);
+        }) {
+            if body.capacity() >= self.body.capacity() {
+                self.body = body;
+            }
+        }
     }
 
     /// Sends the batch waiting for a retry.
@@ -450,13 +429,16 @@ impl Exporter {
                 .counters
                 .retries
                 .fetch_add(1, Ordering::Relaxed);
-            self.deliver(retry);
+            if let Some(body) = self.deliver(retry) {
+                self.body = body;
+            }
         }
     }
 
     /// POSTs `batch`'s body and counts the outcome; a retryable failure keeps the body for
-    /// another try after the backoff, until `batch_timeout` after its first try.
-    fn deliver(&mut self, batch: Retry) {
+    /// another try after the backoff, until `batch_timeout` after its first try. The body is
+    /// handed back when it is not kept (for the next batch to reuse).
+    fn deliver(&mut self, batch: Retry) -> Option<Vec<u8>> {
         let pipeline = Arc::clone(&self.pipeline);
         let counters = &pipeline.counters;
         counters
@@ -493,9 +475,9 @@ impl Exporter {
                 set_error(error);
                 if batch.first_sent.elapsed() + wait <= pipeline.config.batch_timeout {
                     self.retry = Some(batch);
-                } else {
-                    counters.failed.fetch_add(batch.spans, Ordering::Relaxed);
+                    return None;
                 }
+                counters.failed.fetch_add(batch.spans, Ordering::Relaxed);
             }
             Sent::Failed { error } => {
                 counters.failing.store(true, Ordering::Relaxed);
@@ -504,6 +486,7 @@ impl Exporter {
                 counters.failed.fetch_add(batch.spans, Ordering::Relaxed);
             }
         }
+        Some(batch.body)
     }
 
     fn post(&self, body: &[u8]) -> Sent {

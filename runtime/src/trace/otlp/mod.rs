@@ -39,6 +39,7 @@
 
 mod config;
 mod counters;
+mod encode;
 mod env;
 mod error;
 mod export;
