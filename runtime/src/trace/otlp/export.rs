@@ -411,14 +411,14 @@ impl Exporter {
             self.body = body;
             body = gzipped;
         }
-        if let Some(body) = self.deliver(Retry {
+        let returned = self.deliver(Retry {
             body,
             spans: count,
             first_sent: Instant::now(),
-        }) {
-            if body.capacity() >= self.body.capacity() {
-                self.body = body;
-            }
+        });
+        // Keep the larger buffer (with gzip, the uncompressed one was kept above).
+        if let Some(body) = returned.filter(|body| body.capacity() >= self.body.capacity()) {
+            self.body = body;
         }
     }
 
