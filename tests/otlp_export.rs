@@ -354,6 +354,10 @@ fn a_non_retryable_status_fails_the_batch_without_retrying() {
 /// A CA and a server certificate for `localhost` and 127.0.0.1 it signed, made for the test.
 struct Pki {
     ca_pem: String,
+    ca_der: rustls::pki_types::CertificateDer<'static>,
+    /// A client certificate and key the CA signed (PEM), for mutual TLS.
+    client_pem: String,
+    client_key_pem: String,
     server_chain: Vec<rustls::pki_types::CertificateDer<'static>>,
     server_key: rustls::pki_types::PrivateKeyDer<'static>,
 }
@@ -372,8 +376,16 @@ fn pki() -> Pki {
         rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
             .unwrap();
     let cert = params.signed_by(&key, &issuer).unwrap();
+    let client_key = rcgen::KeyPair::generate().unwrap();
+    let client = rcgen::CertificateParams::new(vec!["keel-client".to_string()])
+        .unwrap()
+        .signed_by(&client_key, &issuer)
+        .unwrap();
     Pki {
         ca_pem: ca.pem(),
+        ca_der: ca.der().clone(),
+        client_pem: client.pem(),
+        client_key_pem: client_key.serialize_pem(),
         server_chain: vec![cert.der().clone()],
         server_key: rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
     }
@@ -387,10 +399,21 @@ struct TlsReceiver {
 }
 
 impl TlsReceiver {
-    fn start(pki: &Pki) -> Self {
+    /// With `mutual`, only clients with a certificate the test's CA signed are served.
+    fn start(pki: &Pki, mutual: bool) -> Self {
         // The crate's one crypto provider (ring, as the sink's ureq uses).
-        let config = rustls::ServerConfig::builder()
-            .with_no_client_auth()
+        let config = rustls::ServerConfig::builder();
+        let config = if mutual {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(pki.ca_der.clone()).unwrap();
+            let verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(roots))
+                .build()
+                .unwrap();
+            config.with_client_cert_verifier(verifier)
+        } else {
+            config.with_no_client_auth()
+        };
+        let config = config
             .with_single_cert(pki.server_chain.clone(), pki.server_key.clone_key())
             .unwrap();
         let config = Arc::new(config);
@@ -460,7 +483,7 @@ fn read_request(stream: &mut impl Read) -> Option<Vec<u8>> {
 fn https_with_the_given_ca_and_refused_without_it() {
     let _turn = turn();
     let pki = pki();
-    let receiver = TlsReceiver::start(&pki);
+    let receiver = TlsReceiver::start(&pki, false);
     let dir = std::env::temp_dir().join(format!("keel-otlp-export-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let ca_path = dir.join("ca.pem");
@@ -545,4 +568,62 @@ fn a_spans_error_status_survives_the_typed_encoding() {
     );
     assert_eq!(spans[0].status.clone().unwrap().message, "disk full");
     trace::clear_sinks();
+}
+
+#[test]
+fn mutual_tls_with_the_client_certificate_and_refused_without_it() {
+    let _turn = turn();
+    let pki = pki();
+    let receiver = TlsReceiver::start(&pki, true);
+    let dir = std::env::temp_dir().join(format!("keel-otlp-mtls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = |name: &str, pem: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, pem).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let (ca, cert, key) = (
+        path("ca.pem", &pki.ca_pem),
+        path("client.pem", &pki.client_pem),
+        path("client.key", &pki.client_key_pem),
+    );
+    let endpoint = format!("https://localhost:{}/v1/traces", receiver.port);
+
+    let anonymous = OtlpSink::builder()
+        .env(|_| None)
+        .endpoint(endpoint.clone())
+        .certificate(ca.clone())
+        .batch_interval(Duration::from_secs(600))
+        .build()
+        .unwrap();
+    install(&anonymous);
+    tick(1);
+    let stats = anonymous.flush().unwrap();
+    assert_eq!(
+        stats.exported, 0,
+        "no client certificate: refused ({stats})"
+    );
+
+    let vars = [
+        ("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", ca),
+        ("OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", cert),
+        ("OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", key),
+    ];
+    let identified = OtlpSink::builder()
+        .env(move |name: &str| {
+            vars.iter()
+                .find(|(var, _)| *var == name)
+                .map(|(_, value)| value.clone())
+        })
+        .endpoint(endpoint)
+        .batch_interval(Duration::from_secs(600))
+        .build()
+        .unwrap();
+    install(&identified);
+    tick(2);
+    let stats = identified.flush().unwrap();
+    assert_eq!((stats.exported, stats.failed), (1, 0), "{stats}");
+    assert_eq!(receiver.spans.lock().unwrap().len(), 1);
+    trace::clear_sinks();
+    std::fs::remove_dir_all(dir).unwrap();
 }
