@@ -500,8 +500,13 @@ fn https_with_the_given_ca_and_refused_without_it() {
     install(&untrusting);
     tick(1);
     let stats = untrusting.flush().unwrap();
-    assert_eq!(stats.exported, 0, "{stats}");
-    assert!(stats.last_error.is_some(), "{stats}");
+    assert_eq!(
+        (stats.exported, stats.failed, stats.retries),
+        (0, 1, 0),
+        "{stats}"
+    );
+    let error = stats.last_error.unwrap();
+    assert!(error.contains("UnknownIssuer"), "not retried: {error}");
 
     // With the CA from the standard variable.
     let ca = ca_path.to_str().unwrap().to_string();

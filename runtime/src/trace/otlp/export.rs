@@ -504,9 +504,26 @@ impl Exporter {
         let mut response = match request.send(body) {
             Ok(response) => response,
             Err(error) => {
-                return Sent::Retryable {
-                    error: format!("{}: {error}", config.endpoint),
-                    retry_after: None,
+                let message = format!("{}: {error}", config.endpoint);
+                // A refused certificate (rustls reports it as invalid data) or a request that
+                // cannot be made fails the same way every time; the rest (refused or reset
+                // connections, timeouts, names not resolved) may pass later.
+                let permanent = match &error {
+                    ureq::Error::Io(io) => io.kind() == std::io::ErrorKind::InvalidData,
+                    ureq::Error::Tls(_)
+                    | ureq::Error::Rustls(_)
+                    | ureq::Error::Pem(_)
+                    | ureq::Error::BadUri(_)
+                    | ureq::Error::Http(_) => true,
+                    _ => false,
+                };
+                return if permanent {
+                    Sent::Failed { error: message }
+                } else {
+                    Sent::Retryable {
+                        error: message,
+                        retry_after: None,
+                    }
                 };
             }
         };
