@@ -27,7 +27,8 @@
 //! | `tokio-postgres`, `sqlx` | async `keel::tx`; `#[keel::transaction]` on `async fn` needs one |
 //! | `tokio`, `rayon` | `keel::context::tokio`, `keel::context::rayon` |
 //! | `tracing` | the bridge from `keel::trace` to `tracing` |
-//! | `otlp` | `keel::trace::otlp`, OpenTelemetry export |
+//! | `otlp` | `keel::trace::otlp`, OpenTelemetry export (OTLP/HTTP, HTTPS, gzip, `OTEL_*` variables) |
+//! | `http` | `keel::trace::http`, `traceparent`/`tracestate` from and into `http::HeaderMap` |
 //! | `full` | everything above |
 //!
 //! A macro whose runtime part is behind a feature that is off says which feature to enable.

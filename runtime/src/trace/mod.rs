@@ -59,6 +59,8 @@ mod clock;
 mod dispatch;
 mod event;
 mod filter;
+#[cfg(feature = "http")]
+pub mod http;
 pub(crate) mod id;
 mod interest;
 #[cfg(feature = "otlp")]

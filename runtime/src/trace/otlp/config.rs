@@ -1,12 +1,24 @@
-//! An [`OtlpSink`]'s settings: the builder, the `OTEL_*` environment variables it falls back
-//! on, and the checks `build` makes before the sink starts.
+//! An [`OtlpSink`]'s settings: the builder, the OpenTelemetry SDK's `OTEL_*` environment
+//! variables it falls back on (`env.rs` reads them), and the checks `build` makes before the
+//! sink starts.
+//!
+//! Precedence, as the SDK specification has it: a builder method wins over its variable, a
+//! `OTEL_EXPORTER_OTLP_TRACES_*` variable over its `OTEL_EXPORTER_OTLP_*` twin, and either
+//! over keel's default.
 
+use super::env::{self, Compression, EnvSettings};
 use super::error::OtlpError;
 use super::sink::OtlpSink;
+use super::tls::TlsFiles;
+use core::fmt;
 use core::time::Duration;
+use std::sync::Arc;
 
 /// Where spans go when no endpoint is configured and no `OTEL_EXPORTER_OTLP_*` variable is set.
 pub const DEFAULT_ENDPOINT: &str = "http://localhost:4318/v1/traces";
+
+/// How the settings' variables are looked up (see [`OtlpSinkBuilder::env`]).
+type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 /// Configuration of an [`OtlpSink`]; from [`OtlpSink::builder`].
 ///
@@ -25,16 +37,54 @@ pub const DEFAULT_ENDPOINT: &str = "http://localhost:4318/v1/traces";
 ///     .unwrap();
 /// # drop(sink);
 /// ```
-#[derive(Clone, Debug)]
+///
+/// Every setting but `exit_timeout` also has an OpenTelemetry SDK variable, used when the
+/// builder method is not called: `OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT`, `_HEADERS`,
+/// `_COMPRESSION`, `_TIMEOUT`, `_PROTOCOL` (`http/protobuf` only), `_CERTIFICATE`,
+/// `_CLIENT_KEY`, `_CLIENT_CERTIFICATE`; `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_SCHEDULE_DELAY`,
+/// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_EXPORT_TIMEOUT`; `OTEL_SERVICE_NAME`,
+/// `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_SDK_DISABLED`, `OTEL_TRACES_SAMPLER`(`_ARG`). A number
+/// or a choice that cannot be understood is a warning on stderr and the default (as the
+/// specification says); a header list that does not parse, a certificate file that cannot be
+/// read or a protocol this build cannot speak is an [`OtlpError`] from
+/// [`build`](Self::build), naming the variable and its value.
+///
+/// ```
+/// use keel_runtime::trace::otlp::{OtlpError, OtlpSink};
+/// let env = |name: &str| match name {
+///     "OTEL_EXPORTER_OTLP_HEADERS" => Some("api-key=abc%20123,team=a".to_string()),
+///     "OTEL_EXPORTER_OTLP_CERTIFICATE" => Some("/no/such/ca.pem".to_string()),
+///     _ => None,
+/// };
+/// let error = OtlpSink::builder().env(env).build().unwrap_err();
+/// assert!(matches!(error, OtlpError::Invalid { .. }));
+/// assert!(error.to_string().starts_with("OTEL_EXPORTER_OTLP_CERTIFICATE=\"/no/such/ca.pem\""));
+/// ```
+#[derive(Clone)]
 pub struct OtlpSinkBuilder {
     endpoint: Option<String>,
     service_name: Option<String>,
-    queue_capacity: usize,
-    max_batch: usize,
-    batch_interval: Duration,
-    export_timeout: Duration,
+    headers: Vec<(String, String)>,
+    compression: Option<Compression>,
+    certificate: Option<String>,
+    client_certificate: Option<String>,
+    client_key: Option<String>,
+    resource: Vec<(String, String)>,
+    queue_capacity: Option<usize>,
+    max_batch: Option<usize>,
+    batch_interval: Option<Duration>,
+    export_timeout: Option<Duration>,
+    batch_timeout: Option<Duration>,
     exit_timeout: Duration,
+    env: Option<EnvLookup>,
 }
+
+/// keel's defaults, where neither a builder method nor a variable says otherwise.
+const QUEUE_CAPACITY: usize = 4096;
+const MAX_BATCH: usize = 512;
+const BATCH_INTERVAL: Duration = Duration::from_millis(200);
+const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+const BATCH_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl OtlpSinkBuilder {
     /// The defaults [`OtlpSink::builder`] documents.
@@ -42,18 +92,50 @@ impl OtlpSinkBuilder {
         OtlpSinkBuilder {
             endpoint: None,
             service_name: None,
-            queue_capacity: 4096,
-            max_batch: 512,
-            batch_interval: Duration::from_millis(200),
-            export_timeout: Duration::from_secs(10),
+            headers: Vec::new(),
+            compression: None,
+            certificate: None,
+            client_certificate: None,
+            client_key: None,
+            resource: Vec::new(),
+            queue_capacity: None,
+            max_batch: None,
+            batch_interval: None,
+            export_timeout: None,
+            batch_timeout: None,
             exit_timeout: Duration::from_millis(500),
+            env: None,
         }
+    }
+}
+
+impl fmt::Debug for OtlpSinkBuilder {
+    /// Header values are left out (they are usually API keys).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let header_names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("OtlpSinkBuilder")
+            .field("endpoint", &self.endpoint)
+            .field("service_name", &self.service_name)
+            .field("header_names", &header_names)
+            .field("compression", &self.compression)
+            .field("certificate", &self.certificate)
+            .field("client_certificate", &self.client_certificate)
+            .field("client_key", &self.client_key)
+            .field("resource", &self.resource)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("max_batch", &self.max_batch)
+            .field("batch_interval", &self.batch_interval)
+            .field("export_timeout", &self.export_timeout)
+            .field("batch_timeout", &self.batch_timeout)
+            .field("exit_timeout", &self.exit_timeout)
+            .finish_non_exhaustive()
     }
 }
 
 impl OtlpSinkBuilder {
     /// The OTLP/HTTP traces URL, such as `http://127.0.0.1:4318/v1/traces` (a collector's or
-    /// Jaeger's OTLP port). Only `http://`: the sink has no TLS; send to a local collector.
+    /// Jaeger's OTLP port) or a hosted backend's `https://` one (HTTPS through rustls, trusting
+    /// the platform's roots and the [`certificate`](Self::certificate) if given).
     pub fn endpoint(mut self, url: impl Into<String>) -> Self {
         self.endpoint = Some(url.into());
         self
@@ -65,6 +147,75 @@ impl OtlpSinkBuilder {
         self
     }
 
+    /// A header sent with every request (`x-api-key`, `authorization`, ...), added to those
+    /// of `OTEL_EXPORTER_OTLP_(TRACES_)HEADERS` (this one wins over a variable's of the same
+    /// name).
+    ///
+    /// ```
+    /// use keel_runtime::trace::otlp::OtlpSink;
+    /// let error = OtlpSink::builder().header("bad name", "v").build().unwrap_err();
+    /// assert!(error.to_string().contains("OtlpSinkBuilder.header"));
+    /// ```
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// gzip the request bodies (`true`) or not (`false`, the default; the variable is
+    /// `OTEL_EXPORTER_OTLP_(TRACES_)COMPRESSION=gzip`).
+    pub fn gzip(mut self, gzip: bool) -> Self {
+        self.compression = Some(if gzip {
+            Compression::Gzip
+        } else {
+            Compression::None
+        });
+        self
+    }
+
+    /// A PEM file of the CA certificate(s) to trust for an `https://` endpoint, besides the
+    /// platform's roots (`OTEL_EXPORTER_OTLP_(TRACES_)CERTIFICATE`).
+    pub fn certificate(mut self, pem_path: impl Into<String>) -> Self {
+        self.certificate = Some(pem_path.into());
+        self
+    }
+
+    /// The client certificate chain and private key (PEM files) for mutual TLS
+    /// (`OTEL_EXPORTER_OTLP_(TRACES_)CLIENT_CERTIFICATE` and `_CLIENT_KEY`).
+    pub fn client_certificate(
+        mut self,
+        certificate_pem_path: impl Into<String>,
+        key_pem_path: impl Into<String>,
+    ) -> Self {
+        self.client_certificate = Some(certificate_pem_path.into());
+        self.client_key = Some(key_pem_path.into());
+        self
+    }
+
+    /// A resource attribute (`deployment.environment`, ...), added to those of
+    /// `OTEL_RESOURCE_ATTRIBUTES` (this one wins over the variable's of the same key).
+    pub fn resource_attribute(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.resource.push((key.into(), value.into()));
+        self
+    }
+
+    /// Reads the `OTEL_*` settings through `lookup` instead of the process environment (a
+    /// configuration file's values, or none at all: `env(|_| None)`).
+    ///
+    /// ```
+    /// use keel_runtime::trace::otlp::OtlpSink;
+    /// let sink = OtlpSink::builder()
+    ///     .env(|name: &str| {
+    ///         (name == "OTEL_EXPORTER_OTLP_ENDPOINT").then(|| "http://127.0.0.1:9".to_string())
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(sink.endpoint(), "http://127.0.0.1:9/v1/traces");
+    /// ```
+    pub fn env(mut self, lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
+        self.env = Some(Arc::new(lookup));
+        self
+    }
+
     /// How many finished spans may wait for the export thread in each traced thread's queue;
     /// past that, that thread's spans are dropped and counted. Each queue takes this times 64
     /// bytes (plus the recorded fields and error messages of the spans in it), allocated when
@@ -72,26 +223,33 @@ impl OtlpSinkBuilder {
     /// its spans are sent. The export thread holds at most one pass of records taken out of
     /// the queues while it sends them.
     pub fn queue_capacity(mut self, spans: usize) -> Self {
-        self.queue_capacity = spans;
+        self.queue_capacity = Some(spans);
         self
     }
 
     /// The most spans in one request.
     pub fn max_batch(mut self, spans: usize) -> Self {
-        self.max_batch = spans;
+        self.max_batch = Some(spans);
         self
     }
 
     /// How long a span may wait for its batch to fill before the batch is sent anyway.
     pub fn batch_interval(mut self, interval: Duration) -> Self {
-        self.batch_interval = interval;
+        self.batch_interval = Some(interval);
         self
     }
 
-    /// The longest one request may take (connection and answer), and how long
-    /// [`OtlpSink::flush`] waits.
+    /// The longest one request may take, connection and answer
+    /// (`OTEL_EXPORTER_OTLP_(TRACES_)TIMEOUT`, default 10 s).
     pub fn export_timeout(mut self, timeout: Duration) -> Self {
-        self.export_timeout = timeout;
+        self.export_timeout = Some(timeout);
+        self
+    }
+
+    /// The longest one batch may take, its retries included, and how long [`OtlpSink::flush`]
+    /// waits (`OTEL_BSP_EXPORT_TIMEOUT`, default 30 s).
+    pub fn batch_timeout(mut self, timeout: Duration) -> Self {
+        self.batch_timeout = Some(timeout);
         self
     }
 
@@ -101,45 +259,145 @@ impl OtlpSinkBuilder {
         self
     }
 
-    /// Checks the settings and starts the export thread.
+    /// Checks the settings and starts the export thread (none when `OTEL_SDK_DISABLED=true`).
+    /// Unusable numbers and choices in the variables are reported on stderr; when
+    /// `OTEL_TRACES_SAMPLER` is set, [`set_sampler`](crate::trace::set_sampler) is called
+    /// with its ratio.
     pub fn build(self) -> Result<OtlpSink, OtlpError> {
-        OtlpSink::start(self.check()?)
+        let config = self.check()?;
+        for warning in &config.warnings {
+            eprintln!("keel::trace::otlp: {warning}");
+        }
+        if let Some(ratio) = config.sampler {
+            crate::trace::set_sampler(ratio);
+        }
+        OtlpSink::start(config)
     }
 
-    /// The settings checked, with the endpoint and the service name resolved (from the
-    /// environment when not given).
+    /// The settings checked, everything resolved (from the variables when not given).
     pub(super) fn check(&self) -> Result<Config, OtlpError> {
-        let endpoint = match &self.endpoint {
-            Some(endpoint) => endpoint.clone(),
-            None => endpoint_from_env(),
+        let env = match &self.env {
+            Some(lookup) => env::read(&**lookup)?,
+            None => env::read(&|name: &str| std::env::var(name).ok())?,
         };
-        if !endpoint.starts_with("http://") || endpoint.len() <= "http://".len() {
+        self.resolve(env)
+    }
+
+    fn resolve(&self, env: EnvSettings) -> Result<Config, OtlpError> {
+        let endpoint = self
+            .endpoint
+            .clone()
+            .or(env.endpoint)
+            .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
+        let https = endpoint.starts_with("https://") && endpoint.len() > "https://".len();
+        let http = endpoint.starts_with("http://") && endpoint.len() > "http://".len();
+        if !https && !http {
             return Err(OtlpError::Endpoint { endpoint });
         }
-        if self.queue_capacity == 0 {
+        let (queue_capacity, max_batch) = (
+            self.queue_capacity
+                .or(env.queue_size)
+                .unwrap_or(QUEUE_CAPACITY),
+            self.max_batch.or(env.batch_size).unwrap_or(MAX_BATCH),
+        );
+        if queue_capacity == 0 {
             return Err(OtlpError::Zero {
                 setting: "queue_capacity",
             });
         }
-        if self.max_batch == 0 {
+        if max_batch == 0 {
             return Err(OtlpError::Zero {
                 setting: "max_batch",
             });
         }
+        let mut headers = env.headers.unwrap_or_default();
+        for (name, value) in &headers {
+            check_header(name, value).map_err(|reason| OtlpError::Invalid {
+                setting: "OTEL_EXPORTER_OTLP_(TRACES_)HEADERS".to_string(),
+                value: format!("{name}=..."),
+                reason,
+            })?;
+        }
+        for (name, value) in &self.headers {
+            check_header(name, value).map_err(|reason| OtlpError::Invalid {
+                setting: "OtlpSinkBuilder.header".to_string(),
+                value: name.clone(),
+                reason,
+            })?;
+            headers.retain(|(other, _)| !other.eq_ignore_ascii_case(name));
+            headers.push((name.clone(), value.clone()));
+        }
+        let builder_file = |method: &str, path: &Option<String>| {
+            path.clone()
+                .map(|path| (format!("OtlpSinkBuilder.{method}"), path))
+        };
+        let files = TlsFiles {
+            certificate: builder_file("certificate", &self.certificate).or(env.certificate),
+            client_certificate: builder_file("client_certificate", &self.client_certificate)
+                .or(env.client_certificate),
+            client_key: builder_file("client_certificate", &self.client_key).or(env.client_key),
+        };
+        // Read even for an http:// endpoint: a file named but missing is a mistake either way.
+        let tls = files.load()?;
         let service_name = self
             .service_name
             .clone()
-            .unwrap_or_else(service_name_from_env);
+            .or(env.service_name)
+            .or_else(|| {
+                env.resource
+                    .iter()
+                    .find(|(key, _)| key == "service.name")
+                    .map(|(_, value)| value.clone())
+            })
+            .unwrap_or_else(default_service_name);
+        let mut resource = env.resource;
+        for (key, value) in &self.resource {
+            resource.retain(|(other, _)| other != key);
+            resource.push((key.clone(), value.clone()));
+        }
+        resource.retain(|(key, _)| key != "service.name");
         Ok(Config {
             endpoint,
             service_name,
-            queue_capacity: self.queue_capacity,
-            max_batch: self.max_batch,
-            batch_interval: self.batch_interval,
-            export_timeout: self.export_timeout,
+            resource,
+            headers,
+            compression: self.compression.or(env.compression).unwrap_or_default(),
+            tls: https.then(|| tls.config()),
+            queue_capacity,
+            max_batch,
+            batch_interval: self
+                .batch_interval
+                .or(env.schedule_delay)
+                .unwrap_or(BATCH_INTERVAL),
+            export_timeout: self
+                .export_timeout
+                .or(env.timeout)
+                .unwrap_or(EXPORT_TIMEOUT),
+            batch_timeout: self
+                .batch_timeout
+                .or(env.batch_timeout)
+                .unwrap_or(BATCH_TIMEOUT),
             exit_timeout: self.exit_timeout,
+            disabled: env.disabled,
+            sampler: env.sampler,
+            warnings: env.warnings,
         })
     }
+}
+
+/// A header name must be an HTTP token, a value printable ASCII or tabs (no line breaks that
+/// would split the request).
+fn check_header(name: &str, value: &str) -> Result<(), String> {
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || !name.chars().all(token) {
+        return Err(format!("header name {name:?} is not an HTTP token"));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\t') {
+        return Err(format!(
+            "the value of header {name:?} holds a control character (a line break?)"
+        ));
+    }
+    Ok(())
 }
 
 /// The settings of a running sink, as [`OtlpSinkBuilder::check`] accepted them, with the
@@ -148,12 +406,25 @@ impl OtlpSinkBuilder {
 pub(super) struct Config {
     pub(super) endpoint: String,
     pub(super) service_name: String,
+    /// Resource attributes besides `service.name`.
+    pub(super) resource: Vec<(String, String)>,
+    pub(super) headers: Vec<(String, String)>,
+    pub(super) compression: Compression,
+    /// For an `https://` endpoint.
+    pub(super) tls: Option<ureq::tls::TlsConfig>,
     /// Capacity of each thread's queue.
     pub(super) queue_capacity: usize,
     pub(super) max_batch: usize,
     pub(super) batch_interval: Duration,
     pub(super) export_timeout: Duration,
+    /// The longest a batch may take, retries included.
+    pub(super) batch_timeout: Duration,
     pub(super) exit_timeout: Duration,
+    /// `OTEL_SDK_DISABLED=true`: no thread, nothing queued.
+    pub(super) disabled: bool,
+    /// `OTEL_TRACES_SAMPLER`'s ratio, applied at build.
+    pub(super) sampler: Option<f64>,
+    pub(super) warnings: Vec<String>,
 }
 
 impl Config {
@@ -164,31 +435,9 @@ impl Config {
     }
 }
 
-fn endpoint_from_env() -> String {
-    let var = |name| {
-        std::env::var(name)
-            .ok()
-            .filter(|value: &String| !value.is_empty())
-    };
-    if let Some(endpoint) = var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
-        return endpoint;
-    }
-    if let Some(base) = var("OTEL_EXPORTER_OTLP_ENDPOINT") {
-        return format!("{}/v1/traces", base.trim_end_matches('/'));
-    }
-    DEFAULT_ENDPOINT.to_string()
-}
-
-fn service_name_from_env() -> String {
-    std::env::var("OTEL_SERVICE_NAME")
+fn default_service_name() -> String {
+    std::env::current_exe()
         .ok()
-        .filter(|name| !name.is_empty())
-        .or_else(|| {
-            std::env::current_exe()
-                .ok()?
-                .file_stem()?
-                .to_str()
-                .map(str::to_string)
-        })
+        .and_then(|exe| exe.file_stem()?.to_str().map(str::to_string))
         .unwrap_or_else(|| "unknown_service".to_string())
 }

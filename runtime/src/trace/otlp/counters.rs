@@ -12,7 +12,11 @@ use std::time::Instant;
 ///
 /// ```
 /// let stats = keel_runtime::trace::otlp::ExportStats::default();
-/// assert_eq!(stats.to_string(), "0 spans queued, 0 exported, 0 dropped (queue full), 0 failed to send");
+/// assert_eq!(
+///     stats.to_string(),
+///     "0 spans queued, 0 exported, 0 dropped (queue full), 0 failed to send \
+///      (0 of them shed unencoded), 0 rejected by the receiver, 0 retries"
+/// );
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExportStats {
@@ -22,8 +26,19 @@ pub struct ExportStats {
     pub exported: u64,
     /// Spans dropped on the traced thread because its queue was full.
     pub dropped: u64,
-    /// Spans whose request failed: no connection, an error status, or no answer in time.
+    /// Spans given up on because of the receiver: their request failed for good (no
+    /// connection, an error status, no answer in time, retries exhausted), or they were
+    /// dropped unencoded while the receiver was failing (those are also in `shed`).
     pub failed: u64,
+    /// Of `failed`, the spans dropped before being encoded because the receiver was failing
+    /// (a batch waiting for its retry, or the backoff after a failure): a dead receiver costs
+    /// no encoding work.
+    pub shed: u64,
+    /// Spans the receiver accepted the request of but reported rejected (`partial_success`);
+    /// not in `exported`.
+    pub rejected: u64,
+    /// Requests sent again after a retryable answer (429, 502, 503, 504) or no connection.
+    pub retries: u64,
     /// Requests sent (successful or not).
     pub requests: u64,
     /// The last failure, if any (`"HTTP 503 from http://…"`, `"…: Connection refused"`).
@@ -34,8 +49,15 @@ impl fmt::Display for ExportStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} spans queued, {} exported, {} dropped (queue full), {} failed to send",
-            self.queued, self.exported, self.dropped, self.failed
+            "{} spans queued, {} exported, {} dropped (queue full), {} failed to send \
+             ({} of them shed unencoded), {} rejected by the receiver, {} retries",
+            self.queued,
+            self.exported,
+            self.dropped,
+            self.failed,
+            self.shed,
+            self.rejected,
+            self.retries
         )?;
         if let Some(error) = &self.last_error {
             write!(f, " (last error: {error})")?;
@@ -53,6 +75,9 @@ pub(super) struct Counters {
     pub(super) dropped: AtomicU64,
     pub(super) exported: AtomicU64,
     pub(super) failed: AtomicU64,
+    pub(super) shed: AtomicU64,
+    pub(super) rejected: AtomicU64,
+    pub(super) retries: AtomicU64,
     pub(super) requests: AtomicU64,
     pub(super) last_error: Mutex<Option<String>>,
     /// The last request failed (a down or broken receiver: the exit flush does not wait).
@@ -69,6 +94,9 @@ impl Counters {
             dropped: AtomicU64::new(0),
             exported: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            shed: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             last_error: Mutex::new(None),
             failing: AtomicBool::new(false),

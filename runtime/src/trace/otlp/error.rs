@@ -13,8 +13,10 @@ use core::time::Duration;
 /// ```
 #[derive(Debug, thiserror::Error)]
 pub enum OtlpError {
-    /// The endpoint is not an `http://` URL.
-    #[error("OTLP endpoint must be an http:// URL (such as {DEFAULT_ENDPOINT}), got {endpoint:?}")]
+    /// The endpoint is not an `http://` or `https://` URL.
+    #[error(
+        "OTLP endpoint must be an http:// or https:// URL (such as {DEFAULT_ENDPOINT}), got {endpoint:?}"
+    )]
     Endpoint {
         /// What was given.
         endpoint: String,
@@ -24,6 +26,27 @@ pub enum OtlpError {
     Zero {
         /// `queue_capacity` or `max_batch`.
         setting: &'static str,
+    },
+    /// A setting (an `OTEL_*` variable or a builder method) whose value cannot be used: a
+    /// header list that does not parse, a certificate file missing or without a certificate.
+    #[error("{setting}={value:?} is invalid: {reason}")]
+    Invalid {
+        /// The variable (`OTEL_EXPORTER_OTLP_HEADERS`) or builder method (`OtlpSinkBuilder.header`).
+        setting: String,
+        /// What was given.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A valid setting this build cannot honour (`OTEL_EXPORTER_OTLP_PROTOCOL=grpc`).
+    #[error("{setting}={value:?} is not supported: {reason}")]
+    Unsupported {
+        /// The variable.
+        setting: String,
+        /// What was given.
+        value: String,
+        /// Why, and what to do instead.
+        reason: &'static str,
     },
     /// The background thread could not be started.
     #[error("could not start the OTLP export thread: {0}")]

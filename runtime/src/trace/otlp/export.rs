@@ -1,18 +1,21 @@
 //! The export thread: collects the spans every traced thread queued, batches them, encodes them
-//! with `opentelemetry-proto`'s types and POSTs them to the OTLP/HTTP endpoint.
+//! (`encode.rs`, straight into one reused buffer) and POSTs them to the OTLP/HTTP endpoint,
+//! retrying what the specification calls retryable and shedding spans unencoded while the
+//! receiver is failing.
 
+use super::encode::{Encoder, SpanFields};
+use super::env::Compression;
 use super::pipeline::Pipeline;
 use super::record::{PackedOutcome, Record};
-use crate::trace::CallSite;
+use super::value::{self, Typed};
 use crate::trace::clock;
 use crate::trace::id::SpanId;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{
-    ResourceSpans, ScopeSpans, Span, Status, span, status,
-};
+use opentelemetry_proto::tonic::trace::v1::{span, status};
 use prost::Message;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -66,22 +69,116 @@ pub(super) struct Exporter {
     /// The records of one pass, taken out of the queues before they are turned into spans.
     scratch: Vec<Record>,
     agent: ureq::Agent,
+    /// A batch waiting to be sent again after a retryable failure, and the backoff.
+    retry: Option<Retry>,
+    backoff: Backoff,
+    /// The request body, reused from batch to batch.
+    body: Vec<u8>,
+}
+
+/// An encoded batch the receiver could not take yet (429, 502, 503, 504, or no connection).
+struct Retry {
+    body: Vec<u8>,
+    spans: u64,
+    /// When the batch was first sent: it is given up `batch_timeout` after that.
+    first_sent: Instant,
+}
+
+/// Exponential backoff with jitter between the requests to a failing receiver; until `until`,
+/// the records taken out of the queues are dropped before they are encoded (and counted).
+struct Backoff {
+    failures: u32,
+    until: Option<Instant>,
+    /// xorshift state for the jitter.
+    seed: u64,
+}
+
+/// The first wait after a failure; doubled at each failure in a row, up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+impl Backoff {
+    fn new() -> Self {
+        let seed = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0x9E37_79B9_7F4A_7C15, |since| since.as_nanos() as u64)
+            | 1;
+        Backoff {
+            failures: 0,
+            until: None,
+            seed,
+        }
+    }
+
+    /// The wait after one more failure: `retry_after` if the receiver gave one, else
+    /// `FIRST_BACKOFF * 2^(failures - 1)` capped at `MAX_BACKOFF`, less a random part of up to
+    /// half of it (so that many clients do not come back at once).
+    fn fail(&mut self, retry_after: Option<Duration>) -> Duration {
+        self.failures = self.failures.saturating_add(1);
+        let wait = match retry_after {
+            Some(wait) => wait,
+            None => {
+                let exponential = FIRST_BACKOFF
+                    .saturating_mul(1 << (self.failures - 1).min(16))
+                    .min(MAX_BACKOFF);
+                self.seed ^= self.seed << 13;
+                self.seed ^= self.seed >> 7;
+                self.seed ^= self.seed << 17;
+                let jitter = exponential.mul_f64((self.seed % 1000) as f64 / 2000.0);
+                exponential - jitter
+            }
+        };
+        self.until = Some(Instant::now() + wait);
+        wait
+    }
+
+    fn succeed(&mut self) {
+        self.failures = 0;
+        self.until = None;
+    }
+
+    /// Whether the receiver is being left alone now.
+    fn waiting(&self, now: Instant) -> bool {
+        self.until.is_some_and(|until| now < until)
+    }
+}
+
+/// How a request ended.
+enum Sent {
+    /// A 2xx answer: the spans the receiver said it rejected (`partial_success`), and its
+    /// message.
+    Accepted { rejected: u64, message: String },
+    /// Worth trying again later (429, 502, 503, 504, no connection, no answer in time), after
+    /// the `Retry-After` the receiver gave, if any.
+    Retryable {
+        error: String,
+        retry_after: Option<Duration>,
+    },
+    /// Not worth trying again (another error status).
+    Failed { error: String },
 }
 
 impl Exporter {
     pub(super) fn new(pipeline: Arc<Pipeline>, anchor: TimeAnchor) -> Self {
         let config = &pipeline.config;
-        let agent = ureq::Agent::config_builder()
+        let mut agent = ureq::Agent::config_builder()
             .timeout_global(Some(config.export_timeout))
-            .http_status_as_error(false)
-            .build()
-            .into();
+            .http_status_as_error(false);
+        if let Some(tls) = &config.tls {
+            agent = agent.tls_config(tls.clone());
+        }
+        let agent = agent.build().into();
+        let mut attributes = vec![
+            string_attribute("service.name", config.service_name.clone()),
+            string_attribute("telemetry.sdk.name", "keel".to_string()),
+            string_attribute("telemetry.sdk.language", "rust".to_string()),
+        ];
+        for (key, value) in &config.resource {
+            attributes.retain(|attribute| attribute.key != *key);
+            attributes.push(string_attribute(key, value.clone()));
+        }
         let resource = Resource {
-            attributes: vec![
-                string_attribute("service.name", config.service_name.clone()),
-                string_attribute("telemetry.sdk.name", "keel".to_string()),
-                string_attribute("telemetry.sdk.language", "rust".to_string()),
-            ],
+            attributes,
             ..Resource::default()
         };
         Self {
@@ -94,6 +191,9 @@ impl Exporter {
             waiting: Vec::new(),
             scratch: Vec::new(),
             agent,
+            retry: None,
+            backoff: Backoff::new(),
+            body: Vec::new(),
             pipeline,
         }
     }
@@ -102,19 +202,31 @@ impl Exporter {
     /// woken (a thread queued `wake_every` records, or a flush was asked for) or when the batch
     /// interval has passed, and sends full batches at once and partial ones at the interval.
     pub(super) fn run(mut self) {
-        let mut batch: Vec<Span> = Vec::with_capacity(self.max_batch);
+        let scope = InstrumentationScope {
+            name: "keel".to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            ..InstrumentationScope::default()
+        };
+        let mut batch = Encoder::new(&self.resource, &scope);
         let mut deadline = Instant::now() + self.interval;
         let mut flushed = 0;
         loop {
             // The flag, not the park token alone, says whether someone asked: code this thread
             // runs (the HTTP client) may park too and so consume a token meant for this loop.
             if !self.pipeline.wake.swap(false, Ordering::Acquire) {
-                std::thread::park_timeout(deadline.saturating_duration_since(Instant::now()));
+                let wake_at = match (&self.retry, self.backoff.until) {
+                    (Some(_), Some(until)) => deadline.min(until),
+                    _ => deadline,
+                };
+                std::thread::park_timeout(wake_at.saturating_duration_since(Instant::now()));
                 self.pipeline.wake.store(false, Ordering::Relaxed);
             }
             // Acquire: pairs with the flush's Release, so every record queued before the flush
             // was asked for is in the queues read below.
             let ticket = self.pipeline.flush_requested.load(Ordering::Acquire);
+            if self.retry.is_some() && !self.backoff.waiting(Instant::now()) {
+                self.send_again();
+            }
             self.collect(&mut batch);
             if ticket > flushed {
                 // A second pass settles the exits that waited for an entry in another queue.
@@ -142,7 +254,7 @@ impl Exporter {
     /// An exit whose call was entered on another thread may be read before that call's entry
     /// record: it waits for the next pass, which reads every queue again after this one and so
     /// sees any entry queued before the exit.
-    fn collect(&mut self, batch: &mut Vec<Span>) {
+    fn collect(&mut self, batch: &mut Encoder) {
         // Reused from pass to pass (its memory stays mapped and warm).
         let mut records = std::mem::take(&mut self.scratch);
         {
@@ -176,6 +288,12 @@ impl Exporter {
                     .drain(..),
             );
         }
+        if self.retry.is_some() || self.backoff.waiting(Instant::now()) {
+            // The receiver is failing: drop what was collected before any work is spent on it.
+            self.shed(&mut records, batch);
+            self.scratch = records;
+            return;
+        }
         let waited = std::mem::take(&mut self.waiting);
         for record in records.drain(..) {
             if !record.is_span() {
@@ -197,69 +315,40 @@ impl Exporter {
         self.scratch = records;
     }
 
-    fn add(&mut self, batch: &mut Vec<Span>, finished: Record) {
+    /// Encodes the span of a finished call into `batch`, sending the batch when it is full.
+    fn add(&mut self, batch: &mut Encoder, finished: Record) {
         let Some(site) = finished.site else {
             return; // an entry record: not a span
         };
-        let span = self.span(site, finished);
-        batch.push(span);
-        if batch.len() >= self.max_batch {
-            self.send(batch);
-        }
-    }
-
-    /// The OTLP span of a finished call.
-    fn span(&mut self, site: &'static CallSite, finished: Record) -> Span {
         let end = self.anchor.unix_nanos(finished.end);
         let trace = finished.trace();
         let outcome = finished.outcome();
         let remote_parent = finished.remote_parent();
         let elapsed_nanos = finished.elapsed_nanos();
         let extra = finished.extra.map(|extra| *extra).unwrap_or_default();
-        let mut attributes = Vec::with_capacity(2 + extra.fields.len());
-        attributes.push(string_attribute("code.file.path", site.file().to_string()));
-        attributes.push(KeyValue {
-            key: "code.line.number".to_string(),
-            value: Some(AnyValue {
-                value: Some(any_value::Value::IntValue(i64::from(site.line()))),
-            }),
-            ..KeyValue::default()
-        });
-        let entry = self.pending.remove(&finished.call_id).unwrap_or_default();
-        for (key, value) in entry.into_iter().chain(extra.fields) {
-            attributes.push(string_attribute(key, value));
-        }
-        let status = match outcome {
-            PackedOutcome::Ok => Status {
-                code: status::StatusCode::Ok as i32,
-                message: String::new(),
-            },
-            PackedOutcome::Err => Status {
-                code: status::StatusCode::Error as i32,
-                message: extra.error.unwrap_or_default(),
-            },
-            PackedOutcome::Panicked => Status {
-                code: status::StatusCode::Error as i32,
-                message: "panicked".to_string(),
-            },
-            PackedOutcome::Cancelled => {
-                attributes.push(string_attribute("keel.outcome", "cancelled".to_string()));
-                Status::default()
-            }
+        let entry = if self.pending.is_empty() {
+            Vec::new()
+        } else {
+            self.pending.remove(&finished.call_id).unwrap_or_default()
         };
-        let flags = u32::from(trace.flags())
-            | CONTEXT_HAS_IS_REMOTE
-            | if remote_parent { CONTEXT_IS_REMOTE } else { 0 };
-        Span {
-            trace_id: trace.trace_id().to_bytes().to_vec(),
-            span_id: SpanId::of_call(finished.call_id).to_bytes().to_vec(),
-            parent_span_id: if finished.parent == 0 {
-                Vec::new()
-            } else {
-                SpanId::of_call(finished.parent).to_bytes().to_vec()
-            },
-            flags,
-            name: site.name().to_string(),
+        let (status_code, status_message) = match outcome {
+            PackedOutcome::Ok => (status::StatusCode::Ok as i32, ""),
+            PackedOutcome::Err => (
+                status::StatusCode::Error as i32,
+                extra.error.as_deref().unwrap_or(""),
+            ),
+            PackedOutcome::Panicked => (status::StatusCode::Error as i32, "panicked"),
+            PackedOutcome::Cancelled => (status::StatusCode::Unset as i32, ""),
+        };
+        let fields = SpanFields {
+            trace_id: trace.trace_id().to_bytes(),
+            span_id: SpanId::of_call(finished.call_id).to_bytes(),
+            parent_span_id: (finished.parent != 0)
+                .then(|| SpanId::of_call(finished.parent).to_bytes()),
+            flags: u32::from(trace.flags())
+                | CONTEXT_HAS_IS_REMOTE
+                | if remote_parent { CONTEXT_IS_REMOTE } else { 0 },
+            name: site.name(),
             kind: if remote_parent {
                 span::SpanKind::Server as i32
             } else {
@@ -267,71 +356,231 @@ impl Exporter {
             },
             start_time_unix_nano: end.saturating_sub(elapsed_nanos),
             end_time_unix_nano: end,
-            attributes,
-            status: Some(status),
-            ..Span::default()
+            status_code,
+            status_message,
+        };
+        let cancelled = outcome == PackedOutcome::Cancelled;
+        let attributes = [
+            ("code.file.path", Typed::Str(Cow::Borrowed(site.file()))),
+            ("code.line.number", Typed::Int(i64::from(site.line()))),
+        ]
+        .into_iter()
+        .chain(
+            entry
+                .iter()
+                .chain(&extra.fields)
+                .map(|(key, text)| (*key, value::typed(text))),
+        )
+        .chain(cancelled.then_some(("keel.outcome", Typed::Str(Cow::Borrowed("cancelled")))));
+        batch.push(&fields, attributes);
+        if batch.len() >= self.max_batch {
+            self.send(batch);
         }
     }
 
+    /// Drops `records`, the waiting exits and the spans of `batch` unencoded, counting the spans
+    /// as failed (and shed): the receiver is failing, so they could not be sent now anyway.
+    fn shed(&mut self, records: &mut Vec<Record>, batch: &mut Encoder) {
+        let spans = records.iter().filter(|record| record.is_span()).count()
+            + self.waiting.len()
+            + batch.len();
+        records.clear();
+        self.waiting.clear();
+        self.pending.clear();
+        batch.clear();
+        let counters = &self.pipeline.counters;
+        counters.shed.fetch_add(spans as u64, Ordering::Relaxed);
+        counters.failed.fetch_add(spans as u64, Ordering::Relaxed);
+    }
+
     /// Sends `batch` (if not empty) and empties it, counting the outcome.
-    fn send(&mut self, batch: &mut Vec<Span>) {
-        if batch.is_empty() {
+    fn send(&mut self, batch: &mut Encoder) {
+        if batch.len() == 0 {
+            return;
+        }
+        if self.retry.is_some() || self.backoff.waiting(Instant::now()) {
+            let mut none = Vec::new();
+            self.shed(&mut none, batch);
             return;
         }
         let count = batch.len() as u64;
-        let request = ExportTraceServiceRequest {
-            resource_spans: vec![ResourceSpans {
-                resource: Some(self.resource.clone()),
-                scope_spans: vec![ScopeSpans {
-                    scope: Some(InstrumentationScope {
-                        name: "keel".to_string(),
-                        version: env!("CARGO_PKG_VERSION").to_string(),
-                        ..InstrumentationScope::default()
-                    }),
-                    spans: std::mem::take(batch),
-                    schema_url: String::new(),
-                }],
-                schema_url: String::new(),
-            }],
-        };
-        let body = request.encode_to_vec();
-        let pipeline = &self.pipeline;
+        let mut body = std::mem::take(&mut self.body);
+        batch.finish(&mut body);
+        if self.pipeline.config.compression == Compression::Gzip {
+            let gzipped = gzip(&body);
+            self.body = body;
+            body = gzipped;
+        }
+        let returned = self.deliver(Retry {
+            body,
+            spans: count,
+            first_sent: Instant::now(),
+        });
+        // Keep the larger buffer (with gzip, the uncompressed one was kept above).
+        if let Some(body) = returned.filter(|body| body.capacity() >= self.body.capacity()) {
+            self.body = body;
+        }
+    }
+
+    /// Sends the batch waiting for a retry.
+    fn send_again(&mut self) {
+        if let Some(retry) = self.retry.take() {
+            self.pipeline
+                .counters
+                .retries
+                .fetch_add(1, Ordering::Relaxed);
+            if let Some(body) = self.deliver(retry) {
+                self.body = body;
+            }
+        }
+    }
+
+    /// POSTs `batch`'s body and counts the outcome; a retryable failure keeps the body for
+    /// another try after the backoff, until `batch_timeout` after its first try. The body is
+    /// handed back when it is not kept (for the next batch to reuse).
+    fn deliver(&mut self, batch: Retry) -> Option<Vec<u8>> {
+        let pipeline = Arc::clone(&self.pipeline);
         let counters = &pipeline.counters;
         counters
             .in_flight_since
             .store(counters.elapsed_nanos(), Ordering::Relaxed);
         counters.requests.fetch_add(1, Ordering::Relaxed);
-        let result = self
-            .agent
-            .post(&pipeline.config.endpoint)
-            .header("Content-Type", "application/x-protobuf")
-            .send(&body[..]);
+        let sent = self.post(&batch.body);
         counters.in_flight_since.store(0, Ordering::Relaxed);
-        let error = match result {
-            Ok(response) if response.status().is_success() => None,
-            Ok(response) => Some(format!(
-                "HTTP {} from {}",
-                response.status().as_u16(),
-                pipeline.config.endpoint
-            )),
-            Err(error) => Some(format!("{}: {error}", pipeline.config.endpoint)),
+        let set_error = |error: String| {
+            *counters
+                .last_error
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error);
         };
-        match error {
-            None => {
-                counters.exported.fetch_add(count, Ordering::Relaxed);
+        match sent {
+            Sent::Accepted { rejected, message } => {
+                let rejected = rejected.min(batch.spans);
+                counters
+                    .exported
+                    .fetch_add(batch.spans - rejected, Ordering::Relaxed);
+                counters.rejected.fetch_add(rejected, Ordering::Relaxed);
                 counters.failing.store(false, Ordering::Relaxed);
+                self.backoff.succeed();
+                if rejected > 0 || !message.is_empty() {
+                    set_error(format!(
+                        "{} rejected {rejected} span(s): {message}",
+                        pipeline.config.endpoint
+                    ));
+                }
             }
-            Some(error) => {
-                counters.failed.fetch_add(count, Ordering::Relaxed);
+            Sent::Retryable { error, retry_after } => {
                 counters.failing.store(true, Ordering::Relaxed);
-                *counters
-                    .last_error
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error);
+                let wait = self.backoff.fail(retry_after);
+                set_error(error);
+                if batch.first_sent.elapsed() + wait <= pipeline.config.batch_timeout {
+                    self.retry = Some(batch);
+                    return None;
+                }
+                counters.failed.fetch_add(batch.spans, Ordering::Relaxed);
+            }
+            Sent::Failed { error } => {
+                counters.failing.store(true, Ordering::Relaxed);
+                self.backoff.fail(None);
+                set_error(error);
+                counters.failed.fetch_add(batch.spans, Ordering::Relaxed);
             }
         }
-        *batch = Vec::with_capacity(self.max_batch);
+        Some(batch.body)
     }
+
+    fn post(&self, body: &[u8]) -> Sent {
+        let config = &self.pipeline.config;
+        let mut request = self
+            .agent
+            .post(&config.endpoint)
+            .header("Content-Type", "application/x-protobuf");
+        if config.compression == Compression::Gzip {
+            request = request.header("Content-Encoding", "gzip");
+        }
+        for (name, value) in &config.headers {
+            request = request.header(name, value);
+        }
+        let mut response = match request.send(body) {
+            Ok(response) => response,
+            Err(error) => {
+                let message = format!("{}: {error}", config.endpoint);
+                // A refused certificate (rustls reports it as invalid data) or a request that
+                // cannot be made fails the same way every time; the rest (refused or reset
+                // connections, timeouts, names not resolved) may pass later.
+                let permanent = match &error {
+                    ureq::Error::Io(io) => io.kind() == std::io::ErrorKind::InvalidData,
+                    ureq::Error::Tls(_)
+                    | ureq::Error::Rustls(_)
+                    | ureq::Error::Pem(_)
+                    | ureq::Error::BadUri(_)
+                    | ureq::Error::Http(_) => true,
+                    _ => false,
+                };
+                return if permanent {
+                    Sent::Failed { error: message }
+                } else {
+                    Sent::Retryable {
+                        error: message,
+                        retry_after: None,
+                    }
+                };
+            }
+        };
+        let status = response.status().as_u16();
+        if response.status().is_success() {
+            let protobuf = response
+                .headers()
+                .get("content-type")
+                .and_then(|value| value.to_str().ok())
+                .is_none_or(|value| value.starts_with("application/x-protobuf"));
+            let answer = protobuf
+                .then(|| {
+                    response
+                        .body_mut()
+                        .with_config()
+                        .limit(1 << 20)
+                        .read_to_vec()
+                        .ok()
+                })
+                .flatten()
+                .and_then(|bytes| ExportTraceServiceResponse::decode(&bytes[..]).ok());
+            let (rejected, message) = answer
+                .and_then(|answer| answer.partial_success)
+                .map(|partial| {
+                    (
+                        u64::try_from(partial.rejected_spans).unwrap_or(0),
+                        partial.error_message,
+                    )
+                })
+                .unwrap_or_default();
+            return Sent::Accepted { rejected, message };
+        }
+        let error = format!("HTTP {status} from {}", config.endpoint);
+        if matches!(status, 429 | 502 | 503 | 504) {
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            Sent::Retryable { error, retry_after }
+        } else {
+            Sent::Failed { error }
+        }
+    }
+}
+
+/// `body` gzipped.
+fn gzip(body: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 4),
+        flate2::Compression::fast(),
+    );
+    // Writing to a Vec cannot fail.
+    let _ = encoder.write_all(body);
+    encoder.finish().unwrap_or_default()
 }
 
 fn string_attribute(key: &str, value: String) -> KeyValue {

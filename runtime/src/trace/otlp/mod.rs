@@ -1,6 +1,8 @@
 //! OpenTelemetry export (feature `otlp`): [`OtlpSink`] sends every finished, sampled span to an
-//! OTLP/HTTP receiver (an OpenTelemetry collector, Jaeger, Grafana Tempo) as protobuf, encoded
-//! with the OpenTelemetry project's own generated types (`opentelemetry-proto`).
+//! OTLP/HTTP receiver (an OpenTelemetry collector, Jaeger, Grafana Tempo, a hosted backend over
+//! HTTPS) as protobuf (the OpenTelemetry `trace.proto` messages, optionally gzipped), configured
+//! by its builder or the OpenTelemetry SDK's `OTEL_*` variables
+//! ([`OtlpSinkBuilder`] lists them).
 //!
 //! The traced thread does almost nothing: it writes a 64-byte record of the span into its own
 //! bounded queue (one per thread and sink, a wait-free single-producer ring from `rtrb`: no
@@ -10,8 +12,10 @@
 //! quarter of its queue if that is less, by a flush, and at least every
 //! [`batch_interval`](OtlpSinkBuilder::batch_interval)), batches them and POSTs them;
 //! [`OtlpSink::flush`] reaches the spans of every thread, running or exited. A receiver
-//! that is down, answers errors or never answers costs the program nothing but those spans:
-//! they are counted in [`ExportStats`], which [`OtlpSink::stats`] returns and which is printed
+//! that is down, answers errors or never answers costs the program nothing but those spans
+//! (a retryable answer, 429, 502, 503 or 504, gets the batch again after a backoff or its
+//! `Retry-After`, and meanwhile new spans are dropped before they are encoded): they are
+//! counted in [`ExportStats`], which [`OtlpSink::stats`] returns and which is printed
 //! on stderr at exit when anything was lost.
 //!
 //! ```no_run
@@ -30,15 +34,22 @@
 //! ```
 //!
 //! Where the parts live: [`OtlpSink`] and its [`Sink`](crate::trace::Sink) side in `sink.rs`;
-//! its settings ([`OtlpSinkBuilder`], the `OTEL_*` variables, the checks) in `config.rs`; the
+//! its settings ([`OtlpSinkBuilder`], the checks) in `config.rs`, the OpenTelemetry SDK's
+//! `OTEL_*` variables in `env.rs` and the HTTPS files (CA, client certificate) in `tls.rs`; the
 //! 64-byte record a span travels as in `record.rs`; the per-thread queues in `ring.rs`; the
 //! state the handles, the traced threads and the export thread share in `pipeline.rs`, with
-//! [`ExportStats`] and the export thread's counters in `counters.rs`; the export thread in
-//! `export.rs`. A new transport or setting (TLS, headers, gRPC) adds its field
-//! to the builder and to `Config` in `config.rs`, and its sending to `export.rs`.
+//! [`ExportStats`] and the export thread's counters in `counters.rs`; the export thread
+//! (batching, retries, shedding while the receiver fails) in `export.rs`, the protobuf body it
+//! writes straight from the records in `encode.rs`, and the typing of recorded values in
+//! `value.rs`. A new transport or setting adds its field to the builder and to `Config` in
+//! `config.rs` (and its variable to `env.rs`), and its sending to `export.rs`.
 
 mod config;
+#[cfg(test)]
+mod config_tests;
 mod counters;
+mod encode;
+mod env;
 mod error;
 mod export;
 mod pipeline;
@@ -47,6 +58,8 @@ mod ring;
 mod sink;
 #[cfg(test)]
 mod tests;
+mod tls;
+mod value;
 
 pub use config::{DEFAULT_ENDPOINT, OtlpSinkBuilder};
 pub use counters::ExportStats;

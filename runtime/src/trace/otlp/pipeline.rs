@@ -76,6 +76,9 @@ impl Pipeline {
             exported: counters.exported.load(Ordering::Relaxed),
             dropped,
             failed: counters.failed.load(Ordering::Relaxed),
+            shed: counters.shed.load(Ordering::Relaxed),
+            rejected: counters.rejected.load(Ordering::Relaxed),
+            retries: counters.retries.load(Ordering::Relaxed),
             requests: counters.requests.load(Ordering::Relaxed),
             last_error: counters
                 .last_error

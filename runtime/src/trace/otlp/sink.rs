@@ -25,8 +25,10 @@ use std::time::Instant;
 /// another for [`flush`](Self::flush) and [`stats`](Self::stats). Each span carries its name
 /// (the function's qualified name), trace id, span id, parent span id, start and end time,
 /// status (`Ok`; `Error` with the message for an `Err` or a panic; unset for a cancelled future,
-/// with `keel.outcome = "cancelled"`), the recorded fields (arguments and `return`) as string
-/// attributes, `code.file.path` and `code.line.number`; the resource has `service.name`. Only
+/// with `keel.outcome = "cancelled"`), the recorded fields (arguments and `return`) as typed
+/// attributes (integers as `int_value`, a `u64` above `i64::MAX` as a string of its digits,
+/// floats as `double_value`, `bool` as `bool_value`, strings unquoted, any other type as its
+/// `Debug` text: recognised from the recorded `Debug` form), `code.file.path` and `code.line.number`; the resource has `service.name`. Only
 /// sampled calls are exported ([`set_sampler`](crate::trace::set_sampler)).
 ///
 /// ```
@@ -66,7 +68,8 @@ impl OtlpSink {
         &self.pipeline.config.endpoint
     }
 
-    /// The counts so far: queued, exported, dropped (queue full), failed to send.
+    /// The counts so far: queued, exported, dropped (queue full), failed to send (and shed
+    /// unencoded while the receiver was failing), rejected by the receiver, retries.
     ///
     /// ```
     /// use keel_runtime::trace::otlp::OtlpSink;
@@ -78,7 +81,7 @@ impl OtlpSink {
     }
 
     /// Sends every span queued before this call now, and waits until the receiver has answered
-    /// for them (or the request failed, which is counted) for at most the export timeout. Spans
+    /// for them (or the request failed, which is counted) for at most the batch timeout. Spans
     /// finished while it waits are not waited for.
     ///
     /// ```
@@ -93,10 +96,29 @@ impl OtlpSink {
     /// assert_eq!(stats.queued, 0);
     /// ```
     pub fn flush(&self) -> Result<ExportStats, OtlpError> {
-        self.flush_within(self.pipeline.config.export_timeout)
+        self.flush_within(self.pipeline.config.batch_timeout)
+    }
+
+    /// Whether the sink was built with `OTEL_SDK_DISABLED=true`: it then starts no thread and
+    /// drops every span at once, uncounted.
+    ///
+    /// ```
+    /// use keel_runtime::trace::otlp::OtlpSink;
+    /// let sink = OtlpSink::builder()
+    ///     .env(|name: &str| (name == "OTEL_SDK_DISABLED").then(|| "true".to_string()))
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(sink.is_disabled());
+    /// assert_eq!(sink.flush().unwrap().queued, 0);
+    /// ```
+    pub fn is_disabled(&self) -> bool {
+        self.pipeline.config.disabled
     }
 
     fn flush_within(&self, timeout: Duration) -> Result<ExportStats, OtlpError> {
+        if self.is_disabled() {
+            return Ok(self.stats());
+        }
         let deadline = Instant::now() + timeout;
         let pipeline = &self.pipeline;
         // Release: what this thread queued (or saw queued) before is visible to the export
@@ -143,7 +165,9 @@ impl OtlpSink {
             let _ = self.flush_within(pipeline.config.exit_timeout);
         }
         let stats = self.stats();
-        let unsent = stats.queued.saturating_sub(stats.exported + stats.failed);
+        let unsent = stats
+            .queued
+            .saturating_sub(stats.exported + stats.failed + stats.rejected);
         if stats.dropped + stats.failed + unsent > 0 {
             eprintln!(
                 "keel::trace::otlp: {stats}, {unsent} unsent at exit (endpoint {})",
@@ -161,6 +185,9 @@ impl OtlpSink {
     /// Queues the record `source` describes on this thread's queue for this sink, never waiting.
     #[inline]
     fn push(&self, source: RecordSource<'_>) {
+        if self.pipeline.config.disabled {
+            return;
+        }
         ring::push(&self.pipeline, source);
     }
 
@@ -170,6 +197,9 @@ impl OtlpSink {
         // Calibrate the clock before the first span needs it.
         let anchor = export::TimeAnchor::now();
         let pipeline = Pipeline::new(config);
+        if pipeline.config.disabled {
+            return Ok(OtlpSink { pipeline });
+        }
         let exporter = export::Exporter::new(Arc::clone(&pipeline), anchor);
         let thread = std::thread::Builder::new()
             .name("keel-otlp-export".into())

@@ -1,0 +1,313 @@
+//! The request body, encoded straight from the records: each span is written as protobuf into
+//! one reused buffer (the OpenTelemetry `trace.proto` field numbers, with prost's varint
+//! helpers), without building `opentelemetry-proto`'s owned message tree (a dozen allocations
+//! per span) first. The resource and the scope, the same in every request, are encoded once
+//! with `opentelemetry-proto`'s types. `tests` decodes the result with those types.
+
+use super::value::Typed;
+use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use prost::Message;
+use prost::encoding::{encode_varint, encoded_len_varint};
+
+/// Protobuf wire types.
+const VARINT: u32 = 0;
+const FIXED64: u32 = 1;
+const LEN: u32 = 2;
+const FIXED32: u32 = 5;
+
+/// An attribute's value as encoded.
+pub(super) type AttributeValue<'a> = Typed<'a>;
+
+/// One span's fields, borrowed from the record and the call site.
+pub(super) struct SpanFields<'a> {
+    pub(super) trace_id: [u8; 16],
+    pub(super) span_id: [u8; 8],
+    /// `None` for a root.
+    pub(super) parent_span_id: Option<[u8; 8]>,
+    pub(super) flags: u32,
+    pub(super) name: &'a str,
+    pub(super) kind: i32,
+    pub(super) start_time_unix_nano: u64,
+    pub(super) end_time_unix_nano: u64,
+    pub(super) status_code: i32,
+    pub(super) status_message: &'a str,
+}
+
+/// The batch being encoded: the spans so far, each as a `ScopeSpans.spans` entry.
+pub(super) struct Encoder {
+    /// `ResourceSpans.resource`, key and length included.
+    resource: Vec<u8>,
+    /// `ScopeSpans.scope`, key and length included.
+    scope: Vec<u8>,
+    spans: Vec<u8>,
+    /// The span being written (its length prefix is known once it is done).
+    span: Vec<u8>,
+    count: usize,
+}
+
+impl Encoder {
+    pub(super) fn new(resource: &Resource, scope: &InstrumentationScope) -> Self {
+        let field = |tag: u32, message: &dyn Fn(&mut Vec<u8>)| {
+            let mut body = Vec::new();
+            message(&mut body);
+            let mut out = Vec::with_capacity(body.len() + 6);
+            key(&mut out, tag, LEN);
+            encode_varint(body.len() as u64, &mut out);
+            out.extend_from_slice(&body);
+            out
+        };
+        Encoder {
+            resource: field(1, &|out| resource.encode_raw(out)),
+            scope: field(1, &|out| scope.encode_raw(out)),
+            spans: Vec::new(),
+            span: Vec::with_capacity(256),
+            count: 0,
+        }
+    }
+
+    /// Spans in the batch.
+    pub(super) fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Forgets the batch's spans (keeps the memory).
+    pub(super) fn clear(&mut self) {
+        self.spans.clear();
+        self.count = 0;
+    }
+
+    /// Adds a span with `attributes`.
+    pub(super) fn push<'a>(
+        &mut self,
+        span: &SpanFields<'_>,
+        attributes: impl IntoIterator<Item = (&'a str, AttributeValue<'a>)>,
+    ) {
+        let out = &mut self.span;
+        out.clear();
+        bytes_field(out, 1, &span.trace_id);
+        bytes_field(out, 2, &span.span_id);
+        if let Some(parent) = &span.parent_span_id {
+            bytes_field(out, 4, parent);
+        }
+        bytes_field(out, 5, span.name.as_bytes());
+        if span.kind != 0 {
+            key(out, 6, VARINT);
+            encode_varint(span.kind as u64, out);
+        }
+        key(out, 7, FIXED64);
+        out.extend_from_slice(&span.start_time_unix_nano.to_le_bytes());
+        key(out, 8, FIXED64);
+        out.extend_from_slice(&span.end_time_unix_nano.to_le_bytes());
+        for (name, value) in attributes {
+            key_value(out, 9, name, &value);
+        }
+        // Status { message = 2, code = 3 }.
+        let message_len = if span.status_message.is_empty() {
+            0
+        } else {
+            1 + encoded_len_varint(span.status_message.len() as u64) + span.status_message.len()
+        };
+        let code_len = if span.status_code == 0 {
+            0
+        } else {
+            1 + encoded_len_varint(span.status_code as u64)
+        };
+        key(out, 15, LEN);
+        encode_varint((message_len + code_len) as u64, out);
+        if message_len > 0 {
+            bytes_field(out, 2, span.status_message.as_bytes());
+        }
+        if code_len > 0 {
+            key(out, 3, VARINT);
+            encode_varint(span.status_code as u64, out);
+        }
+        key(out, 16, FIXED32);
+        out.extend_from_slice(&span.flags.to_le_bytes());
+        // ScopeSpans.spans = 2.
+        key(&mut self.spans, 2, LEN);
+        encode_varint(self.span.len() as u64, &mut self.spans);
+        self.spans.extend_from_slice(&self.span);
+        self.count += 1;
+    }
+
+    /// The `ExportTraceServiceRequest` of the batch, written into `out` (cleared first); the
+    /// batch is emptied.
+    pub(super) fn finish(&mut self, out: &mut Vec<u8>) {
+        out.clear();
+        let scope_spans = self.scope.len() + self.spans.len();
+        let resource_spans =
+            self.resource.len() + 1 + encoded_len_varint(scope_spans as u64) + scope_spans;
+        out.reserve(resource_spans + 6);
+        // ExportTraceServiceRequest.resource_spans = 1.
+        key(out, 1, LEN);
+        encode_varint(resource_spans as u64, out);
+        out.extend_from_slice(&self.resource);
+        // ResourceSpans.scope_spans = 2.
+        key(out, 2, LEN);
+        encode_varint(scope_spans as u64, out);
+        out.extend_from_slice(&self.scope);
+        out.extend_from_slice(&self.spans);
+        self.clear();
+    }
+}
+
+#[inline]
+fn key(out: &mut Vec<u8>, tag: u32, wire_type: u32) {
+    encode_varint(u64::from(tag << 3 | wire_type), out);
+}
+
+#[inline]
+fn bytes_field(out: &mut Vec<u8>, tag: u32, bytes: &[u8]) {
+    key(out, tag, LEN);
+    encode_varint(bytes.len() as u64, out);
+    out.extend_from_slice(bytes);
+}
+
+/// A `KeyValue { key = 1, value = 2: AnyValue }` as field `tag`.
+fn key_value(out: &mut Vec<u8>, tag: u32, name: &str, value: &AttributeValue<'_>) {
+    // AnyValue { string_value = 1, bool_value = 2, int_value = 3, double_value = 4 }.
+    let any_len = match value {
+        Typed::Str(text) => 1 + encoded_len_varint(text.len() as u64) + text.len(),
+        Typed::Bool(_) => 2,
+        Typed::Int(int) => 1 + encoded_len_varint(*int as u64),
+        Typed::Double(_) => 9,
+    };
+    let kv_len = 1
+        + encoded_len_varint(name.len() as u64)
+        + name.len()
+        + 1
+        + encoded_len_varint(any_len as u64)
+        + any_len;
+    key(out, tag, LEN);
+    encode_varint(kv_len as u64, out);
+    bytes_field(out, 1, name.as_bytes());
+    key(out, 2, LEN);
+    encode_varint(any_len as u64, out);
+    match value {
+        Typed::Str(text) => bytes_field(out, 1, text.as_bytes()),
+        Typed::Bool(flag) => {
+            key(out, 2, VARINT);
+            out.push(u8::from(*flag));
+        }
+        Typed::Int(int) => {
+            key(out, 3, VARINT);
+            encode_varint(*int as u64, out);
+        }
+        Typed::Double(float) => {
+            key(out, 4, FIXED64);
+            out.extend_from_slice(&float.to_le_bytes());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
+    use opentelemetry_proto::tonic::trace::v1::{Span, Status};
+    use std::borrow::Cow;
+
+    fn kv(key: &str, value: Value) -> KeyValue {
+        KeyValue {
+            key: key.to_string(),
+            value: Some(AnyValue { value: Some(value) }),
+            ..KeyValue::default()
+        }
+    }
+
+    #[test]
+    fn the_body_decodes_with_the_opentelemetry_types_as_the_same_spans() {
+        let resource = Resource {
+            attributes: vec![kv("service.name", Value::StringValue("svc".into()))],
+            ..Resource::default()
+        };
+        let scope = InstrumentationScope {
+            name: "keel".into(),
+            version: "0.1.0".into(),
+            ..InstrumentationScope::default()
+        };
+        let mut encoder = Encoder::new(&resource, &scope);
+        let mut body = Vec::new();
+        for round in 0..2 {
+            encoder.push(
+                &SpanFields {
+                    trace_id: [7; 16],
+                    span_id: [1, 2, 3, 4, 5, 6, 7, 8],
+                    parent_span_id: Some([9; 8]),
+                    flags: 0x301,
+                    name: "app::load",
+                    kind: 2,
+                    start_time_unix_nano: 1_700_000_000_000_000_000,
+                    end_time_unix_nano: 1_700_000_000_000_000_999,
+                    status_code: 2,
+                    status_message: "disk full",
+                },
+                [
+                    ("s", Typed::Str(Cow::Borrowed("/orders/0"))),
+                    ("long", Typed::Str(Cow::Owned("x".repeat(300)))),
+                    ("b", Typed::Bool(true)),
+                    ("i", Typed::Int(-5)),
+                    ("d", Typed::Double(2.5)),
+                ],
+            );
+            encoder.push(
+                &SpanFields {
+                    trace_id: [8; 16],
+                    span_id: [2; 8],
+                    parent_span_id: None,
+                    flags: 0,
+                    name: "",
+                    kind: 0,
+                    start_time_unix_nano: 0,
+                    end_time_unix_nano: 0,
+                    status_code: 0,
+                    status_message: "",
+                },
+                [],
+            );
+            assert_eq!(encoder.len(), 2);
+            encoder.finish(&mut body);
+            assert_eq!(encoder.len(), 0, "round {round}: emptied");
+            let request = ExportTraceServiceRequest::decode(&body[..]).unwrap();
+            assert_eq!(request.resource_spans.len(), 1);
+            let resource_spans = &request.resource_spans[0];
+            assert_eq!(resource_spans.resource.as_ref(), Some(&resource));
+            assert_eq!(resource_spans.scope_spans.len(), 1);
+            let scope_spans = &resource_spans.scope_spans[0];
+            assert_eq!(scope_spans.scope.as_ref(), Some(&scope));
+            let expected = vec![
+                Span {
+                    trace_id: vec![7; 16],
+                    span_id: vec![1, 2, 3, 4, 5, 6, 7, 8],
+                    parent_span_id: vec![9; 8],
+                    flags: 0x301,
+                    name: "app::load".into(),
+                    kind: 2,
+                    start_time_unix_nano: 1_700_000_000_000_000_000,
+                    end_time_unix_nano: 1_700_000_000_000_000_999,
+                    attributes: vec![
+                        kv("s", Value::StringValue("/orders/0".into())),
+                        kv("long", Value::StringValue("x".repeat(300))),
+                        kv("b", Value::BoolValue(true)),
+                        kv("i", Value::IntValue(-5)),
+                        kv("d", Value::DoubleValue(2.5)),
+                    ],
+                    status: Some(Status {
+                        code: 2,
+                        message: "disk full".into(),
+                    }),
+                    ..Span::default()
+                },
+                Span {
+                    trace_id: vec![8; 16],
+                    span_id: vec![2; 8],
+                    status: Some(Status::default()),
+                    ..Span::default()
+                },
+            ];
+            assert_eq!(scope_spans.spans, expected);
+        }
+    }
+}
