@@ -1,13 +1,14 @@
 //! The current call: which traced call is running on this thread, as data only.
 //!
-//! A leaf module: it names nothing else in the crate. It holds the record of a running call
-//! ([`CurrentCall`]) and the thread-local slot with the one that runs now, together with the
-//! layouts that record is made of: [`CallSite`] (what was called) and [`TraceKey`] (the trace the
-//! call belongs to). `keel::trace` writes the slot and gives those types their behaviour (their
-//! `impl` blocks live in `trace/call_site.rs` and `trace/id.rs`, and `CallSite` is public as
-//! `keel::trace::CallSite`); `keel::context` carries the record as an opaque value beside the
-//! context variables (ARCHITECTURE.md, "The current call is context"). So `trace` depends on
-//! `context` and on this module, and `context` depends only on this module.
+//! A leaf module: its code uses nothing else of the crate (only its docs link out). It holds the
+//! record of a running call ([`CurrentCall`]) and the thread-local slot with the one that runs
+//! now, together with the layouts that record is made of: [`CallSite`] (what was called) and
+//! [`TraceKey`] (the trace the call belongs to). `keel::trace` writes the slot and gives those
+//! types their behaviour (their `impl` blocks live in `trace/call_site.rs` and `trace/id.rs`, and
+//! `CallSite` is public as `keel::trace::CallSite`); `keel::context` carries the record as an
+//! opaque value beside the context variables (ARCHITECTURE.md, "The current call is context").
+//! So `trace` depends on `context` and on this module, `context` on this module and never on
+//! `trace`, and this module on neither.
 //!
 //! [`Span::enter`](crate::trace::Span::enter) makes its call the current one and its exit puts
 //! back the one it found; an instrumented `async fn` does the same around each poll. A

@@ -158,9 +158,9 @@ pub use bind::bind;
 pub use propagate::{FutureExt, Scoped, spawn, wrap};
 pub use var::{ContextError, ContextVar, Token};
 
-// The current-call record, an opaque value to this module. Also reachable at its old path
-// `crate::context::call` for one release, for the code not yet switched to `crate::call` (or to
-// `crate::trace`'s re-exports).
+// The current-call record (the leaf module `crate::call`): this module only stores, compares and
+// restores it, opaquely. Also reachable at its old path `crate::context::call` until the last
+// user of that path (`trace/otlp/tests.rs`) imports `crate::call::CurrentCall` instead.
 pub(crate) use crate::call;
 
 use core::cell::{Cell, RefCell};
