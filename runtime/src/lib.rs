@@ -14,6 +14,8 @@ pub mod bounds;
 #[cfg(feature = "buffer")]
 pub mod buffer;
 pub mod cache;
+// The current-call record (a leaf): `context` carries it, `trace` writes it.
+mod call;
 pub mod context;
 pub mod finalize;
 pub mod layout;

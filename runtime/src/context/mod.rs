@@ -144,7 +144,6 @@
 //! lock of a shared table per access ([Plain tokio tasks](#plain-tokio-tasks)).
 
 mod bind;
-pub(crate) mod call;
 mod map;
 mod propagate;
 #[cfg(feature = "rayon")]
@@ -158,6 +157,11 @@ mod var;
 pub use bind::bind;
 pub use propagate::{FutureExt, Scoped, spawn, wrap};
 pub use var::{ContextError, ContextVar, Token};
+
+// The current-call record (the leaf module `crate::call`): this module only stores, compares and
+// restores it, opaquely. Also reachable at its old path `crate::context::call` until the last
+// user of that path (`trace/otlp/tests.rs`) imports `crate::call::CurrentCall` instead.
+pub(crate) use crate::call;
 
 use core::cell::{Cell, RefCell};
 use core::fmt;
@@ -375,7 +379,7 @@ impl Context {
     }
 
     /// Makes `call` the traced call recorded in this context (a remote parent, for
-    /// [`TraceParent::run`](crate::trace::TraceParent::run)).
+    /// `trace::TraceParent::run`).
     #[cfg(feature = "trace")]
     #[inline]
     pub(crate) fn set_call(&mut self, call: Option<call::CurrentCall>) {

@@ -1,39 +1,13 @@
-//! `CallSite`: the `static` description of one traced function.
+//! `CallSite`: the `static` description of one traced function. Its layout is in the leaf module
+//! `crate::call` (a running call's record points at its site, and `context` carries that record
+//! without depending on `trace`); what a site does is here.
 
 use super::state::{self, GENERATION};
+pub use crate::call::CallSite;
+use crate::call::CurrentCall;
 use core::fmt;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
-
-/// One traced function (or library operation): its qualified name and where it is defined.
-///
-/// `#[keel::instrument]` puts one `static CallSite` in every function it instruments; library
-/// code declares its own to report timed operations through a [`Span`](super::Span). The site
-/// also caches whether the current [`Filter`](super::Filter) lets it through, so an enabled call
-/// consults the filter only after the filter changes.
-///
-/// ```
-/// use keel_runtime::trace::CallSite;
-/// static SITE: CallSite = CallSite::new("myapp::db::load", "myapp::db", "src/db.rs", 42);
-/// assert_eq!(SITE.name(), "myapp::db::load");
-/// assert_eq!(SITE.module_path(), "myapp::db");
-/// assert_eq!((SITE.file(), SITE.line()), ("src/db.rs", 42));
-/// assert_eq!(SITE.to_string(), "myapp::db::load (src/db.rs:42)");
-/// ```
-pub struct CallSite {
-    name: &'static str,
-    module_path: &'static str,
-    file: &'static str,
-    line: u32,
-    /// `module::Type::method`, for a method instrumented on its own (the macro cannot see the
-    /// type's name; it is resolved from `Self` on the first traced call).
-    typed_name: OnceLock<&'static str>,
-    /// Dense index for per-site tables (assigned on first use, 0 = not yet).
-    id: AtomicU32,
-    /// Cached filter verdict: the generation it was computed for (even) | verdict bit. (Not a
-    /// sink's [`Interest`](super::Interest): what the filter says of this site.)
-    filter_verdict: AtomicU32,
-}
 
 static NEXT_ID: AtomicU32 = AtomicU32::new(1);
 
@@ -169,6 +143,15 @@ impl fmt::Debug for CallSite {
             .field("module_path", &self.module_path)
             .field("file", &self.file)
             .field("line", &self.line)
+            .finish()
+    }
+}
+
+impl fmt::Debug for CurrentCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CurrentCall")
+            .field("call_id", &self.call_id)
+            .field("name", &self.site.name())
             .finish()
     }
 }

@@ -8,8 +8,8 @@ use super::id::TraceKey;
 use super::sink::{self, ExitPath, KeelSink};
 use super::span::Active;
 use super::state::{CAPTURES, STATE};
+use crate::call::CurrentCall;
 use crate::context::Context;
-use crate::context::call::CurrentCall;
 use std::sync::atomic::Ordering;
 
 /// Who receives a traced call's events, decided when it is entered.

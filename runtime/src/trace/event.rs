@@ -2,8 +2,8 @@
 
 use super::call_site::CallSite;
 use super::id::{SpanId, TraceId, TraceKey};
+use crate::call::CurrentCall;
 use crate::context::Context;
-use crate::context::call::CurrentCall;
 use core::fmt;
 use core::time::Duration;
 

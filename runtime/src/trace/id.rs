@@ -136,14 +136,9 @@ pub(crate) const SAMPLED: u8 = 0x01;
 /// keel's own marker (never sent): the trace id is derived from the root call id in `words[0]`.
 const LOCAL_ROOT: u8 = 0x80;
 
-/// The trace a call belongs to, as the current-call slot holds it: either a local root's call id
-/// (the trace id derived on demand) or a full trace id from a remote parent, plus the trace flags.
-/// Eight-byte aligned, so the slot stays small.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) struct TraceKey {
-    words: [u64; 2],
-    flags: u8,
-}
+// `TraceKey`'s layout is in the leaf module `crate::call` (it is part of the current-call
+// record that `context` carries); what its words and flags mean is here.
+pub(crate) use crate::call::TraceKey;
 
 impl TraceKey {
     /// The trace started by the root call `call_id`, with the sampling decision in `sampled`.

@@ -117,7 +117,7 @@ pub mod __private {
 
     /// The call id of the traced call current on this thread, if any (for keel's own tests).
     pub fn current_call_id() -> Option<u64> {
-        crate::context::call::current().map(|call| call.call_id)
+        crate::call::current().map(|call| call.call_id)
     }
 
     /// The call id of `event`'s parent call, if any (for keel's own tests).

@@ -8,7 +8,7 @@ use super::event::{Event, EventKind, Outcome};
 use super::id::TraceKey;
 use super::sampler;
 use super::state::{self, CAPTURES, GENERATION, ON, STATE};
-use crate::context::call::{self, CurrentCall};
+use crate::call::{self, CurrentCall};
 use core::fmt::{self, Debug, Display};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -397,4 +397,74 @@ pub(crate) fn entered_on_this_thread(call_id: u64) -> bool {
             last != 0 && last >> 40 == call_id >> 40
         })
         .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Span;
+    use crate::call::current;
+    use crate::context::{self, Context};
+    use crate::trace::{self, CallSite, Outcome};
+
+    static OUTER: CallSite = CallSite::new("unit::call::outer", "unit::call", "call.rs", 1);
+    static INNER: CallSite = CallSite::new("unit::call::inner", "unit::call", "call.rs", 2);
+
+    fn id() -> Option<u64> {
+        current().map(|call| call.call_id)
+    }
+
+    #[test]
+    fn a_span_is_the_current_call_until_its_exit_and_restores_its_parent() {
+        trace::enable();
+        let ((), events) = trace::capture(|| {
+            assert_eq!(id(), None);
+            let outer = Span::enter(&OUTER);
+            let outer_id = id().expect("the span is current");
+            let inner = Span::enter(&INNER);
+            assert_ne!(id(), Some(outer_id));
+            inner.finish(Outcome::Ok);
+            assert_eq!(id(), Some(outer_id), "the inner exit restored its parent");
+            drop(outer);
+            assert_eq!(id(), None);
+        });
+        let [outer_enter, inner_enter, inner_exit, outer_exit] = &events[..] else {
+            panic!("{events:?}");
+        };
+        assert_eq!(outer_enter.parent_call().map(|c| c.call_id), None);
+        for inner in [inner_enter, inner_exit] {
+            assert_eq!(
+                inner.parent_call().map(|c| c.call_id),
+                Some(outer_enter.call_id())
+            );
+        }
+        assert_eq!(outer_exit.parent_call().map(|c| c.call_id), None);
+    }
+
+    #[test]
+    fn a_context_snapshot_carries_the_current_call_into_the_thread_it_is_handed_to() {
+        trace::enable();
+        trace::capture(|| {
+            let outer = Span::enter(&OUTER);
+            let outer_id = id();
+            let snapshot = Context::current();
+            assert_eq!(snapshot.call().map(|c| c.call_id), outer_id);
+            // Another thread's calls started in the snapshot have the caller as parent.
+            let (in_spawn, parent) = context::spawn(|| {
+                let ((), events) = trace::capture(|| Span::enter(&INNER).finish(Outcome::Ok));
+                (id(), events[0].parent_call().map(|c| c.call_id))
+            })
+            .join()
+            .unwrap();
+            assert_eq!(in_spawn, outer_id);
+            assert_eq!(parent, outer_id);
+            assert_eq!(std::thread::spawn(id).join().unwrap(), None);
+            drop(outer);
+            // Entering the snapshot later makes the call current again, and leaving restores.
+            let mut snapshot = snapshot;
+            assert_eq!(snapshot.run(id), outer_id);
+            assert_eq!(id(), None);
+            assert_eq!(context::wrap(id)(), None, "a fresh snapshot has no call");
+            assert_eq!(Context::new().call().map(|c| c.call_id), None);
+        });
+    }
 }

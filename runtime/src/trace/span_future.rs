@@ -97,7 +97,7 @@ impl Drop for Unwinding<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::context::call;
+    use crate::call;
     use crate::trace::{self, CallSite, Outcome};
     use core::task::Waker;
 

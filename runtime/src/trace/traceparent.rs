@@ -3,7 +3,7 @@
 
 use super::call_site::CallSite;
 use super::id::{SAMPLED, SpanId, TraceId, TraceKey};
-use crate::context::call::{self, CurrentCall};
+use crate::call::{self, CurrentCall};
 use crate::context::{Context, ContextVar, Scoped};
 use core::fmt;
 use core::str::FromStr;
