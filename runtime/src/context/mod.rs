@@ -159,9 +159,8 @@ pub use propagate::{FutureExt, Scoped, spawn, wrap};
 pub use var::{ContextError, ContextVar, Token};
 
 // The current-call record (the leaf module `crate::call`): this module only stores, compares and
-// restores it, opaquely. Also reachable at its old path `crate::context::call` until the last
-// user of that path (`trace/otlp/tests.rs`) imports `crate::call::CurrentCall` instead.
-pub(crate) use crate::call;
+// restores it, opaquely.
+use crate::call;
 
 use core::cell::{Cell, RefCell};
 use core::fmt;

@@ -254,6 +254,10 @@ impl<'o, T, E, S: FrameStore> Engine<'o, T, E, S> {
 
     /// Keeps what the body returned until [`returned_kept`](Self::returned_kept) (for a runner
     /// that cannot convert errors where the body ends).
+    #[cfg_attr(
+        not(any(feature = "tokio-postgres", feature = "sqlx")),
+        allow(dead_code)
+    )]
     #[inline(always)]
     pub fn keep_returned(&mut self, result: BodyResult<T, E>) {
         debug_assert!(matches!(self.state, State::InBody | State::Joined));
@@ -262,6 +266,10 @@ impl<'o, T, E, S: FrameStore> Engine<'o, T, E, S> {
 
     /// [`returned`](Self::returned) with what [`keep_returned`](Self::keep_returned) kept, if
     /// anything was kept.
+    #[cfg_attr(
+        not(any(feature = "tokio-postgres", feature = "sqlx")),
+        allow(dead_code)
+    )]
     #[inline(always)]
     pub fn returned_kept(&mut self) -> Option<Step>
     where

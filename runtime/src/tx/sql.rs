@@ -31,6 +31,12 @@ fn behavior_option(behavior: Behavior) -> String {
 /// The part of a driver's `Transactional` / `AsyncTransactional` impl that only restates its
 /// dialect: the error type, the database's name, which options it accepts, and whether the
 /// connection is inside a transaction keel did not begin (an expression of `$conn`).
+#[cfg(any(
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "tokio-postgres",
+    feature = "sqlx"
+))]
 macro_rules! dialect_methods {
     ($dialect:path, $error:ty, |$conn:ident| $in_transaction:expr) => {
         type Error = $error;
@@ -51,6 +57,12 @@ macro_rules! dialect_methods {
         }
     };
 }
+#[cfg(any(
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "tokio-postgres",
+    feature = "sqlx"
+))]
 pub(crate) use dialect_methods;
 
 /// `SAVEPOINT name`.

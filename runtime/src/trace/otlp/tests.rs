@@ -4,7 +4,7 @@ use super::pipeline::Pipeline;
 use super::record::{ELAPSED_MASK, PackedOutcome, RecordSource};
 use super::ring::LocalRing;
 use super::sink::OtlpSink;
-use crate::context::call::CurrentCall;
+use crate::call::CurrentCall;
 use crate::trace::CallSite;
 use crate::trace::dispatch::FinishedCall;
 use crate::trace::event::Outcome;
