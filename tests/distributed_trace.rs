@@ -413,7 +413,11 @@ fn faulty_receivers_never_hold_the_program_and_losses_are_reported() {
         ("never answering", silent.endpoint()),
     ] {
         let run = run_workload(&endpoint);
-        let limit = usual.mul_f64(1.10);
+        // A receiver that holds the program does so for a request or exit timeout (seconds);
+        // the bound catches that without failing on a loaded machine's run-to-run spread (the
+        // same workload's wall time varies by ±40% at load 10). The cost of a failing receiver,
+        // measured side by side, is a benchmark's job.
+        let limit = usual.mul_f64(1.5) + Duration::from_millis(500);
         assert!(
             run.elapsed <= limit,
             "{fault}: took {:?}, usual {usual:?} (limit {limit:?})",
