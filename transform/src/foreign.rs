@@ -90,7 +90,8 @@ pub fn apply(source: &str, insertions: &[Insertion]) -> String {
     // Stable sort: two insertions at one place keep their order (an inner body's end before
     // the outer's, as they were recorded).
     offsets.sort_by_key(|(offset, _)| *offset);
-    let mut out = String::with_capacity(source.len() + offsets.iter().map(|(_, t)| t.len()).sum::<usize>());
+    let mut out =
+        String::with_capacity(source.len() + offsets.iter().map(|(_, t)| t.len()).sum::<usize>());
     let mut at = 0;
     for (offset, text) in offsets {
         out.push_str(&source[at..offset]);
@@ -163,12 +164,7 @@ impl Walk<'_> {
                     Some(scope) => Naming::Within(scope.to_owned()),
                     None => Naming::Function,
                 };
-                self.function(
-                    &function.attrs,
-                    &function.sig,
-                    &mut function.block,
-                    &naming,
-                );
+                self.function(&function.attrs, &function.sig, &mut function.block, &naming);
             }
             Item::Impl(block) => {
                 let owner = body::type_label(&block.self_ty);
@@ -348,10 +344,7 @@ mod tests {
 
     #[test]
     fn out_of_line_modules_are_reported() {
-        let (_, report) = rewrite(
-            "mod a; mod b { #[path = \"x/y.rs\"] mod c; }",
-            &["dep"],
-        );
+        let (_, report) = rewrite("mod a; mod b { #[path = \"x/y.rs\"] mod c; }", &["dep"]);
         assert_eq!(
             report.modules,
             [

@@ -63,7 +63,9 @@ impl Selector {
                 .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
         };
         if !segments.iter().all(|s| valid(s)) {
-            return Err(error("has a segment that is not a name (only a final `*` may glob)"));
+            return Err(error(
+                "has a segment that is not a name (only a final `*` may glob)",
+            ));
         }
         Ok(Self {
             krate: segments[0].replace('-', "_"),

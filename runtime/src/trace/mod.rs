@@ -59,6 +59,7 @@ mod clock;
 mod dispatch;
 mod event;
 mod filter;
+mod foreign;
 pub(crate) mod id;
 mod interest;
 #[cfg(feature = "otlp")]

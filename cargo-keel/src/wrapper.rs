@@ -1,0 +1,268 @@
+//! The `RUSTC_WRAPPER` half: cargo runs `cargo-keel <rustc> <args>` for every crate. An
+//! unselected crate compiles as cargo asked (with the shim's directory on the library path, for
+//! links). A selected one is copied (its whole directory, so `#[path]` modules, `include!` and
+//! `include_str!` find their files), its selected functions rewritten in the copy, and the copy
+//! compiled instead. Any failure, to parse, to rewrite or to compile the rewritten copy, builds
+//! the crate unchanged after one warning naming the file and why: the transform never fails a
+//! build.
+
+use keel_transform::foreign::{self, ModDecl};
+use keel_transform::selection::Selection;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+/// The selectors, comma-separated (set by the subcommand).
+pub const SELECTION_VAR: &str = "KEEL_CARGO_SELECTION";
+/// The directory holding `libkeel_foreign_shim.rlib`.
+pub const SHIM_VAR: &str = "KEEL_CARGO_SHIM_DIR";
+
+fn value_after<'a>(args: &'a [OsString], flag: &str) -> Option<&'a str> {
+    let prefix = format!("{flag}=");
+    args.iter().enumerate().find_map(|(i, arg)| {
+        let text = arg.to_str()?;
+        if text == flag {
+            args.get(i + 1)?.to_str()
+        } else {
+            text.strip_prefix(&prefix)
+        }
+    })
+}
+
+pub fn main(args: &[OsString]) -> ExitCode {
+    let (rustc, args) = (&args[0], &args[1..]);
+    let shim_dir = PathBuf::from(std::env::var_os(SHIM_VAR).unwrap_or_default());
+    let Some(krate) = value_after(args, "--crate-name").map(str::to_owned) else {
+        return exit(Command::new(rustc).args(args).status());
+    };
+    let mut plain: Vec<OsString> = args.to_vec();
+    plain.push("-L".into());
+    plain.push(format!("dependency={}", shim_dir.display()).into());
+    let selectors = std::env::var(SELECTION_VAR).unwrap_or_default();
+    let selection =
+        Selection::parse_all(selectors.split(',').filter(|s| !s.is_empty())).unwrap_or_default();
+    if !selection.selects_crate(&krate) {
+        return exit(Command::new(rustc).args(&plain).status());
+    }
+    match instrumented_args(&krate, args, &selection, &shim_dir) {
+        Ok(Some(instrumented)) => {
+            let output = Command::new(rustc).args(&instrumented).output();
+            match output {
+                Ok(output) if output.status.success() => {
+                    use std::io::Write;
+                    let _ = std::io::stderr().write_all(&output.stderr);
+                    let _ = std::io::stdout().write_all(&output.stdout);
+                    return ExitCode::SUCCESS;
+                }
+                Ok(output) => {
+                    let first = String::from_utf8_lossy(&output.stderr)
+                        .lines()
+                        .find_map(first_error)
+                        .unwrap_or_else(|| "rustc failed".to_owned());
+                    warn(
+                        &krate,
+                        "the rewritten copy",
+                        &format!("did not compile ({first})"),
+                    );
+                }
+                Err(error) => warn(
+                    &krate,
+                    "the rewritten copy",
+                    &format!("rustc did not run: {error}"),
+                ),
+            }
+        }
+        Ok(None) => {}
+        Err((file, reason)) => warn(&krate, &file, &reason),
+    }
+    exit(Command::new(rustc).args(&plain).status())
+}
+
+/// The message of a rustc error line (JSON, as cargo asks for, or text).
+fn first_error(line: &str) -> Option<String> {
+    if line.starts_with('{') {
+        if line.contains("\"level\":\"error\"") {
+            let value: serde_json::Value = serde_json::from_str(line).ok()?;
+            return value["message"].as_str().map(str::to_owned);
+        }
+        return None;
+    }
+    line.starts_with("error").then(|| line.to_owned())
+}
+
+fn warn(krate: &str, file: &str, reason: &str) {
+    eprintln!("warning: cargo keel: crate `{krate}` built uninstrumented: {file}: {reason}");
+}
+
+fn exit(status: std::io::Result<std::process::ExitStatus>) -> ExitCode {
+    match status {
+        Ok(status) if status.success() => ExitCode::SUCCESS,
+        Ok(status) => ExitCode::from(
+            status
+                .code()
+                .and_then(|c| u8::try_from(c).ok())
+                .unwrap_or(1),
+        ),
+        Err(error) => {
+            eprintln!("cargo keel: cannot run rustc: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// rustc's arguments for the rewritten copy, or `None` when nothing was selected inside the
+/// crate; `Err((file, reason))` when the crate must be built unchanged.
+fn instrumented_args(
+    krate: &str,
+    args: &[OsString],
+    selection: &Selection,
+    shim_dir: &Path,
+) -> Result<Option<Vec<OsString>>, (String, String)> {
+    let no_file = |reason: String| (String::from("(crate)"), reason);
+    if value_after(args, "--edition").is_none_or(|e| e == "2015") {
+        return Err(no_file(
+            "edition 2015 is not rewritten (paths such as `::core` differ)".into(),
+        ));
+    }
+    let manifest_dir = PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR")
+            .ok_or_else(|| no_file("no CARGO_MANIFEST_DIR".into()))?,
+    );
+    let cwd = std::env::current_dir().map_err(|e| no_file(e.to_string()))?;
+    let (index, root) = args
+        .iter()
+        .enumerate()
+        .find_map(|(i, arg)| {
+            let path = Path::new(arg);
+            (path.extension().is_some_and(|e| e == "rs") && cwd.join(path).is_file())
+                .then(|| (i, cwd.join(path)))
+        })
+        .ok_or_else(|| no_file("no source file among rustc's arguments".into()))?;
+    let relative = root
+        .strip_prefix(&manifest_dir)
+        .map_err(|_| {
+            no_file(format!(
+                "{} is outside {}",
+                root.display(),
+                manifest_dir.display()
+            ))
+        })?
+        .to_owned();
+    let metadata = args
+        .iter()
+        .zip(args.iter().skip(1))
+        .find_map(|(flag, value)| {
+            (flag == "-C")
+                .then(|| value.to_str()?.strip_prefix("metadata="))
+                .flatten()
+        })
+        .unwrap_or("none")
+        .to_owned();
+    let copy = shim_dir
+        .parent()
+        .unwrap_or(shim_dir)
+        .join("keel-sources")
+        .join(format!("{krate}-{metadata}"));
+    if copy.exists() {
+        std::fs::remove_dir_all(&copy)
+            .map_err(|e| no_file(format!("cannot clear {}: {e}", copy.display())))?;
+    }
+    copy_dir(&manifest_dir, &copy).map_err(|e| no_file(format!("cannot copy the crate: {e}")))?;
+
+    let mut rewritten = 0;
+    // (file in the copy, its module path, the directory its child modules live in)
+    let root_copy = copy.join(&relative);
+    let children = root_copy.parent().map(Path::to_owned).unwrap_or_default();
+    let mut queue = vec![(root_copy, vec![krate.to_owned()], children)];
+    while let Some((file, module, children)) = queue.pop() {
+        if !selection.may_select_under(&module) {
+            continue;
+        }
+        let shown = manifest_dir
+            .join(file.strip_prefix(&copy).unwrap_or(&file))
+            .display()
+            .to_string();
+        let source = std::fs::read_to_string(&file).map_err(|e| (shown.clone(), e.to_string()))?;
+        let (text, report) =
+            foreign::instrument_source(&source, &module, selection).map_err(|e| {
+                let at = e.span().start();
+                (
+                    format!("{shown}:{}:{}", at.line, at.column + 1),
+                    e.to_string(),
+                )
+            })?;
+        if report.rewritten > 0 {
+            std::fs::write(&file, text).map_err(|e| (shown.clone(), e.to_string()))?;
+            rewritten += report.rewritten;
+        }
+        for declaration in &report.modules {
+            if let Some(found) = module_file(&file, &children, declaration) {
+                queue.push((found.0, declaration.module.clone(), found.1));
+            }
+        }
+    }
+    if rewritten == 0 {
+        return Ok(None);
+    }
+    let mut instrumented: Vec<OsString> = args.to_vec();
+    instrumented[index] = copy.join(&relative).into_os_string();
+    let rlib = shim_dir.join("libkeel_foreign_shim.rlib");
+    instrumented.push("--extern".into());
+    instrumented.push(format!("keel_foreign_shim={}", rlib.display()).into());
+    instrumented.push("-L".into());
+    instrumented.push(format!("dependency={}", shim_dir.display()).into());
+    // file!() and panics name the crate's own files, as without cargo keel.
+    instrumented.push(
+        format!(
+            "--remap-path-prefix={}={}",
+            copy.display(),
+            manifest_dir.display()
+        )
+        .into(),
+    );
+    Ok(Some(instrumented))
+}
+
+/// The file of `mod x;` declared in `file` (whose child modules live in `children`), and the
+/// directory of that module's own children.
+fn module_file(file: &Path, children: &Path, declaration: &ModDecl) -> Option<(PathBuf, PathBuf)> {
+    let name = declaration.module.last()?;
+    let mut base = children.to_owned();
+    for inline in &declaration.inline {
+        base.push(inline);
+    }
+    if let Some(path) = &declaration.path_attr {
+        let dir = if declaration.inline.is_empty() {
+            file.parent()?.to_owned()
+        } else {
+            base
+        };
+        let found = dir.join(path);
+        let children = found.parent()?.to_owned();
+        return found.is_file().then_some((found, children));
+    }
+    let flat = base.join(format!("{name}.rs"));
+    if flat.is_file() {
+        return Some((flat, base.join(name)));
+    }
+    let nested = base.join(name).join("mod.rs");
+    nested.is_file().then(|| (nested, base.join(name)))
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name == "target" || name == ".git" {
+            continue;
+        }
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            copy_dir(&entry.path(), &to.join(&name))?;
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), to.join(&name))?;
+        }
+    }
+    Ok(())
+}
