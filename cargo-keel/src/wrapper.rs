@@ -45,11 +45,12 @@ pub fn main(args: &[OsString]) -> ExitCode {
         return exit(Command::new(rustc).args(&plain).status());
     }
     match instrumented_args(&krate, args, &selection, &shim_dir) {
-        Ok(Some(instrumented)) => {
+        Ok(Some((instrumented, copy))) => {
             let output = Command::new(rustc).args(&instrumented).output();
             match output {
                 Ok(output) if output.status.success() => {
                     use std::io::Write;
+                    point_dep_info_at_originals(&krate, args, &copy);
                     let _ = std::io::stderr().write_all(&output.stderr);
                     let _ = std::io::stdout().write_all(&output.stdout);
                     return ExitCode::SUCCESS;
@@ -76,6 +77,31 @@ pub fn main(args: &[OsString]) -> ExitCode {
         Err((file, reason)) => warn(&krate, &file, &reason),
     }
     exit(Command::new(rustc).args(&plain).status())
+}
+
+/// rustc's dep-info names the copy's files; cargo decides freshness from it, so it must name
+/// the crate's own files instead (an edit to them rebuilds, an untouched crate stays fresh).
+fn point_dep_info_at_originals(krate: &str, args: &[OsString], copy: &Path) {
+    let (Some(out_dir), Some(manifest_dir)) = (
+        value_after(args, "--out-dir"),
+        std::env::var_os("CARGO_MANIFEST_DIR"),
+    ) else {
+        return;
+    };
+    let extra = args
+        .iter()
+        .zip(args.iter().skip(1))
+        .find_map(|(flag, value)| {
+            (flag == "-C")
+                .then(|| value.to_str()?.strip_prefix("extra-filename="))
+                .flatten()
+        })
+        .unwrap_or("");
+    let file = Path::new(out_dir).join(format!("{krate}{extra}.d"));
+    if let Ok(text) = std::fs::read_to_string(&file) {
+        let original = Path::new(&manifest_dir).display().to_string();
+        let _ = std::fs::write(&file, text.replace(&copy.display().to_string(), &original));
+    }
 }
 
 /// The message of a rustc error line (JSON, as cargo asks for, or text).
@@ -117,7 +143,7 @@ fn instrumented_args(
     args: &[OsString],
     selection: &Selection,
     shim_dir: &Path,
-) -> Result<Option<Vec<OsString>>, (String, String)> {
+) -> Result<Option<(Vec<OsString>, PathBuf)>, (String, String)> {
     let no_file = |reason: String| (String::from("(crate)"), reason);
     if value_after(args, "--edition").is_none_or(|e| e == "2015") {
         return Err(no_file(
@@ -220,7 +246,7 @@ fn instrumented_args(
         )
         .into(),
     );
-    Ok(Some(instrumented))
+    Ok(Some((instrumented, copy)))
 }
 
 /// The file of `mod x;` declared in `file` (whose child modules live in `children`), and the
