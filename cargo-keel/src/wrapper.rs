@@ -136,6 +136,11 @@ fn exit(status: std::io::Result<std::process::ExitStatus>) -> ExitCode {
     }
 }
 
+/// rustc's arguments for the rewritten copy, and the copy's directory.
+type Instrumented = (Vec<OsString>, PathBuf);
+/// Why a crate is built unchanged: the file (or `(crate)`) and the reason.
+type Unchanged = (String, String);
+
 /// rustc's arguments for the rewritten copy, or `None` when nothing was selected inside the
 /// crate; `Err((file, reason))` when the crate must be built unchanged.
 fn instrumented_args(
@@ -143,7 +148,7 @@ fn instrumented_args(
     args: &[OsString],
     selection: &Selection,
     shim_dir: &Path,
-) -> Result<Option<(Vec<OsString>, PathBuf)>, (String, String)> {
+) -> Result<Option<Instrumented>, Unchanged> {
     let no_file = |reason: String| (String::from("(crate)"), reason);
     if value_after(args, "--edition").is_none_or(|e| e == "2015") {
         return Err(no_file(
