@@ -1,7 +1,7 @@
 //! `cargo keel` on the fixture workspace `tests/cargo-keel-fixtures/` (an app and local crates
 //! standing in for dependencies): selection by crate, by glob and by item, one span tree from
 //! the app's own instrumented function into the dependencies, the Stats table, a crate that
-//! forbids unsafe code and denies warnings, a transform failure degrading to a warning, a
+//! forbids unsafe code and denies warnings, a dependency's async fn on tokio workers, a transform failure degrading to a warning, a
 //! selection's build reused when switching back, and a program without keel refused before
 //! building. Slow the first time (it builds the tool and the fixture's graph once per
 //! selection, under target/cargo-keel-test/); later runs reuse those builds.
@@ -16,7 +16,13 @@ fn root() -> PathBuf {
 fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .map(|dir| if dir.is_absolute() { dir } else { root().join(dir) })
+        .map(|dir| {
+            if dir.is_absolute() {
+                dir
+            } else {
+                root().join(dir)
+            }
+        })
         .unwrap_or_else(|| root().join("target"))
         .join("cargo-keel-test")
 }
@@ -59,7 +65,10 @@ fn cargo_keel(tool: &Path, dir: &Path, args: &[&str]) -> Output {
 fn run_ok(tool: &Path, args: &[&str]) -> (String, String) {
     let output = cargo_keel(tool, &root().join("tests/cargo-keel-fixtures"), args);
     let (stdout, stderr) = text(&output);
-    assert!(output.status.success(), "cargo keel {args:?} failed:\n{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "cargo keel {args:?} failed:\n{stdout}\n{stderr}"
+    );
     (stdout, stderr)
 }
 
@@ -95,7 +104,10 @@ fn cargo_keel_instruments_selected_dependencies_into_the_programs_trace() {
     ] {
         assert!(stdout.contains(line), "missing `{line}` in:\n{stdout}");
     }
-    assert!(!stdout.contains("constant"), "a const fn is left alone:\n{stdout}");
+    assert!(
+        !stdout.contains("constant"),
+        "a const fn is left alone:\n{stdout}"
+    );
     // The Stats table counts the dependency's calls with the program's own.
     let row = stdout
         .lines()
@@ -105,7 +117,10 @@ fn cargo_keel_instruments_selected_dependencies_into_the_programs_trace() {
     assert_eq!(counts, ["2", "1", "0"], "calls errors panics: {row}");
     // The crate whose file does not parse is built unchanged, after one warning naming it.
     assert!(!stdout.contains("keel_fixture_broken::len"), "{stdout}");
-    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("cargo keel:")).collect();
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("cargo keel:"))
+        .collect();
     if stderr.contains("Compiling keel-fixture-broken") {
         assert_eq!(warnings.len(), 1, "{stderr}");
         assert!(
@@ -128,9 +143,18 @@ fn cargo_keel_instruments_selected_dependencies_into_the_programs_trace() {
     let (stdout, _) = run_ok(&tool, &narrow);
     assert!(stdout.contains("results (Ok(60), true, 6, 22)"), "{stdout}");
     assert!(stdout.contains("enter keel_fixture_dep::de::parse parent=keel_fixture_app::handle"));
-    assert!(stdout.contains("enter keel_fixture_dep::Counter::new parent=keel_fixture_app::handle"));
-    for absent in ["keel_fixture_dep::add", "Counter::bump", "keel_fixture_dep::fetch"] {
-        assert!(!stdout.contains(absent), "`{absent}` is not selected:\n{stdout}");
+    assert!(
+        stdout.contains("enter keel_fixture_dep::Counter::new parent=keel_fixture_app::handle")
+    );
+    for absent in [
+        "keel_fixture_dep::add",
+        "Counter::bump",
+        "keel_fixture_dep::fetch",
+    ] {
+        assert!(
+            !stdout.contains(absent),
+            "`{absent}` is not selected:\n{stdout}"
+        );
     }
 
     // Switching back to the first selection finds its build as it was: nothing recompiles.
@@ -142,7 +166,17 @@ fn cargo_keel_instruments_selected_dependencies_into_the_programs_trace() {
 fn a_program_without_keel_is_refused_before_building() {
     let tool = tool();
     let plain = root().join("tests/cargo-keel-fixtures/plain");
-    let output = cargo_keel(&tool, &plain, &["build", "--instrument", "keel_fixture_dep", "--", "--offline"]);
+    let output = cargo_keel(
+        &tool,
+        &plain,
+        &[
+            "build",
+            "--instrument",
+            "keel_fixture_dep",
+            "--",
+            "--offline",
+        ],
+    );
     let (stdout, stderr) = text(&output);
     assert!(!output.status.success(), "{stdout}\n{stderr}");
     assert!(!stderr.contains("Compiling"), "{stderr}");

@@ -191,7 +191,10 @@ mod tests {
         });
         let names: Vec<_> = events.iter().map(|e| e.name()).collect();
         assert_eq!(names[1], "dep::parse");
-        assert_eq!(events[2].outcome(), Some(&Outcome::Err("dep::Error".into())));
+        assert_eq!(
+            events[2].outcome(),
+            Some(&Outcome::Err("dep::Error".into()))
+        );
         assert_eq!(events[4].outcome(), Some(&Outcome::Cancelled));
         assert!(outer_id.is_some());
         assert_eq!(trace::__private::parent_call_id(&events[1]), outer_id);

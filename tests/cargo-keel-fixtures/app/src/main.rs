@@ -8,6 +8,50 @@ fn handle(input: &str) -> Result<u32, dep::ParseError> {
     Ok(dep::add(n, strict::double(n)))
 }
 
+#[keel::instrument]
+async fn serve(n: u32) -> u32 {
+    dep::wait_turns(n).await + 1
+}
+
+/// `serve` on a two-worker tokio runtime: each dependency call's entry and exit, with its
+/// parent, as seen by a sink (any thread).
+fn async_on_tokio() {
+    use std::sync::{Arc, Mutex};
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    trace::add_sink(move |event: &trace::Event| {
+        if event.name() == "keel_fixture_dep::wait_turns" {
+            let what = match event.outcome() {
+                Some(outcome) => format!("exit {outcome:?}"),
+                None if event.is_enter() => {
+                    format!("enter parent={}", event.parent_name().unwrap_or("-"))
+                }
+                None => return,
+            };
+            sink.lock().unwrap().push(what);
+        }
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let total: u32 = runtime.block_on(async {
+        let tasks: Vec<_> = (0..8).map(|n| tokio::spawn(serve(n))).collect();
+        let mut total = 0;
+        for task in tasks {
+            total += task.await.unwrap();
+        }
+        total
+    });
+    println!("tokio total {total}");
+    let mut seen = seen.lock().unwrap().clone();
+    seen.sort();
+    seen.dedup_by(|a, b| a == b);
+    for line in seen {
+        println!("tokio wait_turns {line}");
+    }
+}
+
 fn poll_once<F: std::future::Future>(future: F) -> F::Output {
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     let mut future = std::pin::pin!(future);
@@ -38,4 +82,5 @@ fn main() {
         }
     }
     println!("{}", stats.report());
+    async_on_tokio();
 }

@@ -30,6 +30,33 @@ pub async fn fetch(n: u32) -> u32 {
     std::future::ready(n).await * 2
 }
 
+/// Yields `turns` times (each a `Pending` that wakes itself), then returns `turns`: its task may
+/// move between worker threads at each turn.
+pub async fn wait_turns(turns: u32) -> u32 {
+    for _ in 0..turns {
+        YieldOnce(false).await;
+    }
+    turns
+}
+
+struct YieldOnce(bool);
+
+impl std::future::Future for YieldOnce {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            std::task::Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    }
+}
+
 pub const fn constant() -> u32 {
     7
 }
