@@ -1,10 +1,11 @@
 //! `cargo keel` on the fixture workspace `tests/cargo-keel-fixtures/` (an app and local crates
 //! standing in for dependencies): selection by crate, by glob and by item, one span tree from
 //! the app's own instrumented function into the dependencies, the Stats table, a crate that
-//! forbids unsafe code and denies warnings, a dependency's async fn on tokio workers, a transform failure degrading to a warning, a
-//! selection's build reused when switching back, and a program without keel refused before
-//! building. Slow the first time (it builds the tool and the fixture's graph once per
-//! selection, under target/cargo-keel-test/); later runs reuse those builds.
+//! forbids unsafe code and denies warnings, a dependency's async fn on tokio workers, a
+//! transform failure degrading to a warning, a selection's build reused when switching back,
+//! and a program that never mentions keel getting keel-runtime from `cargo keel`. Slow the
+//! first time (it builds the tool and the fixture's graph once per selection, under
+//! target/cargo-keel-test/); later runs reuse those builds.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -163,26 +164,34 @@ fn cargo_keel_instruments_selected_dependencies_into_the_programs_trace() {
 }
 
 #[test]
-fn a_program_without_keel_is_refused_before_building() {
+fn a_program_that_never_mentions_keel_gets_the_runtime_from_cargo_keel() {
     let tool = tool();
     let plain = root().join("tests/cargo-keel-fixtures/plain");
-    let output = cargo_keel(
-        &tool,
-        &plain,
-        &[
-            "build",
+    std::fs::copy(root().join("Cargo.lock"), plain.join("Cargo.lock")).expect("copy Cargo.lock");
+    let output = Command::new(&tool)
+        .args([
+            "keel",
+            "run",
             "--instrument",
             "keel_fixture_dep",
             "--",
             "--offline",
-        ],
-    );
+        ])
+        .current_dir(&plain)
+        .env("CARGO_TARGET_DIR", target_dir().join("fixtures"))
+        .env("KEEL_TRACE", "keel_fixture_dep")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .expect("run cargo keel");
     let (stdout, stderr) = text(&output);
-    assert!(!output.status.success(), "{stdout}\n{stderr}");
-    assert!(!stderr.contains("Compiling"), "{stderr}");
-    assert!(
-        stderr.contains("cargo keel: error: the program must link keel's trace runtime")
-            && stderr.contains("features = [\"trace\"]"),
-        "{stderr}"
-    );
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(stdout, "3\n", "the program's output is unchanged");
+    // keel-runtime, linked in by cargo keel, prints what KEEL_TRACE selects.
+    for line in [
+        "enter keel_fixture_dep::add",
+        "exit  keel_fixture_dep::Counter::bump",
+    ] {
+        assert!(stderr.contains(line), "missing `{line}` in:\n{stderr}");
+    }
 }

@@ -126,8 +126,6 @@ fn run(args: &[OsString]) -> Result<ExitCode, String> {
             "nothing selected: pass `--instrument CRATE` or add `[package.metadata.keel] instrument = [\"CRATE\"]`\n{USAGE}"
         ));
     }
-    check_links_trace(&metadata, root.as_deref())?;
-
     let target = PathBuf::from(
         metadata["target_directory"]
             .as_str()
@@ -138,10 +136,23 @@ fn run(args: &[OsString]) -> Result<ExitCode, String> {
         fnv1a(selectors.join("\n").as_bytes())
     ));
     let shim_dir = keel_target.join("keel-shim");
+    // A program that does not link keel's trace gets keel-runtime (feature trace) from this
+    // tool's own source tree, linked into its binaries; without that tree, it is refused.
+    let runtime = match check_links_trace(&metadata, root.as_deref()) {
+        Ok(()) => None,
+        Err(message) => match keel_source() {
+            Some(source) => Some(build_runtime(&source, &keel_target, &request.cargo_args)?),
+            None => return Err(message),
+        },
+    };
     build_shim(&shim_dir, &request.cargo_args)?;
 
     let me = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
-    let status = Command::new(cargo())
+    let mut command = Command::new(cargo());
+    if let Some(rlib) = &runtime {
+        command.env(wrapper::RUNTIME_VAR, rlib);
+    }
+    let status = command
         .arg(&request.subcommand)
         .args(&request.cargo_args)
         .env("RUSTC_WRAPPER", &me)
@@ -200,6 +211,60 @@ fn check_links_trace(metadata: &serde_json::Value, root: Option<&str>) -> Result
     Err(format!(
         "the program must link keel's trace runtime, which the instrumented crates report to: add `keel = {{ version = \"0.1\", features = [\"trace\"] }}` to [dependencies] of {package} and `use keel as _;` to its main.rs or lib.rs"
     ))
+}
+
+/// keel's source tree this tool was built from (its `runtime/`), if it is still there.
+fn keel_source() -> Option<PathBuf> {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?.to_owned();
+    source
+        .join("runtime/Cargo.toml")
+        .is_file()
+        .then_some(source)
+}
+
+/// Builds keel-runtime with feature `trace` (release) into the selection's target directory and
+/// returns its rlib; its dependencies are beside it.
+fn build_runtime(
+    source: &Path,
+    keel_target: &Path,
+    cargo_args: &[OsString],
+) -> Result<PathBuf, String> {
+    let mut command = Command::new(cargo());
+    command
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "keel-runtime",
+            "--features",
+            "trace",
+        ])
+        .args([
+            "--message-format",
+            "json-render-diagnostics",
+            "--manifest-path",
+        ])
+        .arg(source.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(keel_target.join("keel-runtime"));
+    if cargo_args.iter().any(|a| a == "--offline") {
+        command.arg("--offline");
+    }
+    let output = command
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run cargo build for keel-runtime: {e}"))?;
+    if !output.status.success() {
+        return Err("keel-runtime (feature trace) did not build (see above)".to_owned());
+    }
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "keel_runtime")
+        .flat_map(|m| m["filenames"].as_array().cloned().unwrap_or_default())
+        .filter_map(|f| f.as_str().map(PathBuf::from))
+        .find(|f| f.extension().is_some_and(|e| e == "rlib"))
+        .ok_or_else(|| "cargo build of keel-runtime named no rlib".to_owned())
 }
 
 /// Compiles the shim (`keel_foreign_shim`) into `dir`, unless already there.

@@ -16,6 +16,8 @@ use std::process::{Command, ExitCode};
 pub const SELECTION_VAR: &str = "KEEL_CARGO_SELECTION";
 /// The directory holding `libkeel_foreign_shim.rlib`.
 pub const SHIM_VAR: &str = "KEEL_CARGO_SHIM_DIR";
+/// keel-runtime's rlib, when `cargo keel` brings the runtime into a program without keel.
+pub const RUNTIME_VAR: &str = "KEEL_CARGO_RUNTIME";
 
 fn value_after<'a>(args: &'a [OsString], flag: &str) -> Option<&'a str> {
     let prefix = format!("{flag}=");
@@ -41,6 +43,25 @@ pub fn main(args: &[OsString]) -> ExitCode {
     let selectors = std::env::var(SELECTION_VAR).unwrap_or_default();
     let selection =
         Selection::parse_all(selectors.split(',').filter(|s| !s.is_empty())).unwrap_or_default();
+    if let Some(runtime) = std::env::var_os(RUNTIME_VAR)
+        && links_program(&krate, args)
+    {
+        return match with_runtime(&krate, args, &shim_dir, Path::new(&runtime)) {
+            Ok((linked, copy)) => {
+                let status = Command::new(rustc).args(&linked).status();
+                if status.as_ref().is_ok_and(|s| s.success()) {
+                    point_dep_info_at_originals(&krate, args, &copy);
+                }
+                exit(status)
+            }
+            Err((file, reason)) => {
+                eprintln!(
+                    "warning: cargo keel: keel-runtime not brought into `{krate}`: {file}: {reason}"
+                );
+                exit(Command::new(rustc).args(&plain).status())
+            }
+        };
+    }
     if !selection.selects_crate(&krate) {
         return exit(Command::new(rustc).args(&plain).status());
     }
@@ -77,6 +98,68 @@ pub fn main(args: &[OsString]) -> ExitCode {
         Err((file, reason)) => warn(&krate, &file, &reason),
     }
     exit(Command::new(rustc).args(&plain).status())
+}
+
+/// Whether this rustc run links one of the workspace's programs (a bin, test, example or
+/// bench of a package being built; build scripts excluded).
+fn links_program(krate: &str, args: &[OsString]) -> bool {
+    let is_bin = args.iter().any(|a| a == "--test")
+        || args
+            .iter()
+            .zip(args.iter().skip(1))
+            .any(|(flag, value)| flag == "--crate-type" && value == "bin");
+    is_bin
+        && !krate.starts_with("build_script_")
+        && std::env::var_os("CARGO_PRIMARY_PACKAGE").is_some()
+}
+
+/// rustc's arguments for a program that does not mention keel, compiled from a copy whose root
+/// file names keel-runtime (`extern crate keel_runtime as _;`), so the runtime, its trace
+/// state and the extern symbols the instrumented crates call are linked in, once.
+fn with_runtime(
+    krate: &str,
+    args: &[OsString],
+    shim_dir: &Path,
+    runtime: &Path,
+) -> Result<Instrumented, Unchanged> {
+    let no_file = |reason: String| (String::from("(crate)"), reason);
+    let (index, root, manifest_dir, copy) = copy_crate(krate, args, shim_dir, "with-runtime")?;
+    let copied_root = copy.join(root.strip_prefix(&manifest_dir).unwrap_or(&root));
+    let source = std::fs::read_to_string(&copied_root).map_err(|e| no_file(e.to_string()))?;
+    let file = syn::parse_file(&source).map_err(|e| (root.display().to_string(), e.to_string()))?;
+    // After the inner attributes (`#![..]` must come first).
+    let at = file
+        .attrs
+        .iter()
+        .filter(|a| matches!(a.style, syn::AttrStyle::Inner(_)))
+        .map(|a| a.bracket_token.span.close().end())
+        .max_by_key(|p| (p.line, p.column));
+    let insertion = foreign::Insertion {
+        line: at.map_or(1, |p| p.line),
+        column: at.map_or(0, |p| p.column),
+        text: " extern crate keel_runtime as _;".to_owned(),
+    };
+    let text = foreign::apply(&source, &[insertion]);
+    std::fs::write(&copied_root, text).map_err(|e| no_file(e.to_string()))?;
+    let mut linked: Vec<OsString> = args.to_vec();
+    linked[index] = copied_root.into_os_string();
+    linked.push("--extern".into());
+    linked.push(format!("keel_runtime={}", runtime.display()).into());
+    // Its dependencies are in `deps/` beside the uplifted rlib.
+    let deps = runtime.parent().unwrap_or(runtime).join("deps");
+    for dir in [deps.as_path(), shim_dir] {
+        linked.push("-L".into());
+        linked.push(format!("dependency={}", dir.display()).into());
+    }
+    linked.push(
+        format!(
+            "--remap-path-prefix={}={}",
+            copy.display(),
+            manifest_dir.display()
+        )
+        .into(),
+    );
+    Ok((linked, copy))
 }
 
 /// rustc's dep-info names the copy's files; cargo decides freshness from it, so it must name
@@ -155,50 +238,8 @@ fn instrumented_args(
             "edition 2015 is not rewritten (paths such as `::core` differ)".into(),
         ));
     }
-    let manifest_dir = PathBuf::from(
-        std::env::var_os("CARGO_MANIFEST_DIR")
-            .ok_or_else(|| no_file("no CARGO_MANIFEST_DIR".into()))?,
-    );
-    let cwd = std::env::current_dir().map_err(|e| no_file(e.to_string()))?;
-    let (index, root) = args
-        .iter()
-        .enumerate()
-        .find_map(|(i, arg)| {
-            let path = Path::new(arg);
-            (path.extension().is_some_and(|e| e == "rs") && cwd.join(path).is_file())
-                .then(|| (i, cwd.join(path)))
-        })
-        .ok_or_else(|| no_file("no source file among rustc's arguments".into()))?;
-    let relative = root
-        .strip_prefix(&manifest_dir)
-        .map_err(|_| {
-            no_file(format!(
-                "{} is outside {}",
-                root.display(),
-                manifest_dir.display()
-            ))
-        })?
-        .to_owned();
-    let metadata = args
-        .iter()
-        .zip(args.iter().skip(1))
-        .find_map(|(flag, value)| {
-            (flag == "-C")
-                .then(|| value.to_str()?.strip_prefix("metadata="))
-                .flatten()
-        })
-        .unwrap_or("none")
-        .to_owned();
-    let copy = shim_dir
-        .parent()
-        .unwrap_or(shim_dir)
-        .join("keel-sources")
-        .join(format!("{krate}-{metadata}"));
-    if copy.exists() {
-        std::fs::remove_dir_all(&copy)
-            .map_err(|e| no_file(format!("cannot clear {}: {e}", copy.display())))?;
-    }
-    copy_dir(&manifest_dir, &copy).map_err(|e| no_file(format!("cannot copy the crate: {e}")))?;
+    let (index, root, manifest_dir, copy) = copy_crate(krate, args, shim_dir, "instrumented")?;
+    let relative = root.strip_prefix(&manifest_dir).unwrap_or(&root).to_owned();
 
     let mut rewritten = 0;
     // (file in the copy, its module path, the directory its child modules live in)
@@ -252,6 +293,59 @@ fn instrumented_args(
         .into(),
     );
     Ok(Some((instrumented, copy)))
+}
+
+/// Copies the crate rustc is asked to compile (its whole package directory) under the
+/// selection's target directory: (index of the source argument, the source file, the package
+/// directory, the copy).
+fn copy_crate(
+    krate: &str,
+    args: &[OsString],
+    shim_dir: &Path,
+    purpose: &str,
+) -> Result<(usize, PathBuf, PathBuf, PathBuf), Unchanged> {
+    let no_file = |reason: String| (String::from("(crate)"), reason);
+    let manifest_dir = PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR")
+            .ok_or_else(|| no_file("no CARGO_MANIFEST_DIR".into()))?,
+    );
+    let cwd = std::env::current_dir().map_err(|e| no_file(e.to_string()))?;
+    let (index, root) = args
+        .iter()
+        .enumerate()
+        .find_map(|(i, arg)| {
+            let path = Path::new(arg);
+            (path.extension().is_some_and(|e| e == "rs") && cwd.join(path).is_file())
+                .then(|| (i, cwd.join(path)))
+        })
+        .ok_or_else(|| no_file("no source file among rustc's arguments".into()))?;
+    if !root.starts_with(&manifest_dir) {
+        return Err(no_file(format!(
+            "{} is outside {}",
+            root.display(),
+            manifest_dir.display()
+        )));
+    }
+    let metadata = args
+        .iter()
+        .zip(args.iter().skip(1))
+        .find_map(|(flag, value)| {
+            (flag == "-C")
+                .then(|| value.to_str()?.strip_prefix("metadata="))
+                .flatten()
+        })
+        .unwrap_or("none");
+    let copy = shim_dir
+        .parent()
+        .unwrap_or(shim_dir)
+        .join("keel-sources")
+        .join(format!("{krate}-{metadata}-{purpose}"));
+    if copy.exists() {
+        std::fs::remove_dir_all(&copy)
+            .map_err(|e| no_file(format!("cannot clear {}: {e}", copy.display())))?;
+    }
+    copy_dir(&manifest_dir, &copy).map_err(|e| no_file(format!("cannot copy the crate: {e}")))?;
+    Ok((index, root, manifest_dir, copy))
 }
 
 /// The file of `mod x;` declared in `file` (whose child modules live in `children`), and the
