@@ -41,8 +41,9 @@ pub fn instrument_block(
 enum Directive {
     /// No attribute: the container's defaults.
     Inherit,
-    /// `#[keel::instrument(..)]` on the item itself.
-    Explicit(Options),
+    /// `#[keel::instrument(..)]` on the item itself (boxed: options hold spans, which are
+    /// large where proc-macro2's span locations are on, as `cargo keel` turns them on).
+    Explicit(Box<Options>),
     /// `#[keel::instrument(skip)]`.
     Skip,
 }
@@ -68,7 +69,7 @@ fn directive(
             }
             Some(Directive::Skip)
         }
-        Some(Ok((options, _))) => Some(Directive::Explicit(options)),
+        Some(Ok((options, _))) => Some(Directive::Explicit(Box::new(options))),
     }
 }
 
@@ -222,7 +223,7 @@ fn rewrite_fn(
     let (options, explicit) = match directive(attrs, krate, errors) {
         None | Some(Directive::Skip) => return,
         Some(Directive::Inherit) => (Options::default(), false),
-        Some(Directive::Explicit(options)) => (options, true),
+        Some(Directive::Explicit(options)) => (*options, true),
     };
     if sig.constness.is_some() && !explicit {
         return; // documented: const fns are left alone
