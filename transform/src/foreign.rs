@@ -1,6 +1,6 @@
 //! A dependency's source file, rewritten for `cargo keel`: every selected `fn`, method, trait
 //! default method and `async fn` with a body, through [`crate::body::instrument_block`] with
-//! [`Runtime::Foreign`]. Left alone: `const fn`, `#[track_caller]` functions (a closure would
+//! [`Runtime::Foreign`](crate::Runtime::Foreign). Left alone: `const fn`, `#[track_caller]` functions (a closure would
 //! move the caller's location), `#[test]` functions, items inside `extern` blocks, and whatever
 //! a macro generates (a `macro_rules!` body or an attribute macro's output is not seen here).
 //! Out-of-line modules (`mod x;`) are reported, for the caller to find and rewrite their files.
