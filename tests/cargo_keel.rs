@@ -88,6 +88,8 @@ fn cargo_keel_instruments_selected_dependencies_into_the_programs_trace() {
     let (stdout, stderr) = run_ok(&tool, &whole_crates);
     // The program's outputs are unchanged by the instrumentation.
     assert!(stdout.contains("results (Ok(60), true, 6, 22)"), "{stdout}");
+    // A build script that uses the instrumented dependency links (no-op entry points) and runs.
+    assert!(stdout.contains("build script computed 5"), "{stdout}");
     // One span tree: the app's own #[keel::instrument] fn → the dependency's fns → their callees.
     for line in [
         "enter keel_fixture_dep::de::parse parent=keel_fixture_app::handle",

@@ -14,6 +14,8 @@ also read from `[package.metadata.keel] instrument = [..]` in the manifest.";
 
 /// The shim's source, compiled once per target directory.
 const SHIM_SOURCE: &str = include_str!("../shim/lib.rs");
+/// The no-op entry points for build scripts and proc macros.
+const NULL_SOURCE: &str = include_str!("../shim/null.rs");
 
 struct Request {
     subcommand: String,
@@ -271,7 +273,8 @@ fn build_runtime(
 fn build_shim(dir: &Path, cargo_args: &[OsString]) -> Result<(), String> {
     let rlib = dir.join("libkeel_foreign_shim.rlib");
     let source = dir.join("keel_foreign_shim.rs");
-    if rlib.exists() && std::fs::read_to_string(&source).is_ok_and(|s| s == SHIM_SOURCE) {
+    let built = rlib.exists() && dir.join(wrapper::NULL_OBJECT).exists();
+    if built && std::fs::read_to_string(&source).is_ok_and(|s| s == SHIM_SOURCE) {
         return Ok(());
     }
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -308,6 +311,28 @@ fn build_shim(dir: &Path, cargo_args: &[OsString]) -> Result<(), String> {
         .map_err(|e| format!("cannot run rustc: {e}"))?;
     if !status.success() {
         return Err("the shim keel_foreign_shim did not compile (see above)".to_owned());
+    }
+    // Build scripts and proc macros run on the host: no --target for them.
+    let null = dir.join("keel_foreign_null.rs");
+    std::fs::write(&null, NULL_SOURCE)
+        .map_err(|e| format!("cannot write {}: {e}", null.display()))?;
+    let status = Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
+        .args(["--edition", "2024", "--crate-type", "lib", "--emit", "obj"])
+        .args([
+            "--crate-name",
+            "keel_foreign_null",
+            "-C",
+            "panic=abort",
+            "-C",
+            "opt-level=2",
+        ])
+        .arg("-o")
+        .arg(dir.join(wrapper::NULL_OBJECT))
+        .arg(&null)
+        .status()
+        .map_err(|e| format!("cannot run rustc: {e}"))?;
+    if !status.success() {
+        return Err("keel_foreign_null did not compile (see above)".to_owned());
     }
     Ok(())
 }

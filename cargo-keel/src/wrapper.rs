@@ -16,6 +16,9 @@ use std::process::{Command, ExitCode};
 pub const SELECTION_VAR: &str = "KEEL_CARGO_SELECTION";
 /// The directory holding `libkeel_foreign_shim.rlib`.
 pub const SHIM_VAR: &str = "KEEL_CARGO_SHIM_DIR";
+/// The no-op entry points (an object file in the shim's directory) that build scripts and proc
+/// macros link: they may use an instrumented crate, and never link keel-runtime.
+pub const NULL_OBJECT: &str = "keel_foreign_null.o";
 /// keel-runtime's rlib, when `cargo keel` brings the runtime into a program without keel.
 pub const RUNTIME_VAR: &str = "KEEL_CARGO_RUNTIME";
 
@@ -40,6 +43,14 @@ pub fn main(args: &[OsString]) -> ExitCode {
     let mut plain: Vec<OsString> = args.to_vec();
     plain.push("-L".into());
     plain.push(format!("dependency={}", shim_dir.display()).into());
+    let proc_macro = args
+        .iter()
+        .zip(args.iter().skip(1))
+        .any(|(flag, value)| flag == "--crate-type" && value == "proc-macro");
+    if krate.starts_with("build_script_") || proc_macro {
+        plain.push("-C".into());
+        plain.push(format!("link-arg={}", shim_dir.join(NULL_OBJECT).display()).into());
+    }
     let selectors = std::env::var(SELECTION_VAR).unwrap_or_default();
     let selection =
         Selection::parse_all(selectors.split(',').filter(|s| !s.is_empty())).unwrap_or_default();
@@ -65,7 +76,8 @@ pub fn main(args: &[OsString]) -> ExitCode {
     if !selection.selects_crate(&krate) {
         return exit(Command::new(rustc).args(&plain).status());
     }
-    match instrumented_args(&krate, args, &selection, &shim_dir) {
+    // `plain`: a selected proc macro links the no-op entry points too.
+    match instrumented_args(&krate, &plain, &selection, &shim_dir) {
         Ok(Some((instrumented, copy))) => {
             let output = Command::new(rustc).args(&instrumented).output();
             match output {

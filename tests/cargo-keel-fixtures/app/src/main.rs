@@ -74,6 +74,7 @@ fn main() {
         (ok, err.is_err(), fetched, text)
     });
     println!("results {results:?}");
+    println!("build script computed {}", env!("KEEL_FIXTURE_BUILD"));
     for event in &events {
         if event.is_enter() {
             println!("enter {} parent={}", event.name(), event.parent_name().unwrap_or("-"));
