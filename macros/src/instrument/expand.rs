@@ -2,27 +2,19 @@
 
 use super::model::Options;
 use super::parse::take_instrument_attribute;
-use super::validate::{self, is_never, is_unit};
+use super::validate;
 use crate::common::crate_path::CratePath;
 use crate::common::errors::Errors;
-use proc_macro2::{TokenStream, TokenTree};
-use quote::{ToTokens, quote, quote_spanned};
 use syn::visit_mut::{self, VisitMut};
-use syn::{Block, ImplItem, Item, ItemImpl, ItemMod, ItemTrait, ReturnType, Signature, TraitItem};
+use syn::{Block, ImplItem, Item, ItemImpl, ItemMod, ItemTrait, Signature, TraitItem};
 
-/// How a function's qualified name is formed (beyond `module_path!()`).
-#[derive(Clone)]
-pub enum Naming {
-    /// `module::function`.
-    Function,
-    /// `module::Type::method`, the type known from the enclosing impl block or trait.
-    Within(String),
-    /// `module::Type::method` with `Type` read from `Self` at run time (a method instrumented on
-    /// its own: the macro cannot see the impl block).
-    FromSelf,
-}
+pub use keel_transform::Naming;
+pub use keel_transform::body::mentions_self;
+use keel_transform::body::{function_label, type_label};
+use keel_transform::{BodyOptions, Runtime, body::ErrChoice};
 
-/// The new body of an instrumented function.
+/// The new body of an instrumented function: the shared transform
+/// ([`keel_transform::body::instrument_block`]) with keel's runtime at `<crate>::__private`.
 pub fn instrument_block(
     sig: &Signature,
     block: &Block,
@@ -30,190 +22,28 @@ pub fn instrument_block(
     naming: &Naming,
     krate: &CratePath,
 ) -> Block {
-    let trace = {
-        let private = krate.private();
-        quote!(#private::trace)
+    let body = BodyOptions {
+        args: &options.args,
+        ret: options.ret.as_ref(),
+        err: options.err.as_ref().map(|err| ErrChoice {
+            keyword: &err.keyword,
+            debug: err.debug,
+        }),
+        name: options.name.as_ref(),
     };
-    let ident = &sig.ident;
-    let function = function_label(sig);
-    let function = function.as_str();
-    let name = match (&options.name, naming) {
-        (Some(name), _) => name.to_token_stream(),
-        (None, Naming::Within(owner)) => {
-            let qualified = format!("{owner}::{function}");
-            quote!(::core::concat!(::core::module_path!(), "::", #qualified))
-        }
-        (None, Naming::Function | Naming::FromSelf) => {
-            quote!(::core::concat!(::core::module_path!(), "::", #function))
-        }
+    let runtime = Runtime::Keel {
+        private: krate.private(),
     };
-    let named_by_self = matches!((&options.name, naming), (None, Naming::FromSelf));
-    let self_type = if named_by_self {
-        quote!(::core::option::Option::Some(
-            ::core::any::type_name::<Self> as fn() -> &'static str
-        ))
-    } else {
-        quote!(::core::option::Option::None)
-    };
-    let file = quote_spanned!(ident.span()=> ::core::file!());
-    let line = quote_spanned!(ident.span()=> ::core::line!());
-    let args = options.args.iter().map(|arg| {
-        let label = arg.to_string();
-        quote_spanned!(arg.span()=> (#label, &#arg as &dyn ::core::fmt::Debug))
-    });
-    let private = krate.private();
-    // A synchronous body's span is finished in place (`finish_in_place(&mut span)`): a move
-    // into `finish(self)` would copy it through memory. An async body's span is moved into
-    // `Span::scope` and comes back bound anew; a body that never returns never finishes it.
-    let mutability = if is_never(&sig.output) || sig.asyncness.is_some() {
-        quote!()
-    } else {
-        quote!(mut)
-    };
-    let enter = quote! {
-        static __KEEL_CALL_SITE: #trace::CallSite = #trace::CallSite::new(
-            #name,
-            ::core::module_path!(),
-            #file,
-            #line,
-        );
-        // Known before the first call, so `KEEL_TRACE` can say when a directive matches nothing.
-        #private::inventory::submit! {
-            #trace::Registration::new(&__KEEL_CALL_SITE, #named_by_self)
-        }
-        let #mutability __keel_span = #trace::enter(&__KEEL_CALL_SITE, #self_type, &[#(#args),*]);
-    };
-
-    let is_async = sig.asyncness.is_some();
-    let body = if is_never(&sig.output) && is_async {
-        // Entered per poll like any async call; it never completes, so nothing to finish.
-        quote! {
-            #enter
-            let (_, __keel_never) = #trace::Span::scope(
-                __keel_span,
-                #trace::run_async::<::core::convert::Infallible, _>(async move #block),
-            ).await;
-            match __keel_never {}
-        }
-    } else if is_never(&sig.output) {
-        // Nothing to time on return: the span's drop reports a panic.
-        quote!(#enter #block)
-    } else {
-        let value_type = match &sig.output {
-            ReturnType::Default => quote!(()),
-            ReturnType::Type(_, ty) if mentions_impl_trait(ty) => quote!(_),
-            ReturnType::Type(_, ty) => ty.to_token_stream(),
-        };
-        // An async body runs inside `Span::scope`: the call is current during each poll only,
-        // and the span comes back with the value, still current, to be finished.
-        // (A unit value is matched by `()` rather than bound, which clippy would flag.)
-        let value = if is_unit(&sig.output) {
-            quote!(())
-        } else {
-            quote!(__keel_value)
-        };
-        let run = if is_async {
-            quote! {
-                let (mut __keel_span, #value) = #trace::Span::scope(
-                    __keel_span,
-                    #trace::run_async::<#value_type, _>(async move #block),
-                ).await;
-            }
-        } else {
-            quote!(let #value = #trace::run::<#value_type, _>(move || #block);)
-        };
-        if is_unit(&sig.output) {
-            quote! {
-                #enter
-                #run
-                __keel_span.finish_in_place(#trace::Outcome::Ok);
-            }
-        } else {
-            let outcome = match &options.err {
-                Some(err) => {
-                    let check = if err.debug {
-                        quote!(err_outcome_debug)
-                    } else {
-                        quote!(err_outcome_display)
-                    };
-                    let span = err.keyword.span();
-                    quote_spanned!(span=> let __keel_outcome = #trace::#check(&__keel_value);)
-                }
-                None => quote! {
-                    #[allow(unused_imports)]
-                    use #trace::{ErrDebug as _, ErrDisplay as _, ErrOpaque as _, NotResult as _};
-                    #[allow(clippy::needless_borrow)] // the borrows pick the impl
-                    let __keel_outcome = (&&&&#trace::OutcomeOf(&__keel_value)).keel_outcome();
-                },
-            };
-            let finish = match &options.ret {
-                Some(ret) => {
-                    let value =
-                        quote_spanned!(ret.span()=> &__keel_value as &dyn ::core::fmt::Debug);
-                    quote!(__keel_span.finish_in_place_with_value(__keel_outcome, #value);)
-                }
-                None => quote!(__keel_span.finish_in_place(__keel_outcome);),
-            };
-            quote! {
-                #enter
-                #run
-                if __keel_span.is_active() {
-                    #outcome
-                    #finish
-                }
-                __keel_value
-            }
-        }
-    };
-    Block {
-        brace_token: block.brace_token,
-        stmts: vec![syn::Stmt::Item(Item::Verbatim(body))],
-    }
-}
-
-/// Whether `Self` appears in the signature (so the function lives in an impl or trait).
-pub fn mentions_self(sig: &Signature) -> bool {
-    fn walk(tokens: TokenStream) -> bool {
-        tokens.into_iter().any(|token| match token {
-            TokenTree::Ident(ident) => ident == "Self" || ident == "self",
-            TokenTree::Group(group) => walk(group.stream()),
-            _ => false,
-        })
-    }
-    walk(sig.inputs.to_token_stream()) || walk(sig.output.to_token_stream())
-}
-
-/// Whether `impl Trait` appears anywhere in `ty` (then the type cannot be named in the body).
-fn mentions_impl_trait(ty: &syn::Type) -> bool {
-    fn walk(tokens: TokenStream) -> bool {
-        tokens.into_iter().any(|token| match token {
-            TokenTree::Ident(ident) => ident == "impl",
-            TokenTree::Group(group) => walk(group.stream()),
-            _ => false,
-        })
-    }
-    walk(ty.to_token_stream())
-}
-
-/// `Repo` for `impl<T> Repo<T>`, `Display` … for `impl Display for Repo` it is `Repo` too.
-fn type_label(ty: &syn::Type) -> String {
-    match ty {
-        syn::Type::Path(path) if path.qself.is_none() => path
-            .path
-            .segments
-            .last()
-            .map(|segment| segment.ident.to_string())
-            .unwrap_or_default(),
-        other => other.to_token_stream().to_string().replace(' ', ""),
-    }
+    keel_transform::body::instrument_block(sig, block, &body, naming, &runtime)
 }
 
 /// What the attribute found on an item inside a container says about it.
 enum Directive {
     /// No attribute: the container's defaults.
     Inherit,
-    /// `#[keel::instrument(..)]` on the item itself.
-    Explicit(Options),
+    /// `#[keel::instrument(..)]` on the item itself (boxed: options hold spans, which are
+    /// large where proc-macro2's span locations are on, as `cargo keel` turns them on).
+    Explicit(Box<Options>),
     /// `#[keel::instrument(skip)]`.
     Skip,
 }
@@ -239,7 +69,7 @@ fn directive(
             }
             Some(Directive::Skip)
         }
-        Some(Ok((options, _))) => Some(Directive::Explicit(options)),
+        Some(Ok((options, _))) => Some(Directive::Explicit(Box::new(options))),
     }
 }
 
@@ -393,7 +223,7 @@ fn rewrite_fn(
     let (options, explicit) = match directive(attrs, krate, errors) {
         None | Some(Directive::Skip) => return,
         Some(Directive::Inherit) => (Options::default(), false),
-        Some(Directive::Explicit(options)) => (options, true),
+        Some(Directive::Explicit(options)) => (*options, true),
     };
     if sig.constness.is_some() && !explicit {
         return; // documented: const fns are left alone
@@ -414,15 +244,6 @@ fn rewrite_fn(
     };
     rewrite_nested(block, &scope, &krate, errors);
     *block = instrument_block(sig, block, &options, naming, &krate);
-}
-
-/// The function's name as written in traces: its identifier without a raw `r#` prefix.
-fn function_label(sig: &Signature) -> String {
-    let name = sig.ident.to_string();
-    match name.strip_prefix("r#") {
-        Some(bare) => bare.to_owned(),
-        None => name,
-    }
 }
 
 /// Instruments the items a function body declares (in any of its blocks, closures included):

@@ -175,18 +175,7 @@ fn strip_group(ty: &Type) -> &Type {
     }
 }
 
-/// `-> ()` or no return type.
-pub fn is_unit(output: &ReturnType) -> bool {
-    match output {
-        ReturnType::Default => true,
-        ReturnType::Type(_, ty) => matches!(strip_group(ty), Type::Tuple(t) if t.elems.is_empty()),
-    }
-}
-
-/// `-> !`.
-pub fn is_never(output: &ReturnType) -> bool {
-    matches!(output, ReturnType::Type(_, ty) if matches!(strip_group(ty), Type::Never(_)))
-}
+pub use keel_transform::body::{is_never, is_unit};
 
 fn returns_text(output: &ReturnType) -> String {
     match output {

@@ -59,6 +59,7 @@ mod clock;
 mod dispatch;
 mod event;
 mod filter;
+mod foreign;
 #[cfg(feature = "http")]
 pub mod http;
 pub(crate) mod id;

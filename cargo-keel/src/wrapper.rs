@@ -1,0 +1,405 @@
+//! The `RUSTC_WRAPPER` half: cargo runs `cargo-keel <rustc> <args>` for every crate. An
+//! unselected crate compiles as cargo asked (with the shim's directory on the library path, for
+//! links). A selected one is copied (its whole directory, so `#[path]` modules, `include!` and
+//! `include_str!` find their files), its selected functions rewritten in the copy, and the copy
+//! compiled instead. Any failure, to parse, to rewrite or to compile the rewritten copy, builds
+//! the crate unchanged after one warning naming the file and why: the transform never fails a
+//! build.
+
+use keel_transform::foreign::{self, ModDecl};
+use keel_transform::selection::Selection;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+/// The selectors, comma-separated (set by the subcommand).
+pub const SELECTION_VAR: &str = "KEEL_CARGO_SELECTION";
+/// The directory holding `libkeel_foreign_shim.rlib`.
+pub const SHIM_VAR: &str = "KEEL_CARGO_SHIM_DIR";
+/// The no-op entry points (an object file in the shim's directory) that build scripts and proc
+/// macros link: they may use an instrumented crate, and never link keel-runtime.
+pub const NULL_OBJECT: &str = "keel_foreign_null.o";
+/// keel-runtime's rlib, when `cargo keel` brings the runtime into a program without keel.
+pub const RUNTIME_VAR: &str = "KEEL_CARGO_RUNTIME";
+
+fn value_after<'a>(args: &'a [OsString], flag: &str) -> Option<&'a str> {
+    let prefix = format!("{flag}=");
+    args.iter().enumerate().find_map(|(i, arg)| {
+        let text = arg.to_str()?;
+        if text == flag {
+            args.get(i + 1)?.to_str()
+        } else {
+            text.strip_prefix(&prefix)
+        }
+    })
+}
+
+pub fn main(args: &[OsString]) -> ExitCode {
+    let (rustc, args) = (&args[0], &args[1..]);
+    let shim_dir = PathBuf::from(std::env::var_os(SHIM_VAR).unwrap_or_default());
+    let Some(krate) = value_after(args, "--crate-name").map(str::to_owned) else {
+        return exit(Command::new(rustc).args(args).status());
+    };
+    let mut plain: Vec<OsString> = args.to_vec();
+    plain.push("-L".into());
+    plain.push(format!("dependency={}", shim_dir.display()).into());
+    let proc_macro = args
+        .iter()
+        .zip(args.iter().skip(1))
+        .any(|(flag, value)| flag == "--crate-type" && value == "proc-macro");
+    if krate.starts_with("build_script_") || proc_macro {
+        plain.push("-C".into());
+        plain.push(format!("link-arg={}", shim_dir.join(NULL_OBJECT).display()).into());
+    }
+    let selectors = std::env::var(SELECTION_VAR).unwrap_or_default();
+    let selection =
+        Selection::parse_all(selectors.split(',').filter(|s| !s.is_empty())).unwrap_or_default();
+    if let Some(runtime) = std::env::var_os(RUNTIME_VAR)
+        && links_program(&krate, args)
+    {
+        return match with_runtime(&krate, args, &shim_dir, Path::new(&runtime)) {
+            Ok((linked, copy)) => {
+                let status = Command::new(rustc).args(&linked).status();
+                if status.as_ref().is_ok_and(|s| s.success()) {
+                    point_dep_info_at_originals(&krate, args, &copy);
+                }
+                exit(status)
+            }
+            Err((file, reason)) => {
+                eprintln!(
+                    "warning: cargo keel: keel-runtime not brought into `{krate}`: {file}: {reason}"
+                );
+                exit(Command::new(rustc).args(&plain).status())
+            }
+        };
+    }
+    if !selection.selects_crate(&krate) {
+        return exit(Command::new(rustc).args(&plain).status());
+    }
+    // `plain`: a selected proc macro links the no-op entry points too.
+    match instrumented_args(&krate, &plain, &selection, &shim_dir) {
+        Ok(Some((instrumented, copy))) => {
+            let output = Command::new(rustc).args(&instrumented).output();
+            match output {
+                Ok(output) if output.status.success() => {
+                    use std::io::Write;
+                    point_dep_info_at_originals(&krate, args, &copy);
+                    let _ = std::io::stderr().write_all(&output.stderr);
+                    let _ = std::io::stdout().write_all(&output.stdout);
+                    return ExitCode::SUCCESS;
+                }
+                Ok(output) => {
+                    let first = String::from_utf8_lossy(&output.stderr)
+                        .lines()
+                        .find_map(first_error)
+                        .unwrap_or_else(|| "rustc failed".to_owned());
+                    warn(
+                        &krate,
+                        "the rewritten copy",
+                        &format!("did not compile ({first})"),
+                    );
+                }
+                Err(error) => warn(
+                    &krate,
+                    "the rewritten copy",
+                    &format!("rustc did not run: {error}"),
+                ),
+            }
+        }
+        Ok(None) => {}
+        Err((file, reason)) => warn(&krate, &file, &reason),
+    }
+    exit(Command::new(rustc).args(&plain).status())
+}
+
+/// Whether this rustc run links one of the workspace's programs (a bin, test, example or
+/// bench of a package being built; build scripts excluded).
+fn links_program(krate: &str, args: &[OsString]) -> bool {
+    let is_bin = args.iter().any(|a| a == "--test")
+        || args
+            .iter()
+            .zip(args.iter().skip(1))
+            .any(|(flag, value)| flag == "--crate-type" && value == "bin");
+    is_bin
+        && !krate.starts_with("build_script_")
+        && std::env::var_os("CARGO_PRIMARY_PACKAGE").is_some()
+}
+
+/// rustc's arguments for a program that does not mention keel, compiled from a copy whose root
+/// file names keel-runtime (`extern crate keel_runtime as _;`), so the runtime, its trace
+/// state and the extern symbols the instrumented crates call are linked in, once.
+fn with_runtime(
+    krate: &str,
+    args: &[OsString],
+    shim_dir: &Path,
+    runtime: &Path,
+) -> Result<Instrumented, Unchanged> {
+    let no_file = |reason: String| (String::from("(crate)"), reason);
+    let (index, root, manifest_dir, copy) = copy_crate(krate, args, shim_dir, "with-runtime")?;
+    let copied_root = copy.join(root.strip_prefix(&manifest_dir).unwrap_or(&root));
+    let source = std::fs::read_to_string(&copied_root).map_err(|e| no_file(e.to_string()))?;
+    let file = syn::parse_file(&source).map_err(|e| (root.display().to_string(), e.to_string()))?;
+    // After the inner attributes (`#![..]` must come first).
+    let at = file
+        .attrs
+        .iter()
+        .filter(|a| matches!(a.style, syn::AttrStyle::Inner(_)))
+        .map(|a| a.bracket_token.span.close().end())
+        .max_by_key(|p| (p.line, p.column));
+    let insertion = foreign::Insertion {
+        line: at.map_or(1, |p| p.line),
+        column: at.map_or(0, |p| p.column),
+        text: " extern crate keel_runtime as _;".to_owned(),
+    };
+    let text = foreign::apply(&source, &[insertion]);
+    std::fs::write(&copied_root, text).map_err(|e| no_file(e.to_string()))?;
+    let mut linked: Vec<OsString> = args.to_vec();
+    linked[index] = copied_root.into_os_string();
+    linked.push("--extern".into());
+    linked.push(format!("keel_runtime={}", runtime.display()).into());
+    // Its dependencies are in `deps/` beside the uplifted rlib.
+    let deps = runtime.parent().unwrap_or(runtime).join("deps");
+    for dir in [deps.as_path(), shim_dir] {
+        linked.push("-L".into());
+        linked.push(format!("dependency={}", dir.display()).into());
+    }
+    linked.push(
+        format!(
+            "--remap-path-prefix={}={}",
+            copy.display(),
+            manifest_dir.display()
+        )
+        .into(),
+    );
+    Ok((linked, copy))
+}
+
+/// rustc's dep-info names the copy's files; cargo decides freshness from it, so it must name
+/// the crate's own files instead (an edit to them rebuilds, an untouched crate stays fresh).
+fn point_dep_info_at_originals(krate: &str, args: &[OsString], copy: &Path) {
+    let (Some(out_dir), Some(manifest_dir)) = (
+        value_after(args, "--out-dir"),
+        std::env::var_os("CARGO_MANIFEST_DIR"),
+    ) else {
+        return;
+    };
+    let extra = args
+        .iter()
+        .zip(args.iter().skip(1))
+        .find_map(|(flag, value)| {
+            (flag == "-C")
+                .then(|| value.to_str()?.strip_prefix("extra-filename="))
+                .flatten()
+        })
+        .unwrap_or("");
+    let file = Path::new(out_dir).join(format!("{krate}{extra}.d"));
+    if let Ok(text) = std::fs::read_to_string(&file) {
+        let original = Path::new(&manifest_dir).display().to_string();
+        let _ = std::fs::write(&file, text.replace(&copy.display().to_string(), &original));
+    }
+}
+
+/// The message of a rustc error line (JSON, as cargo asks for, or text).
+fn first_error(line: &str) -> Option<String> {
+    if line.starts_with('{') {
+        if line.contains("\"level\":\"error\"") {
+            let value: serde_json::Value = serde_json::from_str(line).ok()?;
+            return value["message"].as_str().map(str::to_owned);
+        }
+        return None;
+    }
+    line.starts_with("error").then(|| line.to_owned())
+}
+
+fn warn(krate: &str, file: &str, reason: &str) {
+    eprintln!("warning: cargo keel: crate `{krate}` built uninstrumented: {file}: {reason}");
+}
+
+fn exit(status: std::io::Result<std::process::ExitStatus>) -> ExitCode {
+    match status {
+        Ok(status) if status.success() => ExitCode::SUCCESS,
+        Ok(status) => ExitCode::from(
+            status
+                .code()
+                .and_then(|c| u8::try_from(c).ok())
+                .unwrap_or(1),
+        ),
+        Err(error) => {
+            eprintln!("cargo keel: cannot run rustc: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// rustc's arguments for the rewritten copy, and the copy's directory.
+type Instrumented = (Vec<OsString>, PathBuf);
+/// Why a crate is built unchanged: the file (or `(crate)`) and the reason.
+type Unchanged = (String, String);
+
+/// rustc's arguments for the rewritten copy, or `None` when nothing was selected inside the
+/// crate; `Err((file, reason))` when the crate must be built unchanged.
+fn instrumented_args(
+    krate: &str,
+    args: &[OsString],
+    selection: &Selection,
+    shim_dir: &Path,
+) -> Result<Option<Instrumented>, Unchanged> {
+    let no_file = |reason: String| (String::from("(crate)"), reason);
+    if value_after(args, "--edition").is_none_or(|e| e == "2015") {
+        return Err(no_file(
+            "edition 2015 is not rewritten (paths such as `::core` differ)".into(),
+        ));
+    }
+    let (index, root, manifest_dir, copy) = copy_crate(krate, args, shim_dir, "instrumented")?;
+    let relative = root.strip_prefix(&manifest_dir).unwrap_or(&root).to_owned();
+
+    let mut rewritten = 0;
+    // (file in the copy, its module path, the directory its child modules live in)
+    let root_copy = copy.join(&relative);
+    let children = root_copy.parent().map(Path::to_owned).unwrap_or_default();
+    let mut queue = vec![(root_copy, vec![krate.to_owned()], children)];
+    while let Some((file, module, children)) = queue.pop() {
+        if !selection.may_select_under(&module) {
+            continue;
+        }
+        let shown = manifest_dir
+            .join(file.strip_prefix(&copy).unwrap_or(&file))
+            .display()
+            .to_string();
+        let source = std::fs::read_to_string(&file).map_err(|e| (shown.clone(), e.to_string()))?;
+        let (text, report) =
+            foreign::instrument_source(&source, &module, selection).map_err(|e| {
+                let at = e.span().start();
+                (
+                    format!("{shown}:{}:{}", at.line, at.column + 1),
+                    e.to_string(),
+                )
+            })?;
+        if report.rewritten > 0 {
+            std::fs::write(&file, text).map_err(|e| (shown.clone(), e.to_string()))?;
+            rewritten += report.rewritten;
+        }
+        for declaration in &report.modules {
+            if let Some(found) = module_file(&file, &children, declaration) {
+                queue.push((found.0, declaration.module.clone(), found.1));
+            }
+        }
+    }
+    if rewritten == 0 {
+        return Ok(None);
+    }
+    let mut instrumented: Vec<OsString> = args.to_vec();
+    instrumented[index] = copy.join(&relative).into_os_string();
+    let rlib = shim_dir.join("libkeel_foreign_shim.rlib");
+    instrumented.push("--extern".into());
+    instrumented.push(format!("keel_foreign_shim={}", rlib.display()).into());
+    instrumented.push("-L".into());
+    instrumented.push(format!("dependency={}", shim_dir.display()).into());
+    // file!() and panics name the crate's own files, as without cargo keel.
+    instrumented.push(
+        format!(
+            "--remap-path-prefix={}={}",
+            copy.display(),
+            manifest_dir.display()
+        )
+        .into(),
+    );
+    Ok(Some((instrumented, copy)))
+}
+
+/// Copies the crate rustc is asked to compile (its whole package directory) under the
+/// selection's target directory: (index of the source argument, the source file, the package
+/// directory, the copy).
+fn copy_crate(
+    krate: &str,
+    args: &[OsString],
+    shim_dir: &Path,
+    purpose: &str,
+) -> Result<(usize, PathBuf, PathBuf, PathBuf), Unchanged> {
+    let no_file = |reason: String| (String::from("(crate)"), reason);
+    let manifest_dir = PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR")
+            .ok_or_else(|| no_file("no CARGO_MANIFEST_DIR".into()))?,
+    );
+    let cwd = std::env::current_dir().map_err(|e| no_file(e.to_string()))?;
+    let (index, root) = args
+        .iter()
+        .enumerate()
+        .find_map(|(i, arg)| {
+            let path = Path::new(arg);
+            (path.extension().is_some_and(|e| e == "rs") && cwd.join(path).is_file())
+                .then(|| (i, cwd.join(path)))
+        })
+        .ok_or_else(|| no_file("no source file among rustc's arguments".into()))?;
+    if !root.starts_with(&manifest_dir) {
+        return Err(no_file(format!(
+            "{} is outside {}",
+            root.display(),
+            manifest_dir.display()
+        )));
+    }
+    let metadata = args
+        .iter()
+        .zip(args.iter().skip(1))
+        .find_map(|(flag, value)| {
+            (flag == "-C")
+                .then(|| value.to_str()?.strip_prefix("metadata="))
+                .flatten()
+        })
+        .unwrap_or("none");
+    let copy = shim_dir
+        .parent()
+        .unwrap_or(shim_dir)
+        .join("keel-sources")
+        .join(format!("{krate}-{metadata}-{purpose}"));
+    if copy.exists() {
+        std::fs::remove_dir_all(&copy)
+            .map_err(|e| no_file(format!("cannot clear {}: {e}", copy.display())))?;
+    }
+    copy_dir(&manifest_dir, &copy).map_err(|e| no_file(format!("cannot copy the crate: {e}")))?;
+    Ok((index, root, manifest_dir, copy))
+}
+
+/// The file of `mod x;` declared in `file` (whose child modules live in `children`), and the
+/// directory of that module's own children.
+fn module_file(file: &Path, children: &Path, declaration: &ModDecl) -> Option<(PathBuf, PathBuf)> {
+    let name = declaration.module.last()?;
+    let mut base = children.to_owned();
+    for inline in &declaration.inline {
+        base.push(inline);
+    }
+    if let Some(path) = &declaration.path_attr {
+        let dir = if declaration.inline.is_empty() {
+            file.parent()?.to_owned()
+        } else {
+            base
+        };
+        let found = dir.join(path);
+        let children = found.parent()?.to_owned();
+        return found.is_file().then_some((found, children));
+    }
+    let flat = base.join(format!("{name}.rs"));
+    if flat.is_file() {
+        return Some((flat, base.join(name)));
+    }
+    let nested = base.join(name).join("mod.rs");
+    nested.is_file().then(|| (nested, base.join(name)))
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name == "target" || name == ".git" {
+            continue;
+        }
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            copy_dir(&entry.path(), &to.join(&name))?;
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), to.join(&name))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,3 @@
+fn main() {
+    println!("{}", dep::add(1, 2));
+}

@@ -1,0 +1,199 @@
+//! `cargo keel` on the fixture workspace `tests/cargo-keel-fixtures/` (an app and local crates
+//! standing in for dependencies): selection by crate, by glob and by item, one span tree from
+//! the app's own instrumented function into the dependencies, the Stats table, a crate that
+//! forbids unsafe code and denies warnings, a dependency's async fn on tokio workers, a
+//! transform failure degrading to a warning, a selection's build reused when switching back,
+//! and a program that never mentions keel getting keel-runtime from `cargo keel`. Slow the
+//! first time (it builds the tool and the fixture's graph once per selection, under
+//! target/cargo-keel-test/); later runs reuse those builds.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|dir| {
+            if dir.is_absolute() {
+                dir
+            } else {
+                root().join(dir)
+            }
+        })
+        .unwrap_or_else(|| root().join("target"))
+        .join("cargo-keel-test")
+}
+
+/// Builds `cargo-keel` into its own target directory (the outer cargo holds the main one).
+fn tool() -> PathBuf {
+    let target = target_dir().join("tool");
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "-q", "-p", "cargo-keel", "--manifest-path"])
+        .arg(root().join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .expect("run cargo build -p cargo-keel");
+    assert!(status.success(), "cargo-keel did not build");
+    target.join("debug/cargo-keel")
+}
+
+fn text(output: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// `cargo keel <args>` in `dir`, with this workspace's lockfile and the fixtures' target dir.
+fn cargo_keel(tool: &Path, dir: &Path, args: &[&str]) -> Output {
+    std::fs::copy(root().join("Cargo.lock"), dir.join("Cargo.lock")).expect("copy Cargo.lock");
+    Command::new(tool)
+        .arg("keel")
+        .args(args)
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target_dir().join("fixtures"))
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("KEEL_TRACE")
+        .output()
+        .expect("run cargo keel")
+}
+
+fn run_ok(tool: &Path, args: &[&str]) -> (String, String) {
+    let output = cargo_keel(tool, &root().join("tests/cargo-keel-fixtures"), args);
+    let (stdout, stderr) = text(&output);
+    assert!(
+        output.status.success(),
+        "cargo keel {args:?} failed:\n{stdout}\n{stderr}"
+    );
+    (stdout, stderr)
+}
+
+#[test]
+fn cargo_keel_instruments_selected_dependencies_into_the_programs_trace() {
+    let tool = tool();
+    let whole_crates = [
+        "run",
+        "--instrument",
+        "keel_fixture_dep",
+        "--instrument",
+        "keel-fixture-broken",
+        "--",
+        "--offline",
+    ];
+    let (stdout, stderr) = run_ok(&tool, &whole_crates);
+    // The program's outputs are unchanged by the instrumentation.
+    assert!(stdout.contains("results (Ok(60), true, 6, 22)"), "{stdout}");
+    // A build script that uses the instrumented dependency links (no-op entry points) and runs.
+    assert!(stdout.contains("build script computed 5"), "{stdout}");
+    // One span tree: the app's own #[keel::instrument] fn → the dependency's fns → their callees.
+    for line in [
+        "enter keel_fixture_dep::de::parse parent=keel_fixture_app::handle",
+        "enter keel_fixture_dep::add parent=keel_fixture_app::handle",
+        "enter keel_fixture_dep::Counter::new parent=keel_fixture_dep::add",
+        "enter keel_fixture_dep::Counter::bump parent=keel_fixture_dep::add",
+        // An Err reported by its type name, never its text.
+        "exit keel_fixture_dep::de::parse Err(\"keel_fixture_dep::ParseError\")",
+        // An async fn of the dependency, polled to completion.
+        "exit keel_fixture_dep::fetch Ok",
+        // A #[path] module whose body uses include_str!.
+        "exit keel_fixture_dep::extra::text Ok",
+        // Selected by the manifest's [package.metadata.keel]: forbid(unsafe_code), deny(warnings).
+        "enter keel_fixture_strict::double parent=keel_fixture_app::handle",
+    ] {
+        assert!(stdout.contains(line), "missing `{line}` in:\n{stdout}");
+    }
+    assert!(
+        !stdout.contains("constant"),
+        "a const fn is left alone:\n{stdout}"
+    );
+    // The Stats table counts the dependency's calls with the program's own.
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with("keel_fixture_dep::de::parse "))
+        .unwrap_or_else(|| panic!("no Stats row for parse:\n{stdout}"));
+    let counts: Vec<&str> = row.split_whitespace().skip(1).take(3).collect();
+    assert_eq!(counts, ["2", "1", "0"], "calls errors panics: {row}");
+    // The crate whose file does not parse is built unchanged, after one warning naming it.
+    assert!(!stdout.contains("keel_fixture_broken::len"), "{stdout}");
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("cargo keel:"))
+        .collect();
+    if stderr.contains("Compiling keel-fixture-broken") {
+        assert_eq!(warnings.len(), 1, "{stderr}");
+        assert!(
+            warnings[0].contains("`keel_fixture_broken` built uninstrumented")
+                && warnings[0].contains("broken/src/elsewhere.rs"),
+            "{stderr}"
+        );
+    }
+
+    // Another selection: a glob and one item, in a target directory of its own.
+    let narrow = [
+        "run",
+        "--instrument",
+        "keel_fixture_dep::de::*",
+        "--instrument",
+        "keel_fixture_dep::Counter::new",
+        "--",
+        "--offline",
+    ];
+    let (stdout, _) = run_ok(&tool, &narrow);
+    assert!(stdout.contains("results (Ok(60), true, 6, 22)"), "{stdout}");
+    assert!(stdout.contains("enter keel_fixture_dep::de::parse parent=keel_fixture_app::handle"));
+    assert!(
+        stdout.contains("enter keel_fixture_dep::Counter::new parent=keel_fixture_app::handle")
+    );
+    for absent in [
+        "keel_fixture_dep::add",
+        "Counter::bump",
+        "keel_fixture_dep::fetch",
+    ] {
+        assert!(
+            !stdout.contains(absent),
+            "`{absent}` is not selected:\n{stdout}"
+        );
+    }
+
+    // Switching back to the first selection finds its build as it was: nothing recompiles.
+    let (_, stderr) = run_ok(&tool, &whole_crates);
+    assert!(!stderr.contains("Compiling"), "{stderr}");
+}
+
+#[test]
+fn a_program_that_never_mentions_keel_gets_the_runtime_from_cargo_keel() {
+    let tool = tool();
+    let plain = root().join("tests/cargo-keel-fixtures/plain");
+    std::fs::copy(root().join("Cargo.lock"), plain.join("Cargo.lock")).expect("copy Cargo.lock");
+    let output = Command::new(&tool)
+        .args([
+            "keel",
+            "run",
+            "--instrument",
+            "keel_fixture_dep",
+            "--",
+            "--offline",
+        ])
+        .current_dir(&plain)
+        .env("CARGO_TARGET_DIR", target_dir().join("fixtures"))
+        .env("KEEL_TRACE", "keel_fixture_dep")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .expect("run cargo keel");
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(stdout, "3\n", "the program's output is unchanged");
+    // keel-runtime, linked in by cargo keel, prints what KEEL_TRACE selects.
+    for line in [
+        "enter keel_fixture_dep::add",
+        "exit  keel_fixture_dep::Counter::bump",
+    ] {
+        assert!(stderr.contains(line), "missing `{line}` in:\n{stderr}");
+    }
+}
