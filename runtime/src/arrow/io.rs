@@ -1,0 +1,68 @@
+//! Files: Arrow IPC (the format pyarrow's `ipc.open_file` and polars' `read_ipc` map) and, with
+//! the `parquet` feature, Parquet, through the arrow-rs crates' own writers and readers.
+
+use super::{ArrowColumns, Error};
+use crate::layout::StructVec;
+use std::fs::File;
+use std::path::Path;
+
+fn create(path: &Path) -> Result<File, Error> {
+    File::create(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn open(path: &Path) -> Result<File, Error> {
+    File::open(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+impl<C: ArrowColumns> StructVec<C> {
+    /// Writes the rows to `path` as an Arrow IPC file (one record batch), which
+    /// `pyarrow.ipc.open_file` and `polars.read_ipc` read (and map without copying).
+    pub fn write_ipc(&self, path: impl AsRef<Path>) -> Result<(), Error> {
+        let batch = self.to_record_batch()?;
+        let mut writer =
+            arrow_ipc::writer::FileWriter::try_new(create(path.as_ref())?, &batch.schema())?;
+        writer.write(&batch)?;
+        writer.finish()?;
+        Ok(())
+    }
+
+    /// Reads an Arrow IPC file into a container, every value checked as
+    /// [`try_from_record_batch`](Self::try_from_record_batch) does.
+    pub fn read_ipc(path: impl AsRef<Path>) -> Result<Self, Error> {
+        let reader = arrow_ipc::reader::FileReader::try_new(open(path.as_ref())?, None)?;
+        let batches = reader.collect::<Result<Vec<_>, _>>()?;
+        Self::try_from_record_batches(&batches)
+    }
+}
+
+#[cfg(feature = "parquet")]
+#[cfg_attr(docsrs, doc(cfg(feature = "parquet")))]
+impl<C: ArrowColumns> StructVec<C> {
+    /// Writes the rows to `path` as a Parquet file (parquet's `ArrowWriter`, default
+    /// properties: the Arrow schema, bounds metadata included, travels in the file).
+    pub fn write_parquet(&self, path: impl AsRef<Path>) -> Result<(), Error> {
+        let batch = self.to_record_batch()?;
+        let mut writer =
+            parquet::arrow::ArrowWriter::try_new(create(path.as_ref())?, batch.schema(), None)?;
+        writer.write(&batch)?;
+        writer.close()?;
+        Ok(())
+    }
+
+    /// Reads a Parquet file (written by keel, pandas, polars, Spark...) into a container, every
+    /// value checked as [`try_from_record_batch`](Self::try_from_record_batch) does.
+    pub fn read_parquet(path: impl AsRef<Path>) -> Result<Self, Error> {
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(open(
+            path.as_ref(),
+        )?)?
+        .build()?;
+        let batches = reader.collect::<Result<Vec<_>, _>>()?;
+        Self::try_from_record_batches(&batches)
+    }
+}
