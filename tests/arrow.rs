@@ -16,6 +16,7 @@ use arrow_schema::{DataType, Field, Schema};
 use keel::Compact;
 use keel::arrow::Error;
 
+use std::process::Command;
 use std::sync::Arc;
 
 #[derive(Compact, Clone, Debug, PartialEq)]
@@ -374,4 +375,152 @@ fn ipc_and_parquet_files_round_trip() {
         "column `timestamp` is missing: the batch has id, small, ratio, letter, big, packed_u, \
          packed_i, fraction, flag, name, tag, level, port, at"
     );
+}
+
+/// `python3` with pyarrow, polars and pandas, or `None` (and a notice) when absent.
+fn python() -> Option<&'static str> {
+    let ok = Command::new("python3")
+        .args(["-c", "import pyarrow, polars, pandas, numpy"])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !ok {
+        println!("    notice: python3 with pyarrow, polars and pandas not found; skipped");
+        return None;
+    }
+    Some("python3")
+}
+
+fn run_python(python: &str, script: &str, args: &[&str]) -> String {
+    let script = format!("{}/tests/python/{script}", env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(python)
+        .arg(&script)
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn pyarrow_and_polars_read_a_million_rows_keel_wrote() {
+    let Some(python) = python() else { return };
+    const N: u64 = 1_000_000;
+    let rows = readings(N);
+    let dir = tempfile::tempdir().unwrap();
+    let (ipc, parquet) = (dir.path().join("r.arrow"), dir.path().join("r.parquet"));
+    rows.write_ipc(&ipc).unwrap();
+    rows.write_parquet(&parquet).unwrap();
+    let spot = [0u64, 1, 123_456, 999_999];
+    let spot_text = spot.map(|r| r.to_string()).join(",");
+    let out = run_python(
+        python,
+        "arrow_read.py",
+        &[ipc.to_str().unwrap(), parquet.to_str().unwrap(), &spot_text],
+    );
+    let out: serde_json::Value = serde_json::from_str(&out).unwrap();
+
+    let timestamp_sum: u64 = rows.timestamp_column().iter().sum();
+    let celsius_sum: i64 = rows.iter().map(|r| i64::from(r.celsius)).sum();
+    let value_sum: f64 = rows.value_column().iter().sum();
+    let active = rows.active_column().count_ones() as u64;
+    let kelvin = rows.iter().filter(|r| r.unit == "K").count() as u64;
+    for reader in [
+        "pyarrow_ipc",
+        "pyarrow_parquet",
+        "polars_ipc",
+        "polars_parquet",
+    ] {
+        let r = &out[reader];
+        assert_eq!(r["num_rows"], N, "{reader}");
+        let sums = &r["sums"];
+        assert_eq!(sums["timestamp"].as_u64(), Some(timestamp_sum), "{reader}");
+        assert_eq!(sums["celsius"].as_i64(), Some(celsius_sum), "{reader}");
+        let value = sums["value"].as_f64().unwrap();
+        assert!(
+            (value - value_sum).abs() < 1e-6 * value_sum,
+            "{reader}: {value}"
+        );
+        assert_eq!(sums["active"].as_u64(), Some(active), "{reader}");
+        assert_eq!(sums["kelvin"].as_u64(), Some(kelvin), "{reader}");
+        for (i, &row) in spot.iter().enumerate() {
+            let expected = reading(row);
+            let got = &r["rows"][i];
+            assert_eq!(
+                got[0].as_u64(),
+                Some(expected.timestamp),
+                "{reader} row {row}"
+            );
+            assert_eq!(
+                got[1].as_i64(),
+                Some(i64::from(expected.celsius)),
+                "{reader}"
+            );
+            assert_eq!(got[2].as_f64(), Some(expected.value), "{reader} row {row}");
+            assert_eq!(got[3].as_str(), Some(expected.unit.as_str()), "{reader}");
+            assert_eq!(
+                got[4].as_bool(),
+                Some(expected.active),
+                "{reader} row {row}"
+            );
+        }
+    }
+    for reader in ["pyarrow_ipc", "pyarrow_parquet"] {
+        let r = &out[reader];
+        let types = &r["types"];
+        assert_eq!(types["timestamp"], "uint64", "{reader}");
+        assert_eq!(types["celsius"], "int16", "{reader}");
+        assert_eq!(types["value"], "double", "{reader}");
+        assert_eq!(
+            types["unit"], "dictionary<values=string, indices=int32, ordered=0>",
+            "{reader}"
+        );
+        assert_eq!(types["active"], "bool", "{reader}");
+        assert_eq!(r["metadata"]["celsius"]["keel.min"], "-50", "{reader}");
+        assert_eq!(r["metadata"]["celsius"]["keel.max"], "150", "{reader}");
+        assert_eq!(r["nullable"]["celsius"], false, "{reader}");
+    }
+    for reader in ["polars_ipc", "polars_parquet"] {
+        let types = &out[reader]["types"];
+        assert_eq!(types["timestamp"], "UInt64", "{reader}");
+        assert_eq!(types["celsius"], "Int16", "{reader}");
+        assert_eq!(types["value"], "Float64", "{reader}");
+        assert_eq!(types["active"], "Boolean", "{reader}");
+    }
+}
+
+#[test]
+fn keel_reads_parquet_that_pandas_and_polars_wrote_checking_bounds() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (pandas, polars) = (dir.path().join("pd.parquet"), dir.path().join("pl.parquet"));
+    let paths = [pandas.to_str().unwrap(), polars.to_str().unwrap()];
+    run_python(
+        python,
+        "arrow_write.py",
+        &[paths[0], paths[1], "20000", "-1"],
+    );
+    for path in paths {
+        let rows = SensorReadingVec::read_parquet(path).unwrap();
+        assert_eq!(rows, readings(20_000), "{path}");
+    }
+    run_python(
+        python,
+        "arrow_write.py",
+        &[paths[0], paths[1], "20000", "17321"],
+    );
+    for path in paths {
+        let error = SensorReadingVec::read_parquet(path).unwrap_err();
+        assert!(
+            matches!(error, Error::Bounds { row: 17321, .. }),
+            "{path}: {error}"
+        );
+        assert_eq!(
+            error.to_string(),
+            "row 17321: SensorReading.celsius must be <= 150, got 151"
+        );
+    }
 }
