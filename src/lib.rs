@@ -27,6 +27,8 @@
 //! | `tokio`, `rayon` | `keel::context::tokio`, `keel::context::rayon` |
 //! | `tracing` | the bridge from `keel::trace` to `tracing` |
 //! | `otlp` | `keel::trace::otlp`, OpenTelemetry export |
+//! | `arrow` | `keel::arrow`: `#[derive(Compact)]` containers as Arrow record batches, IPC files |
+//! | `parquet` | Parquet files of `Compact` containers |
 //! | `full` | everything above |
 //!
 //! A macro whose runtime part is behind a feature that is off says which feature to enable.

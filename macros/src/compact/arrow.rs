@@ -7,7 +7,7 @@ use super::column::Names;
 use super::model::{Container, Field};
 use super::validate::Column;
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 
 /// What one field contributes to the Arrow impl.
 struct ArrowField {
@@ -115,6 +115,24 @@ pub fn expand(
     let to = code.iter().map(|c| &c.to);
     let into = code.iter().map(|c| &c.into);
     let read = code.iter().map(|c| &c.read);
+    // A nested type's container must convert too: stated in the where clause (spanned at the
+    // field's type) rather than left to the body, so that a nested type that is not `Compact`
+    // at all is reported once, by the `Compact` bound, and not again as "not an Arrow column".
+    let nested: Vec<TokenStream> = fields
+        .iter()
+        .zip(columns)
+        .filter(|(_, column)| matches!(column, Column::Nested))
+        .map(|(field, _)| {
+            let ty = &field.ty;
+            quote_spanned!(syn::spanned::Spanned::span(ty)=>
+                <#ty as #p::Compact>::Vec: #a::ArrowVec)
+        })
+        .collect();
+    let where_clause = match (where_clause, nested.is_empty()) {
+        (_, true) => where_clause.cloned(),
+        (Some(bounds), false) => Some(quote!(#bounds #(#nested,)*)),
+        (None, false) => Some(quote!(where #(#nested,)*)),
+    };
     let name = ident.to_string();
     let schema_doc = format!(
         "The Arrow schema of [`{name}`] rows (keel's `arrow` feature): one non-nullable field \
