@@ -62,6 +62,8 @@
 mod error;
 mod from_arrow;
 mod io;
+#[cfg(test)]
+mod tests;
 mod to_arrow;
 
 pub use error::Error;

@@ -306,13 +306,19 @@ pub fn bitmap_into_array(column: Bitmap) -> ArrayRef {
     Arc::new(BooleanArray::new(BooleanBuffer::new(buffer, 0, len), None))
 }
 
-fn offsets(column: &str, text_len: usize, ends: &[usize]) -> Result<OffsetBuffer<i32>, Error> {
-    if i32::try_from(text_len).is_err() {
-        return Err(Error::TextTooLong {
+/// Fails when `text_len` bytes need offsets past `i32::MAX`.
+pub(crate) fn check_text_len(column: &str, text_len: usize) -> Result<(), Error> {
+    match i32::try_from(text_len) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(Error::TextTooLong {
             column: column.to_owned(),
             bytes: text_len,
-        });
+        }),
     }
+}
+
+fn offsets(column: &str, text_len: usize, ends: &[usize]) -> Result<OffsetBuffer<i32>, Error> {
+    check_text_len(column, text_len)?;
     let mut offsets = Vec::with_capacity(ends.len() + 1);
     offsets.push(0i32);
     offsets.extend(ends.iter().map(|&end| end as i32));

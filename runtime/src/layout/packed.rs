@@ -777,6 +777,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn map_collect_decodes_what_get_reads_at_every_width() {
+        for bits in 0..=64u32 {
+            for len in [0usize, 1, 7, 63, 64, 65, 129, 200] {
+                let mut col = PackedColumn::new(bits);
+                for i in 0..len as u64 {
+                    col.push(i.wrapping_mul(0x9E37_79B9_7F4A_7C15) & col.max_value());
+                }
+                let expected: Vec<u64> = col.iter().collect();
+                assert_eq!(col.map_collect(|v| v), expected, "bits {bits}, len {len}");
+                col.truncate(len / 2);
+                let expected: Vec<u64> = col.iter().collect();
+                assert_eq!(col.map_collect(|v| v), expected, "bits {bits}, truncated");
+            }
+        }
+    }
+
+    #[test]
     fn every_width_round_trips_across_word_boundaries() {
         for bits in 0..=64u32 {
             let mask = mask_for(bits);
