@@ -76,8 +76,7 @@ fn memory_report(rows: &SensorReadingVec, plain: &[SensorReading]) {
     let per_row = |bytes: usize| bytes as f64 / ROWS as f64;
     let batch = rows.to_record_batch().unwrap();
     let hand = hand_built(plain);
-    let vec_bytes = plain.len() * size_of::<SensorReading>()
-        + plain.iter().map(|r| r.unit.capacity()).sum::<usize>();
+    let vec_bytes = size_of_val(plain) + plain.iter().map(|r| r.unit.capacity()).sum::<usize>();
     println!("memory, {ROWS} rows:");
     println!(
         "  SensorReadingVec (shrunk)            {:.2} B/row",

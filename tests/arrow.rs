@@ -96,7 +96,7 @@ fn everything(i: u32) -> Everything {
         packed_u: 1000 + i % 1000,
         packed_i: i64::from(i % 2001) - 1000,
         fraction: f64::from(i % 101) / 100.0,
-        flag: i % 3 == 0,
+        flag: i.is_multiple_of(3),
         name: format!("row-{i}-{}", "x".repeat(i as usize % 5)),
         tag: ["red", "green", "blue"][i as usize % 3].to_owned(),
         level: [Level::Low, Level::Mid, Level::High][i as usize % 3],
