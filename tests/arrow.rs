@@ -524,3 +524,19 @@ fn keel_reads_parquet_that_pandas_and_polars_wrote_checking_bounds() {
         );
     }
 }
+
+#[test]
+fn pyarrow_reads_the_columns_in_place_from_shared_memory() {
+    let Some(python) = python() else { return };
+    let rows = readings(100_000);
+    let (segment, length) = rows.to_shm_ipc().unwrap();
+    let out = run_python(
+        python,
+        "arrow_shm.py",
+        &[segment.name(), &length.to_string()],
+    );
+    let sum: u64 = rows.timestamp_column().iter().sum();
+    assert!(out.contains("rows 100000\n"), "{out}");
+    assert!(out.contains(&format!("timestamp_sum {sum}\n")), "{out}");
+    assert!(out.contains("in_place True\n"), "{out}");
+}

@@ -94,6 +94,11 @@ pub enum Error {
     #[cfg_attr(docsrs, doc(cfg(feature = "parquet")))]
     #[error(transparent)]
     Parquet(#[from] parquet::errors::ParquetError),
+    /// A shared-memory segment could not be created or written.
+    #[cfg(all(unix, feature = "shm"))]
+    #[cfg_attr(docsrs, doc(cfg(all(unix, feature = "shm"))))]
+    #[error(transparent)]
+    Shm(#[from] crate::shm::ShmError),
     /// A file could not be created or opened.
     #[error("{path}: {source}")]
     Io {

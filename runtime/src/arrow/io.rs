@@ -24,12 +24,31 @@ impl<C: ArrowColumns> StructVec<C> {
     /// Writes the rows to `path` as an Arrow IPC file (one record batch), which
     /// `pyarrow.ipc.open_file` and `polars.read_ipc` read (and map without copying).
     pub fn write_ipc(&self, path: impl AsRef<Path>) -> Result<(), Error> {
+        self.write_ipc_to(create(path.as_ref())?)?;
+        Ok(())
+    }
+
+    /// Writes the rows as an Arrow IPC file into `writer` (a `Vec<u8>`, a socket, a file) and
+    /// gives the writer back.
+    pub fn write_ipc_to<W: std::io::Write>(&self, writer: W) -> Result<W, Error> {
         let batch = self.to_record_batch()?;
-        let mut writer =
-            arrow_ipc::writer::FileWriter::try_new(create(path.as_ref())?, &batch.schema())?;
+        let mut writer = arrow_ipc::writer::FileWriter::try_new(writer, &batch.schema())?;
         writer.write(&batch)?;
         writer.finish()?;
-        Ok(())
+        Ok(writer.into_inner()?)
+    }
+
+    /// The rows as an Arrow IPC file in a new shared-memory segment (`keel::shm`), and the
+    /// file's length: a Python process opens the segment by name with
+    /// `multiprocessing.shared_memory` and reads the columns in place with
+    /// `pyarrow.ipc.open_file(pyarrow.py_buffer(shm.buf[:length]))`, without copying them.
+    #[cfg(all(unix, feature = "shm"))]
+    #[cfg_attr(docsrs, doc(cfg(all(unix, feature = "shm"))))]
+    pub fn to_shm_ipc(&self) -> Result<(crate::shm::Segment, usize), Error> {
+        let bytes = self.write_ipc_to(Vec::new())?;
+        let segment = crate::shm::Segment::create(bytes.len().max(1))?;
+        segment.write_at(0, &bytes)?;
+        Ok((segment, bytes.len()))
     }
 
     /// Reads an Arrow IPC file into a container, every value checked as

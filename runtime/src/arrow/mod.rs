@@ -17,6 +17,10 @@
 //! | nested `Compact` struct | its own columns | `Struct` |
 //! | `usize`/`isize`, `char`, `u128`/`i128` | `Vec<T>` | `UInt64`/`Int64`, `UInt32`, `FixedSizeBinary(16)` (copied) |
 //!
+//! With keel's `shm` feature, [`to_shm_ipc`](crate::layout::StructVec::to_shm_ipc) puts the
+//! IPC file in a shared-memory segment that a Python process maps and reads with pyarrow in
+//! place (`tests/python/arrow_shm.py`).
+//!
 //! Compact fields are never optional, so every Arrow field is non-nullable; reading a column
 //! with a null is an error.
 //!
