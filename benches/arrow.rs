@@ -144,6 +144,10 @@ fn bench(c: &mut Criterion) {
     group.bench_function("write_prebuilt_hand_batch", |b| {
         b.iter(|| black_box(parquet_bytes(&hand)))
     });
+    let prebuilt = rows.to_record_batch().unwrap();
+    group.bench_function("write_prebuilt_keel_batch", |b| {
+        b.iter(|| black_box(parquet_bytes(&prebuilt)))
+    });
     group.bench_function("hand_build_and_write", |b| {
         b.iter(|| black_box(parquet_bytes(&hand_built(&plain))))
     });
