@@ -230,9 +230,9 @@ fn into_record_batch_hands_the_columns_over_without_copying() {
 }
 
 #[test]
-fn record_batches_slices_one_conversion() {
+fn record_batches_and_row_ranges_convert_each_part() {
     let rows = readings(10_001);
-    let batches = rows.record_batches(4000).unwrap();
+    let batches: Vec<RecordBatch> = rows.record_batches(4000).map(Result::unwrap).collect();
     assert_eq!(
         batches
             .iter()
@@ -244,7 +244,23 @@ fn record_batches_slices_one_conversion() {
         SensorReadingVec::try_from_record_batches(&batches).unwrap(),
         rows
     );
-    assert_eq!(readings(0).record_batches(10).unwrap()[0].num_rows(), 0);
+    let empty: Vec<RecordBatch> = readings(0).record_batches(10).map(Result::unwrap).collect();
+    assert_eq!(empty.len(), 1);
+    assert_eq!(empty[0].num_rows(), 0);
+
+    // Every column kind, cut at offsets that do not fall on a word or a byte.
+    let rows = everythings(1000);
+    let whole = rows.to_record_batch().unwrap();
+    for (start, end) in [(0, 1000), (3, 700), (64, 128), (999, 1000), (500, 500)] {
+        let part = rows.to_record_batch_range(start..end).unwrap();
+        assert_eq!(part, whole.slice(start, end - start), "{start}..{end}");
+    }
+    let parts: Vec<RecordBatch> = rows.record_batches(333).map(Result::unwrap).collect();
+    assert_eq!(parts.len(), 4);
+    assert_eq!(
+        EverythingVec::try_from_record_batches(&parts).unwrap(),
+        rows
+    );
 }
 
 fn sensor_batch(celsius: ArrayRef) -> RecordBatch {

@@ -70,12 +70,14 @@ pub mod __private {
     pub mod arrow {
         pub use crate::arrow::{
             ArrowColumns, ArrowVec, AsI128, Columns, Error, FromArrow, FullColumn,
-            arena_into_array, arena_to_array, bitmap_into_array, bitmap_to_array, bounds_metadata,
-            int_type, interned_to_array, interned_type, nested_field, packed_to_array,
-            range_metadata,
+            arena_into_array, arena_to_array, arena_to_array_range, bitmap_into_array,
+            bitmap_to_array, bitmap_to_array_range, bounds_metadata, int_type, interned_to_array,
+            interned_to_array_range, interned_type, nested_field, packed_to_array,
+            packed_to_array_range, range_metadata,
         };
         pub use arrow_array::ArrayRef;
         pub use arrow_schema::{DataType, Field, SchemaRef};
+        pub use core::ops::Range;
         pub use std::collections::HashMap;
         pub use std::vec;
     }

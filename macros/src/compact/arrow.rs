@@ -18,6 +18,8 @@ struct ArrowField {
     to: TokenStream,
     /// The moved-out column `<f>` as an array.
     into: TokenStream,
+    /// The rows `__range` of `&self.<f>` as an array.
+    range: TokenStream,
     /// The column's values as `Vec<field type>` (an expression using `?`).
     read: TokenStream,
 }
@@ -42,6 +44,7 @@ fn arrow_field(p: &TokenStream, field: &Field, column: &Column) -> ArrowField {
                 field: new_field(quote!(<#ty as #a::FullColumn>::data_type()), metadata),
                 to: quote!(<#ty as #a::FullColumn>::to_array(&self.#f)),
                 into: quote!(<#ty as #a::FullColumn>::into_array(#f)),
+                range: quote!(<#ty as #a::FullColumn>::to_array(&self.#f[__range.clone()])),
                 read,
             }
         }
@@ -56,6 +59,7 @@ fn arrow_field(p: &TokenStream, field: &Field, column: &Column) -> ArrowField {
                 ),
                 to: quote!(#a::packed_to_array(&self.#f, #lo, #hi)),
                 into: quote!(#a::packed_to_array(&#f, #lo, #hi)),
+                range: quote!(#a::packed_to_array_range(&self.#f, #lo, #hi, __range.clone())),
                 read,
             }
         }
@@ -63,18 +67,21 @@ fn arrow_field(p: &TokenStream, field: &Field, column: &Column) -> ArrowField {
             field: new_field(quote!(#a::DataType::Boolean), no_metadata),
             to: quote!(#a::bitmap_to_array(&self.#f)),
             into: quote!(#a::bitmap_into_array(#f)),
+            range: quote!(#a::bitmap_to_array_range(&self.#f, __range.clone())),
             read,
         },
         Column::Arena => ArrowField {
             field: new_field(quote!(#a::DataType::Utf8), no_metadata),
             to: quote!(#a::arena_to_array(&self.#f, #text)?),
             into: quote!(#a::arena_into_array(#f, #text)?),
+            range: quote!(#a::arena_to_array_range(&self.#f, #text, __range.clone())?),
             read,
         },
         Column::Interned => ArrowField {
             field: new_field(quote!(#a::interned_type()), no_metadata),
             to: quote!(#a::interned_to_array(&self.#f, #text)?),
             into: quote!(#a::interned_to_array(&#f, #text)?),
+            range: quote!(#a::interned_to_array_range(&self.#f, #text, __range.clone())?),
             read,
         },
         Column::Nested => {
@@ -83,6 +90,7 @@ fn arrow_field(p: &TokenStream, field: &Field, column: &Column) -> ArrowField {
                 field: quote!(#a::nested_field::<#vec>(#text)),
                 to: quote!(<#vec as #a::ArrowVec>::to_array(&self.#f)?),
                 into: quote!(<#vec as #a::ArrowVec>::into_array(#f)?),
+                range: quote!(<#vec as #a::ArrowVec>::to_array_range(&self.#f, __range.clone())?),
                 read: quote!(__columns.rows::<#vec>(#text)?),
             }
         }
@@ -114,6 +122,7 @@ pub fn expand(
     let arrow_fields = code.iter().map(|c| &c.field);
     let to = code.iter().map(|c| &c.to);
     let into = code.iter().map(|c| &c.into);
+    let range = code.iter().map(|c| &c.range);
     let read = code.iter().map(|c| &c.read);
     // A nested type's container must convert too: stated in the where clause (spanned at the
     // field's type) rather than left to the body, so that a nested type that is not `Compact`
@@ -161,6 +170,13 @@ pub fn expand(
                 fn into_arrays(self) -> #p::Result<#p::Vec<#a::ArrayRef>, #a::Error> {
                     let Self { #(#f),* } = self;
                     #p::Result::Ok(#a::vec![#(#into),*])
+                }
+
+                fn to_arrays_range(
+                    &self,
+                    __range: #a::Range<usize>,
+                ) -> #p::Result<#p::Vec<#a::ArrayRef>, #a::Error> {
+                    #p::Result::Ok(#a::vec![#(#range),*])
                 }
 
                 fn rows_from_arrays(

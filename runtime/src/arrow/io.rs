@@ -66,12 +66,19 @@ impl<C: ArrowColumns> StructVec<C> {
     /// Writes the rows to `path` as a Parquet file (parquet's `ArrowWriter`, default
     /// properties: the Arrow schema, bounds metadata included, travels in the file).
     pub fn write_parquet(&self, path: impl AsRef<Path>) -> Result<(), Error> {
-        let batch = self.to_record_batch()?;
-        let mut writer =
-            parquet::arrow::ArrowWriter::try_new(create(path.as_ref())?, batch.schema(), None)?;
-        writer.write(&batch)?;
-        writer.close()?;
+        self.write_parquet_to(create(path.as_ref())?)?;
         Ok(())
+    }
+
+    /// Writes the rows as Parquet into `writer` and gives it back. The rows are converted and
+    /// written [`PARQUET_CHUNK_ROWS`](super::PARQUET_CHUNK_ROWS) at a time, so the Arrow buffers
+    /// stay small and are reused (the row groups are the writer's, as for one batch).
+    pub fn write_parquet_to<W: std::io::Write + Send>(&self, writer: W) -> Result<W, Error> {
+        let mut writer = parquet::arrow::ArrowWriter::try_new(writer, Self::arrow_schema(), None)?;
+        for batch in self.record_batches(super::PARQUET_CHUNK_ROWS) {
+            writer.write(&batch?)?;
+        }
+        Ok(writer.into_inner()?)
     }
 
     /// Reads a Parquet file (written by keel, pandas, polars, Spark...) into a container, every

@@ -73,15 +73,21 @@ mod to_arrow;
 pub use error::Error;
 pub use from_arrow::{Columns, FromArrow};
 pub use to_arrow::{
-    AsI128, FullColumn, arena_into_array, arena_to_array, bitmap_into_array, bitmap_to_array,
-    bounds_metadata, int_type, interned_to_array, interned_type, packed_to_array, range_metadata,
+    AsI128, FullColumn, arena_into_array, arena_to_array, arena_to_array_range, bitmap_into_array,
+    bitmap_to_array, bitmap_to_array_range, bounds_metadata, int_type, interned_to_array,
+    interned_to_array_range, interned_type, packed_to_array, packed_to_array_range, range_metadata,
 };
 
 use crate::layout::{ColumnSet, CompactEnum, CompactVec, EnumVec, NewtypeVec, StructVec};
 use arrow_array::{Array, ArrayRef, RecordBatch, RecordBatchOptions, StructArray};
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Arc;
+
+/// Rows per batch when [`StructVec::write_parquet`] converts and writes.
+#[cfg(feature = "parquet")]
+pub const PARQUET_CHUNK_ROWS: usize = 64 * 1024;
 
 /// The Arrow half of a struct's generated column set: `#[derive(Compact)]` implements it for
 /// `<Name>Columns` when keel's `arrow` feature is on, and [`StructVec`] builds every batch
@@ -93,6 +99,8 @@ pub trait ArrowColumns: ColumnSet + Sized {
     fn to_arrays(&self) -> Result<Vec<ArrayRef>, Error>;
     /// Every column as an Arrow array, full-width buffers moved (not copied).
     fn into_arrays(self) -> Result<Vec<ArrayRef>, Error>;
+    /// The rows in `range` of every column as Arrow arrays (copied).
+    fn to_arrays_range(&self, range: Range<usize>) -> Result<Vec<ArrayRef>, Error>;
     /// The rows the columns hold, each value converted and type-checked (the container's own
     /// check runs when they are stored).
     fn rows_from_arrays(columns: &Columns<'_>) -> Result<Vec<Self::Row>, Error>;
@@ -117,6 +125,8 @@ pub trait ArrowVec: CompactVec + Sized {
     fn into_array(self) -> Result<ArrayRef, Error> {
         self.to_array()
     }
+    /// The rows in `range` as an Arrow array.
+    fn to_array_range(&self, range: Range<usize>) -> Result<ArrayRef, Error>;
     /// The values of `array` (the column `column`) as rows, type-checked.
     fn rows_from_array(array: &dyn Array, column: &str) -> Result<Vec<Self::Row>, Error>;
 }
@@ -135,7 +145,10 @@ impl<E: CompactEnum> ArrowVec for EnumVec<E> {
         )
     }
     fn to_array(&self) -> Result<ArrayRef, Error> {
-        to_arrow::enum_to_array(self.indices(), E::VARIANTS)
+        self.to_array_range(0..self.len())
+    }
+    fn to_array_range(&self, range: Range<usize>) -> Result<ArrayRef, Error> {
+        to_arrow::enum_to_array(self.indices(), E::VARIANTS, range)
     }
     fn rows_from_array(array: &dyn Array, column: &str) -> Result<Vec<E>, Error> {
         let mut rows = Vec::with_capacity(array.len());
@@ -181,9 +194,12 @@ impl<T: ArrowNewtype> ArrowVec for NewtypeVec<T> {
         }
     }
     fn to_array(&self) -> Result<ArrayRef, Error> {
+        self.to_array_range(0..self.len())
+    }
+    fn to_array_range(&self, range: Range<usize>) -> Result<ArrayRef, Error> {
         Ok(match T::RANGE {
-            Some((lo, hi)) => packed_to_array(self.codes(), lo, hi),
-            None => to_arrow::float_bits_to_array(self.codes(), T::BITS),
+            Some((lo, hi)) => to_arrow::packed_to_array_range(self.codes(), lo, hi, range),
+            None => to_arrow::float_bits_to_array(self.codes(), T::BITS, range),
         })
     }
     fn rows_from_array(array: &dyn Array, column: &str) -> Result<Vec<T>, Error> {
@@ -227,6 +243,10 @@ impl<C: ArrowColumns> ArrowVec for StructVec<C> {
     fn into_array(self) -> Result<ArrayRef, Error> {
         let len = self.len();
         struct_array::<C>(self.into_columns().into_arrays()?, len)
+    }
+    fn to_array_range(&self, range: Range<usize>) -> Result<ArrayRef, Error> {
+        let len = range.end - range.start;
+        struct_array::<C>(self.columns().to_arrays_range(range)?, len)
     }
     fn rows_from_array(array: &dyn Array, column: &str) -> Result<Vec<C::Row>, Error> {
         from_arrow::no_nulls(array, column)?;
@@ -289,22 +309,35 @@ impl<C: ArrowColumns> StructVec<C> {
         Self::batch(self.into_columns().into_arrays()?, len)
     }
 
-    /// The rows as batches of at most `max_rows` rows each: one conversion, then zero-copy slices
-    /// of it (at least one batch, empty when the container is).
+    /// The rows in `range` as one `RecordBatch` (copied and decoded like
+    /// [`to_record_batch`](Self::to_record_batch)).
+    ///
+    /// # Panics
+    /// When `range` ends past `len()` or starts after it ends.
+    pub fn to_record_batch_range(&self, range: Range<usize>) -> Result<RecordBatch, Error> {
+        assert!(
+            range.start <= range.end && range.end <= self.len(),
+            "range {range:?} out of bounds for {} rows",
+            self.len()
+        );
+        let len = range.end - range.start;
+        Self::batch(self.columns().to_arrays_range(range)?, len)
+    }
+
+    /// The rows as batches of at most `max_rows` rows each, each converted on its own (so a
+    /// writer can write one and drop it before the next is built); at least one batch, empty
+    /// when the container is.
     ///
     /// # Panics
     /// When `max_rows` is 0.
-    pub fn record_batches(&self, max_rows: usize) -> Result<Vec<RecordBatch>, Error> {
+    pub fn record_batches(
+        &self,
+        max_rows: usize,
+    ) -> impl Iterator<Item = Result<RecordBatch, Error>> + '_ {
         assert!(max_rows > 0, "record_batches: max_rows must be at least 1");
-        let batch = self.to_record_batch()?;
-        let len = batch.num_rows();
-        if len <= max_rows {
-            return Ok(vec![batch]);
-        }
-        Ok((0..len)
-            .step_by(max_rows)
-            .map(|start| batch.slice(start, max_rows.min(len - start)))
-            .collect())
+        let len = self.len();
+        let starts = (0..len.max(1)).step_by(max_rows);
+        starts.map(move |start| self.to_record_batch_range(start..len.min(start + max_rows)))
     }
 
     /// A container holding the rows of `batch`, every value checked: a missing column, a wrong

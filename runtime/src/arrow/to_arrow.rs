@@ -16,6 +16,7 @@ use arrow_array::{
 use arrow_buffer::{ArrowNativeType, BooleanBuffer, Buffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::DataType;
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Arc;
 
 /// A full-width field type and its Arrow type: `Vec<Self>` columns become Arrow arrays.
@@ -234,10 +235,22 @@ fn primitive<T: ArrowPrimitiveType>(values: Vec<T::Native>) -> ArrayRef {
 /// assert_eq!(array.as_primitive::<Int16Type>().values(), &[-50, 21, 150]);
 /// ```
 pub fn packed_to_array(column: &PackedColumn, lo: i128, hi: i128) -> ArrayRef {
+    packed_to_array_range(column, lo, hi, 0..column.len())
+}
+
+/// [`packed_to_array`] of the rows in `range` only.
+pub fn packed_to_array_range(
+    column: &PackedColumn,
+    lo: i128,
+    hi: i128,
+    range: Range<usize>,
+) -> ArrayRef {
     macro_rules! decode {
         ($arrow:ty, $native:ty) => {{
             let base = lo as $native;
-            primitive::<$arrow>(column.map_collect(|code| base.wrapping_add(code as $native)))
+            primitive::<$arrow>(
+                column.map_collect_range(range, |code| base.wrapping_add(code as $native)),
+            )
         }};
     }
     match int_type(lo, hi) {
@@ -253,13 +266,19 @@ pub fn packed_to_array(column: &PackedColumn, lo: i128, hi: i128) -> ArrayRef {
 }
 
 /// A float column stored as IEEE bits in a packed column (a float bounded newtype).
-pub(crate) fn float_bits_to_array(column: &PackedColumn, bits: u32) -> ArrayRef {
+pub(crate) fn float_bits_to_array(
+    column: &PackedColumn,
+    bits: u32,
+    range: Range<usize>,
+) -> ArrayRef {
     if bits == 32 {
         primitive::<arrow_array::types::Float32Type>(
-            column.map_collect(|code| f32::from_bits(code as u32)),
+            column.map_collect_range(range, |code| f32::from_bits(code as u32)),
         )
     } else {
-        primitive::<arrow_array::types::Float64Type>(column.map_collect(f64::from_bits))
+        primitive::<arrow_array::types::Float64Type>(
+            column.map_collect_range(range, f64::from_bits),
+        )
     }
 }
 
@@ -277,11 +296,23 @@ pub(crate) fn float_bits_to_array(column: &PackedColumn, bits: u32) -> ArrayRef 
 /// assert_eq!(array.as_boolean().iter().collect::<Vec<_>>(), [Some(true), Some(false), Some(true)]);
 /// ```
 pub fn bitmap_to_array(column: &Bitmap) -> ArrayRef {
-    let len = column.len();
-    let buffer = if cfg!(target_endian = "little") {
-        Buffer::from_slice_ref(&column.words()[..len.div_ceil(64)])
+    bitmap_to_array_range(column, 0..column.len())
+}
+
+/// [`bitmap_to_array`] of the rows in `range` only (one `memcpy` when it starts on a multiple
+/// of 64, one pass otherwise).
+///
+/// # Panics
+/// When `range` ends past the bitmap's length.
+pub fn bitmap_to_array_range(column: &Bitmap, range: Range<usize>) -> ArrayRef {
+    assert!(range.start <= range.end && range.end <= column.len());
+    let len = range.end - range.start;
+    let buffer = if cfg!(target_endian = "little") && range.start.is_multiple_of(64) {
+        let first = range.start / 64;
+        Buffer::from_slice_ref(&column.words()[first..first + len.div_ceil(64)])
     } else {
-        BooleanBuffer::collect_bool(len, |i| column.get(i).unwrap_or(false)).into_inner()
+        BooleanBuffer::collect_bool(len, |i| column.get(range.start + i).unwrap_or(false))
+            .into_inner()
     };
     Arc::new(BooleanArray::new(BooleanBuffer::new(buffer, 0, len), None))
 }
@@ -317,16 +348,27 @@ pub(crate) fn check_text_len(column: &str, text_len: usize) -> Result<(), Error>
     }
 }
 
-fn offsets(column: &str, text_len: usize, ends: &[usize]) -> Result<OffsetBuffer<i32>, Error> {
+/// Offsets from `ends`, each less `base` (the text before the first row).
+fn offsets(
+    column: &str,
+    text_len: usize,
+    ends: &[usize],
+    base: usize,
+) -> Result<OffsetBuffer<i32>, Error> {
     check_text_len(column, text_len)?;
     let mut offsets = Vec::with_capacity(ends.len() + 1);
     offsets.push(0i32);
-    offsets.extend(ends.iter().map(|&end| end as i32));
+    offsets.extend(ends.iter().map(|&end| (end - base) as i32));
     Ok(OffsetBuffer::new(ScalarBuffer::from(offsets)))
 }
 
-fn string_array(column: &str, text: Buffer, ends: &[usize]) -> Result<StringArray, Error> {
-    let offsets = offsets(column, text.len(), ends)?;
+fn string_array(
+    column: &str,
+    text: Buffer,
+    ends: &[usize],
+    base: usize,
+) -> Result<StringArray, Error> {
+    let offsets = offsets(column, text.len(), ends, base)?;
     Ok(StringArray::try_new(offsets, text, None)?)
 }
 
@@ -344,8 +386,26 @@ fn string_array(column: &str, text: Buffer, ends: &[usize]) -> Result<StringArra
 /// assert_eq!(array.as_string::<i32>().value(1), "south");
 /// ```
 pub fn arena_to_array(column: &StrArena, name: &str) -> Result<ArrayRef, Error> {
-    let text = Buffer::from_slice_ref(column.text().as_bytes());
-    Ok(Arc::new(string_array(name, text, column.ends())?))
+    arena_to_array_range(column, name, 0..column.len())
+}
+
+/// [`arena_to_array`] of the rows in `range` only (their text copied, offsets rebased).
+///
+/// # Panics
+/// When `range` ends past the arena's length.
+pub fn arena_to_array_range(
+    column: &StrArena,
+    name: &str,
+    range: Range<usize>,
+) -> Result<ArrayRef, Error> {
+    let ends = &column.ends()[range.clone()];
+    let base = match range.start {
+        0 => 0,
+        start => column.ends()[start - 1],
+    };
+    let end = ends.last().copied().unwrap_or(base);
+    let text = Buffer::from_slice_ref(&column.text().as_bytes()[base..end]);
+    Ok(Arc::new(string_array(name, text, ends, base)?))
 }
 
 /// [`arena_to_array`] without copying the text: the arena's buffer becomes the Arrow values
@@ -353,16 +413,19 @@ pub fn arena_to_array(column: &StrArena, name: &str) -> Result<ArrayRef, Error> 
 pub fn arena_into_array(column: StrArena, name: &str) -> Result<ArrayRef, Error> {
     let (text, ends) = column.into_parts();
     let text = Buffer::from_vec(text.into_bytes());
-    Ok(Arc::new(string_array(name, text, &ends)?))
+    Ok(Arc::new(string_array(name, text, &ends, 0)?))
 }
 
 /// A dictionary array whose keys are the packed `codes` and whose values are `values`.
 fn dictionary<K: ArrowDictionaryKeyType>(
     codes: &PackedColumn,
     values: ArrayRef,
+    range: Range<usize>,
 ) -> Result<ArrayRef, Error> {
     let keys = PrimitiveArray::<K>::new(
-        ScalarBuffer::from(codes.map_collect(|code| K::Native::usize_as(code as usize))),
+        ScalarBuffer::from(
+            codes.map_collect_range(range, |code| K::Native::usize_as(code as usize)),
+        ),
         None,
     );
     Ok(Arc::new(DictionaryArray::<K>::try_new(keys, values)?))
@@ -384,13 +447,27 @@ fn dictionary<K: ArrowDictionaryKeyType>(
 /// assert_eq!(dictionary.values().len(), 2);
 /// ```
 pub fn interned_to_array(column: &InternedStrs, name: &str) -> Result<ArrayRef, Error> {
+    interned_to_array_range(column, name, 0..column.len())
+}
+
+/// [`interned_to_array`] of the rows in `range` only (the keys of those rows, every distinct
+/// string as the values).
+///
+/// # Panics
+/// When `range` ends past the column's length.
+pub fn interned_to_array_range(
+    column: &InternedStrs,
+    name: &str,
+    range: Range<usize>,
+) -> Result<ArrayRef, Error> {
     let strings = column.interner().strings();
     let values = string_array(
         name,
         Buffer::from_slice_ref(strings.text().as_bytes()),
         strings.ends(),
+        0,
     )?;
-    dictionary::<Int32Type>(column.ids(), Arc::new(values))
+    dictionary::<Int32Type>(column.ids(), Arc::new(values), range)
 }
 
 /// The Arrow type of an interned string column.
@@ -410,11 +487,15 @@ pub(crate) fn enum_key_type(variants: usize) -> DataType {
 }
 
 /// An enum column: `Dictionary(<narrowest key>, Utf8)` over the variant names.
-pub(crate) fn enum_to_array(indices: &PackedColumn, names: &[&str]) -> Result<ArrayRef, Error> {
+pub(crate) fn enum_to_array(
+    indices: &PackedColumn,
+    names: &[&str],
+    range: Range<usize>,
+) -> Result<ArrayRef, Error> {
     let values: ArrayRef = Arc::new(StringArray::from(names.to_vec()));
     match enum_key_type(names.len()) {
-        DataType::Int8 => dictionary::<Int8Type>(indices, values),
-        DataType::Int16 => dictionary::<Int16Type>(indices, values),
-        _ => dictionary::<Int32Type>(indices, values),
+        DataType::Int8 => dictionary::<Int8Type>(indices, values, range),
+        DataType::Int16 => dictionary::<Int16Type>(indices, values, range),
+        _ => dictionary::<Int32Type>(indices, values, range),
     }
 }

@@ -449,34 +449,65 @@ impl PackedColumn {
     /// for v in [300, 2, 511] { col.push(v); }
     /// assert_eq!(col.map_collect(|v| v as i32 - 100), [200, -98, 411]);
     /// ```
-    pub fn map_collect<T>(&self, mut f: impl FnMut(u64) -> T) -> Vec<T> {
-        let mut out = Vec::with_capacity(self.len);
+    pub fn map_collect<T>(&self, f: impl FnMut(u64) -> T) -> Vec<T> {
+        self.map_collect_range(0..self.len, f)
+    }
+
+    /// [`map_collect`](Self::map_collect) over the values at `range` only.
+    ///
+    /// # Panics
+    /// When `range` ends past `len()` or starts after it ends.
+    ///
+    /// ```
+    /// # use keel_runtime::layout::PackedColumn;
+    /// let mut col = PackedColumn::new(5);
+    /// for v in 0..20 { col.push(v); }
+    /// assert_eq!(col.map_collect_range(13..16, |v| v * 2), [26, 28, 30]);
+    /// ```
+    pub fn map_collect_range<T>(
+        &self,
+        range: core::ops::Range<usize>,
+        mut f: impl FnMut(u64) -> T,
+    ) -> Vec<T> {
+        assert!(
+            range.start <= range.end && range.end <= self.len,
+            "range {range:?} out of bounds for a column of {} values",
+            self.len
+        );
+        let len = range.end - range.start;
+        let mut out = Vec::with_capacity(len);
         if self.bits == 0 {
-            out.extend((0..self.len).map(|_| f(0)));
+            out.extend((0..len).map(|_| f(0)));
             return out;
         }
         let bits = self.bits as usize;
-        if 64 % bits == 0 {
-            // Values never straddle two words: peel each word.
+        let first_bit = range.start * bits;
+        if 64 % bits == 0 && first_bit % 64 == 0 {
+            // Values never straddle two words, and the range starts on a word: peel each word.
             let per_word = 64 / bits;
-            let full_words = self.len / per_word;
-            for &word in &self.words[..full_words] {
+            let first_word = first_bit / 64;
+            let full_words = len / per_word;
+            for &word in &self.words[first_word..first_word + full_words] {
                 let mut word = word;
                 for _ in 0..per_word {
                     out.push(f(word & self.mask));
                     word = word.checked_shr(bits as u32).unwrap_or(0);
                 }
             }
-            let mut word = self.words.get(full_words).copied().unwrap_or(0);
-            for _ in full_words * per_word..self.len {
+            let mut word = self
+                .words
+                .get(first_word + full_words)
+                .copied()
+                .unwrap_or(0);
+            for _ in full_words * per_word..len {
                 out.push(f(word & self.mask));
                 word = word.checked_shr(bits as u32).unwrap_or(0);
             }
             return out;
         }
-        // The spare word keeps `pair[1]` in range for the last value.
-        let mut bit = 0usize;
-        for _ in 0..self.len {
+        // The spare word keeps `word + 1` in range for the last value.
+        let mut bit = first_bit;
+        for _ in 0..len {
             let word = bit / 64;
             let offset = (bit % 64) as u32;
             let (first, second) = (self.words[word], self.words[word + 1]);
@@ -786,6 +817,14 @@ mod tests {
                 }
                 let expected: Vec<u64> = col.iter().collect();
                 assert_eq!(col.map_collect(|v| v), expected, "bits {bits}, len {len}");
+                for start in [0, 1, 3, 64.min(len)] {
+                    let start = start.min(len);
+                    assert_eq!(
+                        col.map_collect_range(start..len, |v| v),
+                        expected[start..],
+                        "bits {bits}, len {len}, from {start}"
+                    );
+                }
                 col.truncate(len / 2);
                 let expected: Vec<u64> = col.iter().collect();
                 assert_eq!(col.map_collect(|v| v), expected, "bits {bits}, truncated");
