@@ -138,6 +138,9 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("arrow_parquet_write_1m");
     group.throughput(Throughput::Elements(ROWS));
     group.sample_size(10);
+    group.bench_function("keel_write_parquet", |b| {
+        b.iter(|| black_box(rows.write_parquet_to(Vec::with_capacity(8 << 20)).unwrap()))
+    });
     group.bench_function("keel_to_record_batch_and_write", |b| {
         b.iter(|| black_box(parquet_bytes(&rows.to_record_batch().unwrap())))
     });
