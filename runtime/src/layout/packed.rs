@@ -482,7 +482,7 @@ impl PackedColumn {
         }
         let bits = self.bits as usize;
         let first_bit = range.start * bits;
-        if 64 % bits == 0 && first_bit % 64 == 0 {
+        if 64 % bits == 0 && first_bit.is_multiple_of(64) {
             // Values never straddle two words, and the range starts on a word: peel each word.
             let per_word = 64 / bits;
             let first_word = first_bit / 64;
