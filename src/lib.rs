@@ -29,6 +29,8 @@
 //! | `tracing` | the bridge from `keel::trace` to `tracing` |
 //! | `otlp` | `keel::trace::otlp`, OpenTelemetry export (OTLP/HTTP, HTTPS, gzip, `OTEL_*` variables) |
 //! | `http` | `keel::trace::http`, `traceparent`/`tracestate` from and into `http::HeaderMap` |
+//! | `arrow` | `keel::arrow`: `#[derive(Compact)]` containers as Arrow record batches, IPC files |
+//! | `parquet` | Parquet files of `Compact` containers |
 //! | `full` | everything above |
 //!
 //! A macro whose runtime part is behind a feature that is off says which feature to enable.

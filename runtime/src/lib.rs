@@ -9,6 +9,8 @@
 // feature that enables it.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "arrow")]
+pub mod arrow;
 pub mod audit;
 pub mod bounds;
 #[cfg(feature = "buffer")]
@@ -65,6 +67,24 @@ pub mod __private {
     pub use serde;
 
     pub use crate::__keel_bounded_deserialize as bounded_deserialize;
+    pub use crate::__keel_with_arrow as with_arrow;
+
+    /// `#[derive(Compact)]`'s Arrow conversions (keel's `arrow` feature).
+    #[cfg(feature = "arrow")]
+    pub mod arrow {
+        pub use crate::arrow::{
+            ArrowColumns, ArrowVec, AsI128, Columns, Error, FromArrow, FullColumn,
+            arena_into_array, arena_to_array, arena_to_array_range, bitmap_into_array,
+            bitmap_to_array, bitmap_to_array_range, bounds_metadata, int_type, interned_to_array,
+            interned_to_array_range, interned_type, nested_field, packed_to_array,
+            packed_to_array_range, range_metadata,
+        };
+        pub use arrow_array::ArrayRef;
+        pub use arrow_schema::{DataType, Field, SchemaRef};
+        pub use core::ops::Range;
+        pub use std::collections::HashMap;
+        pub use std::vec;
+    }
     pub use crate::__keel_bounded_newtype_compact as bounded_newtype_compact;
     pub use crate::__keel_bounded_newtype_serde as bounded_newtype_serde;
 
@@ -90,6 +110,26 @@ pub mod __private {
     pub use core::result::Result;
     pub use std::string::String;
     pub use std::vec::Vec;
+}
+
+/// `with_arrow! { items }`: the Arrow code `#[derive(Compact)]` and `#[derive(Bounded)]`
+/// generate, kept when keel's `arrow` feature is on and dropped when it is off (so the user's
+/// crate needs no feature of its own).
+#[cfg(feature = "arrow")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __keel_with_arrow {
+    ($($items:tt)*) => {
+        $($items)*
+    };
+}
+
+/// Without keel's `arrow` feature: no Arrow code.
+#[cfg(not(feature = "arrow"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __keel_with_arrow {
+    ($($items:tt)*) => {};
 }
 
 /// `bounded_newtype_serde!(Newtype, Inner)`: the `serde` impls of a `#[derive(Bounded)]` newtype,

@@ -15,9 +15,9 @@ use syn::Ident;
 pub struct Names {
     pub field: Ident,
     pub text: String,
-    lo: Ident,
-    hi: Ident,
-    bounds: Ident,
+    pub lo: Ident,
+    pub hi: Ident,
+    pub bounds: Ident,
     bits: Ident,
     encode: Ident,
     decode: Ident,

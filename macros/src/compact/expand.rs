@@ -142,6 +142,7 @@ fn expand_struct(
         })
         .collect();
     let where_clause = (!bounds.is_empty()).then(|| quote!(where #(#bounds,)*));
+    let arrow = super::arrow::expand(container, fields, columns, where_clause.as_ref(), p);
 
     let layout_doc = format!(
         "The memory layout of [`{name}`] (size, alignment, padding, field offsets) and the bits \
@@ -165,6 +166,8 @@ fn expand_struct(
     );
 
     quote! {
+        #arrow
+
         impl #ident #where_clause {
             #[doc = #layout_doc]
             pub const LAYOUT: #p::Layout = #p::Layout::new(

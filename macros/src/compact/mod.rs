@@ -4,6 +4,7 @@
 //! the [`model`]; [`validate`] decides each field's column (or reports every mistake, spanned);
 //! [`expand`] writes the code.
 
+mod arrow;
 mod column;
 mod expand;
 mod model;

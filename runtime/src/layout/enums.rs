@@ -69,6 +69,19 @@ impl<E: CompactEnum> EnumVec<E> {
         self.indices.bits()
     }
 
+    /// Each row's variant index (`CompactEnum::index`), bit-packed.
+    ///
+    /// ```
+    /// # use keel_runtime::layout::EnumVec;
+    /// # use keel_runtime::layout::doc_example::Level;
+    /// let mut v = EnumVec::new();
+    /// v.push(Level::High);
+    /// assert_eq!(v.indices().get(0), Some(2));
+    /// ```
+    pub fn indices(&self) -> &super::PackedColumn {
+        &self.indices
+    }
+
     /// Number of values.
     ///
     /// ```

@@ -259,6 +259,12 @@ macro_rules! __keel_bounded_newtype_compact {
             encode(value) { (value.0 as i128 - $newtype::MIN.0 as i128) as u64 },
             decode(code) { $newtype(($newtype::MIN.0 as i128 + code as i128) as $inner) }
         );
+        $crate::__keel_with_arrow! {
+            impl $crate::arrow::ArrowNewtype for $newtype {
+                const RANGE: ::core::option::Option<(i128, i128)> =
+                    ::core::option::Option::Some(($newtype::MIN.0 as i128, $newtype::MAX.0 as i128));
+            }
+        }
     };
     (float $newtype:ident, $inner:ty) => {
         $crate::__keel_bounded_newtype_compact!(@impl $newtype, $inner,
@@ -266,6 +272,11 @@ macro_rules! __keel_bounded_newtype_compact {
             encode(value) { u64::from(value.0.to_bits()) },
             decode(code) { $newtype(<$inner>::from_bits(code as _)) }
         );
+        $crate::__keel_with_arrow! {
+            impl $crate::arrow::ArrowNewtype for $newtype {
+                const RANGE: ::core::option::Option<(i128, i128)> = ::core::option::Option::None;
+            }
+        }
     };
     (@impl $newtype:ident, $inner:ty,
         bits: $bits:expr,

@@ -439,6 +439,112 @@ impl PackedColumn {
     pub fn iter(&self) -> impl ExactSizeIterator<Item = u64> + DoubleEndedIterator + '_ {
         (0..self.len).map(|i| self.get(i).unwrap_or(0))
     }
+
+    /// Every value passed through `f`, collected in one sequential pass over the words (the
+    /// Arrow conversion decodes a column into its Arrow type this way).
+    ///
+    /// ```
+    /// # use keel_runtime::layout::PackedColumn;
+    /// let mut col = PackedColumn::new(9);
+    /// for v in [300, 2, 511] { col.push(v); }
+    /// assert_eq!(col.map_collect(|v| v as i32 - 100), [200, -98, 411]);
+    /// ```
+    pub fn map_collect<T>(&self, f: impl FnMut(u64) -> T) -> Vec<T> {
+        self.map_collect_range(0..self.len, f)
+    }
+
+    /// [`map_collect`](Self::map_collect) over the values at `range` only.
+    ///
+    /// # Panics
+    /// When `range` ends past `len()` or starts after it ends.
+    ///
+    /// ```
+    /// # use keel_runtime::layout::PackedColumn;
+    /// let mut col = PackedColumn::new(5);
+    /// for v in 0..20 { col.push(v); }
+    /// assert_eq!(col.map_collect_range(13..16, |v| v * 2), [26, 28, 30]);
+    /// ```
+    pub fn map_collect_range<T>(
+        &self,
+        range: core::ops::Range<usize>,
+        mut f: impl FnMut(u64) -> T,
+    ) -> Vec<T> {
+        assert!(
+            range.start <= range.end && range.end <= self.len,
+            "range {range:?} out of bounds for a column of {} values",
+            self.len
+        );
+        let len = range.end - range.start;
+        let mut out = Vec::with_capacity(len);
+        if self.bits == 0 {
+            out.extend((0..len).map(|_| f(0)));
+            return out;
+        }
+        let bits = self.bits as usize;
+        let first_bit = range.start * bits;
+        if 64 % bits == 0 && first_bit.is_multiple_of(64) {
+            // Values never straddle two words, and the range starts on a word: peel each word.
+            let per_word = 64 / bits;
+            let first_word = first_bit / 64;
+            let full_words = len / per_word;
+            for &word in &self.words[first_word..first_word + full_words] {
+                let mut word = word;
+                for _ in 0..per_word {
+                    out.push(f(word & self.mask));
+                    word = word.checked_shr(bits as u32).unwrap_or(0);
+                }
+            }
+            let mut word = self
+                .words
+                .get(first_word + full_words)
+                .copied()
+                .unwrap_or(0);
+            for _ in full_words * per_word..len {
+                out.push(f(word & self.mask));
+                word = word.checked_shr(bits as u32).unwrap_or(0);
+            }
+            return out;
+        }
+        // The spare word keeps `word + 1` in range for the last value.
+        let mut bit = first_bit;
+        for _ in 0..len {
+            let word = bit / 64;
+            let offset = (bit % 64) as u32;
+            let (first, second) = (self.words[word], self.words[word + 1]);
+            out.push(f(
+                ((first >> offset) | ((second << 1) << (63 - offset))) & self.mask
+            ));
+            bit += bits;
+        }
+        out
+    }
+
+    /// The words the values are packed in, least significant bit first (value `i` starts at bit
+    /// `i * bits()`; a spare word follows the last value). Read-only: the Arrow conversion
+    /// copies a 1-bit column's words into a validity-free boolean buffer with one `memcpy`.
+    ///
+    /// ```
+    /// # use keel_runtime::layout::PackedColumn;
+    /// let mut col = PackedColumn::new(4);
+    /// col.push(0xA);
+    /// col.push(0x3);
+    /// assert_eq!(col.words()[0], 0x3A);
+    /// ```
+    pub fn words(&self) -> &[u64] {
+        &self.words
+    }
+
+    /// The column's words, moved out without copying (see [`words`](Self::words)).
+    ///
+    /// ```
+    /// # use keel_runtime::layout::PackedColumn;
+    /// let mut col = PackedColumn::new(8);
+    /// col.push(7);
+    /// assert_eq!(col.into_words()[0], 7);
+    /// ```
+    pub fn into_words(self) -> Vec<u64> {
+        self.words
+    }
 }
 
 impl core::fmt::Debug for PackedColumn {
@@ -466,6 +572,31 @@ impl core::fmt::Debug for PackedColumn {
 pub struct Bitmap(PackedColumn);
 
 impl Bitmap {
+    /// The bits in `u64` words, row `i` at bit `i % 64` of word `i / 64`: on a little-endian
+    /// machine exactly the byte and bit order of an Arrow boolean buffer.
+    ///
+    /// ```
+    /// # use keel_runtime::layout::Bitmap;
+    /// let mut flags = Bitmap::new();
+    /// for on in [true, false, true] { flags.push(on); }
+    /// assert_eq!(flags.words()[0], 0b101);
+    /// ```
+    pub fn words(&self) -> &[u64] {
+        self.0.words()
+    }
+
+    /// The words, moved out without copying (see [`words`](Self::words)).
+    ///
+    /// ```
+    /// # use keel_runtime::layout::Bitmap;
+    /// let mut flags = Bitmap::new();
+    /// flags.push(true);
+    /// assert_eq!(flags.into_words()[0], 1);
+    /// ```
+    pub fn into_words(self) -> Vec<u64> {
+        self.0.into_words()
+    }
+
     /// An empty bitmap.
     ///
     /// ```
@@ -675,6 +806,31 @@ impl core::fmt::Debug for Bitmap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn map_collect_decodes_what_get_reads_at_every_width() {
+        for bits in 0..=64u32 {
+            for len in [0usize, 1, 7, 63, 64, 65, 129, 200] {
+                let mut col = PackedColumn::new(bits);
+                for i in 0..len as u64 {
+                    col.push(i.wrapping_mul(0x9E37_79B9_7F4A_7C15) & col.max_value());
+                }
+                let expected: Vec<u64> = col.iter().collect();
+                assert_eq!(col.map_collect(|v| v), expected, "bits {bits}, len {len}");
+                for start in [0, 1, 3, 64.min(len)] {
+                    let start = start.min(len);
+                    assert_eq!(
+                        col.map_collect_range(start..len, |v| v),
+                        expected[start..],
+                        "bits {bits}, len {len}, from {start}"
+                    );
+                }
+                col.truncate(len / 2);
+                let expected: Vec<u64> = col.iter().collect();
+                assert_eq!(col.map_collect(|v| v), expected, "bits {bits}, truncated");
+            }
+        }
+    }
 
     #[test]
     fn every_width_round_trips_across_word_boundaries() {

@@ -33,6 +33,44 @@ pub struct StrArena {
 }
 
 impl StrArena {
+    /// Every row's text, back to back (row `i` is `text()[start..ends()[i]]`, its start the
+    /// previous end or 0).
+    ///
+    /// ```
+    /// # use keel_runtime::layout::StrArena;
+    /// let mut a = StrArena::new();
+    /// a.push("ab");
+    /// a.push("c");
+    /// assert_eq!((a.text(), a.ends()), ("abc", &[2, 3][..]));
+    /// ```
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The end offset of each row in [`text`](Self::text).
+    ///
+    /// ```
+    /// # use keel_runtime::layout::StrArena;
+    /// let mut a = StrArena::new();
+    /// a.push("hello");
+    /// assert_eq!(a.ends(), [5]);
+    /// ```
+    pub fn ends(&self) -> &[usize] {
+        &self.ends
+    }
+
+    /// The text buffer and the end offsets, moved out without copying.
+    ///
+    /// ```
+    /// # use keel_runtime::layout::StrArena;
+    /// let mut a = StrArena::new();
+    /// a.push("hi");
+    /// assert_eq!(a.into_parts(), (String::from("hi"), vec![2]));
+    /// ```
+    pub fn into_parts(self) -> (String, Vec<usize>) {
+        (self.text, self.ends)
+    }
+
     /// An empty arena.
     ///
     /// ```
@@ -461,6 +499,19 @@ impl Interner {
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
         self.arena.iter()
     }
+
+    /// The distinct strings in id order, in one arena (id `i` is row `i`).
+    ///
+    /// ```
+    /// # use keel_runtime::layout::Interner;
+    /// let mut names = Interner::new();
+    /// names.intern("b");
+    /// names.intern("a");
+    /// assert_eq!(names.strings().text(), "ba");
+    /// ```
+    pub fn strings(&self) -> &StrArena {
+        &self.arena
+    }
 }
 
 impl core::fmt::Debug for Interner {
@@ -565,6 +616,18 @@ impl InternedStrs {
     /// ```
     pub fn interner(&self) -> &Interner {
         &self.interner
+    }
+
+    /// Each row's id into the [`interner`](Self::interner), bit-packed.
+    ///
+    /// ```
+    /// # use keel_runtime::layout::InternedStrs;
+    /// let mut c = InternedStrs::new();
+    /// for unit in ["kg", "m", "kg"] { c.push(unit); }
+    /// assert_eq!(c.ids().iter().collect::<Vec<_>>(), [0, 1, 0]);
+    /// ```
+    pub fn ids(&self) -> &crate::layout::PackedColumn {
+        &self.ids
     }
 
     fn id_of(&mut self, text: &str) -> u64 {

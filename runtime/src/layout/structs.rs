@@ -192,6 +192,20 @@ impl<C: ColumnSet> StructVec<C> {
         &self.columns
     }
 
+    /// The columns, moved out (the Arrow conversion hands full-width `Vec`s to Arrow this way,
+    /// without copying).
+    ///
+    /// ```
+    /// # use keel_runtime::layout::StructVec;
+    /// # use keel_runtime::layout::doc_example::{Reading, ReadingColumns};
+    /// let mut rows = StructVec::<ReadingColumns>::new();
+    /// rows.push(Reading { id: 9, percent: 5 }).unwrap();
+    /// assert_eq!(rows.into_columns().id_column(), [9]);
+    /// ```
+    pub fn into_columns(self) -> C {
+        self.columns
+    }
+
     /// Appends a row. If a value is outside its field's `#[bounded(..)]` range or does not fit
     /// its `#[compact(bits = N)]`, returns the error and stores nothing.
     ///
