@@ -44,16 +44,16 @@ pub fn run() {
     let _request = REQUEST_ID.set("req-44".into());
     println!(
         "ContextVar::get (u64): {}, get (String clone): {}, with (borrow): {}",
-        ns(per_call(10_000_000, || black_box(&USER).get())),
-        ns(per_call(5_000_000, || black_box(&REQUEST_ID).get())),
-        ns(per_call(5_000_000, || {
+        ns(per_call(2_000_000, || black_box(&USER).get())),
+        ns(per_call(1_000_000, || black_box(&REQUEST_ID).get())),
+        ns(per_call(1_000_000, || {
             black_box(&REQUEST_ID).with(|id| id.map(String::len))
         })),
     );
     println!(
         "Context::current() snapshot: {}, set (u64): {}, ctx.run(get): {}",
-        ns(per_call(5_000_000, Context::current)),
-        ns(per_call(5_000_000, || black_box(&USER).set(8))),
-        ns(per_call(5_000_000, || ctx.run(|| USER.get()))),
+        ns(per_call(1_000_000, Context::current)),
+        ns(per_call(1_000_000, || black_box(&USER).set(8))),
+        ns(per_call(1_000_000, || ctx.run(|| USER.get()))),
     );
 }

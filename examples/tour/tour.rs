@@ -13,15 +13,19 @@
 
 #![deny(warnings, clippy::all)]
 
+mod async_tx;
 mod audit;
 mod bounded;
 mod cache;
 mod compact;
 mod context;
+mod context_async;
 mod instrument;
 mod measure;
 mod mmap;
+mod otlp;
 mod plugin;
+mod spans;
 mod transaction;
 mod zero_copy;
 
@@ -59,14 +63,24 @@ const SECTIONS: &[Section] = &[
         parts: &[instrument::run],
     },
     Section {
+        name: "spans",
+        title: "OpenTelemetry spans, traceparent  ->  keel::trace span tree, TraceParent",
+        parts: &[spans::run],
+    },
+    Section {
+        name: "otlp",
+        title: "OTLP exporter  ->  keel::trace::otlp::OtlpSink",
+        parts: &[otlp::run],
+    },
+    Section {
         name: "context",
-        title: "contextvars  ->  keel::context",
-        parts: &[context::run],
+        title: "contextvars  ->  keel::context (threads, tokio, rayon)",
+        parts: &[context::run, context_async::run],
     },
     Section {
         name: "transaction",
-        title: "@contextmanager managed_transaction  ->  #[keel::transaction]",
-        parts: &[transaction::run],
+        title: "@contextmanager managed_transaction  ->  #[keel::transaction] (sync and async)",
+        parts: &[transaction::run, async_tx::run],
     },
     Section {
         name: "zero-copy",
@@ -123,17 +137,28 @@ fn main() -> ExitCode {
     println!("keel tour: Python's production patterns as zero-cost Rust");
     println!("(every figure below is measured now, on this machine; one section: `-- <name>`)\n");
     let start = Instant::now();
+    let mut took = Vec::new();
     for section in chosen {
         println!("== {}  [{}]", section.title, section.name);
+        let section_start = Instant::now();
         for part in section.parts {
             part();
         }
+        took.push((section.name, section_start.elapsed()));
         println!();
     }
+    let total = start.elapsed();
+    if took.len() > 1 {
+        let mut table = measure::Table::new(&["section", "run time"]);
+        for (name, elapsed) in &took {
+            table.row(&[name, &measure::dur(*elapsed)]);
+        }
+        table.row(&[&"tour", &measure::dur(total)]);
+        table.print();
+    }
     println!(
-        "tour done in {:.1} s. These are quick single runs; the careful figures (criterion, peers \
-         measured in the same run, the commands) are in BENCHMARKS.md.",
-        start.elapsed().as_secs_f64()
+        "These are quick single runs on a machine that may be busy; the careful figures (criterion, \
+         each peer measured in the same run, the commands that produced them) are in BENCHMARKS.md."
     );
     ExitCode::SUCCESS
 }
