@@ -4,24 +4,55 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-/// Median time per call of `f`, over several rounds of `iters` calls.
-pub fn per_call<R>(iters: u32, mut f: impl FnMut() -> R) -> Duration {
-    let mut rounds: Vec<Duration> = (0..7)
+/// A time per call, kept to a fraction of a nanosecond (a `Duration` stops at whole ones).
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
+pub struct PerCall(f64);
+
+impl PerCall {
+    /// Seconds per call.
+    pub fn as_secs_f64(self) -> f64 {
+        self.0
+    }
+}
+
+/// Median time per call of `f`, over 7 rounds of `iters` calls.
+pub fn per_call<R>(iters: u32, mut f: impl FnMut() -> R) -> PerCall {
+    let mut rounds: Vec<f64> = (0..7)
         .map(|_| {
             let start = Instant::now();
             for _ in 0..iters {
                 black_box(f());
             }
-            start.elapsed() / iters
+            start.elapsed().as_secs_f64() / f64::from(iters)
         })
         .collect();
-    rounds.sort();
-    rounds[rounds.len() / 2]
+    rounds.sort_by(f64::total_cmp);
+    PerCall(rounds[rounds.len() / 2])
 }
 
-/// `Duration` as nanoseconds with one decimal, for tables.
-pub fn ns(d: Duration) -> String {
-    format!("{:.1} ns", d.as_secs_f64() * 1e9)
+/// The fastest of `rounds` rounds of `iters` calls of `f`: on a shared machine this filters out
+/// time the thread spent descheduled, which few-nanosecond differences would drown in.
+pub fn fastest_per_call<R>(rounds: u32, iters: u32, mut f: impl FnMut() -> R) -> PerCall {
+    let fastest = (0..rounds)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                black_box(f());
+            }
+            start.elapsed().as_secs_f64() / f64::from(iters)
+        })
+        .fold(f64::INFINITY, f64::min);
+    PerCall(fastest)
+}
+
+/// A time per call as nanoseconds with one decimal, for tables.
+pub fn ns(t: PerCall) -> String {
+    format!("{:.1} ns", t.0 * 1e9)
+}
+
+/// `a / b`, as `1.23x`.
+pub fn ratio(a: PerCall, b: PerCall) -> String {
+    format!("{:.2}x", a.0 / b.0)
 }
 
 /// A duration in the unit that suits it (ns, µs, ms, s), three significant digits or so.
