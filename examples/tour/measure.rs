@@ -1,6 +1,9 @@
 //! Tiny timing and printing helpers for the tour (criterion does the careful measuring in
 //! `benches/`).
 
+// examples/sensor_readings.rs includes this file too (`#[path]`) and uses only a part of it.
+#![allow(dead_code)]
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
