@@ -20,7 +20,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 rounds="${ROUNDS:-3}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/keel-build-time.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
-nutype_version="$(sed -n 's/^nutype = "\(.*\)"/\1/p' "$root/Cargo.toml")"
+nutype_version="$(sed -n 's/^nutype = "\(.*\)"/\1/p' "$root/benches/Cargo.toml")"
 n=200
 
 crate() { # name, dependency lines, main.rs body

@@ -80,10 +80,7 @@ fn memory_report() {
         "  Vec<SensorReading> + Strings      {:.2} B/row",
         per_row(vec_bytes)
     );
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/benches/python/slots_memory.py"
-    );
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/slots_memory.py");
     match std::process::Command::new("python3")
         .arg(script)
         .arg(ROWS.to_string())

@@ -29,7 +29,7 @@ const ARRAY_BYTES: usize = 100_000_000;
 fn python_part(part: &str) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = Command::new("python3")
-        .arg(root.join("benches/python/pickle_bench.py"))
+        .arg(root.join("python/pickle_bench.py"))
         .arg((ARRAY_BYTES / 1_000_000).to_string())
         .arg(part)
         .output();
@@ -49,7 +49,7 @@ fn python_figures() -> Option<Vec<u8>> {
     let code = format!(
         "import sys, pickle; sys.path.insert(0, {dir:?}); import pickle_bench as b; \
          sys.stdout.buffer.write(pickle.dumps(b.records(10_000), protocol=5))",
-        dir = root.join("benches/python").display().to_string()
+        dir = root.join("python").display().to_string()
     );
     let out = Command::new("python3").args(["-c", &code]).output().ok()?;
     out.status.success().then_some(out.stdout)

@@ -1,15 +1,11 @@
 //! `sys.addaudithook` → `keel::audit`: irremovable hooks that see and veto sensitive operations.
 
-use crate::measure::{ns, per_call};
+use crate::measure::{Table, ns, per_call};
 use keel::audit::{self, Denied};
 use std::hint::black_box;
 
 pub fn run() {
-    let quiet = per_call(10_000_000, || audit::emit(black_box("tour.read"), &[]));
-    println!(
-        "emit with no hook installed: {} per event (one atomic load)",
-        ns(quiet)
-    );
+    let quiet = per_call(5_000_000, || audit::emit(black_box("tour.read"), &[]));
 
     audit::add_hook(|event| {
         if event.name() == "tour.delete" {
@@ -25,5 +21,9 @@ pub fn run() {
         Err(denied) => println!("tour.delete(path={path:?}) -> {denied}"),
     }
     let hooked = per_call(1_000_000, || audit::emit(black_box("tour.read"), &[]));
-    println!("emit through one hook: {} per event", ns(hooked));
+    let mut table = Table::new(&["audit::emit, per event (median of 7 rounds)", "time"]);
+    table
+        .row(&[&"no hook installed (one atomic load)", &ns(quiet)])
+        .row(&[&"through one hook", &ns(hooked)]);
+    table.print();
 }

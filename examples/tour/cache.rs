@@ -1,6 +1,6 @@
 //! `weakref.WeakValueDictionary` + `weakref.finalize`  ->  `keel::cache` + `keel::finalize`.
 
-use crate::measure::{ns, per_call};
+use crate::measure::{Table, ns, per_call, ratio};
 use keel::cache::WeakValueCache;
 use keel::finalize::Finalizer;
 use std::collections::HashMap;
@@ -67,11 +67,20 @@ pub fn run() {
             .get(black_box(&keys[i]))
             .and_then(Weak::upgrade)
     });
-    println!(
-        "get hit, one thread: WeakValueCache {} vs Mutex<HashMap<K, Weak<V>>> {} (benches/cache.rs has the 2-thread figures)",
-        ns(keel_get),
-        ns(peer_get)
-    );
+    let mut table = Table::new(&[
+        "get, a hit, one thread (median of 7)",
+        "WeakValueCache",
+        "Mutex<HashMap<K, Weak<V>>>",
+        "ratio",
+    ]);
+    table.row(&[
+        &"1000 String keys",
+        &ns(keel_get),
+        &ns(peer_get),
+        &ratio(keel_get, peer_get),
+    ]);
+    table.print();
+    println!("(benches/cache.rs has the figures with 2 threads)");
 
     let fin = Finalizer::new(|| println!("never printed: detached"));
     println!(

@@ -1,6 +1,6 @@
 //! `__slots__` -> `#[derive(Compact)]`: a compile-time layout and rows stored by column.
 
-use crate::measure::{ns, per_call};
+use crate::measure::{Table, ns, per_call};
 use keel::Compact;
 use std::hint::black_box;
 use std::time::Instant;
@@ -56,19 +56,22 @@ pub fn run() {
     }
     let plain_bytes = plain.capacity() * size_of::<SensorReading>()
         + plain.iter().map(|r| r.unit.capacity()).sum::<usize>();
-    println!(
-        "1M readings: SensorReadingVec {:.2} B/row (memory_bytes), Vec<SensorReading> {:.2} B/row",
-        rows.memory_bytes() as f64 / N as f64,
-        plain_bytes as f64 / N as f64,
-    );
-    match python_slots_bytes_per_object(100_000) {
-        Some(b) => {
-            println!("CPython __slots__ SensorReading: {b} B/object (tracemalloc, measured now)")
-        }
-        None => {
-            println!("CPython __slots__ SensorReading: python3 not found (124 B/object on 3.11)")
-        }
-    }
+    let python = match python_slots_bytes_per_object(100_000) {
+        Some(b) => format!("{b} (tracemalloc, measured now)"),
+        None => "python3 not found (124 on 3.11)".to_string(),
+    };
+    let mut table = Table::new(&["1M readings", "bytes per row"]);
+    table
+        .row(&[
+            &"SensorReadingVec (memory_bytes)",
+            &format!("{:.2}", rows.memory_bytes() as f64 / N as f64),
+        ])
+        .row(&[
+            &"Vec<SensorReading> + its Strings",
+            &format!("{:.2}", plain_bytes as f64 / N as f64),
+        ])
+        .row(&[&"CPython __slots__ class", &python]);
+    table.print();
 
     let err = rows
         .push(SensorReading {
@@ -94,13 +97,12 @@ pub fn run() {
     let mut row = rows.get(0).expect("row 0");
     let get_into = per_call(1_000_000, || rows.get_into(black_box(next()), &mut row));
     let field = per_call(1_000_000, || rows.timestamp(black_box(next())));
-    println!(
-        "get(i) {} (allocates the unit String) | get_into(i, &mut row) {} (reuses it) | \
-         timestamp(i) {} (sequential rows)",
-        ns(get),
-        ns(get_into),
-        ns(field)
-    );
+    let mut table = Table::new(&["SensorReadingVec access (median of 7)", "per call"]);
+    table
+        .row(&[&"get(i) (allocates the unit String)", &ns(get)])
+        .row(&[&"get_into(i, &mut row) (reuses it)", &ns(get_into)])
+        .row(&[&"timestamp(i) (one column, rows in order)", &ns(field)]);
+    table.print();
 
     let column = rows.value_column();
     let start = Instant::now();

@@ -1,7 +1,7 @@
 //! `contextvars` → `keel::context`: request-local values that follow the work into thread pools
 //! and async tasks.
 
-use crate::measure::{ns, per_call};
+use crate::measure::{Table, ns, per_call};
 use keel::context::{self, Context, ContextVar};
 use std::hint::black_box;
 use std::sync::mpsc;
@@ -42,18 +42,33 @@ pub fn run() {
 
     let _user = USER.set(7);
     let _request = REQUEST_ID.set("req-44".into());
-    println!(
-        "ContextVar::get (u64): {}, get (String clone): {}, with (borrow): {}",
-        ns(per_call(10_000_000, || black_box(&USER).get())),
-        ns(per_call(5_000_000, || black_box(&REQUEST_ID).get())),
-        ns(per_call(5_000_000, || {
-            black_box(&REQUEST_ID).with(|id| id.map(String::len))
-        })),
-    );
-    println!(
-        "Context::current() snapshot: {}, set (u64): {}, ctx.run(get): {}",
-        ns(per_call(5_000_000, Context::current)),
-        ns(per_call(5_000_000, || black_box(&USER).set(8))),
-        ns(per_call(5_000_000, || ctx.run(|| USER.get()))),
-    );
+    let mut table = Table::new(&["keel::context, per call (median of 7 rounds)", "time"]);
+    table
+        .row(&[
+            &"ContextVar::get (u64)",
+            &ns(per_call(2_000_000, || black_box(&USER).get())),
+        ])
+        .row(&[
+            &"ContextVar::get (String, cloned)",
+            &ns(per_call(200_000, || black_box(&REQUEST_ID).get())),
+        ])
+        .row(&[
+            &"ContextVar::with (String, borrowed)",
+            &ns(per_call(200_000, || {
+                black_box(&REQUEST_ID).with(|id| id.map(String::len))
+            })),
+        ])
+        .row(&[
+            &"Context::current() (a snapshot)",
+            &ns(per_call(1_000_000, Context::current)),
+        ])
+        .row(&[
+            &"ContextVar::set (u64)",
+            &ns(per_call(200_000, || black_box(&USER).set(8))),
+        ])
+        .row(&[
+            &"ctx.run(|| get)",
+            &ns(per_call(200_000, || ctx.run(|| USER.get()))),
+        ]);
+    table.print();
 }

@@ -1,25 +1,14 @@
 //! Import-time AST transform (log every function entry) → `#[keel::instrument]`, a compile-time
 //! rewrite reporting to `keel::trace`.
 
-use crate::measure::{ns, per_call};
+use crate::measure::{PerCall, Table, fastest_per_call, ns, per_call, ratio};
 use keel::trace::{self, Outcome, Stats};
 use std::hint::black_box;
-use std::time::{Duration, Instant};
 
-/// The fastest of many short rounds: on a shared machine this filters out time the thread spent
-/// descheduled, which the few-nanosecond differences measured here would drown in.
-fn fastest_per_call<R>(mut f: impl FnMut() -> R) -> Duration {
-    const CALLS: u32 = 20_000;
-    (0..100)
-        .map(|_| {
-            let start = Instant::now();
-            for _ in 0..CALLS {
-                black_box(f());
-            }
-            Duration::from_secs_f64(start.elapsed().as_secs_f64() / f64::from(CALLS))
-        })
-        .min()
-        .unwrap_or_default()
+/// The fastest of 100 rounds of 20,000 calls (the few-nanosecond differences measured here
+/// would drown in time spent descheduled on a shared machine).
+fn fastest<R>(f: impl FnMut() -> R) -> PerCall {
+    fastest_per_call(100, 20_000, f)
 }
 
 #[inline(never)]
@@ -68,25 +57,36 @@ pub fn run() {
     );
 
     trace::disable();
-    let floor = fastest_per_call(|| bare(black_box(7)));
-    let off = fastest_per_call(|| traced(black_box(7)));
+    let floor = fastest(|| bare(black_box(7)));
+    let off = fastest(|| traced(black_box(7)));
     let stats = Stats::new();
     trace::add_sink(stats.clone());
     trace::enable();
-    let on = fastest_per_call(|| traced(black_box(7)));
+    let on = fastest(|| traced(black_box(7)));
     let on_median = per_call(200_000, || traced(black_box(7)));
     for _ in 0..1000 {
         let _ = shop::checkout(&[1, 2, 0]);
     }
     trace::disable();
-    println!(
-        "per call (fastest of 100 rounds): bare fn {}, instrumented + tracing off {}, \
-         tracing on into Stats {} (median round: {})",
-        ns(floor),
-        ns(off),
-        ns(on),
-        ns(on_median)
-    );
+    let mut table = Table::new(&["per call (fastest of 100 rounds)", "time", "vs bare fn"]);
+    table
+        .row(&[&"bare fn", &ns(floor), &"1.00x"])
+        .row(&[
+            &"#[keel::instrument] fn, tracing off",
+            &ns(off),
+            &ratio(off, floor),
+        ])
+        .row(&[
+            &"#[keel::instrument] fn, tracing on into Stats",
+            &ns(on),
+            &ratio(on, floor),
+        ])
+        .row(&[
+            &"  the same, median round",
+            &ns(on_median),
+            &ratio(on_median, floor),
+        ]);
+    table.print();
     let report = stats.report();
     println!("Stats (a small APM):");
     for line in report.to_string().lines() {

@@ -1,7 +1,7 @@
 //! `__init_subclass__` → `#[keel::registry]` + `#[keel::plugin]`: plugins register themselves at
 //! link time; names resolve in O(1) after a lazy, one-time build.
 
-use crate::measure::{ns, per_call};
+use crate::measure::{Table, ns, per_call, ratio};
 use keel::plugin::registry;
 use std::hint::black_box;
 use std::time::Instant;
@@ -71,10 +71,17 @@ pub fn run() {
     } else {
         "no audit hook installed"
     };
-    println!(
-        "create(\"csv\"): {} per call ({hooks}); hand-written match + Box::new: {} ({:.1}x)",
-        ns(keel),
-        ns(by_hand),
-        keel.as_secs_f64() / by_hand.as_secs_f64()
-    );
+    let mut table = Table::new(&[
+        "per call (median of 7 rounds)",
+        "keel",
+        "hand-written match + Box::new",
+        "ratio",
+    ]);
+    table.row(&[
+        &format!("create(\"csv\") ({hooks})"),
+        &ns(keel),
+        &ns(by_hand),
+        &ratio(keel, by_hand),
+    ]);
+    table.print();
 }

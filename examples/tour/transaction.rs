@@ -1,7 +1,7 @@
 //! `@contextmanager managed_transaction` → `#[keel::transaction]`: commit on `Ok`, rollback on
 //! `Err` or panic, on a SQLite file; measured against hand-written `BEGIN`/`COMMIT`.
 
-use crate::measure::per_call;
+use crate::measure::{Table, per_call};
 use keel::tx::TxError;
 use rusqlite::Connection;
 
@@ -105,13 +105,25 @@ pub fn run() {
             user_migration(&mut conn, Some("tier_upgrade_batch")).expect("macro")
         }));
     }
-    hand.sort();
-    keel.sort();
+    hand.sort_by(|a, b| a.partial_cmp(b).expect("a time"));
+    keel.sort_by(|a, b| a.partial_cmp(b).expect("a time"));
     let (hand, keel) = (hand[3], keel[3]);
-    println!(
-        "file-backed SQLite (WAL), UPDATE + INSERT per transaction: hand-written BEGIN/COMMIT {:.2} us, #[keel::transaction] {:.2} us ({:+.1}%)",
-        hand.as_secs_f64() * 1e6,
-        keel.as_secs_f64() * 1e6,
-        (keel.as_secs_f64() / hand.as_secs_f64() - 1.0) * 100.0
-    );
+    let mut table = Table::new(&[
+        "SQLite file (WAL), UPDATE + INSERT (median of 7 rounds)",
+        "per transaction",
+    ]);
+    table
+        .row(&[
+            &"hand-written BEGIN / COMMIT / ROLLBACK",
+            &format!("{:.2} µs", hand.as_secs_f64() * 1e6),
+        ])
+        .row(&[
+            &"#[keel::transaction] fn",
+            &format!(
+                "{:.2} µs ({:+.1}%)",
+                keel.as_secs_f64() * 1e6,
+                (keel.as_secs_f64() / hand.as_secs_f64() - 1.0) * 100.0
+            ),
+        ]);
+    table.print();
 }

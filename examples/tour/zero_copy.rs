@@ -1,7 +1,7 @@
 //! `memoryview` / pickle protocol 5 / `multiprocessing.shared_memory` → `keel::buffer`,
 //! `keel::oob`, `keel::shm`: zero-copy slices, out-of-band serialization, shared memory.
 
-use crate::measure::{ns, per_call};
+use crate::measure::{Table, ns, per_call};
 use keel::buffer::Buffer;
 use std::hint::black_box;
 use std::time::Instant;
@@ -17,12 +17,19 @@ pub fn run() {
     let packet = Buffer::from(vec![0u8; 10_000_000]);
     let slice = per_call(10_000, || packet.slice(0..black_box(5_000_000)));
     let copy = per_call(20, || packet[0..black_box(5_000_000)].to_vec());
-    println!(
-        "slice 5 MB of 10 MB: Buffer::slice {} | to_vec copy {:.3} ms ({:.0}x faster)",
-        ns(slice),
-        copy.as_secs_f64() * 1e3,
-        copy.as_secs_f64() / slice.as_secs_f64()
-    );
+    let mut table = Table::new(&[
+        "take 5 MB of a 10 MB buffer (median of 7)",
+        "keel::buffer view",
+        "copy (to_vec)",
+        "copy / view",
+    ]);
+    table.row(&[
+        &"Buffer::slice  |  packet[..].to_vec()",
+        &ns(slice),
+        &format!("{:.3} ms", copy.as_secs_f64() * 1e3),
+        &format!("{:.0}x", copy.as_secs_f64() / slice.as_secs_f64()),
+    ]);
+    table.print();
     println!(
         "the Python original's 10,000 slices: {:.3} ms as views, {:.1} s as copies (extrapolated) \
          (Python: 0.003 s memoryview, 1.2 s bytes)",
@@ -56,14 +63,26 @@ fn out_of_band() {
     let back: Frame = postcard::from_bytes(&bytes).unwrap();
     let in_band = start.elapsed();
     let frames = keel::oob::encode(&frame).unwrap();
-    println!(
-        "round trip of a struct with 100 MB: keel::oob {} ({} bytes in band) | postcard in band {:.1} ms ({} bytes, {:.0}x)",
-        ns(oob),
-        frames.inband.len(),
-        in_band.as_secs_f64() * 1e3,
-        bytes.len(),
-        in_band.as_secs_f64() / oob.as_secs_f64()
-    );
+    let mut table = Table::new(&[
+        "round trip of a struct holding 100 MB",
+        "time",
+        "bytes in band",
+        "vs keel::oob",
+    ]);
+    table
+        .row(&[
+            &"keel::oob encode + decode (buffer out of band)",
+            &ns(oob),
+            &frames.inband.len(),
+            &"1x",
+        ])
+        .row(&[
+            &"postcard to_allocvec + from_bytes (one run)",
+            &format!("{:.1} ms", in_band.as_secs_f64() * 1e3),
+            &bytes.len(),
+            &format!("{:.0}x", in_band.as_secs_f64() / oob.as_secs_f64()),
+        ]);
+    table.print();
     drop((back, bytes));
 }
 
