@@ -30,7 +30,7 @@ fn reading(i: u64) -> SensorReading {
 fn python_slots_bytes_per_object(objects: u32) -> Option<String> {
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/benches/python/slots_memory.py"
+        "/../../benches/python/slots_memory.py"
     );
     let out = std::process::Command::new("python3")
         .arg(script)
@@ -116,4 +116,57 @@ pub fn run() {
         per_pass.as_secs_f64() * 1e3,
         (column.len() * 8) as f64 / per_pass.as_secs_f64() / 1e9,
     );
+    arrow(rows);
+}
+
+/// The rows as Arrow (keel's `arrow` feature): the schema the derive generates, and the
+/// full-width `timestamp` column handed to Arrow without a copy.
+fn arrow(rows: SensorReadingVec) {
+    let schema = SensorReading::arrow_schema();
+    let mut table = Table::new(&[
+        "SensorReading::arrow_schema()",
+        "Arrow type",
+        "keel.min..=keel.max",
+    ]);
+    for field in schema.fields() {
+        let metadata = field.metadata();
+        let range = match (metadata.get("keel.min"), metadata.get("keel.max")) {
+            (Some(min), Some(max)) => format!("{min}..={max}"),
+            _ => "-".to_owned(),
+        };
+        table.row(&[field.name(), &field.data_type().to_string(), &range]);
+    }
+    table.print();
+
+    let start = Instant::now();
+    let copied = rows.to_record_batch().expect("every column converts");
+    let to = start.elapsed();
+    drop(copied);
+    let column = rows.timestamp_column().as_ptr();
+    let start = Instant::now();
+    let batch = rows.into_record_batch().expect("every column converts");
+    let into = start.elapsed();
+    let timestamps = batch.column(0).to_data();
+    let shared = timestamps.buffers()[0].as_ptr() == column.cast();
+    let mut table = Table::new(&[
+        "1M rows to an Arrow RecordBatch",
+        "time",
+        "timestamp column",
+    ]);
+    table
+        .row(&[
+            &"to_record_batch(&rows) (keeps the rows)",
+            &format!("{:.2} ms", to.as_secs_f64() * 1e3),
+            &"copied once (memcpy)",
+        ])
+        .row(&[
+            &"into_record_batch(rows)",
+            &format!("{:.2} ms", into.as_secs_f64() * 1e3),
+            &if shared {
+                "the same memory: not copied"
+            } else {
+                "copied"
+            },
+        ]);
+    table.print();
 }
