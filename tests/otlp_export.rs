@@ -152,6 +152,17 @@ fn install(sink: &OtlpSink) {
     trace::enable();
 }
 
+/// A sink to `endpoint` that sends only when flushed, installed as the only sink.
+fn installed_sink(endpoint: String) -> OtlpSink {
+    let sink = OtlpSink::builder()
+        .endpoint(endpoint)
+        .batch_interval(Duration::from_secs(600))
+        .build()
+        .unwrap();
+    install(&sink);
+    sink
+}
+
 #[keel::instrument(args(order, path, express, weight, huge))]
 fn ship(order: u32, path: &str, express: bool, weight: f64, huge: u64) -> i64 {
     let _ = (path, express, weight, huge);
@@ -243,12 +254,7 @@ fn headers_from_the_variable_arrive_decoded_the_body_gzipped_and_values_typed() 
 fn retry_after_is_honoured_and_spans_finished_meanwhile_are_shed_and_counted() {
     let _turn = turn();
     let receiver = Scripted::start(vec![(429, vec![("Retry-After", "1".into())], Vec::new())]);
-    let sink = OtlpSink::builder()
-        .endpoint(receiver.endpoint())
-        .batch_interval(Duration::from_secs(600))
-        .build()
-        .unwrap();
-    install(&sink);
+    let sink = installed_sink(receiver.endpoint());
     for i in 0..5 {
         tick(i);
     }
@@ -307,12 +313,7 @@ fn a_partial_success_counts_the_rejected_spans() {
         vec![("Content-Type", "application/x-protobuf".into())],
         answer.encode_to_vec(),
     )]);
-    let sink = OtlpSink::builder()
-        .endpoint(receiver.endpoint())
-        .batch_interval(Duration::from_secs(600))
-        .build()
-        .unwrap();
-    install(&sink);
+    let sink = installed_sink(receiver.endpoint());
     for i in 0..5 {
         tick(i);
     }
@@ -334,12 +335,7 @@ fn a_partial_success_counts_the_rejected_spans() {
 fn a_non_retryable_status_fails_the_batch_without_retrying() {
     let _turn = turn();
     let receiver = Scripted::start(vec![(401, Vec::new(), Vec::new())]);
-    let sink = OtlpSink::builder()
-        .endpoint(receiver.endpoint())
-        .batch_interval(Duration::from_secs(600))
-        .build()
-        .unwrap();
-    install(&sink);
+    let sink = installed_sink(receiver.endpoint());
     tick(1);
     let stats = sink.flush().unwrap();
     assert_eq!(
@@ -555,12 +551,7 @@ static MANUAL: CallSite = CallSite::new("otlp_export::manual", "otlp_export", fi
 fn a_spans_error_status_survives_the_typed_encoding() {
     let _turn = turn();
     let receiver = Scripted::start(Vec::new());
-    let sink = OtlpSink::builder()
-        .endpoint(receiver.endpoint())
-        .batch_interval(Duration::from_secs(600))
-        .build()
-        .unwrap();
-    install(&sink);
+    let sink = installed_sink(receiver.endpoint());
     let span = Span::enter_with(&MANUAL, &[("database", &"SQLite")]);
     span.finish(Outcome::Err("disk full".into()));
     let stats = sink.flush().unwrap();
