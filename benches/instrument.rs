@@ -35,6 +35,10 @@
 //! cargo bench --bench instrument -- --warm-up-time 1 --measurement-time 3
 //! ```
 //!
+//! `KEEL_BENCH_CALLGRIND=<calls>` in front runs no criterion group: it makes that many calls of
+//! `bare_fn`, of `keel_fn` under `Stats` and of the two clock reads, for callgrind to count
+//! instructions per call (see `callgrind_driver`).
+//!
 //! `KEEL_BENCH_CLOCK=cpu` in front times the `instrument` group in the benchmark thread's CPU
 //! time (`benches/cpu_time.rs`): the cost on the traced thread alone, without the moments it
 //! waits for a core while the export thread and the in-process receiver work (two cores here,

@@ -161,7 +161,7 @@ impl Span {
     }
 
     /// [`finish`](Self::finish) without moving the span: what generated code calls, because
-    /// moving a span (136 bytes) into a by-value call copies it through memory first, a
+    /// moving a span (112 bytes) into a by-value call copies it through memory first, a
     /// measurable share of a traced call. The span is inactive afterwards; its drop does
     /// nothing.
     #[doc(hidden)]

@@ -123,7 +123,7 @@ impl Stats {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn record(&self, site: &'static CallSite, nanos: u64, outcome: &Outcome) {
         let site_id = site.id() as usize;
         let table = TABLE.with(Cell::get);
