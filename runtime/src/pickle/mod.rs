@@ -95,6 +95,7 @@ mod opcodes;
 mod reader;
 #[cfg(all(unix, feature = "shm"))]
 pub mod shm;
+mod stream;
 mod value;
 mod writer;
 
@@ -182,6 +183,22 @@ pub fn from_frames<'de, T: Deserialize<'de>>(
     inband: &'de [u8],
     buffers: &[Buffer],
 ) -> Result<T, PickleError> {
+    // The direct reader first; anything it does not read (or any error) goes to the general
+    // machine, whose answer is the one returned (see stream.rs).
+    let (fast, _) =
+        crate::oob::with_decode_scope(|| stream::Stream::new(inband, buffers).read::<T>());
+    match fast {
+        Ok(value) => Ok(value),
+        Err(_) => read_tree(inband, buffers),
+    }
+}
+
+/// [`from_frames`] through the general machine: the stream run into a value tree, then
+/// deserialized from it.
+pub(crate) fn read_tree<'de, T: Deserialize<'de>>(
+    inband: &'de [u8],
+    buffers: &[Buffer],
+) -> Result<T, PickleError> {
     let parsed = reader::Machine::new(inband, buffers.len()).run()?;
     let cx = de::Ctx {
         memo: &parsed.memo,
@@ -252,7 +269,7 @@ impl Encoder {
     /// ```
     pub fn to_frames<T: Serialize + ?Sized>(&self, value: &T) -> Result<Frames, PickleError> {
         // PROTO 5, then one FRAME around everything up to and including STOP.
-        let mut out = Vec::with_capacity(64);
+        let mut out = Vec::with_capacity(256);
         out.extend_from_slice(&[opcodes::PROTO, opcodes::HIGHEST_PROTOCOL, opcodes::FRAME]);
         out.extend_from_slice(&[0; 8]);
         let (result, buffers) = crate::oob::with_encode_scope(self.threshold, || {
