@@ -160,7 +160,10 @@ impl<'v, 'c: 'v, 'de> De<'v, 'c, 'de> {
 
 /// An int wider than 8 bytes (little-endian two's complement), handed to `visitor` as the
 /// narrowest of `i64`, `u64`, `i128` and `u128` that holds it.
-pub(crate) fn big_int<'de, V: Visitor<'de>>(bytes: &[u8], visitor: V) -> Result<V::Value> {
+pub(crate) fn big_int<'de, V: Visitor<'de>, E: de::Error>(
+    bytes: &[u8],
+    visitor: V,
+) -> core::result::Result<V::Value, E> {
     let negative = bytes.last().is_some_and(|b| b & 0x80 != 0);
     let fill = if negative { 0xff } else { 0 };
     let mut n = bytes.len();
@@ -190,7 +193,7 @@ pub(crate) fn big_int<'de, V: Visitor<'de>>(bytes: &[u8], visitor: V) -> Result<
         le[..n].copy_from_slice(&bytes[..n]);
         return visitor.visit_u128(u128::from_le_bytes(le));
     }
-    Err(PickleError::Type(format!(
+    Err(E::custom(format_args!(
         "an int of {} bytes does not fit in 128 bits",
         bytes.len()
     )))

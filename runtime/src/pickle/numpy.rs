@@ -16,6 +16,45 @@ use crate::buffer::Buffer;
 pub(crate) const NDARRAY_TOKEN: &str = "__keel_pickle_ndarray";
 /// The newtype-struct name of a dtype string (`"<f8"`) inside an [`NdArray`].
 pub(crate) const DTYPE_TOKEN: &str = "__keel_pickle_dtype";
+std::thread_local! {
+    static HANDOVER: core::cell::Cell<Option<Handed>> = const { core::cell::Cell::new(None) };
+}
+
+/// An array the pickle reader parsed, handed to [`NdArray`]'s visitor whole (its
+/// `visit_unit`) rather than piece by piece through serde: no decode-scope bookkeeping, no
+/// strings or shapes deserialized.
+pub(crate) struct Handed {
+    data: Buffer,
+    dtype: Text,
+    shape: Shape,
+    order: Text,
+}
+
+/// Hands `data` (dtype, shape, order as numpy wrote them) to the [`NdArray`] visitor the
+/// caller calls `visit_unit` on next; `None` if the description does not fit.
+pub(crate) fn hand_over(data: Buffer, dtype: &str, dims: &[u64], order: &str) -> Option<()> {
+    let mut shape = [0usize; 4];
+    let shape = if dims.len() <= 4 {
+        for (s, &d) in shape.iter_mut().zip(dims) {
+            *s = usize::try_from(d).ok()?;
+        }
+        Shape::Inline(dims.len() as u8, shape)
+    } else {
+        Shape::Heap(
+            dims.iter()
+                .map(|&d| usize::try_from(d).ok())
+                .collect::<Option<_>>()?,
+        )
+    };
+    let handed = Handed {
+        data,
+        dtype: Text::new(dtype)?,
+        shape,
+        order: Text::new(order)?,
+    };
+    HANDOVER.with(|slot| slot.set(Some(handed)));
+    Some(())
+}
 
 mod sealed {
     pub trait Sealed {}
@@ -147,6 +186,15 @@ struct Text {
 }
 
 impl Text {
+    fn new(v: &str) -> Option<Self> {
+        let mut buf = [0u8; 16];
+        buf.get_mut(..v.len())?.copy_from_slice(v.as_bytes());
+        Some(Text {
+            len: v.len() as u8,
+            buf,
+        })
+    }
+
     fn as_str(&self) -> &str {
         core::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or_default()
     }
@@ -161,14 +209,7 @@ impl<'de> Deserialize<'de> for Text {
                 f.write_str("a numpy dtype or order string of at most 16 bytes")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Text, E> {
-                let mut buf = [0u8; 16];
-                buf.get_mut(..v.len())
-                    .ok_or_else(|| E::custom(format!("{v:?} is longer than 16 bytes")))?
-                    .copy_from_slice(v.as_bytes());
-                Ok(Text {
-                    len: v.len() as u8,
-                    buf,
-                })
+                Text::new(v).ok_or_else(|| E::custom(format!("{v:?} is longer than 16 bytes")))
             }
         }
         deserializer.deserialize_str(TextVisitor)
@@ -449,6 +490,15 @@ impl<'de, T: Element> Visitor<'de> for ArrayVisitor<T> {
         d.deserialize_tuple(4, self)
     }
 
+    /// The pickle reader's [`hand_over`].
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        match HANDOVER.with(core::cell::Cell::take) {
+            Some(h) => build(h.data, h.dtype.as_str(), h.shape, h.order.as_str())
+                .map_err(de::Error::custom),
+            None => Err(E::custom("no numpy array was handed over")),
+        }
+    }
+
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let missing = || de::Error::custom("a numpy array needs (data, dtype, shape, order)");
         let data: Buffer = seq.next_element()?.ok_or_else(missing)?;
@@ -485,9 +535,10 @@ fn build<T: Element>(
         }
     };
     let size = core::mem::size_of::<T>();
-    let shape = shape.as_slice();
-    let elements = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    let dims = shape.as_slice();
+    let elements = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
     if elements.and_then(|n| n.checked_mul(size)) != Some(data.len()) {
+        let shape = dims;
         return Err(PickleError::Array(format!(
             "shape {shape:?} of {dtype} needs {} bytes, the data has {}",
             elements.map_or("more than usize::MAX".into(), |n| (n as u128
@@ -496,16 +547,18 @@ fn build<T: Element>(
             data.len()
         )));
     }
-    let array = match NdArray::<T>::from_buffer(data.clone()) {
-        Ok(array) => array,
+    // The length is a whole number of `T`s (checked above): only the address may not suit.
+    let data = if data.cast::<T>().is_ok() {
+        Data::Shared(data)
+    } else {
         // Misaligned (in-band data inside the pickle): one copy into an aligned vector.
-        Err(_) => NdArray::from_vec(
-            data.chunks_exact(size)
-                .map(|c| T::read_from_bytes(c).unwrap_or_else(|_| unreachable_elem()))
-                .collect(),
-        ),
+        let copy: Vec<T> = data
+            .chunks_exact(size)
+            .map(|c| T::read_from_bytes(c).unwrap_or_else(|_| unreachable_elem()))
+            .collect();
+        Data::Shared(Buffer::from_owner(VecBytes(copy)))
     };
-    array.reshape(shape, order)
+    Ok(NdArray { data, shape, order })
 }
 
 #[cold]

@@ -15,21 +15,43 @@
 //! So this reader needs to be right only when it succeeds: every opcode it consumes plays the
 //! role it has on the machine's stack, and it never consumes one it does not understand.
 
-use serde::de::value::{BorrowedBytesDeserializer, BorrowedStrDeserializer, StrDeserializer};
+use serde::de::value::{
+    BorrowedBytesDeserializer, BorrowedStrDeserializer, StrDeserializer, U32Deserializer,
+};
 use serde::de::{
     self, DeserializeSeed, EnumAccess, IgnoredAny, MapAccess, SeqAccess, VariantAccess, Visitor,
 };
 use serde::forward_to_deserialize_any;
 
 use super::MAX_DEPTH;
-use super::de::{BufferVariant, big_int};
-use super::error::PickleError;
-use super::numpy::NDARRAY_TOKEN;
+use super::de::big_int;
+use super::numpy::{NDARRAY_TOKEN, hand_over};
 use super::opcodes::*;
 use super::value::Known;
+use super::writer::{DTYPE_HEAD, DTYPE_LEN, DTYPE_MIDDLE, DTYPE_TAIL, FROMBUFFER_GLOBAL};
 use crate::buffer::Buffer;
 
-type Result<T> = core::result::Result<T, PickleError>;
+type Result<T> = core::result::Result<T, Miss>;
+
+/// This reader's only error: "not a stream I read; ask the machine". One byte, so that every
+/// `Result` here stays in registers.
+#[derive(Debug)]
+pub(crate) struct Miss;
+
+impl core::fmt::Display for Miss {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("left to the general pickle machine")
+    }
+}
+
+impl std::error::Error for Miss {}
+
+impl de::Error for Miss {
+    #[cold]
+    fn custom<T: core::fmt::Display>(_: T) -> Self {
+        Miss
+    }
+}
 
 /// How far past the memo's current size a `PUT` may write (as in `reader.rs`).
 const MEMO_SLACK: usize = 16;
@@ -41,11 +63,9 @@ const DEPTH: usize = if MAX_DEPTH < 64 { MAX_DEPTH } else { 64 };
 /// How many look-aheads for a one-item batch may nest: each reads the item twice.
 const LOOKAHEAD: u32 = 3;
 
-/// The error of this reader: never shown, since the general machine reads the stream again.
 #[cold]
-#[inline(never)]
-fn miss() -> PickleError {
-    PickleError::Type(String::new())
+fn miss() -> Miss {
+    Miss
 }
 
 /// What a memo slot holds: where its value starts, and how to read it again from there.
@@ -200,8 +220,15 @@ impl<'de, 'b> Stream<'de, 'b> {
     }
 
     /// Consumes the memo opcodes after a value that starts at `start`, recording it.
-    #[inline]
+    #[inline(always)]
     fn memo_ops(&mut self, start: usize, kind: Kind) -> Result<()> {
+        match self.input.get(self.pos) {
+            Some(&(MEMOIZE | BINPUT | LONG_BINPUT | FRAME)) => self.memo_record(start, kind),
+            _ => Ok(()),
+        }
+    }
+
+    fn memo_record(&mut self, start: usize, kind: Kind) -> Result<()> {
         let end = self.pos;
         loop {
             let index = match self.peek()? {
@@ -289,7 +316,13 @@ impl<'de, 'b> Stream<'de, 'b> {
         r
     }
 
+    #[inline]
     fn utf8(bytes: &'de [u8]) -> Result<&'de str> {
+        if bytes.len() <= 32 && bytes.is_ascii() {
+            // SAFETY: ASCII is valid UTF-8 (the short, common case: names, keys, dtypes;
+            // `from_utf8`'s own set-up costs more than the check on a few bytes).
+            return Ok(unsafe { core::str::from_utf8_unchecked(bytes) });
+        }
         core::str::from_utf8(bytes).map_err(|_| miss())
     }
 
@@ -336,6 +369,12 @@ impl<'de, 'b> Stream<'de, 'b> {
     /// A global: `STACK_GLOBAL` of two strs, `GLOBAL`, or a memoized one.
     fn global(&mut self) -> Result<Known> {
         let start = self.pos;
+        if self.input[start..].starts_with(FROMBUFFER_GLOBAL) {
+            // What keel writes, recognized whole.
+            self.pos += FROMBUFFER_GLOBAL.len();
+            self.memo_ops(start, Kind::Global)?;
+            return Ok(Known::Frombuffer);
+        }
         let known = match self.peek()? {
             BINGET | LONG_BINGET => {
                 let e = self.get()?;
@@ -614,6 +653,12 @@ impl<'de, 'b> Stream<'de, 'b> {
         self.memo_ops(args, Kind::Tuple(4))?;
         self.expect(REDUCE)?;
         self.memo_ops(start, Kind::Array)?;
+        if let Data::OutOfBand(b) = data {
+            // The array whole, straight to `NdArray`'s visitor.
+            let dims = &shape.dims[..shape.len as usize];
+            hand_over(b.clone(), dtype.as_str()?, dims, order).ok_or_else(miss)?;
+            return visitor.visit_unit();
+        }
         visitor.visit_newtype_struct(Parts {
             data,
             dtype,
@@ -634,6 +679,22 @@ impl<'de, 'b> Stream<'de, 'b> {
                 s.peek()?;
                 s.dtype()
             });
+        }
+        if let Some(t) = self.input.get(start..start + DTYPE_LEN) {
+            // What keel writes for a numeric dtype, recognized whole.
+            let (head, rest) = t.split_at(DTYPE_HEAD.len());
+            let (name, rest) = rest.split_at(2);
+            let (middle, rest) = rest.split_at(DTYPE_MIDDLE.len());
+            let (order, tail) = rest.split_at(1);
+            if head == DTYPE_HEAD
+                && middle == DTYPE_MIDDLE
+                && tail == DTYPE_TAIL
+                && name.iter().all(u8::is_ascii_alphanumeric)
+                && matches!(order[0], b'<' | b'>' | b'|' | b'=')
+            {
+                self.pos += DTYPE_LEN;
+                return Small::new(order[0], Self::utf8(name)?);
+            }
         }
         if self.global()? != Known::Dtype {
             return Err(miss());
@@ -743,7 +804,7 @@ fn long(bytes: &[u8]) -> Option<i64> {
 }
 
 impl<'de> de::Deserializer<'de> for &mut Stream<'de, '_> {
-    type Error = PickleError;
+    type Error = Miss;
 
     fn is_human_readable(&self) -> bool {
         false
@@ -804,7 +865,7 @@ impl<'de> de::Deserializer<'de> for &mut Stream<'de, '_> {
                     let b = self.next_buffer()?.clone();
                     self.memo_ops(start, Kind::Value)?;
                     let index = crate::oob::push_decode_buffer(b).ok_or_else(miss)?;
-                    visitor.visit_enum(BufferVariant::OutOfBand(index))
+                    visitor.visit_enum(OobVariant::OutOfBand(index))
                 }
                 SHORT_BINBYTES | BINBYTES | BINBYTES8 | BYTEARRAY8 => {
                     let n = match op {
@@ -814,7 +875,7 @@ impl<'de> de::Deserializer<'de> for &mut Stream<'de, '_> {
                     };
                     let b = self.take(n)?;
                     self.memo_ops(start, Kind::Value)?;
-                    visitor.visit_enum(BufferVariant::InBand(b))
+                    visitor.visit_enum(OobVariant::InBand(b))
                 }
                 _ => Err(miss()),
             };
@@ -835,7 +896,7 @@ impl<'de> de::Deserializer<'de> for &mut Stream<'de, '_> {
             }
             _ => {
                 let variant = self.str_value()?;
-                visitor.visit_enum(BorrowedStrDeserializer::<PickleError>::new(variant))
+                visitor.visit_enum(BorrowedStrDeserializer::<Miss>::new(variant))
             }
         }
     }
@@ -970,7 +1031,7 @@ impl Batches<'_, '_, '_> {
 }
 
 impl<'de> SeqAccess<'de> for Batches<'_, 'de, '_> {
-    type Error = PickleError;
+    type Error = Miss;
     #[inline]
     fn next_element_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<Option<S::Value>> {
         if !self.more()? {
@@ -985,7 +1046,7 @@ impl<'de> SeqAccess<'de> for Batches<'_, 'de, '_> {
 }
 
 impl<'de> MapAccess<'de> for Batches<'_, 'de, '_> {
-    type Error = PickleError;
+    type Error = Miss;
     #[inline]
     fn next_key_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<Option<S::Value>> {
         if self.more()? {
@@ -1011,7 +1072,7 @@ struct Fixed<'s, 'de, 'b> {
 }
 
 impl<'de> SeqAccess<'de> for Fixed<'_, 'de, '_> {
-    type Error = PickleError;
+    type Error = Miss;
     fn next_element_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<Option<S::Value>> {
         if self.left == 0 {
             return Ok(None);
@@ -1038,7 +1099,7 @@ impl OneEntry<'_, '_, '_> {
 }
 
 impl<'de, 's, 'b> EnumAccess<'de> for OneEntry<'s, 'de, 'b> {
-    type Error = PickleError;
+    type Error = Miss;
     type Variant = Self;
     fn variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<(S::Value, Self)> {
         let v = seed.deserialize(&mut *self.s)?;
@@ -1047,7 +1108,7 @@ impl<'de, 's, 'b> EnumAccess<'de> for OneEntry<'s, 'de, 'b> {
 }
 
 impl<'de> VariantAccess<'de> for OneEntry<'_, 'de, '_> {
-    type Error = PickleError;
+    type Error = Miss;
     fn unit_variant(self) -> Result<()> {
         self.s.expect(NONE)?;
         self.close()
@@ -1100,18 +1161,18 @@ impl Small {
     }
 }
 
-/// A shape of up to 32 dimensions (numpy allows 64; more makes this reader give up).
+/// A shape of up to 8 dimensions (numpy allows 64; more makes this reader give up).
 #[derive(Clone, Copy)]
 struct Dims {
     len: u32,
-    dims: [u64; 32],
+    dims: [u64; 8],
 }
 
 impl Default for Dims {
     fn default() -> Self {
         Self {
             len: 0,
-            dims: [0; 32],
+            dims: [0; 8],
         }
     }
 }
@@ -1138,7 +1199,7 @@ struct Parts<'de, 'b> {
 }
 
 impl<'de> de::Deserializer<'de> for Parts<'de, '_> {
-    type Error = PickleError;
+    type Error = Miss;
 
     fn is_human_readable(&self) -> bool {
         false
@@ -1164,7 +1225,7 @@ struct PartsSeq<'de, 'b> {
 }
 
 impl<'de> SeqAccess<'de> for PartsSeq<'de, '_> {
-    type Error = PickleError;
+    type Error = Miss;
     fn next_element_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<Option<S::Value>> {
         let i = self.next;
         self.next = self.next.saturating_add(1);
@@ -1172,17 +1233,17 @@ impl<'de> SeqAccess<'de> for PartsSeq<'de, '_> {
         match i {
             0 => seed.deserialize(DataDe(&p.data)).map(Some),
             1 => seed
-                .deserialize(StrDeserializer::<PickleError>::new(p.dtype.as_str()?))
+                .deserialize(StrDeserializer::<Miss>::new(p.dtype.as_str()?))
                 .map(Some),
             2 => {
                 let dims = &p.shape.dims[..p.shape.len as usize];
-                seed.deserialize(de::value::SeqDeserializer::<_, PickleError>::new(
+                seed.deserialize(de::value::SeqDeserializer::<_, Miss>::new(
                     dims.iter().copied(),
                 ))
                 .map(Some)
             }
             3 => seed
-                .deserialize(BorrowedStrDeserializer::<PickleError>::new(p.order))
+                .deserialize(BorrowedStrDeserializer::<Miss>::new(p.order))
                 .map(Some),
             _ => Ok(None),
         }
@@ -1196,7 +1257,7 @@ impl<'de> SeqAccess<'de> for PartsSeq<'de, '_> {
 struct DataDe<'a, 'de, 'b>(&'a Data<'de, 'b>);
 
 impl<'de> de::Deserializer<'de> for DataDe<'_, 'de, '_> {
-    type Error = PickleError;
+    type Error = Miss;
 
     fn is_human_readable(&self) -> bool {
         false
@@ -1206,7 +1267,7 @@ impl<'de> de::Deserializer<'de> for DataDe<'_, 'de, '_> {
         match self.0 {
             Data::OutOfBand(b) => visitor.visit_bytes(b),
             Data::InBand(b) => de::Deserializer::deserialize_any(
-                BorrowedBytesDeserializer::<PickleError>::new(b),
+                BorrowedBytesDeserializer::<Miss>::new(b),
                 visitor,
             ),
         }
@@ -1224,9 +1285,9 @@ impl<'de> de::Deserializer<'de> for DataDe<'_, 'de, '_> {
         match self.0 {
             Data::OutOfBand(b) => {
                 let index = crate::oob::push_decode_buffer((*b).clone()).ok_or_else(miss)?;
-                visitor.visit_enum(BufferVariant::OutOfBand(index))
+                visitor.visit_enum(OobVariant::OutOfBand(index))
             }
-            Data::InBand(b) => visitor.visit_enum(BufferVariant::InBand(b)),
+            Data::InBand(b) => visitor.visit_enum(OobVariant::InBand(b)),
         }
     }
 
@@ -1234,5 +1295,40 @@ impl<'de> de::Deserializer<'de> for DataDe<'_, 'de, '_> {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
         bytes byte_buf option unit unit_struct newtype_struct seq tuple
         tuple_struct map struct identifier ignored_any
+    }
+}
+
+/// `keel::buffer::Buffer`'s serde form (see `keel::oob`): an out-of-band index, or bytes.
+enum OobVariant<'de> {
+    OutOfBand(u32),
+    InBand(&'de [u8]),
+}
+
+impl<'de> EnumAccess<'de> for OobVariant<'de> {
+    type Error = Miss;
+    type Variant = Self;
+    fn variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<(S::Value, Self)> {
+        let index = u32::from(matches!(self, OobVariant::OutOfBand(_)));
+        let v = seed.deserialize(U32Deserializer::<Miss>::new(index))?;
+        Ok((v, self))
+    }
+}
+
+impl<'de> VariantAccess<'de> for OobVariant<'de> {
+    type Error = Miss;
+    fn unit_variant(self) -> Result<()> {
+        Err(miss())
+    }
+    fn newtype_variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<S::Value> {
+        match self {
+            OobVariant::OutOfBand(i) => seed.deserialize(U32Deserializer::new(i)),
+            OobVariant::InBand(b) => seed.deserialize(BorrowedBytesDeserializer::new(b)),
+        }
+    }
+    fn tuple_variant<V: Visitor<'de>>(self, _: usize, _: V) -> Result<V::Value> {
+        Err(miss())
+    }
+    fn struct_variant<V: Visitor<'de>>(self, _: &'static [&'static str], _: V) -> Result<V::Value> {
+        Err(miss())
     }
 }

@@ -303,3 +303,20 @@ fn direct_reader_reads_numpy_arrays_sharing_dtype_and_global() {
         assert_eq!(arrays[1].as_slice().as_ptr().cast(), buffers[1].as_ptr());
     }
 }
+
+#[test]
+fn ndarray_bytes_are_numpys_own_less_its_memo() {
+    // numpy 2's pickle.dumps(np.arange(3.0), protocol=5, buffer_callback=...), its MEMOIZE
+    // opcodes left out (and READONLY_BUFFER added: a Buffer is read-only).
+    let mut want = b"\x80\x05\x95\x5d\x00\x00\x00\x00\x00\x00\x00".to_vec();
+    want.extend_from_slice(b"\x8c\x13numpy._core.numeric\x8c\x0b_frombuffer\x93(\x97\x98");
+    want.extend_from_slice(b"\x8c\x05numpy\x8c\x05dtype\x93\x8c\x02f8\x89\x88\x87R(K\x03\x8c\x01<");
+    want.extend_from_slice(b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tbK\x03\x85\x8c\x01CtR.");
+    let a = NdArray::from_vec(vec![0.0f64, 1.0, 2.0]);
+    let f = to_frames(&a).unwrap();
+    if cfg!(target_endian = "little") {
+        assert_eq!(f.inband, want);
+    }
+    // Read back both by recognizing those bytes and by the machine.
+    assert_eq!(both::<NdArray<'static, f64>>(&f.inband, &f.buffers), a);
+}
