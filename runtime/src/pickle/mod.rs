@@ -185,9 +185,7 @@ pub fn from_frames<'de, T: Deserialize<'de>>(
 ) -> Result<T, PickleError> {
     // The direct reader first; anything it does not read (or any error) goes to the general
     // machine, whose answer is the one returned (see stream.rs).
-    let (fast, _) =
-        crate::oob::with_decode_scope(|| stream::Stream::new(inband, buffers).read::<T>());
-    match fast {
+    match stream::Stream::read_all::<T>(inband, buffers) {
         Ok(value) => Ok(value),
         Err(_) => read_tree(inband, buffers),
     }

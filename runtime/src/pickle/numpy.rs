@@ -27,12 +27,12 @@ pub(crate) struct Handed {
     data: Buffer,
     dtype: Text,
     shape: Shape,
-    order: Text,
+    order: Option<Order>,
 }
 
 /// Hands `data` (dtype, shape, order as numpy wrote them) to the [`NdArray`] visitor the
 /// caller calls `visit_unit` on next; `None` if the description does not fit.
-pub(crate) fn hand_over(data: Buffer, dtype: &str, dims: &[u64], order: &str) -> Option<()> {
+pub(crate) fn hand_over(data: Buffer, dtype: &[u8], dims: &[u64], order: &[u8]) -> Option<()> {
     let mut shape = [0usize; 4];
     let shape = if dims.len() <= 4 {
         for (s, &d) in shape.iter_mut().zip(dims) {
@@ -50,7 +50,7 @@ pub(crate) fn hand_over(data: Buffer, dtype: &str, dims: &[u64], order: &str) ->
         data,
         dtype: Text::new(dtype)?,
         shape,
-        order: Text::new(order)?,
+        order: Order::parse(order),
     };
     HANDOVER.with(|slot| slot.set(Some(handed)));
     Some(())
@@ -114,6 +114,15 @@ pub enum Order {
 }
 
 impl Order {
+    /// numpy's `'C'` or `'F'`.
+    fn parse(order: &[u8]) -> Option<Self> {
+        match order {
+            b"C" => Some(Order::C),
+            b"F" => Some(Order::Fortran),
+            _ => None,
+        }
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             Order::C => "C",
@@ -186,17 +195,17 @@ struct Text {
 }
 
 impl Text {
-    fn new(v: &str) -> Option<Self> {
+    fn new(v: &[u8]) -> Option<Self> {
         let mut buf = [0u8; 16];
-        buf.get_mut(..v.len())?.copy_from_slice(v.as_bytes());
+        buf.get_mut(..v.len())?.copy_from_slice(v);
         Some(Text {
             len: v.len() as u8,
             buf,
         })
     }
 
-    fn as_str(&self) -> &str {
-        core::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or_default()
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[..usize::from(self.len)]
     }
 }
 
@@ -209,7 +218,8 @@ impl<'de> Deserialize<'de> for Text {
                 f.write_str("a numpy dtype or order string of at most 16 bytes")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Text, E> {
-                Text::new(v).ok_or_else(|| E::custom(format!("{v:?} is longer than 16 bytes")))
+                Text::new(v.as_bytes())
+                    .ok_or_else(|| E::custom(format!("{v:?} is longer than 16 bytes")))
             }
         }
         deserializer.deserialize_str(TextVisitor)
@@ -493,8 +503,9 @@ impl<'de, T: Element> Visitor<'de> for ArrayVisitor<T> {
     /// The pickle reader's [`hand_over`].
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
         match HANDOVER.with(core::cell::Cell::take) {
-            Some(h) => build(h.data, h.dtype.as_str(), h.shape, h.order.as_str())
-                .map_err(de::Error::custom),
+            Some(h) => {
+                build(h.data, h.dtype.as_bytes(), h.shape, h.order).map_err(de::Error::custom)
+            }
             None => Err(E::custom("no numpy array was handed over")),
         }
     }
@@ -505,34 +516,37 @@ impl<'de, T: Element> Visitor<'de> for ArrayVisitor<T> {
         let dtype: Text = seq.next_element()?.ok_or_else(missing)?;
         let shape: Shape = seq.next_element()?.ok_or_else(missing)?;
         let order: Text = seq.next_element()?.ok_or_else(missing)?;
-        build(data, dtype.as_str(), shape, order.as_str()).map_err(de::Error::custom)
+        build(
+            data,
+            dtype.as_bytes(),
+            shape,
+            Order::parse(order.as_bytes()),
+        )
+        .map_err(de::Error::custom)
     }
 }
 
 /// Checks a numpy array's description against `T` and views (or, if misaligned, copies) it.
 fn build<T: Element>(
     data: Buffer,
-    dtype: &str,
+    dtype: &[u8],
     shape: Shape,
-    order: &str,
+    order: Option<Order>,
 ) -> Result<NdArray<'static, T>, PickleError> {
-    let want = T::NATIVE_DTYPE;
+    let want = T::NATIVE_DTYPE.as_bytes();
     let same = dtype == want
-        || (dtype.len() == want.len() && dtype.starts_with('=') && dtype[1..] == want[1..]);
+        || (dtype.len() == want.len() && dtype.starts_with(b"=") && dtype[1..] == want[1..]);
+    let dtype = || String::from_utf8_lossy(dtype);
     if !same {
         return Err(PickleError::Array(format!(
-            "dtype {dtype} does not match the requested element type {} ({want})",
-            core::any::type_name::<T>()
+            "dtype {} does not match the requested element type {} ({})",
+            dtype(),
+            core::any::type_name::<T>(),
+            T::NATIVE_DTYPE
         )));
     }
-    let order = match order {
-        "C" => Order::C,
-        "F" => Order::Fortran,
-        other => {
-            return Err(PickleError::Array(format!(
-                "order must be 'C' or 'F', got {other:?}"
-            )));
-        }
+    let Some(order) = order else {
+        return Err(PickleError::Array("order must be 'C' or 'F'".into()));
     };
     let size = core::mem::size_of::<T>();
     let dims = shape.as_slice();
@@ -540,7 +554,8 @@ fn build<T: Element>(
     if elements.and_then(|n| n.checked_mul(size)) != Some(data.len()) {
         let shape = dims;
         return Err(PickleError::Array(format!(
-            "shape {shape:?} of {dtype} needs {} bytes, the data has {}",
+            "shape {shape:?} of {} needs {} bytes, the data has {}",
+            dtype(),
             elements.map_or("more than usize::MAX".into(), |n| (n as u128
                 * size as u128)
                 .to_string()),

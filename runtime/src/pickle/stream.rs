@@ -106,6 +106,10 @@ pub(crate) struct Stream<'de, 'b> {
     depth: usize,
     /// Look-aheads running (see [`Stream::followed_by`]).
     lookahead: u32,
+    /// Whether `keel::oob`'s decode scope is on (a `Buffer` then reads as its enum), and
+    /// whether a `Buffer` asked for it while it was off.
+    scoped: bool,
+    wants_scope: bool,
 }
 
 impl<'de, 'b> Stream<'de, 'b> {
@@ -121,22 +125,44 @@ impl<'de, 'b> Stream<'de, 'b> {
             budget: input.len().saturating_mul(64).saturating_add(1 << 16),
             depth: 0,
             lookahead: 0,
+            scoped: false,
+            wants_scope: false,
         }
     }
 
     /// Reads `T` from the whole stream: `PROTO`, the value, `STOP`, nothing after.
-    pub(crate) fn read<T: de::Deserialize<'de>>(mut self) -> Result<T> {
+    ///
+    /// Without `keel::oob`'s decode scope (`scoped` false), a `Buffer` in `T` (which then asks
+    /// for `deserialize_byte_buf`) makes the read fail with `wants_scope` set: the caller
+    /// reads again inside the scope. Most values (numpy arrays included) need none.
+    pub(crate) fn read<T: de::Deserialize<'de>>(&mut self, scoped: bool) -> Result<T> {
+        self.scoped = scoped;
         if self.peek()? == PROTO {
             self.pos += 1;
             if self.byte()? > HIGHEST_PROTOCOL {
                 return Err(miss());
             }
         }
-        let value = T::deserialize(&mut self)?;
+        let value = T::deserialize(&mut *self)?;
         if self.op()? != STOP || self.pos != self.input.len() {
             return Err(miss());
         }
         Ok(value)
+    }
+
+    /// Reads `T` as [`from_frames`](super::from_frames) does: outside the decode scope, then
+    /// inside it if a `Buffer` asked for it.
+    pub(crate) fn read_all<T: de::Deserialize<'de>>(
+        input: &'de [u8],
+        buffers: &'b [Buffer],
+    ) -> Result<T> {
+        let mut stream = Self::new(input, buffers);
+        match stream.read::<T>(false) {
+            Err(Miss) if stream.wants_scope => {
+                crate::oob::with_decode_scope(|| Self::new(input, buffers).read::<T>(true)).0
+            }
+            r => r,
+        }
     }
 
     #[inline]
@@ -656,7 +682,7 @@ impl<'de, 'b> Stream<'de, 'b> {
         if let Data::OutOfBand(b) = data {
             // The array whole, straight to `NdArray`'s visitor.
             let dims = &shape.dims[..shape.len as usize];
-            hand_over(b.clone(), dtype.as_str()?, dims, order).ok_or_else(miss)?;
+            hand_over(b.clone(), dtype.as_bytes(), dims, order.as_bytes()).ok_or_else(miss)?;
             return visitor.visit_unit();
         }
         visitor.visit_newtype_struct(Parts {
@@ -681,19 +707,41 @@ impl<'de, 'b> Stream<'de, 'b> {
             });
         }
         if let Some(t) = self.input.get(start..start + DTYPE_LEN) {
-            // What keel writes for a numeric dtype, recognized whole.
-            let (head, rest) = t.split_at(DTYPE_HEAD.len());
-            let (name, rest) = rest.split_at(2);
-            let (middle, rest) = rest.split_at(DTYPE_MIDDLE.len());
-            let (order, tail) = rest.split_at(1);
-            if head == DTYPE_HEAD
-                && middle == DTYPE_MIDDLE
-                && tail == DTYPE_TAIL
+            // What keel writes for a numeric dtype, recognized whole: the bytes with the name
+            // and the byte order blanked are the template.
+            const NAME: usize = DTYPE_HEAD.len();
+            const ORDER: usize = NAME + 2 + DTYPE_MIDDLE.len();
+            const TEMPLATE: [u8; DTYPE_LEN] = {
+                let mut t = [0u8; DTYPE_LEN];
+                let mut i = 0;
+                while i < DTYPE_HEAD.len() {
+                    t[i] = DTYPE_HEAD[i];
+                    i += 1;
+                }
+                let mut i = 0;
+                while i < DTYPE_MIDDLE.len() {
+                    t[NAME + 2 + i] = DTYPE_MIDDLE[i];
+                    i += 1;
+                }
+                let mut i = 0;
+                while i < DTYPE_TAIL.len() {
+                    t[ORDER + 1 + i] = DTYPE_TAIL[i];
+                    i += 1;
+                }
+                t
+            };
+            let mut blanked = [0u8; DTYPE_LEN];
+            blanked.copy_from_slice(t);
+            let (name, order) = ([t[NAME], t[NAME + 1]], t[ORDER]);
+            blanked[NAME] = 0;
+            blanked[NAME + 1] = 0;
+            blanked[ORDER] = 0;
+            if blanked == TEMPLATE
                 && name.iter().all(u8::is_ascii_alphanumeric)
-                && matches!(order[0], b'<' | b'>' | b'|' | b'=')
+                && matches!(order, b'<' | b'>' | b'|' | b'=')
             {
                 self.pos += DTYPE_LEN;
-                return Small::new(order[0], Self::utf8(name)?);
+                return Small::new(order, Self::utf8(&t[NAME..NAME + 2])?);
             }
         }
         if self.global()? != Known::Dtype {
@@ -742,6 +790,24 @@ impl<'de, 'b> Stream<'de, 'b> {
     fn shape_to(&mut self, end: Option<usize>) -> Result<Dims> {
         let start = self.pos;
         let mut dims = Dims::default();
+        // A 1-D shape, `(n,)`, with `n` in `BININT1`/`BININT2` and no memo: the usual case.
+        let one = match self.input.get(start..) {
+            Some(&[BININT1, n, TUPLE1, ..]) => Some((u64::from(n), 3)),
+            Some(&[BININT2, a, b, TUPLE1, ..]) => Some((u64::from(u16::from_le_bytes([a, b])), 4)),
+            Some(&[BININT, a, b, c, d, TUPLE1, ..]) => {
+                let n = i32::from_le_bytes([a, b, c, d]);
+                u64::try_from(n).ok().map(|n| (n, 6))
+            }
+            _ => None,
+        };
+        if let Some((n, len)) = one
+            && end.is_none_or(|end| end == start + len)
+        {
+            self.pos += len;
+            dims.push(n)?;
+            self.memo_ops(start, Kind::Tuple(1))?;
+            return Ok(dims);
+        }
         let marked = match self.peek()? {
             BINGET | LONG_BINGET => {
                 let e = self.get()?;
@@ -906,9 +972,18 @@ impl<'de> de::Deserializer<'de> for &mut Stream<'de, '_> {
         visitor.visit_unit()
     }
 
+    fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        if !self.scoped {
+            // Perhaps a `Buffer` outside the decode scope: read again inside it.
+            self.wants_scope = true;
+            return Err(miss());
+        }
+        self.any(visitor)
+    }
+
     forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf unit unit_struct seq map struct identifier
+        bytes unit unit_struct seq map struct identifier
     }
 }
 
@@ -1154,6 +1229,10 @@ impl Small {
             len: n as u8 + 1,
             buf,
         })
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[..usize::from(self.len)]
     }
 
     fn as_str(&self) -> Result<&str> {
