@@ -60,12 +60,12 @@ impl Writer {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn op(&mut self, op: u8) {
         self.out.push(op);
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn int(&mut self, v: i64) {
         if (0..=0xff).contains(&v) {
             self.out.extend_from_slice(&[BININT1, v as u8]);
@@ -101,7 +101,7 @@ impl Writer {
         self.out.extend_from_slice(&le[..n]);
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn str(&mut self, s: &str) {
         let len = s.len();
         if len < 256 {
@@ -116,7 +116,7 @@ impl Writer {
         self.out.extend_from_slice(s.as_bytes());
     }
 
-    #[inline]
+    #[inline(always)]
     fn bytes(&mut self, b: &[u8]) {
         let len = b.len();
         if len < 256 {
@@ -172,12 +172,12 @@ impl Writer {
         Ok(())
     }
 
-    #[inline]
+    #[inline(always)]
     fn begin_batch(&mut self, empty: u8) {
         self.out.extend_from_slice(&[empty, MARK]);
     }
 
-    #[inline]
+    #[inline(always)]
     fn end_batch(&mut self, in_batch: usize, close: u8) {
         if in_batch == 0 {
             // The `MARK` just written opened nothing.
@@ -429,11 +429,19 @@ impl ser::SerializeSeq for Compound<'_> {
     type Error = WriteError;
     #[inline]
     fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), WriteError> {
-        self.item(value)
+        // Only `serialize_seq` makes this a `SerializeSeq`: always a list.
+        value.serialize(&mut *self.w)?;
+        self.in_batch += 1;
+        if self.in_batch == BATCH {
+            self.w.out.extend_from_slice(&[APPENDS, MARK]);
+            self.in_batch = 0;
+        }
+        Ok(())
     }
     #[inline]
     fn end(self) -> Result<(), WriteError> {
-        self.finish()
+        self.w.end_batch(self.in_batch, APPENDS);
+        Ok(())
     }
 }
 
@@ -508,7 +516,9 @@ impl ser::SerializeStruct for Compound<'_> {
     }
     #[inline]
     fn end(self) -> Result<(), WriteError> {
-        self.finish()
+        // Only `serialize_struct` makes this a `SerializeStruct`: always a dict.
+        self.w.end_batch(self.in_batch, SETITEMS);
+        Ok(())
     }
 }
 
