@@ -86,10 +86,11 @@ enum Kind {
 
 #[derive(Clone, Copy)]
 struct Entry {
-    offset: usize,
+    /// (Offsets are `u32`, so that the memo is small; a longer stream goes to the machine.)
+    offset: u32,
     /// Where the value ended when it was memoized (before its memo opcodes): a tuple read
     /// again must end there too, or the `GET` was the first item of another tuple.
-    end: usize,
+    end: u32,
     kind: Kind,
 }
 
@@ -275,6 +276,21 @@ impl<'de, 'b> Stream<'de, 'b> {
             if self.replay > 0 {
                 continue;
             }
+            let entry = Entry {
+                offset: u32::try_from(start).map_err(|_| miss())?,
+                end: u32::try_from(end).map_err(|_| miss())?,
+                kind,
+            };
+            if index == self.memo.len() {
+                // CPython's pickler numbers its memo in order: the usual case.
+                if self.memo.len() == self.memo.capacity() {
+                    // About one slot per 16 input bytes in CPython's pickles.
+                    self.memo.reserve((self.input.len() / 16).max(64));
+                }
+                self.memo.push(entry);
+                self.memo_len += 1;
+                continue;
+            }
             if index > self.memo.len() + MEMO_SLACK {
                 return Err(miss());
             }
@@ -293,11 +309,7 @@ impl<'de, 'b> Stream<'de, 'b> {
                 return Err(miss());
             }
             self.memo_len += 1;
-            self.memo[index] = Entry {
-                offset: start,
-                end,
-                kind,
-            };
+            self.memo[index] = entry;
         }
     }
 
@@ -330,10 +342,22 @@ impl<'de, 'b> Stream<'de, 'b> {
             .filter(|e| e.kind != Kind::Empty)
     }
 
+    /// The memoized value at `e` when it is a `SHORT_BINUNICODE` str.
+    #[inline]
+    fn short_str_at(&self, e: Entry) -> Option<&'de str> {
+        if e.kind != Kind::Value {
+            return None;
+        }
+        match self.input.get(e.offset as usize..)? {
+            [SHORT_BINUNICODE, n, rest @ ..] => Self::utf8(rest.get(..usize::from(*n))?).ok(),
+            _ => None,
+        }
+    }
+
     /// Reads the memoized value at `e` with `f`, then comes back.
     fn replay<R>(&mut self, e: Entry, f: impl FnOnce(&mut Self) -> Result<R>) -> Result<R> {
         self.enter()?;
-        let back = core::mem::replace(&mut self.pos, e.offset);
+        let back = core::mem::replace(&mut self.pos, e.offset as usize);
         self.replay += 1;
         let r = f(self);
         self.replay -= 1;
@@ -548,10 +572,14 @@ impl<'de, 'b> Stream<'de, 'b> {
             BINGET | LONG_BINGET => {
                 self.pos = start;
                 let e = self.get()?;
+                if let Some(s) = self.short_str_at(e) {
+                    // A memoized short str (a dict key, usually): read in place.
+                    return visitor.visit_borrowed_str(s);
+                }
                 match e.kind {
                     Kind::Value => self.replay(e, |s| s.any(visitor)),
                     Kind::Tuple(n) => {
-                        self.replay(e, |s| s.tuple_to(n as usize, visitor, Some(e.end)))
+                        self.replay(e, |s| s.tuple_to(n as usize, visitor, Some(e.end as usize)))
                     }
                     _ => Err(miss()),
                 }
@@ -598,7 +626,7 @@ impl<'de, 'b> Stream<'de, 'b> {
                 }
                 return self.replay(e, |s| {
                     s.peek()?;
-                    s.tuple_to(len, visitor, Some(e.end))
+                    s.tuple_to(len, visitor, Some(e.end as usize))
                 });
             }
             (EMPTY_TUPLE, 0) => {
@@ -816,7 +844,7 @@ impl<'de, 'b> Stream<'de, 'b> {
                 }
                 return self.replay(e, |s| {
                     s.peek()?;
-                    let dims = s.shape_to(Some(e.end))?;
+                    let dims = s.shape_to(Some(e.end as usize))?;
                     Ok(dims)
                 });
             }
