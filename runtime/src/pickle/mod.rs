@@ -191,6 +191,24 @@ pub fn from_frames<'de, T: Deserialize<'de>>(
     }
 }
 
+/// [`from_frames`] through the general machine alone (what it falls back to for the forms its
+/// direct reader does not stream): the stream run into a value tree, then deserialized from it.
+/// For differential tests and the fuzzer; use [`from_frames`].
+///
+/// ```
+/// let frames = keel_runtime::pickle::to_frames(&vec![1u8, 2])?;
+/// let v: Vec<u8> = keel_runtime::pickle::from_frames_by_machine(&frames.inband, &[])?;
+/// assert_eq!(v, [1, 2]);
+/// # Ok::<(), keel_runtime::pickle::PickleError>(())
+/// ```
+#[doc(hidden)]
+pub fn from_frames_by_machine<'de, T: Deserialize<'de>>(
+    inband: &'de [u8],
+    buffers: &[Buffer],
+) -> Result<T, PickleError> {
+    read_tree(inband, buffers)
+}
+
 /// [`from_frames`] through the general machine: the stream run into a value tree, then
 /// deserialized from it.
 pub(crate) fn read_tree<'de, T: Deserialize<'de>>(

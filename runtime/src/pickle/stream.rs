@@ -175,6 +175,11 @@ impl<'de, 'b> Stream<'de, 'b> {
 
     #[inline]
     fn take(&mut self, n: usize) -> Result<&'de [u8]> {
+        if self.replay > 0 {
+            // Bytes read again for a `GET` count against the budget, so that many `GET`s of
+            // one large memoized value cannot make the work quadratic (the machine shares it).
+            self.budget = self.budget.checked_sub(n).ok_or_else(miss)?;
+        }
         let end = self.pos.checked_add(n).ok_or_else(miss)?;
         let s = self.input.get(self.pos..end).ok_or_else(miss)?;
         self.pos = end;

@@ -319,3 +319,47 @@ fn ndarray_bytes_are_numpys_own_less_its_memo() {
     // Read back both by recognizing those bytes and by the machine.
     assert_eq!(both::<NdArray<'static, f64>>(&f.inband, &f.buffers), a);
 }
+
+/// Every one-byte change of `p`: `from_frames` never panics, and whenever the direct reader
+/// reads the changed stream, the machine reads the same value from it (or refuses it).
+fn mutations<T>(p: &[u8], buffers: &[Buffer])
+where
+    T: for<'de> Deserialize<'de> + PartialEq + core::fmt::Debug,
+{
+    let step = if cfg!(miri) { 7 } else { 1 };
+    let values: &[u8] = if cfg!(miri) {
+        &[0x00, 0x94, 0xff]
+    } else {
+        &[
+            0x00, 0x01, 0x28, 0x2e, 0x4b, 0x5d, 0x61, 0x65, 0x68, 0x73, 0x85, 0x94, 0xff,
+        ]
+    };
+    let mut q = p.to_vec();
+    for i in (0..p.len()).step_by(step) {
+        for &v in values {
+            q[i] = v;
+            if let Ok(fast) = super::stream::Stream::read_all::<T>(&q, buffers)
+                && let Ok(machine) = super::read_tree::<T>(&q, buffers)
+            {
+                assert_eq!(fast, machine, "byte {i} set to {v:#04x}");
+            }
+            let _ = from_frames::<T>(&q, buffers);
+        }
+        q[i] = p[i];
+    }
+    // And every truncation.
+    for n in (0..p.len()).step_by(step) {
+        assert!(from_frames::<T>(&p[..n], buffers).is_err());
+    }
+}
+
+#[test]
+fn direct_reader_and_machine_agree_on_corrupted_streams() {
+    let records = b"\x80\x05\x95\x5e\x00\x00\x00\x00\x00\x00\x00\x5d\x94\x28\x7d\x94\x28\x8c\x02\x69\x64\x94\x4b\x01\x8c\x04\x6e\x61\x6d\x65\x94\x8c\x01\x61\x94\x8c\x04\x74\x61\x67\x73\x94\x5d\x94\x28\x8c\x05\x61\x6c\x70\x68\x61\x94\x8c\x01\x78\x94\x65\x8c\x06\x70\x61\x72\x65\x6e\x74\x94\x4e\x75\x7d\x94\x28\x68\x02\x8a\x09\x00\x00\x00\x00\x00\x00\x00\x00\x40\x68\x03\x8c\x01\x62\x94\x68\x05\x5d\x94\x68\x07\x61\x68\x09\x4b\x01\x75\x65\x2e";
+    mutations::<Vec<Rec>>(records, &[]);
+    let tuples = b"\x80\x05\x95\x14\x00\x00\x00\x00\x00\x00\x00\x4b\x01\x4b\x02\x86\x94\x68\x00\x4b\x03\x86\x94\x5d\x94\x68\x00\x61\x87\x94\x2e";
+    mutations::<((u8, u8), ((u8, u8), u8), Vec<(u8, u8)>)>(tuples, &[]);
+    let a = NdArray::from_vec(vec![0.0f64, 1.0, 2.0]);
+    let f = to_frames(&(a.clone(), [a])).unwrap();
+    mutations::<(NdArray<'static, f64>, Vec<NdArray<'static, f64>>)>(&f.inband, &f.buffers);
+}
