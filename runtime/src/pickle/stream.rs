@@ -883,7 +883,7 @@ impl<'de, 'b> Stream<'de, 'b> {
         if end.is_some_and(|end| end != self.pos) {
             return Err(miss());
         }
-        self.memo_ops(start, Kind::Tuple(u32::from(dims.len)))?;
+        self.memo_ops(start, Kind::Tuple(dims.len))?;
         Ok(dims)
     }
 }
@@ -1274,19 +1274,10 @@ impl Small {
 }
 
 /// A shape of up to 8 dimensions (numpy allows 64; more makes this reader give up).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct Dims {
     len: u32,
     dims: [u64; 8],
-}
-
-impl Default for Dims {
-    fn default() -> Self {
-        Self {
-            len: 0,
-            dims: [0; 8],
-        }
-    }
 }
 
 impl Dims {
