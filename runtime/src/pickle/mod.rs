@@ -72,6 +72,15 @@
 //! `fuzz/`), and shared references that would expand without bound, nesting deeper than
 //! [`MAX_DEPTH`] and copies beyond 16× the input's size are errors as well.
 //!
+//! # How it reads
+//!
+//! [`from_frames`] deserializes straight from the opcodes into `T`, with no value tree in
+//! between; the memo records only where each memoized value starts, and a `GET` reads it again
+//! from there. The forms this direct reader does not stream — protocols 0 and 1, sets and bytes
+//! built through `REDUCE`, a tuple where `T` has none, a memo slot written twice — go to a
+//! general pickle machine that builds the tree first; its answer, value or error, is the one
+//! returned, so the two never disagree on what they both read (fuzzed).
+//!
 //! # numpy arrays that are not contiguous
 //!
 //! Rust never has one: an [`NdArray`] is contiguous in C or Fortran order. On the Python side,
