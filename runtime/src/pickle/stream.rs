@@ -1014,9 +1014,30 @@ impl<'de> de::Deserializer<'de> for &mut Stream<'de, '_> {
         self.any(visitor)
     }
 
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        // A `Vec<u8>` (or any sequence) from `bytes`: its bytes one by one.
+        let op = self.peek()?;
+        if matches!(op, SHORT_BINBYTES | BINBYTES | BINBYTES8 | BYTEARRAY8) {
+            self.charge()?;
+            let start = self.pos;
+            self.pos += 1;
+            let n = match op {
+                SHORT_BINBYTES => usize::from(self.byte()?),
+                BINBYTES => self.len4()?,
+                _ => self.len8()?,
+            };
+            let b = self.take(n)?;
+            self.memo_ops(start, Kind::Value)?;
+            return visitor.visit_seq(de::value::SeqDeserializer::<_, Miss>::new(
+                b.iter().copied(),
+            ));
+        }
+        self.any(visitor)
+    }
+
     forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes unit unit_struct seq map struct identifier
+        bytes unit unit_struct map struct identifier
     }
 }
 

@@ -263,6 +263,9 @@ fn direct_reader_reads_cpython_memo_and_one_item_batches() {
     }
     let p = b"\x80\x05\x95\x10\x00\x00\x00\x00\x00\x00\x00\x7d\x94\x8c\x01\x41\x94\x5d\x94\x28\x4b\x01\x4b\x02\x65\x73\x2e";
     assert_eq!(both::<E>(p, &[]), E::A(vec![1, 2]));
+    // bytes into a Vec<u8>, element by element (pickle.dumps([b'ab', b''], protocol=5)).
+    let p = b"\x80\x05\x95\x0d\x00\x00\x00\x00\x00\x00\x00]\x94(C\x02ab\x94C\x00\x94e.";
+    assert_eq!(both::<Vec<Vec<u8>>>(p, &[]), [b"ab".to_vec(), vec![]]);
     // Empty containers followed by a value: the look-ahead finds no one-item batch.
     let p = to_frames(&(Vec::<u8>::new(), BTreeMap::<u8, u8>::new(), 5u8)).unwrap();
     assert_eq!(both::<(Vec<u8>, BTreeMap<u8, u8>, u8)>(&p.inband, &[]).2, 5);
