@@ -295,9 +295,9 @@ fn direct_reader_reads_numpy_arrays_sharing_dtype_and_global() {
     // pickle.dumps([np.arange(3.0), np.arange(2.0).reshape(1, 2)], protocol=5,
     //              buffer_callback=...): the second array GETs `_frombuffer`, the dtype and 'C'.
     let p = b"\x80\x05\x95\x81\x00\x00\x00\x00\x00\x00\x00\x5d\x94\x28\x8c\x13\x6e\x75\x6d\x70\x79\x2e\x5f\x63\x6f\x72\x65\x2e\x6e\x75\x6d\x65\x72\x69\x63\x94\x8c\x0b\x5f\x66\x72\x6f\x6d\x62\x75\x66\x66\x65\x72\x94\x93\x94\x28\x97\x8c\x05\x6e\x75\x6d\x70\x79\x94\x8c\x05\x64\x74\x79\x70\x65\x94\x93\x94\x8c\x02\x66\x38\x94\x89\x88\x87\x94\x52\x94\x28\x4b\x03\x8c\x01\x3c\x94\x4e\x4e\x4e\x4a\xff\xff\xff\xff\x4a\xff\xff\xff\xff\x4b\x00\x74\x94\x62\x4b\x03\x85\x94\x8c\x01\x43\x94\x74\x94\x52\x94\x68\x03\x28\x97\x68\x09\x4b\x01\x4b\x02\x86\x94\x68\x0d\x74\x94\x52\x94\x65\x2e";
-    let bytes =
-        |v: &[f64]| Buffer::from(v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>());
-    let buffers = [bytes(&[0.0, 1.0, 2.0]), bytes(&[0.0, 1.0])];
+    // (Buffers over `Vec<f64>`s: aligned for f64, so that the arrays can share them.)
+    let bytes = |v: Vec<f64>| NdArray::from_vec(v).buffer().unwrap().clone();
+    let buffers = [bytes(vec![0.0, 1.0, 2.0]), bytes(vec![0.0, 1.0])];
     if cfg!(target_endian = "little") {
         let arrays: Vec<NdArray<'static, f64>> = both(p, &buffers);
         assert_eq!(arrays[0].as_slice(), [0.0, 1.0, 2.0]);
