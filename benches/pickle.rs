@@ -8,8 +8,12 @@
 //!   written and read by keel, by serde-pickle (protocol 3, in band), and read by keel from
 //!   CPython's own pickle of the same data.
 //!
+//! The CPython half of the shared-memory round trip (`python_shm_dump_load`) is printed with
+//! what opening a segment costs through `multiprocessing`'s `SharedMemory` and through
+//! `keel_pickle_shm`'s own mapping (`python_attach_*`).
+//!
 //! ```text
-//! cargo bench --bench pickle -- --warm-up-time 1 --measurement-time 3
+//! cargo bench -p keel-benches --bench pickle -- --warm-up-time 1 --measurement-time 3
 //! ```
 
 use std::hint::black_box;

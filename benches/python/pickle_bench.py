@@ -87,6 +87,24 @@ def array(mb):
             manifest.close()
             manifest.unlink()
         report("python_shm_dump_load", shm_round_trip, 50)
+
+        # What the Python half used to spend its time on: opening a segment through
+        # multiprocessing's SharedMemory (before 3.13 it registers the name with the resource
+        # tracker, and keel_pickle_shm then unregisters it: a message over a pipe each) against
+        # keel_pickle_shm's shm_open + mmap (its Mapping).
+        from multiprocessing import resource_tracker
+
+        probe = keel_pickle_shm.Mapping.create(4096)  # untracked, so the pairs balance
+        try:
+            def attach_shared_memory():
+                h = shared_memory.SharedMemory(name=probe.name)
+                resource_tracker.unregister(h._name, "shared_memory")
+                h.close()
+            report("python_attach_sharedmemory", attach_shared_memory, 200)
+            report("python_attach_mapping", lambda: keel_pickle_shm.attach(probe.name).close(), 200)
+        finally:
+            probe.close()
+            probe.unlink()
         del shared
     finally:
         region.close()

@@ -4,14 +4,26 @@ shared memory, so large numpy arrays cross between Python and Rust without a cop
     obj, handles = load(name)             # what keel's `export` (or `dump` here) published
     manifest, copied = dump(obj, regions) # publish; keel reads it with `import(name)`
 
-`load` returns the SharedMemory handles the buffers live in: keep them (and close them only
-after dropping every array/view of them; `SharedMemory.close` refuses while views exist).
-The manifest layout is documented in keel's `pickle::shm` module.
+`load` returns the mappings the buffers live in: keep them (and close them only after
+dropping every array/view of them; `close` refuses while views exist). The manifest layout is
+documented in keel's `pickle::shm` module.
+
+Segments are opened with `shm_open` + `mmap` directly (the `Mapping` class below), not with
+`multiprocessing.shared_memory.SharedMemory`: before Python 3.13 every `SharedMemory` open
+registers the name with the resource tracker process (and would unlink it at exit, the pitfall
+keel::shm documents) and every unlink unregisters it, each a message over a pipe. Those
+messages were most of a publish/load round trip's cost (BENCHMARKS.md, issue 28). So nothing
+here involves the tracker: a manifest `dump` creates is the caller's to `unlink` (as before),
+and a process that dies before unlinking leaves the name in /dev/shm.
 """
 import ctypes
+import mmap
+import os
 import pickle
+import secrets
 import struct
-from multiprocessing import resource_tracker, shared_memory
+
+import _posixshmem  # CPython's shm_open/shm_unlink, what SharedMemory itself uses (POSIX)
 
 MAGIC = b"KEELPK5\0"
 VERSION = 1
@@ -20,24 +32,63 @@ ENTRY = struct.Struct("<IIQQ")
 SELF = 0xFFFFFFFF
 ALIGN = 64
 
-# Segments this process created (dump's manifests and regions): its tracker owns them.
-_own = set()
+
+class Mapping:
+    """A POSIX shared-memory segment mapped read-write: `name` (no leading slash, as keel and
+    `SharedMemory.name` spell it), `size`, `buf` (a memoryview), `close()`, `unlink()`."""
+
+    __slots__ = ("name", "size", "buf", "_mmap")
+
+    def __init__(self, name, create=False, size=0):
+        flags = os.O_RDWR | (os.O_CREAT | os.O_EXCL if create else 0)
+        fd = _posixshmem.shm_open("/" + name, flags, mode=0o600)
+        try:
+            if create:
+                os.ftruncate(fd, size)
+            else:
+                size = os.fstat(fd).st_size
+            self._mmap = mmap.mmap(fd, size)
+        except OSError:
+            if create:
+                _posixshmem.shm_unlink("/" + name)
+            raise
+        finally:
+            os.close(fd)  # the mapping keeps the memory; the descriptor is not needed
+        self.name, self.size, self.buf = name, size, memoryview(self._mmap)
+
+    @classmethod
+    def create(cls, size):
+        """A new segment of `size` bytes under a random name like SharedMemory's."""
+        while True:
+            try:
+                return cls("psm_" + secrets.token_hex(8), create=True, size=size)
+            except FileExistsError:
+                continue
+
+    def close(self):
+        """Unmaps the segment; raises BufferError while arrays or views of it exist."""
+        if self.buf is not None:
+            self.buf.release()
+            self.buf = None
+        if self._mmap is not None:
+            self._mmap.close()
+            self._mmap = None
+
+    def unlink(self):
+        """Removes the name (processes that mapped it keep their mapping)."""
+        _posixshmem.shm_unlink("/" + self.name)
+
+    def __repr__(self):
+        return f"Mapping({self.name!r}, size={self.size})"
 
 
 def attach(name):
-    """Opens an existing segment without letting this process's resource tracker unlink it
-    at exit (the pre-3.13 pitfall keel::shm documents)."""
-    try:
-        return shared_memory.SharedMemory(name=name, track=False)  # Python >= 3.13
-    except TypeError:
-        shm = shared_memory.SharedMemory(name=name)
-        if name not in _own:
-            resource_tracker.unregister(shm._name, "shared_memory")
-        return shm
+    """Maps an existing segment (keel's or another process's) without the resource tracker."""
+    return Mapping(name)
 
 
 def load(name):
-    """Loads the pickle published under `name`: returns (obj, {segment name: SharedMemory})."""
+    """Loads the pickle published under `name`: returns (obj, {segment name: Mapping})."""
     manifest = attach(name)
     buf = manifest.buf
     magic, version, nseg, count, names_len, inband_len = HEADER.unpack_from(buf, 0)
@@ -74,7 +125,7 @@ def address(view):
 
 def dump(obj, regions=()):
     """Pickles `obj` (protocol 5) into a new manifest segment. Out-of-band buffers that lie in
-    one of `regions` (SharedMemory objects, e.g. the one an array was built in) are referred
+    one of `regions` (Mapping or SharedMemory objects, e.g. the one an array was built in) are referred
     to where they are; others are copied into the manifest. Returns (manifest, copied bytes);
     the caller keeps `manifest` (and the regions) open until the consumer has mapped them,
     then closes and unlinks it."""
@@ -105,9 +156,7 @@ def dump(obj, regions=()):
             end = offset + nbytes
             copied += nbytes
         resolved.append((seg, offset, readonly, nbytes))
-    manifest = shared_memory.SharedMemory(create=True, size=max(end, 1))
-    _own.add(manifest.name)
-    _own.update(r.name for r in regions)
+    manifest = Mapping.create(max(end, 1))
     buf = manifest.buf
     HEADER.pack_into(buf, 0, MAGIC, VERSION, len(used), len(raw), len(names), len(inband))
     buf[HEADER.size:HEADER.size + len(names)] = names

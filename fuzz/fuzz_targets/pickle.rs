@@ -1,6 +1,7 @@
 //! `keel::pickle::from_frames` on arbitrary bytes and buffer lists: it must return a value or a
-//! `PickleError`, never panic, hang, overflow the stack or allocate without bound; and whatever
-//! it accepts must survive a `to_frames`/`from_frames` round trip unchanged.
+//! `PickleError`, never panic, hang, overflow the stack or allocate without bound; whatever it
+//! accepts must survive a `to_frames`/`from_frames` round trip unchanged; and its direct reader
+//! and its general machine must agree on every stream both read.
 //!
 //! ```text
 //! cargo +nightly fuzz run pickle -- -max_total_time=30
@@ -11,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use keel::buffer::Buffer;
-use keel::pickle::{NdArray, from_frames, to_frames};
+use keel::pickle::{NdArray, from_frames, from_frames_by_machine, to_frames};
 use libfuzzer_sys::fuzz_target;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
@@ -38,6 +39,11 @@ where
     T: Serialize + for<'de> Deserialize<'de> + PartialEq + std::fmt::Debug,
 {
     if let Ok(value) = from_frames::<T>(inband, buffers) {
+        // The direct reader and the general machine agree whenever both read the stream
+        // (their work limits differ, so only one may refuse it).
+        if let Ok(machine) = from_frames_by_machine::<T>(inband, buffers) {
+            assert_eq!(machine, value);
+        }
         let frames = to_frames(&value).expect("a read value pickles");
         let again: T = frames.load().expect("a pickled value reads");
         assert_eq!(again, value);

@@ -156,42 +156,47 @@ impl<'v, 'c: 'v, 'de> De<'v, 'c, 'de> {
             chunks: data.chunks_exact(kind.size),
         })
     }
+}
 
-    fn big_int<V: Visitor<'de>>(bytes: &[u8], visitor: V) -> Result<V::Value> {
-        let negative = bytes.last().is_some_and(|b| b & 0x80 != 0);
-        let fill = if negative { 0xff } else { 0 };
-        let mut n = bytes.len();
-        while n > 0 && bytes[n - 1] == fill {
-            n -= 1;
-        }
-        // Keep one sign byte when the highest remaining bit disagrees with the sign.
-        let significant = if n > 0 && ((bytes[n - 1] & 0x80 != 0) != negative) {
-            n + 1
-        } else {
-            n.max(1)
-        };
-        if significant <= 16 {
-            let mut le = [fill; 16];
-            le[..n.min(16)].copy_from_slice(&bytes[..n.min(16)]);
-            let v = i128::from_le_bytes(le);
-            if let Ok(v) = i64::try_from(v) {
-                return visitor.visit_i64(v);
-            }
-            if let Ok(v) = u64::try_from(v) {
-                return visitor.visit_u64(v);
-            }
-            return visitor.visit_i128(v);
-        }
-        if !negative && n <= 16 {
-            let mut le = [0u8; 16];
-            le[..n].copy_from_slice(&bytes[..n]);
-            return visitor.visit_u128(u128::from_le_bytes(le));
-        }
-        Err(PickleError::Type(format!(
-            "an int of {} bytes does not fit in 128 bits",
-            bytes.len()
-        )))
+/// An int wider than 8 bytes (little-endian two's complement), handed to `visitor` as the
+/// narrowest of `i64`, `u64`, `i128` and `u128` that holds it.
+pub(crate) fn big_int<'de, V: Visitor<'de>, E: de::Error>(
+    bytes: &[u8],
+    visitor: V,
+) -> core::result::Result<V::Value, E> {
+    let negative = bytes.last().is_some_and(|b| b & 0x80 != 0);
+    let fill = if negative { 0xff } else { 0 };
+    let mut n = bytes.len();
+    while n > 0 && bytes[n - 1] == fill {
+        n -= 1;
     }
+    // Keep one sign byte when the highest remaining bit disagrees with the sign.
+    let significant = if n > 0 && ((bytes[n - 1] & 0x80 != 0) != negative) {
+        n + 1
+    } else {
+        n.max(1)
+    };
+    if significant <= 16 {
+        let mut le = [fill; 16];
+        le[..n.min(16)].copy_from_slice(&bytes[..n.min(16)]);
+        let v = i128::from_le_bytes(le);
+        if let Ok(v) = i64::try_from(v) {
+            return visitor.visit_i64(v);
+        }
+        if let Ok(v) = u64::try_from(v) {
+            return visitor.visit_u64(v);
+        }
+        return visitor.visit_i128(v);
+    }
+    if !negative && n <= 16 {
+        let mut le = [0u8; 16];
+        le[..n].copy_from_slice(&bytes[..n]);
+        return visitor.visit_u128(u128::from_le_bytes(le));
+    }
+    Err(E::custom(format_args!(
+        "an int of {} bytes does not fit in 128 bits",
+        bytes.len()
+    )))
 }
 
 impl<'v, 'c: 'v, 'de> de::Deserializer<'de> for De<'v, 'c, 'de> {
@@ -206,7 +211,7 @@ impl<'v, 'c: 'v, 'de> de::Deserializer<'de> for De<'v, 'c, 'de> {
             Value::None => visitor.visit_unit(),
             Value::Bool(b) => visitor.visit_bool(*b),
             Value::Int(i) => visitor.visit_i64(*i),
-            Value::BigInt(b) => Self::big_int(b, visitor),
+            Value::BigInt(b) => big_int(b, visitor),
             Value::Float(f) => visitor.visit_f64(*f),
             Value::Str(Cow::Borrowed(s)) => visitor.visit_borrowed_str(s),
             Value::Str(Cow::Owned(s)) => visitor.visit_str(s),
@@ -379,7 +384,7 @@ fn buffer_enum<'de, V: Visitor<'de>>(
     }
 }
 
-enum BufferVariant<'a, 'de> {
+pub(crate) enum BufferVariant<'a, 'de> {
     OutOfBand(u32),
     InBand(&'de [u8]),
     Owned(&'a [u8]),

@@ -72,6 +72,15 @@
 //! `fuzz/`), and shared references that would expand without bound, nesting deeper than
 //! [`MAX_DEPTH`] and copies beyond 16× the input's size are errors as well.
 //!
+//! # How it reads
+//!
+//! [`from_frames`] deserializes straight from the opcodes into `T`, with no value tree in
+//! between; the memo records only where each memoized value starts, and a `GET` reads it again
+//! from there. The forms this direct reader does not stream — protocols 0 and 1, sets and bytes
+//! built through `REDUCE`, a tuple where `T` has none, a memo slot written twice — go to a
+//! general pickle machine that builds the tree first; its answer, value or error, is the one
+//! returned, so the two never disagree on what they both read (fuzzed).
+//!
 //! # numpy arrays that are not contiguous
 //!
 //! Rust never has one: an [`NdArray`] is contiguous in C or Fortran order. On the Python side,
@@ -95,6 +104,7 @@ mod opcodes;
 mod reader;
 #[cfg(all(unix, feature = "shm"))]
 pub mod shm;
+mod stream;
 mod value;
 mod writer;
 
@@ -182,6 +192,38 @@ pub fn from_frames<'de, T: Deserialize<'de>>(
     inband: &'de [u8],
     buffers: &[Buffer],
 ) -> Result<T, PickleError> {
+    // The direct reader first; anything it does not read (or any error) goes to the general
+    // machine, whose answer is the one returned (see stream.rs).
+    match stream::Stream::read_all::<T>(inband, buffers) {
+        Ok(value) => Ok(value),
+        Err(_) => read_tree(inband, buffers),
+    }
+}
+
+/// [`from_frames`] through the general machine alone (what it falls back to for the forms its
+/// direct reader does not stream): the stream run into a value tree, then deserialized from it.
+/// For differential tests and the fuzzer; use [`from_frames`].
+///
+/// ```
+/// let frames = keel_runtime::pickle::to_frames(&vec![1u8, 2])?;
+/// let v: Vec<u8> = keel_runtime::pickle::from_frames_by_machine(&frames.inband, &[])?;
+/// assert_eq!(v, [1, 2]);
+/// # Ok::<(), keel_runtime::pickle::PickleError>(())
+/// ```
+#[doc(hidden)]
+pub fn from_frames_by_machine<'de, T: Deserialize<'de>>(
+    inband: &'de [u8],
+    buffers: &[Buffer],
+) -> Result<T, PickleError> {
+    read_tree(inband, buffers)
+}
+
+/// [`from_frames`] through the general machine: the stream run into a value tree, then
+/// deserialized from it.
+pub(crate) fn read_tree<'de, T: Deserialize<'de>>(
+    inband: &'de [u8],
+    buffers: &[Buffer],
+) -> Result<T, PickleError> {
     let parsed = reader::Machine::new(inband, buffers.len()).run()?;
     let cx = de::Ctx {
         memo: &parsed.memo,
@@ -252,7 +294,7 @@ impl Encoder {
     /// ```
     pub fn to_frames<T: Serialize + ?Sized>(&self, value: &T) -> Result<Frames, PickleError> {
         // PROTO 5, then one FRAME around everything up to and including STOP.
-        let mut out = Vec::with_capacity(64);
+        let mut out = Vec::with_capacity(256);
         out.extend_from_slice(&[opcodes::PROTO, opcodes::HIGHEST_PROTOCOL, opcodes::FRAME]);
         out.extend_from_slice(&[0; 8]);
         let (result, buffers) = crate::oob::with_encode_scope(self.threshold, || {

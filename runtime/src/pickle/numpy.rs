@@ -16,6 +16,45 @@ use crate::buffer::Buffer;
 pub(crate) const NDARRAY_TOKEN: &str = "__keel_pickle_ndarray";
 /// The newtype-struct name of a dtype string (`"<f8"`) inside an [`NdArray`].
 pub(crate) const DTYPE_TOKEN: &str = "__keel_pickle_dtype";
+std::thread_local! {
+    static HANDOVER: core::cell::Cell<Option<Handed>> = const { core::cell::Cell::new(None) };
+}
+
+/// An array the pickle reader parsed, handed to [`NdArray`]'s visitor whole (its
+/// `visit_unit`) rather than piece by piece through serde: no decode-scope bookkeeping, no
+/// strings or shapes deserialized.
+pub(crate) struct Handed {
+    data: Buffer,
+    dtype: Text,
+    shape: Shape,
+    order: Option<Order>,
+}
+
+/// Hands `data` (dtype, shape, order as numpy wrote them) to the [`NdArray`] visitor the
+/// caller calls `visit_unit` on next; `None` if the description does not fit.
+pub(crate) fn hand_over(data: Buffer, dtype: &[u8], dims: &[u64], order: &[u8]) -> Option<()> {
+    let mut shape = [0usize; 4];
+    let shape = if dims.len() <= 4 {
+        for (s, &d) in shape.iter_mut().zip(dims) {
+            *s = usize::try_from(d).ok()?;
+        }
+        Shape::Inline(dims.len() as u8, shape)
+    } else {
+        Shape::Heap(
+            dims.iter()
+                .map(|&d| usize::try_from(d).ok())
+                .collect::<Option<_>>()?,
+        )
+    };
+    let handed = Handed {
+        data,
+        dtype: Text::new(dtype)?,
+        shape,
+        order: Order::parse(order),
+    };
+    HANDOVER.with(|slot| slot.set(Some(handed)));
+    Some(())
+}
 
 mod sealed {
     pub trait Sealed {}
@@ -33,6 +72,9 @@ pub trait Element:
 {
     /// numpy's name of the type without byte order (`"f8"`, `"i4"`, `"u1"`).
     const DTYPE: &'static str;
+    /// The same with this machine's byte order (`"<f8"`, `"|u1"`), as [`NdArray::dtype`].
+    #[doc(hidden)]
+    const NATIVE_DTYPE: &'static str;
 }
 
 macro_rules! element {
@@ -40,23 +82,19 @@ macro_rules! element {
         impl sealed::Sealed for $t {}
         impl Element for $t {
             const DTYPE: &'static str = $name;
+            const NATIVE_DTYPE: &'static str = if core::mem::size_of::<$t>() == 1 {
+                concat!("|", $name)
+            } else if cfg!(target_endian = "little") {
+                concat!("<", $name)
+            } else {
+                concat!(">", $name)
+            };
         }
     )*};
 }
 
 element!(u8 => "u1", i8 => "i1", u16 => "u2", i16 => "i2", u32 => "u4", i32 => "i4",
     u64 => "u8", i64 => "i8", f32 => "f4", f64 => "f8");
-
-/// numpy's byte-order character for `T` in native order: `'|'` for one-byte types.
-fn native_order<T: Element>() -> char {
-    if core::mem::size_of::<T>() == 1 {
-        '|'
-    } else if cfg!(target_endian = "little") {
-        '<'
-    } else {
-        '>'
-    }
-}
 
 /// Memory order of a multi-dimensional [`NdArray`]: numpy's `order=` argument.
 ///
@@ -76,11 +114,115 @@ pub enum Order {
 }
 
 impl Order {
+    /// numpy's `'C'` or `'F'`.
+    fn parse(order: &[u8]) -> Option<Self> {
+        match order {
+            b"C" => Some(Order::C),
+            b"F" => Some(Order::Fortran),
+            _ => None,
+        }
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             Order::C => "C",
             Order::Fortran => "F",
         }
+    }
+}
+
+/// A shape; up to four dimensions without an allocation.
+#[derive(Clone, PartialEq, Eq)]
+enum Shape {
+    Inline(u8, [usize; 4]),
+    Heap(Vec<usize>),
+}
+
+impl Shape {
+    fn new(dims: &[usize]) -> Self {
+        match dims.len() {
+            n @ 0..=4 => {
+                let mut inline = [0; 4];
+                inline[..n].copy_from_slice(dims);
+                Shape::Inline(n as u8, inline)
+            }
+            _ => Shape::Heap(dims.to_vec()),
+        }
+    }
+
+    fn as_slice(&self) -> &[usize] {
+        match self {
+            Shape::Inline(n, dims) => &dims[..usize::from(*n)],
+            Shape::Heap(dims) => dims,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Shape {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ShapeVisitor;
+        impl<'de> Visitor<'de> for ShapeVisitor {
+            type Value = Shape;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a numpy shape (a tuple of ints)")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Shape, A::Error> {
+                let mut inline = [0usize; 4];
+                let mut n = 0;
+                while let Some(d) = seq.next_element::<usize>()? {
+                    if n == 4 {
+                        let mut dims = inline.to_vec();
+                        dims.push(d);
+                        while let Some(d) = seq.next_element::<usize>()? {
+                            dims.push(d);
+                        }
+                        return Ok(Shape::Heap(dims));
+                    }
+                    inline[n] = d;
+                    n += 1;
+                }
+                Ok(Shape::Inline(n as u8, inline))
+            }
+        }
+        deserializer.deserialize_seq(ShapeVisitor)
+    }
+}
+
+/// A short string (a dtype like `"<f8"`, an order `"C"`) read without an allocation.
+struct Text {
+    len: u8,
+    buf: [u8; 16],
+}
+
+impl Text {
+    fn new(v: &[u8]) -> Option<Self> {
+        let mut buf = [0u8; 16];
+        buf.get_mut(..v.len())?.copy_from_slice(v);
+        Some(Text {
+            len: v.len() as u8,
+            buf,
+        })
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[..usize::from(self.len)]
+    }
+}
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+        impl Visitor<'_> for TextVisitor {
+            type Value = Text;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a numpy dtype or order string of at most 16 bytes")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text, E> {
+                Text::new(v.as_bytes())
+                    .ok_or_else(|| E::custom(format!("{v:?} is longer than 16 bytes")))
+            }
+        }
+        deserializer.deserialize_str(TextVisitor)
     }
 }
 
@@ -118,7 +260,7 @@ enum Data<'a, T> {
 #[derive(Clone)]
 pub struct NdArray<'a, T: Element> {
     data: Data<'a, T>,
-    shape: Vec<usize>,
+    shape: Shape,
     order: Order,
 }
 
@@ -142,7 +284,7 @@ impl<'a, T: Element> NdArray<'a, T> {
         let len = values.len();
         NdArray {
             data: Data::Shared(Buffer::from_owner(VecBytes(values))),
-            shape: vec![len],
+            shape: Shape::new(&[len]),
             order: Order::C,
         }
     }
@@ -157,7 +299,7 @@ impl<'a, T: Element> NdArray<'a, T> {
     pub fn from_slice(values: &'a [T]) -> Self {
         NdArray {
             data: Data::Borrowed(values),
-            shape: vec![values.len()],
+            shape: Shape::new(&[values.len()]),
             order: Order::C,
         }
     }
@@ -181,7 +323,7 @@ impl<'a, T: Element> NdArray<'a, T> {
             .len();
         Ok(NdArray {
             data: Data::Shared(buffer),
-            shape: vec![len],
+            shape: Shape::new(&[len]),
             order: Order::C,
         })
     }
@@ -208,7 +350,7 @@ impl<'a, T: Element> NdArray<'a, T> {
         }
         Ok(Self {
             data: self.data,
-            shape: shape.to_vec(),
+            shape: Shape::new(shape),
             order,
         })
     }
@@ -233,7 +375,7 @@ impl<'a, T: Element> NdArray<'a, T> {
     /// assert_eq!(keel_runtime::pickle::NdArray::from_vec(vec![1u8; 4]).shape(), [4]);
     /// ```
     pub fn shape(&self) -> &[usize] {
-        &self.shape
+        self.shape.as_slice()
     }
 
     /// The memory order.
@@ -265,7 +407,7 @@ impl<'a, T: Element> NdArray<'a, T> {
     /// assert_eq!(keel_runtime::pickle::NdArray::from_vec(vec![1u8]).dtype(), "|u1");
     /// ```
     pub fn dtype(&self) -> String {
-        format!("{}{}", native_order::<T>(), T::DTYPE)
+        T::NATIVE_DTYPE.to_string()
     }
 }
 
@@ -273,7 +415,7 @@ impl<T: Element + fmt::Debug> fmt::Debug for NdArray<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("NdArray")
             .field("dtype", &self.dtype())
-            .field("shape", &self.shape)
+            .field("shape", &self.shape())
             .field("order", &self.order)
             .field("data", &self.as_slice())
             .finish()
@@ -301,11 +443,11 @@ impl Serialize for ShapeTuple<'_> {
     }
 }
 
-struct DtypeStr(String);
+struct DtypeStr(&'static str);
 
 impl Serialize for DtypeStr {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_newtype_struct(DTYPE_TOKEN, &self.0)
+        serializer.serialize_newtype_struct(DTYPE_TOKEN, self.0)
     }
 }
 
@@ -313,12 +455,12 @@ impl<T: Element> Serialize for NdArray<'_, T> {
     /// Inside [`to_frames`](super::to_frames): numpy's reconstruction, data out of band. In any
     /// other serde format: the tuple `(bytes, dtype, shape, order)`.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        struct Payload<'b>(&'b Buffer, String, &'b [usize], Order);
+        struct Payload<'b>(&'b Buffer, &'static str, &'b [usize], Order);
         impl Serialize for Payload<'_> {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 let mut t = serializer.serialize_tuple(4)?;
                 t.serialize_element(self.0)?;
-                t.serialize_element(&DtypeStr(self.1.clone()))?;
+                t.serialize_element(&DtypeStr(self.1))?;
                 t.serialize_element(&ShapeTuple(self.2))?;
                 t.serialize_element(self.3.as_str())?;
                 t.end()
@@ -332,7 +474,7 @@ impl<T: Element> Serialize for NdArray<'_, T> {
                 &copied
             }
         };
-        let payload = Payload(buffer, self.dtype(), &self.shape, self.order);
+        let payload = Payload(buffer, T::NATIVE_DTYPE, self.shape.as_slice(), self.order);
         serializer.serialize_newtype_struct(NDARRAY_TOKEN, &payload)
     }
 }
@@ -358,62 +500,80 @@ impl<'de, T: Element> Visitor<'de> for ArrayVisitor<T> {
         d.deserialize_tuple(4, self)
     }
 
+    /// The pickle reader's [`hand_over`].
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        match HANDOVER.with(core::cell::Cell::take) {
+            Some(h) => {
+                build(h.data, h.dtype.as_bytes(), h.shape, h.order).map_err(de::Error::custom)
+            }
+            None => Err(E::custom("no numpy array was handed over")),
+        }
+    }
+
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let missing = || de::Error::custom("a numpy array needs (data, dtype, shape, order)");
         let data: Buffer = seq.next_element()?.ok_or_else(missing)?;
-        let dtype: String = seq.next_element()?.ok_or_else(missing)?;
-        let shape: Vec<usize> = seq.next_element()?.ok_or_else(missing)?;
-        let order: String = seq.next_element()?.ok_or_else(missing)?;
-        build(data, &dtype, shape, &order).map_err(de::Error::custom)
+        let dtype: Text = seq.next_element()?.ok_or_else(missing)?;
+        let shape: Shape = seq.next_element()?.ok_or_else(missing)?;
+        let order: Text = seq.next_element()?.ok_or_else(missing)?;
+        build(
+            data,
+            dtype.as_bytes(),
+            shape,
+            Order::parse(order.as_bytes()),
+        )
+        .map_err(de::Error::custom)
     }
 }
 
 /// Checks a numpy array's description against `T` and views (or, if misaligned, copies) it.
 fn build<T: Element>(
     data: Buffer,
-    dtype: &str,
-    shape: Vec<usize>,
-    order: &str,
+    dtype: &[u8],
+    shape: Shape,
+    order: Option<Order>,
 ) -> Result<NdArray<'static, T>, PickleError> {
-    let want = format!("{}{}", native_order::<T>(), T::DTYPE);
+    let want = T::NATIVE_DTYPE.as_bytes();
     let same = dtype == want
-        || (dtype.len() == want.len() && dtype.starts_with('=') && dtype[1..] == want[1..]);
+        || (dtype.len() == want.len() && dtype.starts_with(b"=") && dtype[1..] == want[1..]);
+    let dtype = || String::from_utf8_lossy(dtype);
     if !same {
         return Err(PickleError::Array(format!(
-            "dtype {dtype} does not match the requested element type {} ({want})",
-            core::any::type_name::<T>()
+            "dtype {} does not match the requested element type {} ({})",
+            dtype(),
+            core::any::type_name::<T>(),
+            T::NATIVE_DTYPE
         )));
     }
-    let order = match order {
-        "C" => Order::C,
-        "F" => Order::Fortran,
-        other => {
-            return Err(PickleError::Array(format!(
-                "order must be 'C' or 'F', got {other:?}"
-            )));
-        }
+    let Some(order) = order else {
+        return Err(PickleError::Array("order must be 'C' or 'F'".into()));
     };
     let size = core::mem::size_of::<T>();
-    let elements = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    let dims = shape.as_slice();
+    let elements = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
     if elements.and_then(|n| n.checked_mul(size)) != Some(data.len()) {
+        let shape = dims;
         return Err(PickleError::Array(format!(
-            "shape {shape:?} of {dtype} needs {} bytes, the data has {}",
+            "shape {shape:?} of {} needs {} bytes, the data has {}",
+            dtype(),
             elements.map_or("more than usize::MAX".into(), |n| (n as u128
                 * size as u128)
                 .to_string()),
             data.len()
         )));
     }
-    let array = match NdArray::<T>::from_buffer(data.clone()) {
-        Ok(array) => array,
+    // The length is a whole number of `T`s (checked above): only the address may not suit.
+    let data = if data.cast::<T>().is_ok() {
+        Data::Shared(data)
+    } else {
         // Misaligned (in-band data inside the pickle): one copy into an aligned vector.
-        Err(_) => NdArray::from_vec(
-            data.chunks_exact(size)
-                .map(|c| T::read_from_bytes(c).unwrap_or_else(|_| unreachable_elem()))
-                .collect(),
-        ),
+        let copy: Vec<T> = data
+            .chunks_exact(size)
+            .map(|c| T::read_from_bytes(c).unwrap_or_else(|_| unreachable_elem()))
+            .collect();
+        Data::Shared(Buffer::from_owner(VecBytes(copy)))
     };
-    array.reshape(&shape, order)
+    Ok(NdArray { data, shape, order })
 }
 
 #[cold]

@@ -225,3 +225,144 @@ fn deep_values_drop_without_recursion() {
         PickleError::Type(_) | PickleError::Limit(_)
     ));
 }
+
+/// Reads `p` with the direct reader alone (it must succeed) and with the machine, and checks
+/// that both give the same value.
+fn both<'de, T>(p: &'de [u8], buffers: &[Buffer]) -> T
+where
+    T: Deserialize<'de> + PartialEq + core::fmt::Debug,
+{
+    let fast =
+        super::stream::Stream::read_all::<T>(p, buffers).expect("the direct reader reads it");
+    assert_eq!(fast, super::read_tree::<T>(p, buffers).unwrap());
+    fast
+}
+
+#[derive(Deserialize, PartialEq, Debug)]
+struct Rec {
+    id: u128,
+    name: String,
+    tags: Vec<String>,
+    parent: Option<u8>,
+}
+
+#[test]
+fn direct_reader_reads_cpython_memo_and_one_item_batches() {
+    // pickle.dumps([{'id': 1, 'name': 'a', 'tags': ['alpha', 'x'], 'parent': None},
+    //               {'id': 2**70, 'name': 'b', 'tags': ['alpha'], 'parent': 1}], protocol=5)
+    // The second record's keys and 'alpha' are BINGETs; its tags is `x APPEND`.
+    let p = b"\x80\x05\x95\x5e\x00\x00\x00\x00\x00\x00\x00\x5d\x94\x28\x7d\x94\x28\x8c\x02\x69\x64\x94\x4b\x01\x8c\x04\x6e\x61\x6d\x65\x94\x8c\x01\x61\x94\x8c\x04\x74\x61\x67\x73\x94\x5d\x94\x28\x8c\x05\x61\x6c\x70\x68\x61\x94\x8c\x01\x78\x94\x65\x8c\x06\x70\x61\x72\x65\x6e\x74\x94\x4e\x75\x7d\x94\x28\x68\x02\x8a\x09\x00\x00\x00\x00\x00\x00\x00\x00\x40\x68\x03\x8c\x01\x62\x94\x68\x05\x5d\x94\x68\x07\x61\x68\x09\x4b\x01\x75\x65\x2e";
+    let recs: Vec<Rec> = both(p, &[]);
+    assert_eq!(recs[1].id, 1 << 70);
+    assert_eq!(recs[1].tags, ["alpha"]);
+    assert_eq!((recs[0].parent, recs[1].parent), (None, Some(1)));
+    // pickle.dumps({'A': [1, 2]}, protocol=5): a one-entry dict as an enum.
+    #[derive(Deserialize, PartialEq, Debug)]
+    enum E {
+        A(Vec<u8>),
+    }
+    let p = b"\x80\x05\x95\x10\x00\x00\x00\x00\x00\x00\x00\x7d\x94\x8c\x01\x41\x94\x5d\x94\x28\x4b\x01\x4b\x02\x65\x73\x2e";
+    assert_eq!(both::<E>(p, &[]), E::A(vec![1, 2]));
+    // bytes into a Vec<u8>, element by element (pickle.dumps([b'ab', b''], protocol=5)).
+    let p = b"\x80\x05\x95\x0d\x00\x00\x00\x00\x00\x00\x00]\x94(C\x02ab\x94C\x00\x94e.";
+    assert_eq!(both::<Vec<Vec<u8>>>(p, &[]), [b"ab".to_vec(), vec![]]);
+    // Empty containers followed by a value: the look-ahead finds no one-item batch.
+    let p = to_frames(&(Vec::<u8>::new(), BTreeMap::<u8, u8>::new(), 5u8)).unwrap();
+    assert_eq!(both::<(Vec<u8>, BTreeMap<u8, u8>, u8)>(&p.inband, &[]).2, 5);
+}
+
+#[test]
+fn direct_reader_reads_memoized_tuples_where_the_type_has_them() {
+    // pickle.dumps([('alpha', 1), ('alpha', 2)], protocol=5): a GET starts the second tuple.
+    let p = b"\x80\x05\x95\x17\x00\x00\x00\x00\x00\x00\x00\x5d\x94\x28\x8c\x05\x61\x6c\x70\x68\x61\x94\x4b\x01\x86\x94\x68\x01\x4b\x02\x86\x94\x65\x2e";
+    let v: Vec<(String, u8)> = both(p, &[]);
+    assert_eq!(v, [("alpha".into(), 1), ("alpha".into(), 2)]);
+    // t = (1, 2); pickle.dumps((t, (t, 3), [t]), protocol=5): the memoized tuple is a whole
+    // tuple twice and the first item of another once.
+    let p = b"\x80\x05\x95\x14\x00\x00\x00\x00\x00\x00\x00\x4b\x01\x4b\x02\x86\x94\x68\x00\x4b\x03\x86\x94\x5d\x94\x68\x00\x61\x87\x94\x2e";
+    // (The direct reader takes the second GET for the whole `((u8, u8), u8)`, finds the
+    // items do not line up, and leaves this stream to the machine.)
+    type T3 = ((u8, u8), ((u8, u8), u8), Vec<(u8, u8)>);
+    let v: T3 = from_frames(p, &[]).unwrap();
+    assert_eq!(v, ((1, 2), ((1, 2), 3), vec![(1, 2)]));
+    // Read with a type whose tuples do not line up with the stream's: the machine answers.
+    let flat = from_frames::<((u8, u8), (u8, u8, u8), Vec<(u8, u8)>)>(p, &[]);
+    assert!(flat.is_err());
+}
+
+#[test]
+fn direct_reader_reads_numpy_arrays_sharing_dtype_and_global() {
+    // pickle.dumps([np.arange(3.0), np.arange(2.0).reshape(1, 2)], protocol=5,
+    //              buffer_callback=...): the second array GETs `_frombuffer`, the dtype and 'C'.
+    let p = b"\x80\x05\x95\x81\x00\x00\x00\x00\x00\x00\x00\x5d\x94\x28\x8c\x13\x6e\x75\x6d\x70\x79\x2e\x5f\x63\x6f\x72\x65\x2e\x6e\x75\x6d\x65\x72\x69\x63\x94\x8c\x0b\x5f\x66\x72\x6f\x6d\x62\x75\x66\x66\x65\x72\x94\x93\x94\x28\x97\x8c\x05\x6e\x75\x6d\x70\x79\x94\x8c\x05\x64\x74\x79\x70\x65\x94\x93\x94\x8c\x02\x66\x38\x94\x89\x88\x87\x94\x52\x94\x28\x4b\x03\x8c\x01\x3c\x94\x4e\x4e\x4e\x4a\xff\xff\xff\xff\x4a\xff\xff\xff\xff\x4b\x00\x74\x94\x62\x4b\x03\x85\x94\x8c\x01\x43\x94\x74\x94\x52\x94\x68\x03\x28\x97\x68\x09\x4b\x01\x4b\x02\x86\x94\x68\x0d\x74\x94\x52\x94\x65\x2e";
+    // (Buffers over `Vec<f64>`s: aligned for f64, so that the arrays can share them.)
+    let bytes = |v: Vec<f64>| NdArray::from_vec(v).buffer().unwrap().clone();
+    let buffers = [bytes(vec![0.0, 1.0, 2.0]), bytes(vec![0.0, 1.0])];
+    if cfg!(target_endian = "little") {
+        let arrays: Vec<NdArray<'static, f64>> = both(p, &buffers);
+        assert_eq!(arrays[0].as_slice(), [0.0, 1.0, 2.0]);
+        assert_eq!(arrays[1].shape(), [1, 2]);
+        assert_eq!(arrays[1].as_slice().as_ptr().cast(), buffers[1].as_ptr());
+    }
+}
+
+#[test]
+fn ndarray_bytes_are_numpys_own_less_its_memo() {
+    // numpy 2's pickle.dumps(np.arange(3.0), protocol=5, buffer_callback=...), its MEMOIZE
+    // opcodes left out (and READONLY_BUFFER added: a Buffer is read-only).
+    let mut want = b"\x80\x05\x95\x5d\x00\x00\x00\x00\x00\x00\x00".to_vec();
+    want.extend_from_slice(b"\x8c\x13numpy._core.numeric\x8c\x0b_frombuffer\x93(\x97\x98");
+    want.extend_from_slice(b"\x8c\x05numpy\x8c\x05dtype\x93\x8c\x02f8\x89\x88\x87R(K\x03\x8c\x01<");
+    want.extend_from_slice(b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tbK\x03\x85\x8c\x01CtR.");
+    let a = NdArray::from_vec(vec![0.0f64, 1.0, 2.0]);
+    let f = to_frames(&a).unwrap();
+    if cfg!(target_endian = "little") {
+        assert_eq!(f.inband, want);
+    }
+    // Read back both by recognizing those bytes and by the machine.
+    assert_eq!(both::<NdArray<'static, f64>>(&f.inband, &f.buffers), a);
+}
+
+/// Every one-byte change of `p`: `from_frames` never panics, and whenever the direct reader
+/// reads the changed stream, the machine reads the same value from it (or refuses it).
+fn mutations<T>(p: &[u8], buffers: &[Buffer])
+where
+    T: for<'de> Deserialize<'de> + PartialEq + core::fmt::Debug,
+{
+    let step = if cfg!(miri) { 7 } else { 1 };
+    let values: &[u8] = if cfg!(miri) {
+        &[0x00, 0x94, 0xff]
+    } else {
+        &[
+            0x00, 0x01, 0x28, 0x2e, 0x4b, 0x5d, 0x61, 0x65, 0x68, 0x73, 0x85, 0x94, 0xff,
+        ]
+    };
+    let mut q = p.to_vec();
+    for i in (0..p.len()).step_by(step) {
+        for &v in values {
+            q[i] = v;
+            if let Ok(fast) = super::stream::Stream::read_all::<T>(&q, buffers)
+                && let Ok(machine) = super::read_tree::<T>(&q, buffers)
+            {
+                assert_eq!(fast, machine, "byte {i} set to {v:#04x}");
+            }
+            let _ = from_frames::<T>(&q, buffers);
+        }
+        q[i] = p[i];
+    }
+    // And every truncation.
+    for n in (0..p.len()).step_by(step) {
+        assert!(from_frames::<T>(&p[..n], buffers).is_err());
+    }
+}
+
+#[test]
+fn direct_reader_and_machine_agree_on_corrupted_streams() {
+    let records = b"\x80\x05\x95\x5e\x00\x00\x00\x00\x00\x00\x00\x5d\x94\x28\x7d\x94\x28\x8c\x02\x69\x64\x94\x4b\x01\x8c\x04\x6e\x61\x6d\x65\x94\x8c\x01\x61\x94\x8c\x04\x74\x61\x67\x73\x94\x5d\x94\x28\x8c\x05\x61\x6c\x70\x68\x61\x94\x8c\x01\x78\x94\x65\x8c\x06\x70\x61\x72\x65\x6e\x74\x94\x4e\x75\x7d\x94\x28\x68\x02\x8a\x09\x00\x00\x00\x00\x00\x00\x00\x00\x40\x68\x03\x8c\x01\x62\x94\x68\x05\x5d\x94\x68\x07\x61\x68\x09\x4b\x01\x75\x65\x2e";
+    mutations::<Vec<Rec>>(records, &[]);
+    let tuples = b"\x80\x05\x95\x14\x00\x00\x00\x00\x00\x00\x00\x4b\x01\x4b\x02\x86\x94\x68\x00\x4b\x03\x86\x94\x5d\x94\x68\x00\x61\x87\x94\x2e";
+    mutations::<((u8, u8), ((u8, u8), u8), Vec<(u8, u8)>)>(tuples, &[]);
+    let a = NdArray::from_vec(vec![0.0f64, 1.0, 2.0]);
+    let f = to_frames(&(a.clone(), [a])).unwrap();
+    mutations::<(NdArray<'static, f64>, Vec<NdArray<'static, f64>>)>(&f.inband, &f.buffers);
+}

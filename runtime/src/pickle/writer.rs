@@ -24,8 +24,23 @@ use super::opcodes::*;
 /// How many items CPython's pickler puts between a `MARK` and its `APPENDS`/`SETITEMS`.
 const BATCH: usize = 1000;
 
-/// The module numpy ≥ 1.26 and 2.x both import `_frombuffer` from without a warning.
-pub(crate) const NUMPY_NUMERIC: &str = "numpy._core.numeric";
+/// `numpy._core.numeric._frombuffer` (the module numpy ≥ 1.26 and 2.x both import it from
+/// without a warning) as numpy pickles it (less its memo opcodes): two short
+/// strs and `STACK_GLOBAL`. Written as these bytes; the direct reader recognizes them whole.
+pub(crate) const FROMBUFFER_GLOBAL: &[u8] = b"\x8c\x13numpy._core.numeric\x8c\x0b_frombuffer\x93";
+
+/// numpy's reduction of a dtype with a two-character name (every numeric one: `f8`, `u1`...),
+/// less its memo opcodes: `DTYPE_HEAD`, the name, `DTYPE_MIDDLE`, the byte order, `DTYPE_TAIL`
+/// — `numpy.dtype(name, False, True)`, then `BUILD` with the state
+/// `(3, order, None, None, None, -1, -1, 0)`.
+pub(crate) const DTYPE_HEAD: &[u8] = b"\x8c\x05numpy\x8c\x05dtype\x93\x8c\x02";
+/// See [`DTYPE_HEAD`].
+pub(crate) const DTYPE_MIDDLE: &[u8] = b"\x89\x88\x87R(K\x03\x8c\x01";
+/// See [`DTYPE_HEAD`].
+pub(crate) const DTYPE_TAIL: &[u8] = b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb";
+/// The length of a whole two-character dtype's reduction.
+pub(crate) const DTYPE_LEN: usize =
+    DTYPE_HEAD.len() + 2 + DTYPE_MIDDLE.len() + 1 + DTYPE_TAIL.len();
 
 /// Serializes into `out`; the caller writes the `PROTO`/`FRAME` header and `STOP`.
 pub(crate) struct Writer {
@@ -45,12 +60,12 @@ impl Writer {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn op(&mut self, op: u8) {
         self.out.push(op);
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn int(&mut self, v: i64) {
         if (0..=0xff).contains(&v) {
             self.out.extend_from_slice(&[BININT1, v as u8]);
@@ -86,7 +101,7 @@ impl Writer {
         self.out.extend_from_slice(&le[..n]);
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn str(&mut self, s: &str) {
         let len = s.len();
         if len < 256 {
@@ -101,7 +116,7 @@ impl Writer {
         self.out.extend_from_slice(s.as_bytes());
     }
 
-    #[inline]
+    #[inline(always)]
     fn bytes(&mut self, b: &[u8]) {
         let len = b.len();
         if len < 256 {
@@ -133,6 +148,15 @@ impl Writer {
                 "a numpy dtype must start with '<', '>' or '|', got {spec:?}"
             )));
         };
+        if let &[a, b] = name.as_bytes() {
+            self.out.reserve(DTYPE_LEN);
+            self.out.extend_from_slice(DTYPE_HEAD);
+            self.out.extend_from_slice(&[a, b]);
+            self.out.extend_from_slice(DTYPE_MIDDLE);
+            self.out.push(order as u8);
+            self.out.extend_from_slice(DTYPE_TAIL);
+            return Ok(());
+        }
         self.global("numpy", "dtype");
         self.str(name);
         self.out
@@ -148,12 +172,12 @@ impl Writer {
         Ok(())
     }
 
-    #[inline]
+    #[inline(always)]
     fn begin_batch(&mut self, empty: u8) {
         self.out.extend_from_slice(&[empty, MARK]);
     }
 
-    #[inline]
+    #[inline(always)]
     fn end_batch(&mut self, in_batch: usize, close: u8) {
         if in_batch == 0 {
             // The `MARK` just written opened nothing.
@@ -405,11 +429,19 @@ impl ser::SerializeSeq for Compound<'_> {
     type Error = WriteError;
     #[inline]
     fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), WriteError> {
-        self.item(value)
+        // Only `serialize_seq` makes this a `SerializeSeq`: always a list.
+        value.serialize(&mut *self.w)?;
+        self.in_batch += 1;
+        if self.in_batch == BATCH {
+            self.w.out.extend_from_slice(&[APPENDS, MARK]);
+            self.in_batch = 0;
+        }
+        Ok(())
     }
     #[inline]
     fn end(self) -> Result<(), WriteError> {
-        self.finish()
+        self.w.end_batch(self.in_batch, APPENDS);
+        Ok(())
     }
 }
 
@@ -484,7 +516,9 @@ impl ser::SerializeStruct for Compound<'_> {
     }
     #[inline]
     fn end(self) -> Result<(), WriteError> {
-        self.finish()
+        // Only `serialize_struct` makes this a `SerializeStruct`: always a dict.
+        self.w.end_batch(self.in_batch, SETITEMS);
+        Ok(())
     }
 }
 
@@ -652,7 +686,7 @@ impl<'a> ser::Serializer for &'a mut Writer {
         match name {
             NDARRAY_TOKEN => {
                 // `_frombuffer(buffer, dtype, shape, order)`: the 4-tuple is the value itself.
-                self.global(NUMPY_NUMERIC, "_frombuffer");
+                self.out.extend_from_slice(FROMBUFFER_GLOBAL);
                 value.serialize(&mut *self)?;
                 self.op(REDUCE);
                 Ok(())
