@@ -1,6 +1,7 @@
-//! The subcommand: reads the selection, checks the program links keel's trace, builds the shim,
-//! and runs cargo with this binary as `RUSTC_WRAPPER` and a target directory of the selection's
-//! own.
+//! The subcommand: reads the selection, checks the program links keel's trace (or builds the
+//! runtime it brings in), builds the shim, and runs cargo with this binary as `RUSTC_WRAPPER`
+//! in `target/keel/`, with each selected crate's selection in its own variable
+//! ([`wrapper::crate_var`]) so that cargo rebuilds only the crates whose instrumentation changed.
 
 use crate::wrapper;
 use keel_transform::selection::Selection;
@@ -133,17 +134,17 @@ fn run(args: &[OsString]) -> Result<ExitCode, String> {
             .as_str()
             .ok_or("cargo metadata gave no target_directory")?,
     );
-    let keel_target = target.join(format!(
-        "keel-{:016x}",
-        fnv1a(selectors.join("\n").as_bytes())
-    ));
+    // One target directory for every selection: each crate's dep-info records what was selected
+    // in it (`wrapper::crate_var`), so cargo rebuilds the crates whose instrumentation changed
+    // and what depends on them, and nothing else.
+    let keel_target = target.join("keel");
     let shim_dir = keel_target.join("keel-shim");
     // A program that does not link keel's trace gets keel-runtime (feature trace) from this
     // tool's own source tree, linked into its binaries; without that tree, it is refused.
     let runtime = match check_links_trace(&metadata, root.as_deref()) {
         Ok(()) => None,
         Err(message) => match keel_source() {
-            Some(source) => Some(build_runtime(&source, &keel_target, &request.cargo_args)?),
+            Some(source) => Some(build_runtime(&source, &target, &request.cargo_args)?),
             None => return Err(message),
         },
     };
@@ -153,6 +154,17 @@ fn run(args: &[OsString]) -> Result<ExitCode, String> {
     let mut command = Command::new(cargo());
     if let Some(rlib) = &runtime {
         command.env(wrapper::RUNTIME_VAR, rlib);
+    }
+    for (name, _) in std::env::vars_os() {
+        if name
+            .to_str()
+            .is_some_and(|n| n.starts_with(&wrapper::crate_var("")))
+        {
+            command.env_remove(name);
+        }
+    }
+    for krate in selection.crates() {
+        command.env(wrapper::crate_var(krate), selection.of_crate(krate));
     }
     let status = command
         .arg(&request.subcommand)
@@ -224,13 +236,11 @@ fn keel_source() -> Option<PathBuf> {
         .then_some(source)
 }
 
-/// Builds keel-runtime with feature `trace` (release) into the selection's target directory and
-/// returns its rlib; its dependencies are beside it.
-fn build_runtime(
-    source: &Path,
-    keel_target: &Path,
-    cargo_args: &[OsString],
-) -> Result<PathBuf, String> {
+/// Builds keel-runtime with features `trace` and `otlp` (release) into `target/keel-runtime/`,
+/// one build for every selection (it does not depend on the selection), and returns its rlib;
+/// its dependencies are beside it. Built with `KEEL_CARGO_BRINGS_RUNTIME` set, so that it
+/// configures its outputs from `KEEL_TRACE` and `OTEL_*` (the program has no code to do so).
+fn build_runtime(source: &Path, target: &Path, cargo_args: &[OsString]) -> Result<PathBuf, String> {
     let mut command = Command::new(cargo());
     command
         .args([
@@ -239,8 +249,9 @@ fn build_runtime(
             "-p",
             "keel-runtime",
             "--features",
-            "trace",
+            "trace,otlp",
         ])
+        .env(wrapper::BRINGS_RUNTIME_VAR, "1")
         .args([
             "--message-format",
             "json-render-diagnostics",
@@ -248,7 +259,7 @@ fn build_runtime(
         ])
         .arg(source.join("Cargo.toml"))
         .arg("--target-dir")
-        .arg(keel_target.join("keel-runtime"));
+        .arg(target.join("keel-runtime"));
     if cargo_args.iter().any(|a| a == "--offline") {
         command.arg("--offline");
     }
@@ -335,11 +346,4 @@ fn build_shim(dir: &Path, cargo_args: &[OsString]) -> Result<(), String> {
         return Err("keel_foreign_null did not compile (see above)".to_owned());
     }
     Ok(())
-}
-
-/// FNV-1a: a hash that stays the same across builds of this tool (the target directory's name).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
-    })
 }

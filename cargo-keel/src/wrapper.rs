@@ -21,6 +21,16 @@ pub const SHIM_VAR: &str = "KEEL_CARGO_SHIM_DIR";
 pub const NULL_OBJECT: &str = "keel_foreign_null.o";
 /// keel-runtime's rlib, when `cargo keel` brings the runtime into a program without keel.
 pub const RUNTIME_VAR: &str = "KEEL_CARGO_RUNTIME";
+/// The variable holding what is selected in one crate (`KEEL_CARGO_SELECT_regex=regex::Regex::new`),
+/// set by the subcommand for each selected crate and recorded in every crate's dep-info, so
+/// that cargo rebuilds exactly the crates whose instrumentation changed.
+pub fn crate_var(krate: &str) -> String {
+    format!("KEEL_CARGO_SELECT_{krate}")
+}
+
+/// Set while building the keel-runtime `cargo keel` brings in (read by keel-runtime with
+/// `option_env!`): that runtime configures its outputs from `KEEL_TRACE` and `OTEL_*`.
+pub const BRINGS_RUNTIME_VAR: &str = "KEEL_CARGO_BRINGS_RUNTIME";
 
 fn value_after<'a>(args: &'a [OsString], flag: &str) -> Option<&'a str> {
     let prefix = format!("{flag}=");
@@ -39,6 +49,13 @@ pub fn main(args: &[OsString]) -> ExitCode {
     let shim_dir = PathBuf::from(std::env::var_os(SHIM_VAR).unwrap_or_default());
     let Some(krate) = value_after(args, "--crate-name").map(str::to_owned) else {
         return exit(Command::new(rustc).args(args).status());
+    };
+    let compile = |with: &[OsString]| {
+        let status = Command::new(rustc).args(with).status();
+        if status.as_ref().is_ok_and(|s| s.success()) {
+            record_selection(&krate, args);
+        }
+        exit(status)
     };
     let mut plain: Vec<OsString> = args.to_vec();
     plain.push("-L".into());
@@ -62,6 +79,7 @@ pub fn main(args: &[OsString]) -> ExitCode {
                 let status = Command::new(rustc).args(&linked).status();
                 if status.as_ref().is_ok_and(|s| s.success()) {
                     point_dep_info_at_originals(&krate, args, &copy);
+                    record_selection(&krate, args);
                 }
                 exit(status)
             }
@@ -69,12 +87,12 @@ pub fn main(args: &[OsString]) -> ExitCode {
                 eprintln!(
                     "warning: cargo keel: keel-runtime not brought into `{krate}`: {file}: {reason}"
                 );
-                exit(Command::new(rustc).args(&plain).status())
+                compile(&plain)
             }
         };
     }
     if !selection.selects_crate(&krate) {
-        return exit(Command::new(rustc).args(&plain).status());
+        return compile(&plain);
     }
     // `plain`: a selected proc macro links the no-op entry points too.
     match instrumented_args(&krate, &plain, &selection, &shim_dir) {
@@ -84,6 +102,7 @@ pub fn main(args: &[OsString]) -> ExitCode {
                 Ok(output) if output.status.success() => {
                     use std::io::Write;
                     point_dep_info_at_originals(&krate, args, &copy);
+                    record_selection(&krate, args);
                     let _ = std::io::stderr().write_all(&output.stderr);
                     let _ = std::io::stdout().write_all(&output.stdout);
                     return ExitCode::SUCCESS;
@@ -109,7 +128,7 @@ pub fn main(args: &[OsString]) -> ExitCode {
         Ok(None) => {}
         Err((file, reason)) => warn(&krate, &file, &reason),
     }
-    exit(Command::new(rustc).args(&plain).status())
+    compile(&plain)
 }
 
 /// Whether this rustc run links one of the workspace's programs (a bin, test, example or
@@ -174,15 +193,9 @@ fn with_runtime(
     Ok((linked, copy))
 }
 
-/// rustc's dep-info names the copy's files; cargo decides freshness from it, so it must name
-/// the crate's own files instead (an edit to them rebuilds, an untouched crate stays fresh).
-fn point_dep_info_at_originals(krate: &str, args: &[OsString], copy: &Path) {
-    let (Some(out_dir), Some(manifest_dir)) = (
-        value_after(args, "--out-dir"),
-        std::env::var_os("CARGO_MANIFEST_DIR"),
-    ) else {
-        return;
-    };
+/// The dep-info file rustc writes for this compilation (`<out-dir>/<crate><extra-filename>.d`).
+fn dep_info_file(krate: &str, args: &[OsString]) -> Option<PathBuf> {
+    let out_dir = value_after(args, "--out-dir")?;
     let extra = args
         .iter()
         .zip(args.iter().skip(1))
@@ -192,7 +205,42 @@ fn point_dep_info_at_originals(krate: &str, args: &[OsString], copy: &Path) {
                 .flatten()
         })
         .unwrap_or("");
-    let file = Path::new(out_dir).join(format!("{krate}{extra}.d"));
+    Some(Path::new(out_dir).join(format!("{krate}{extra}.d")))
+}
+
+/// Records what is selected in `krate` (its [`crate_var`], or its absence) in the dep-info, as
+/// rustc records an `env!` it read: cargo compares it with the variable's value at each build
+/// and rebuilds the crate (and so its dependents) when it differs. One target directory then
+/// serves every selection, and a new selection rebuilds only the crates whose instrumentation
+/// changed, and what depends on them.
+fn record_selection(krate: &str, args: &[OsString]) {
+    let Some(file) = dep_info_file(krate, args) else {
+        return;
+    };
+    let Ok(mut text) = std::fs::read_to_string(&file) else {
+        return;
+    };
+    let var = crate_var(krate);
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    match std::env::var(&var) {
+        // rustc's escaping of env-dep values (a selection has no `\\` and no newline).
+        Ok(value) => text.push_str(&format!("# env-dep:{var}={value}\n")),
+        Err(_) => text.push_str(&format!("# env-dep:{var}\n")),
+    }
+    let _ = std::fs::write(&file, text);
+}
+
+/// rustc's dep-info names the copy's files; cargo decides freshness from it, so it must name
+/// the crate's own files instead (an edit to them rebuilds, an untouched crate stays fresh).
+fn point_dep_info_at_originals(krate: &str, args: &[OsString], copy: &Path) {
+    let (Some(file), Some(manifest_dir)) = (
+        dep_info_file(krate, args),
+        std::env::var_os("CARGO_MANIFEST_DIR"),
+    ) else {
+        return;
+    };
     if let Ok(text) = std::fs::read_to_string(&file) {
         let original = Path::new(&manifest_dir).display().to_string();
         let _ = std::fs::write(&file, text.replace(&copy.display().to_string(), &original));

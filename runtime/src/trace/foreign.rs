@@ -17,10 +17,184 @@
 //! | `keel_foreign_exit(span, outcome, err_type, len)` | finishes it: `outcome` 0 = `Ok`, 1 = `Err` (by the error's type name) |
 //! | `keel_foreign_abandon(span)` | drops it unfinished: panicked (unwinding) or cancelled (a future dropped) |
 //! | `keel_foreign_resume(span)` / `keel_foreign_suspend(span)` | an `async fn`'s poll begins / ends |
+//!
+//! **The runtime `cargo keel` brings in.** A program that never mentions keel has no code of its
+//! own to add sinks, so the keel-runtime that `cargo keel` links into it (built with
+//! `KEEL_CARGO_BRINGS_RUNTIME` set, [`BROUGHT_BY_CARGO_KEEL`]) configures itself from the
+//! environment at the first instrumented call ([`configure_from_env`]): the words `stats` and
+//! `stderr` in `KEEL_TRACE` choose the outputs (`KEEL_TRACE=stats` prints the [`Stats`] table on
+//! stderr at exit), the rest of `KEEL_TRACE` is the filter, and an OTLP endpoint in the standard
+//! `OTEL_*` variables (`OTEL_EXPORTER_OTLP_ENDPOINT`, `..._TRACES_ENDPOINT`, or
+//! `OTEL_TRACES_EXPORTER=otlp`) adds an [`OtlpSink`](super::otlp::OtlpSink) built from them. A
+//! program that links keel chooses its sinks in code, as without `cargo keel`.
+//!
+//! **Filtering.** A dependency function's call site is made at its first call, with its
+//! qualified name (`regex::Regex::new`), and filtered as any other. `cargo keel run`/`test`/`bench`
+//! pass the selection to the program (`KEEL_CARGO_SELECTION`), so that a `KEEL_TRACE` directive
+//! under a selected crate is not reported as matching no function before its first call.
 
-use super::{CallSite, Outcome, Span};
+use super::{CallSite, Filter, Outcome, Span, Stats};
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::Once;
+
+/// True in the keel-runtime that `cargo keel` builds and links into a program that never
+/// mentions keel (it sets `KEEL_CARGO_BRINGS_RUNTIME` for that build): that runtime configures
+/// its outputs from the environment ([`configure_from_env`]).
+pub(crate) const BROUGHT_BY_CARGO_KEEL: bool = option_env!("KEEL_CARGO_BRINGS_RUNTIME").is_some();
+
+/// The `KEEL_TRACE` words that choose an output rather than filter, in the runtime `cargo keel`
+/// brings in.
+const OUTPUT_WORDS: [&str; 2] = ["stats", "stderr"];
+
+/// The variable `cargo keel run|test|bench` passes to the program: the selectors, comma-separated.
+const SELECTION_VAR: &str = "KEEL_CARGO_SELECTION";
+
+static CONFIGURED: Once = Once::new();
+
+/// What the environment asks of the runtime `cargo keel` brings in.
+#[derive(Debug, Default, PartialEq)]
+struct EnvOutputs {
+    /// Print the [`Stats`] table on stderr at exit.
+    stats: bool,
+    /// Keep the stderr lines (`enter ..`/`exit ..`).
+    stderr: bool,
+    /// Export to the `OTEL_*` endpoint.
+    otlp: bool,
+    /// `KEEL_TRACE` without the output words (`None`: no filter).
+    filter: Option<String>,
+}
+
+impl EnvOutputs {
+    /// Reads `KEEL_TRACE` and the `OTEL_*` variables through `lookup`.
+    fn read(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let set = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let mut outputs = Self::default();
+        let mut directives = Vec::new();
+        for word in set("KEEL_TRACE").unwrap_or_default().split(',') {
+            match word.trim() {
+                "" => {}
+                "stats" => outputs.stats = true,
+                "stderr" => outputs.stderr = true,
+                directive => directives.push(directive.to_owned()),
+            }
+        }
+        let exporter = set("OTEL_TRACES_EXPORTER").unwrap_or_default();
+        let disabled = set("OTEL_SDK_DISABLED").is_some_and(|v| v.trim() == "true");
+        outputs.otlp = !disabled
+            && exporter.trim() != "none"
+            && (exporter.trim() == "otlp"
+                || set("OTEL_EXPORTER_OTLP_ENDPOINT").is_some()
+                || set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some());
+        // Directives with no output word and no OTLP: the stderr lines, as without cargo keel.
+        if !outputs.stats && !outputs.otlp && !directives.is_empty() {
+            outputs.stderr = true;
+        }
+        outputs.filter = (!directives.is_empty()).then(|| directives.join(","));
+        outputs
+    }
+
+    fn any(&self) -> bool {
+        self.stats || self.stderr || self.otlp
+    }
+}
+
+/// Configures the runtime `cargo keel` brought in ([`BROUGHT_BY_CARGO_KEEL`]) from the
+/// environment, once, before the first instrumented call is traced; does nothing in any other
+/// keel-runtime. See the [module documentation](self).
+pub(crate) fn configure_from_env() {
+    if !BROUGHT_BY_CARGO_KEEL {
+        return;
+    }
+    CONFIGURED.call_once(|| {
+        let outputs = EnvOutputs::read(|name| std::env::var(name).ok());
+        if !outputs.any() {
+            return;
+        }
+        // `KEEL_TRACE` is read as a filter here first (its output words match no function, and
+        // are not warned about); the filter without them replaces it.
+        let _ = super::filter();
+        super::set_filter(
+            outputs
+                .filter
+                .as_deref()
+                .map(|text| Filter::parse_lossy(text).0),
+        );
+        let mut added = false;
+        if outputs.stderr {
+            super::add_sink(super::Stderr::new());
+            added = true;
+        }
+        if outputs.stats {
+            let stats = Stats::new();
+            super::add_sink(stats.clone());
+            added = true;
+            // The table at exit (main returned or `process::exit`): a finalizer left registered.
+            core::mem::forget(crate::finalize::Finalizer::new(move || {
+                eprintln!("{}", stats.report());
+            }));
+        }
+        if outputs.otlp {
+            added |= add_otlp_sink();
+        }
+        if added {
+            super::enable();
+        } else {
+            super::disable();
+        }
+    });
+}
+
+/// Adds an OTLP sink configured by the `OTEL_*` variables; false (after a warning) when they
+/// are invalid or the runtime lacks feature `otlp`.
+#[cfg(feature = "otlp")]
+fn add_otlp_sink() -> bool {
+    match super::otlp::OtlpSink::builder().build() {
+        Ok(sink) => {
+            super::add_sink(sink);
+            true
+        }
+        Err(error) => {
+            eprintln!("keel::trace: cargo keel: no OTLP export: {error}");
+            false
+        }
+    }
+}
+
+#[cfg(not(feature = "otlp"))]
+fn add_otlp_sink() -> bool {
+    eprintln!(
+        "keel::trace: cargo keel: an OTEL_* endpoint is set, but this keel-runtime was built without feature `otlp`"
+    );
+    false
+}
+
+/// Whether a `KEEL_TRACE` directive may name a function `cargo keel` instrumented (a crate of
+/// the selection the program was started with, or a path under one), or is an output word of
+/// the runtime `cargo keel` brings in: either way, not a misspelling.
+pub(crate) fn may_name(directive: &str) -> bool {
+    if BROUGHT_BY_CARGO_KEEL && OUTPUT_WORDS.contains(&directive) {
+        return true;
+    }
+    std::env::var(SELECTION_VAR).is_ok_and(|selection| selection_may_name(&selection, directive))
+}
+
+/// Whether `directive` (a path prefix) and one of `selection`'s selectors (`krate`,
+/// `krate::path::*`, `krate::Type::method`) can name a common function.
+fn selection_may_name(selection: &str, directive: &str) -> bool {
+    let under = |long: &str, short: &str| {
+        long == short
+            || long
+                .strip_prefix(short)
+                .is_some_and(|r| r.starts_with("::"))
+    };
+    selection.split(',').any(|selector| {
+        let selector = selector.trim().trim_end_matches("::*");
+        // Crate names are written with `-` or `_`; paths use `_`.
+        let selector = selector.replace('-', "_");
+        !selector.is_empty() && (under(directive, &selector) || under(&selector, directive))
+    })
+}
 
 /// A dependency function's static description, as the shim lays it out (`#[repr(C)]`): its
 /// qualified name, module path and file (UTF-8, `'static`), line, and a slot where the first
@@ -55,6 +229,9 @@ unsafe fn call_site(site: &'static ForeignSite) -> &'static CallSite {
         // SAFETY: only ever set below, to a leaked `'static` CallSite.
         return unsafe { &*known };
     }
+    // A site's first call: the runtime `cargo keel` brought in reads its outputs before the
+    // call is traced (a `Once`; nothing in any other runtime).
+    configure_from_env();
     // SAFETY: the caller's contract.
     let made = unsafe {
         CallSite::new(
@@ -200,5 +377,69 @@ mod tests {
         assert_eq!(trace::__private::parent_call_id(&events[1]), outer_id);
         // One CallSite per foreign site, made once.
         assert!(!PARSE.0.resolved.load(Ordering::Relaxed).is_null());
+    }
+
+    fn outputs(vars: &[(&str, &str)]) -> EnvOutputs {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        EnvOutputs::read(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn keel_trace_output_words_and_otel_variables_choose_the_outputs() {
+        assert_eq!(outputs(&[]), EnvOutputs::default());
+        let stats = outputs(&[("KEEL_TRACE", "stats")]);
+        assert!(stats.stats && !stats.stderr && !stats.otlp && stats.filter.is_none());
+        let filtered = outputs(&[("KEEL_TRACE", " regex::Regex , stats,regex::Regex::new=off")]);
+        assert!(filtered.stats && !filtered.stderr);
+        assert_eq!(
+            filtered.filter.as_deref(),
+            Some("regex::Regex,regex::Regex::new=off")
+        );
+        // Directives alone: the stderr lines, as in any program.
+        let lines = outputs(&[("KEEL_TRACE", "regex")]);
+        assert!(lines.stderr && !lines.stats && !lines.otlp);
+        let otlp = outputs(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")]);
+        assert!(otlp.otlp && !otlp.stderr && otlp.filter.is_none());
+        assert!(outputs(&[("OTEL_TRACES_EXPORTER", "otlp")]).otlp);
+        let traces = outputs(&[
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "http://h:4318/v1/traces",
+            ),
+            ("KEEL_TRACE", "regex,stderr"),
+        ]);
+        assert!(traces.otlp && traces.stderr && !traces.stats);
+        for off in [
+            ("OTEL_SDK_DISABLED", "true"),
+            ("OTEL_TRACES_EXPORTER", "none"),
+        ] {
+            let none = outputs(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://h:4318"), off]);
+            assert!(!none.otlp, "{off:?}");
+        }
+    }
+
+    #[test]
+    fn directives_under_the_selection_may_name_a_dependency_function() {
+        let selection = "regex,serde_json::de::*,keel-fixture-dep::Counter::new";
+        for directive in [
+            "regex",
+            "regex::Regex::new",
+            "serde_json",
+            "serde_json::de::from_str",
+            "keel_fixture_dep::Counter",
+        ] {
+            assert!(selection_may_name(selection, directive), "{directive}");
+        }
+        for directive in [
+            "regexp",
+            "serde_json::ser",
+            "keel_fixture_dep::add",
+            "other",
+        ] {
+            assert!(!selection_may_name(selection, directive), "{directive}");
+        }
     }
 }
