@@ -60,22 +60,33 @@ calls)
 uftrace)
     bin="$(program)"
     command -v uftrace >/dev/null || { echo "uftrace is not installed (apt-get install uftrace)"; exit 1; }
-    echo "untraced:"
-    "$bin" x 2000000 off time | grep -E '^plain'
     data="$(mktemp -d)"
     trap 'rm -rf "$data"' EXIT
-    # Dynamic tracing of one function of a binary built without -pg (uftrace's -P).
-    set +e
-    start=$(date +%s%N)
-    uftrace record -d "$data/trace" -P 'keel_fixture_benchdep::work_plain' --no-libcall \
-        "$bin" plain "$n" off
-    status=$?
-    end=$(date +%s%N)
-    set -e
-    echo "uftrace record -P work_plain: exit $status, $(((end - start) / n)) ns per call (whole run / $n)"
-    if [ "$status" = 0 ]; then
-        uftrace report -d "$data/trace" | head -5
-    fi
+    cpu_ns() { # command...: the CPU time (user+sys, every process) in ns
+        local t
+        t="$(mktemp)"
+        /usr/bin/time -f '%U %S' -o "$t" "$@" >/dev/null 2>&1
+        awk '{ printf "%d\n", ($1 + $2) * 1e9 }' "$t"
+        rm -f "$t"
+    }
+    per_call() { # label command...: CPU ns per call from N and 3N calls ("CALLS" in the command)
+        local label="$1" a b
+        shift
+        a="$(cpu_ns "${@/CALLS/$n}")"
+        b="$(cpu_ns "${@/CALLS/$((3 * n))}")"
+        echo "$label $(((b - a) / (2 * n)))"
+    }
+    # uftrace's full dynamic tracing (-P, through capstone) patches the entry of a function of a
+    # binary built without -pg or patchable entries: the uninstrumented twin here.
+    for round in 1 2 3; do
+        echo "round $round (CPU ns per call, from $n and $((3 * n)) calls):"
+        per_call "  untraced work_plain          " "$bin" plain CALLS off
+        per_call "  uftrace -P work_plain        " uftrace record -d "$data/t" -P '.*work_plain.*' "$bin" plain CALLS off
+        per_call "  cargo keel work, Stats       " "$bin" dep CALLS stats
+        per_call "  #[keel::instrument], Stats   " "$bin" local CALLS stats
+    done
+    uftrace record -d "$data/t" -P '.*work_plain.*' "$bin" plain 1000 off >/dev/null
+    uftrace report -d "$data/t" | head -3
     ;;
 build)
     keel="$(tool)"

@@ -153,8 +153,28 @@ fn run(args: &[OsString]) -> Result<ExitCode, String> {
     let me = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
     let mut command = Command::new(cargo());
     if let Some(rlib) = &runtime {
-        command.env(wrapper::RUNTIME_VAR, rlib);
+        let modified = std::fs::metadata(rlib)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .unwrap_or_default();
+        command
+            .env(wrapper::RUNTIME_VAR, rlib)
+            .env(wrapper::RUNTIME_STAMP_VAR, modified.as_nanos().to_string());
     }
+    let built = std::fs::metadata(&me)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .unwrap_or_default();
+    command.env(
+        wrapper::TOOL_STAMP_VAR,
+        format!(
+            "{:016x}-{}",
+            fnv1a(SHIM_SOURCE.as_bytes()),
+            built.as_nanos()
+        ),
+    );
     for (name, _) in std::env::vars_os() {
         if name
             .to_str()
@@ -346,4 +366,11 @@ fn build_shim(dir: &Path, cargo_args: &[OsString]) -> Result<(), String> {
         return Err("keel_foreign_null did not compile (see above)".to_owned());
     }
     Ok(())
+}
+
+/// FNV-1a: a hash that stays the same across builds of this tool (part of the tool's stamp).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }

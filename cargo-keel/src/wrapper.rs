@@ -28,6 +28,14 @@ pub fn crate_var(krate: &str) -> String {
     format!("KEEL_CARGO_SELECT_{krate}")
 }
 
+/// A stamp of this tool (its shim's source and its executable's modification time, set by the
+/// subcommand), recorded in the dep-info of each crate it rewrote: a new shim or transform
+/// rebuilds them, and only them.
+pub const TOOL_STAMP_VAR: &str = "KEEL_CARGO_TOOL_STAMP";
+/// A stamp of the runtime's rlib (its modification time, set by the subcommand), recorded in
+/// the dep-info of each program it is linked into: a rebuilt runtime relinks them.
+pub const RUNTIME_STAMP_VAR: &str = "KEEL_CARGO_RUNTIME_STAMP";
+
 /// Set while building the keel-runtime `cargo keel` brings in (read by keel-runtime with
 /// `option_env!`): that runtime configures its outputs from `KEEL_TRACE` and `OTEL_*`.
 pub const BRINGS_RUNTIME_VAR: &str = "KEEL_CARGO_BRINGS_RUNTIME";
@@ -53,7 +61,7 @@ pub fn main(args: &[OsString]) -> ExitCode {
     let compile = |with: &[OsString]| {
         let status = Command::new(rustc).args(with).status();
         if status.as_ref().is_ok_and(|s| s.success()) {
-            record_selection(&krate, args);
+            record_selection(&krate, args, &[]);
         }
         exit(status)
     };
@@ -79,7 +87,7 @@ pub fn main(args: &[OsString]) -> ExitCode {
                 let status = Command::new(rustc).args(&linked).status();
                 if status.as_ref().is_ok_and(|s| s.success()) {
                     point_dep_info_at_originals(&krate, args, &copy);
-                    record_selection(&krate, args);
+                    record_selection(&krate, args, &[TOOL_STAMP_VAR, RUNTIME_STAMP_VAR]);
                 }
                 exit(status)
             }
@@ -102,7 +110,7 @@ pub fn main(args: &[OsString]) -> ExitCode {
                 Ok(output) if output.status.success() => {
                     use std::io::Write;
                     point_dep_info_at_originals(&krate, args, &copy);
-                    record_selection(&krate, args);
+                    record_selection(&krate, args, &[TOOL_STAMP_VAR]);
                     let _ = std::io::stderr().write_all(&output.stderr);
                     let _ = std::io::stdout().write_all(&output.stdout);
                     return ExitCode::SUCCESS;
@@ -212,22 +220,24 @@ fn dep_info_file(krate: &str, args: &[OsString]) -> Option<PathBuf> {
 /// rustc records an `env!` it read: cargo compares it with the variable's value at each build
 /// and rebuilds the crate (and so its dependents) when it differs. One target directory then
 /// serves every selection, and a new selection rebuilds only the crates whose instrumentation
-/// changed, and what depends on them.
-fn record_selection(krate: &str, args: &[OsString]) {
+/// changed, and what depends on them. `stamps` are further variables recorded alike (the tool's
+/// for a crate it rewrote, the runtime's for a program it is linked into).
+fn record_selection(krate: &str, args: &[OsString], stamps: &[&str]) {
     let Some(file) = dep_info_file(krate, args) else {
         return;
     };
     let Ok(mut text) = std::fs::read_to_string(&file) else {
         return;
     };
-    let var = crate_var(krate);
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');
     }
-    match std::env::var(&var) {
-        // rustc's escaping of env-dep values (a selection has no `\\` and no newline).
-        Ok(value) => text.push_str(&format!("# env-dep:{var}={value}\n")),
-        Err(_) => text.push_str(&format!("# env-dep:{var}\n")),
+    for var in std::iter::once(crate_var(krate)).chain(stamps.iter().map(|v| (*v).to_owned())) {
+        match std::env::var(&var) {
+            // rustc's escaping of env-dep values (these have no `\\` and no newline).
+            Ok(value) => text.push_str(&format!("# env-dep:{var}={value}\n")),
+            Err(_) => text.push_str(&format!("# env-dep:{var}\n")),
+        }
     }
     let _ = std::fs::write(&file, text);
 }

@@ -8,15 +8,20 @@
 //! links two copies of keel-runtime fails to link (two definitions of these symbols) rather than
 //! splitting its trace state in two.
 //!
-//! The ABI (all pointers from the shim; `span` is null while tracing is off and is then never
-//! passed back):
+//! The ABI. A running call lives in a [`Slot`] the shim reserves in the caller's frame (or in
+//! an `async fn`'s future): 192 bytes, 8-aligned, that hold keel-runtime's [`Span`] in place (a
+//! pointer to a boxed one if a future `Span` outgrew them), so a traced call allocates nothing
+//! more than a `#[keel::instrument]` one. Before calling anything, the shim reads
+//! `keel_foreign_state` inline: while it says tracing is off and nothing captures, an
+//! instrumented dependency call costs two loads and a branch, as a `#[keel::instrument]` one.
 //!
 //! | symbol | does |
 //! | --- | --- |
-//! | `keel_foreign_enter(site) -> span` | enters the function described by `site` ([`ForeignSite`]) |
-//! | `keel_foreign_exit(span, outcome, err_type, len)` | finishes it: `outcome` 0 = `Ok`, 1 = `Err` (by the error's type name) |
-//! | `keel_foreign_abandon(span)` | drops it unfinished: panicked (unwinding) or cancelled (a future dropped) |
-//! | `keel_foreign_resume(span)` / `keel_foreign_suspend(span)` | an `async fn`'s poll begins / ends |
+//! | `keel_foreign_state: &AtomicU64` | the trace state word; nothing to do while `word & MAY_TRACE_MASK == 0` |
+//! | `keel_foreign_enter(site, slot) -> bool` | enters the function `site` ([`ForeignSite`]) describes; true: a span is in `slot` |
+//! | `keel_foreign_exit(slot, outcome, err_type, len)` | finishes it: `outcome` 0 = `Ok`, 1 = `Err` (by the error's type name) |
+//! | `keel_foreign_abandon(slot)` | drops it unfinished: panicked (unwinding) or cancelled (a future dropped) |
+//! | `keel_foreign_resume(slot)` / `keel_foreign_suspend(slot)` | an `async fn`'s poll begins / ends |
 //!
 //! **The runtime `cargo keel` brings in.** A program that never mentions keel has no code of its
 //! own to add sinks, so the keel-runtime that `cargo keel` links into it (built with
@@ -34,8 +39,7 @@
 //! under a selected crate is not reported as matching no function before its first call.
 
 use super::{CallSite, Filter, Outcome, Span, Stats};
-use core::ffi::c_void;
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::Once;
 
 /// True in the keel-runtime that `cargo keel` builds and links into a program that never
@@ -254,35 +258,116 @@ unsafe fn call_site(site: &'static ForeignSite) -> &'static CallSite {
     }
 }
 
-/// Enters the function `site` describes; returns the span (null when not traced).
+/// Where the shim keeps a running call: 24 words, 8-aligned (`keel_foreign_shim::Slot`).
+#[repr(C, align(8))]
+pub struct Slot([core::mem::MaybeUninit<u64>; 24]);
+
+/// Whether a [`Span`] fits a [`Slot`] (else the slot holds a pointer to a boxed one).
+const INLINE: bool = core::mem::size_of::<Span>() <= core::mem::size_of::<Slot>()
+    && core::mem::align_of::<Span>() <= core::mem::align_of::<Slot>();
+
+/// What the shim tests in `keel_foreign_state` before calling in: the on bit and the running
+/// captures (compiled into the shim, so pinned here).
+pub const MAY_TRACE_MASK: u64 = 0xFFFF_FFFF_0000_0001;
+const _: () = assert!(super::state::ON | super::state::CAPTURES == MAY_TRACE_MASK);
+
+/// The trace state word (`state::STATE`), read inline by the shim: no call into keel-runtime
+/// while `word & MAY_TRACE_MASK == 0`.
+#[unsafe(no_mangle)]
+#[allow(non_upper_case_globals)]
+pub static keel_foreign_state: &AtomicU64 = &super::state::STATE;
+
+/// Moves `span` into `slot`.
 ///
 /// # Safety
-/// `site` points to a `'static` [`ForeignSite`] with `'static` UTF-8 strings.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn keel_foreign_enter(site: *const ForeignSite) -> *mut c_void {
-    // SAFETY: the caller's contract.
-    let site = unsafe { call_site(&*site) };
-    let span = Span::enter(site);
-    if !span.is_active() {
-        return core::ptr::null_mut();
+/// `slot` is valid for writes and holds no live span.
+unsafe fn put(slot: *mut Slot, span: Span) {
+    if INLINE {
+        // SAFETY: the caller's contract; a `Span` fits and is aligned (`INLINE`).
+        unsafe { slot.cast::<Span>().write(span) }
+    } else {
+        // SAFETY: the caller's contract; a pointer fits any slot.
+        unsafe {
+            slot.cast::<*mut Span>()
+                .write(Box::into_raw(Box::new(span)))
+        }
     }
-    Box::into_raw(Box::new(span)).cast()
 }
 
-/// Finishes `span`: `outcome` 0 is `Ok`, 1 is `Err` named by `err_type` (the error's type name).
+/// Drops the span in `slot` where it is (an unfinished one reports itself abandoned).
 ///
 /// # Safety
-/// `span` came from [`keel_foreign_enter`], not null, not yet given back; `err_type..+len` is
+/// `slot` holds a live span [`put`] there (or written by [`keel_foreign_enter`]), dropped once.
+unsafe fn release(slot: *mut Slot) {
+    if INLINE {
+        // SAFETY: the caller's contract.
+        unsafe { slot.cast::<Span>().drop_in_place() }
+    } else {
+        // SAFETY: the caller's contract: a pointer from `Box::into_raw`, dropped once.
+        drop(unsafe { Box::from_raw(slot.cast::<*mut Span>().read()) });
+    }
+}
+
+/// The span in `slot`.
+///
+/// # Safety
+/// `slot` holds a live span [`put`] there, not borrowed elsewhere.
+unsafe fn get<'a>(slot: *mut Slot) -> &'a mut Span {
+    if INLINE {
+        // SAFETY: the caller's contract.
+        unsafe { &mut *slot.cast::<Span>() }
+    } else {
+        // SAFETY: the caller's contract: a live boxed span.
+        unsafe { &mut **slot.cast::<*mut Span>() }
+    }
+}
+
+/// Enters the function `site` describes; true when a span was put in `slot` (the call is
+/// traced), false when the slot was left untouched.
+///
+/// # Safety
+/// `site` points to a `'static` [`ForeignSite`] with `'static` UTF-8 strings; `slot` is valid
+/// for writes and holds no live span.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn keel_foreign_enter(site: *const ForeignSite, slot: *mut Slot) -> bool {
+    // SAFETY: the caller's contract.
+    let site = unsafe { call_site(&*site) };
+    if INLINE {
+        // Made in the slot (no copy of the span through this frame), then dropped there if
+        // nothing traces the call (an inactive span's drop does nothing).
+        let slot = slot.cast::<Span>();
+        // SAFETY: the caller's contract; a `Span` fits and is aligned (`INLINE`).
+        unsafe {
+            slot.write(Span::enter(site));
+            if !(*slot).is_active() {
+                slot.drop_in_place();
+                return false;
+            }
+        }
+        return true;
+    }
+    let span = Span::enter(site);
+    if !span.is_active() {
+        return false;
+    }
+    // SAFETY: the caller's contract.
+    unsafe { put(slot, span) };
+    true
+}
+
+/// Finishes the span in `slot`: `outcome` 0 is `Ok`, 1 is `Err` named by `err_type` (the
+/// error's type name).
+///
+/// # Safety
+/// `slot` holds a span from [`keel_foreign_enter`], not yet given back; `err_type..+len` is
 /// UTF-8.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn keel_foreign_exit(
-    span: *mut c_void,
+    slot: *mut Slot,
     outcome: u32,
     err_type: *const u8,
     err_type_len: usize,
 ) {
-    // SAFETY: the caller's contract: a span boxed by `keel_foreign_enter`, given back once.
-    let span = unsafe { Box::from_raw(span.cast::<Span>()) };
     let outcome = if outcome == 1 {
         // SAFETY: the caller's contract.
         let name = unsafe { core::slice::from_raw_parts(err_type, err_type_len) };
@@ -290,37 +375,43 @@ pub unsafe extern "C" fn keel_foreign_exit(
     } else {
         Outcome::Ok
     };
-    span.finish(outcome);
+    // Finished where it is (no copy out of the slot), then dropped there (a finished span's
+    // drop does nothing).
+    // SAFETY: the caller's contract: a live span, given back once.
+    unsafe {
+        get(slot).finish_in_place(outcome);
+        release(slot);
+    }
 }
 
-/// Drops `span` unfinished: reported as panicked while unwinding, else cancelled.
+/// Drops the span in `slot` unfinished: reported as panicked while unwinding, else cancelled.
 ///
 /// # Safety
 /// As for [`keel_foreign_exit`].
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn keel_foreign_abandon(span: *mut c_void) {
+pub unsafe extern "C" fn keel_foreign_abandon(slot: *mut Slot) {
     // SAFETY: the caller's contract.
-    drop(unsafe { Box::from_raw(span.cast::<Span>()) });
+    unsafe { release(slot) };
 }
 
-/// Makes `span`'s call current on this thread (a poll of its `async fn` begins).
+/// Makes the call in `slot` current on this thread (a poll of its `async fn` begins).
 ///
 /// # Safety
-/// `span` came from [`keel_foreign_enter`], not null, not yet given back.
+/// `slot` holds a span from [`keel_foreign_enter`], not yet given back.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn keel_foreign_resume(span: *mut c_void) {
+pub unsafe extern "C" fn keel_foreign_resume(slot: *mut Slot) {
     // SAFETY: the caller's contract; the shim holds the only handle.
-    unsafe { &mut *span.cast::<Span>() }.resume();
+    unsafe { get(slot) }.resume();
 }
 
-/// Stops `span`'s call being current (a poll of its `async fn` returned).
+/// Stops the call in `slot` being current (a poll of its `async fn` returned).
 ///
 /// # Safety
 /// As for [`keel_foreign_resume`].
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn keel_foreign_suspend(span: *mut c_void) {
+pub unsafe extern "C" fn keel_foreign_suspend(slot: *mut Slot) {
     // SAFETY: the caller's contract; the shim holds the only handle.
-    unsafe { &mut *span.cast::<Span>() }.suspend();
+    unsafe { get(slot) }.suspend();
 }
 
 #[cfg(test)]
@@ -354,14 +445,16 @@ mod tests {
         let (outer_id, events) = trace::capture(|| {
             let outer = Span::enter(&OUTER);
             let outer_id = trace::__private::current_call_id();
+            let mut slot = core::mem::MaybeUninit::<Slot>::uninit();
             // SAFETY: a static site; each span given back once.
             unsafe {
-                let span = keel_foreign_enter(&PARSE.0);
-                assert!(!span.is_null());
+                assert!(keel_foreign_enter(&PARSE.0, slot.as_mut_ptr()));
                 let name = "dep::Error";
-                keel_foreign_exit(span, 1, name.as_ptr(), name.len());
-                let span = keel_foreign_enter(&PARSE.0);
-                keel_foreign_abandon(span);
+                keel_foreign_exit(slot.as_mut_ptr(), 1, name.as_ptr(), name.len());
+                assert!(keel_foreign_enter(&PARSE.0, slot.as_mut_ptr()));
+                keel_foreign_resume(slot.as_mut_ptr());
+                keel_foreign_suspend(slot.as_mut_ptr());
+                keel_foreign_abandon(slot.as_mut_ptr());
             }
             outer.finish(Outcome::Ok);
             outer_id
@@ -377,6 +470,16 @@ mod tests {
         assert_eq!(trace::__private::parent_call_id(&events[1]), outer_id);
         // One CallSite per foreign site, made once.
         assert!(!PARSE.0.resolved.load(Ordering::Relaxed).is_null());
+        // The shim's inline test: tracing is on.
+        assert_ne!(
+            keel_foreign_state.load(Ordering::Relaxed) & MAY_TRACE_MASK,
+            0
+        );
+        assert!(
+            INLINE,
+            "a Span ({} bytes) outgrew the shim's slot: every traced call now boxes it",
+            core::mem::size_of::<Span>()
+        );
     }
 
     fn outputs(vars: &[(&str, &str)]) -> EnvOutputs {
