@@ -60,7 +60,7 @@ pub struct Slot([MaybeUninit<u64>; 24]);
 
 unsafe extern "C" {
     static keel_foreign_state: &'static AtomicU64;
-    fn keel_foreign_enter(site: *const Site, slot: *mut Slot) -> bool;
+    fn keel_foreign_enter(site: *const Site, slot: &mut MaybeUninit<Slot>) -> bool;
     fn keel_foreign_exit(slot: *mut Slot, outcome: u32, err_type: *const u8, err_type_len: usize);
     fn keel_foreign_abandon(slot: *mut Slot);
     fn keel_foreign_resume(slot: *mut Slot);
@@ -104,7 +104,7 @@ impl Span {
         let state = unsafe { keel_foreign_state };
         if state.load(Ordering::Relaxed) & MAY_TRACE_MASK != 0 && !self.live {
             // SAFETY: `site` is a valid `'static` site built by `Site::new`; the slot is empty.
-            self.live = unsafe { keel_foreign_enter(site, self.slot()) };
+            self.live = unsafe { keel_foreign_enter(site, &mut self.slot) };
         }
     }
 }

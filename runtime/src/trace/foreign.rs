@@ -326,15 +326,20 @@ unsafe fn get<'a>(slot: *mut Slot) -> &'a mut Span {
 /// traced), false when the slot was left untouched.
 ///
 /// # Safety
-/// `site` points to a `'static` [`ForeignSite`] with `'static` UTF-8 strings; `slot` is valid
-/// for writes and holds no live span.
+/// `site` points to a `'static` [`ForeignSite`] with `'static` UTF-8 strings; `slot` holds no
+/// live span.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn keel_foreign_enter(site: *const ForeignSite, slot: *mut Slot) -> bool {
+pub unsafe extern "C" fn keel_foreign_enter(
+    site: *const ForeignSite,
+    slot: &mut core::mem::MaybeUninit<Slot>,
+) -> bool {
     // SAFETY: the caller's contract.
     let site = unsafe { call_site(&*site) };
+    let slot = slot.as_mut_ptr();
     if INLINE {
-        // Made in the slot (no copy of the span through this frame), then dropped there if
-        // nothing traces the call (an inactive span's drop does nothing).
+        // Made in the slot (a `&mut`, so the compiler may build the span right there rather
+        // than copy it in), then dropped there if nothing traces the call (an inactive span's
+        // drop does nothing).
         let slot = slot.cast::<Span>();
         // SAFETY: the caller's contract; a `Span` fits and is aligned (`INLINE`).
         unsafe {
@@ -448,10 +453,10 @@ mod tests {
             let mut slot = core::mem::MaybeUninit::<Slot>::uninit();
             // SAFETY: a static site; each span given back once.
             unsafe {
-                assert!(keel_foreign_enter(&PARSE.0, slot.as_mut_ptr()));
+                assert!(keel_foreign_enter(&PARSE.0, &mut slot));
                 let name = "dep::Error";
                 keel_foreign_exit(slot.as_mut_ptr(), 1, name.as_ptr(), name.len());
-                assert!(keel_foreign_enter(&PARSE.0, slot.as_mut_ptr()));
+                assert!(keel_foreign_enter(&PARSE.0, &mut slot));
                 keel_foreign_resume(slot.as_mut_ptr());
                 keel_foreign_suspend(slot.as_mut_ptr());
                 keel_foreign_abandon(slot.as_mut_ptr());
