@@ -186,6 +186,9 @@ fn run(args: &[OsString]) -> Result<ExitCode, String> {
     for krate in selection.crates() {
         command.env(wrapper::crate_var(krate), selection.of_crate(krate));
     }
+    if request.subcommand == "test" && std::env::var_os("CARGO_ENCODED_RUSTDOCFLAGS").is_none() {
+        command.env("RUSTDOCFLAGS", rustdoc_flags(&shim_dir));
+    }
     let status = command
         .arg(&request.subcommand)
         .args(&request.cargo_args)
@@ -304,8 +307,14 @@ fn build_runtime(source: &Path, target: &Path, cargo_args: &[OsString]) -> Resul
 fn build_shim(dir: &Path, cargo_args: &[OsString]) -> Result<(), String> {
     let rlib = dir.join("libkeel_foreign_shim.rlib");
     let source = dir.join("keel_foreign_shim.rs");
-    let built = rlib.exists() && dir.join(wrapper::NULL_OBJECT).exists();
-    if built && std::fs::read_to_string(&source).is_ok_and(|s| s == SHIM_SOURCE) {
+    let null = dir.join("keel_foreign_null.rs");
+    let built = rlib.exists()
+        && dir.join(wrapper::NULL_OBJECT).exists()
+        && dir.join(wrapper::NULL_ARCHIVE).exists();
+    if built
+        && std::fs::read_to_string(&source).is_ok_and(|s| s == SHIM_SOURCE)
+        && std::fs::read_to_string(&null).is_ok_and(|s| s == NULL_SOURCE)
+    {
         return Ok(());
     }
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -344,7 +353,6 @@ fn build_shim(dir: &Path, cargo_args: &[OsString]) -> Result<(), String> {
         return Err("the shim keel_foreign_shim did not compile (see above)".to_owned());
     }
     // Build scripts and proc macros run on the host: no --target for them.
-    let null = dir.join("keel_foreign_null.rs");
     std::fs::write(&null, NULL_SOURCE)
         .map_err(|e| format!("cannot write {}: {e}", null.display()))?;
     let status = Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
@@ -365,7 +373,38 @@ fn build_shim(dir: &Path, cargo_args: &[OsString]) -> Result<(), String> {
     if !status.success() {
         return Err("keel_foreign_null did not compile (see above)".to_owned());
     }
+    // The same as an archive, for doctests: the linker takes its no-op entry points only when
+    // nothing linked before it (keel-runtime) defines them.
+    let archive = dir.join(wrapper::NULL_ARCHIVE);
+    let _ = std::fs::remove_file(&archive);
+    let status = Command::new(std::env::var_os("AR").unwrap_or_else(|| "ar".into()))
+        .arg("crs")
+        .arg(&archive)
+        .arg(dir.join(wrapper::NULL_OBJECT))
+        .status()
+        .map_err(|e| format!("cannot run ar: {e}"))?;
+    if !status.success() {
+        return Err(format!("ar did not make {}", archive.display()));
+    }
     Ok(())
+}
+
+/// `RUSTDOCFLAGS` for `cargo keel test`'s doctests, which rustdoc compiles without the wrapper:
+/// the shim's directory (an instrumented crate names the shim) and the no-op entry points as an
+/// archive (taken only if keel-runtime is not linked: a doctest that uses keel reports to it,
+/// one that does not runs with its dependencies' instrumentation silent). Appended to the
+/// caller's `RUSTDOCFLAGS`.
+fn rustdoc_flags(shim_dir: &Path) -> OsString {
+    let mut flags = std::env::var_os("RUSTDOCFLAGS").unwrap_or_default();
+    if !flags.is_empty() {
+        flags.push(" ");
+    }
+    flags.push(format!(
+        "-L dependency={} -C link-arg={}",
+        shim_dir.display(),
+        shim_dir.join(wrapper::NULL_ARCHIVE).display()
+    ));
+    flags
 }
 
 /// FNV-1a: a hash that stays the same across builds of this tool (part of the tool's stamp).

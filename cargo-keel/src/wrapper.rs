@@ -19,6 +19,8 @@ pub const SHIM_VAR: &str = "KEEL_CARGO_SHIM_DIR";
 /// The no-op entry points (an object file in the shim's directory) that build scripts and proc
 /// macros link: they may use an instrumented crate, and never link keel-runtime.
 pub const NULL_OBJECT: &str = "keel_foreign_null.o";
+/// The same no-op entry points as an archive, for doctests (`cargo keel test`).
+pub const NULL_ARCHIVE: &str = "libkeel_foreign_null.a";
 /// keel-runtime's rlib, when `cargo keel` brings the runtime into a program without keel.
 pub const RUNTIME_VAR: &str = "KEEL_CARGO_RUNTIME";
 /// The variable holding what is selected in one crate (`KEEL_CARGO_SELECT_regex=regex::Regex::new`),
