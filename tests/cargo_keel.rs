@@ -97,7 +97,7 @@ fn cargo_keel_instruments_selected_dependencies_into_the_programs_trace() {
     ];
     let (stdout, stderr) = run_ok(&tool, &whole_crates);
     // The program's outputs are unchanged by the instrumentation.
-    assert!(stdout.contains("results (Ok(60), true, 6, 22)"), "{stdout}");
+    assert!(stdout.contains("results (Ok(60), true, 6, 26)"), "{stdout}");
     // A build script that uses the instrumented dependency links (no-op entry points) and runs.
     assert!(stdout.contains("build script computed 5"), "{stdout}");
     // One span tree: the app's own #[keel::instrument] fn → the dependency's fns → their callees.
@@ -112,6 +112,8 @@ fn cargo_keel_instruments_selected_dependencies_into_the_programs_trace() {
         "exit keel_fixture_dep::fetch Ok",
         // A #[path] module whose body uses include_str!.
         "exit keel_fixture_dep::extra::text Ok",
+        // A module whose file is a symbolic link.
+        "exit keel_fixture_dep::linked::linked Ok",
         // Selected by the manifest's [package.metadata.keel]: forbid(unsafe_code), deny(warnings).
         "enter keel_fixture_strict::double parent=keel_fixture_app::handle",
     ] {
@@ -154,7 +156,7 @@ fn cargo_keel_instruments_selected_dependencies_into_the_programs_trace() {
         "--offline",
     ];
     let (stdout, stderr) = run_ok(&tool, &narrow);
-    assert!(stdout.contains("results (Ok(60), true, 6, 22)"), "{stdout}");
+    assert!(stdout.contains("results (Ok(60), true, 6, 26)"), "{stdout}");
     // In the same target directory: the rest of the graph is not rebuilt.
     assert!(!compiled(&stderr).contains(&"tokio"), "{stderr}");
     assert!(stdout.contains("enter keel_fixture_dep::de::parse parent=keel_fixture_app::handle"));
