@@ -36,7 +36,9 @@
 //! **Filtering.** A dependency function's call site is made at its first call, with its
 //! qualified name (`regex::Regex::new`), and filtered as any other. `cargo keel run`/`test`/`bench`
 //! pass the selection to the program (`KEEL_CARGO_SELECTION`), so that a `KEEL_TRACE` directive
-//! under a selected crate is not reported as matching no function before its first call.
+//! under a selected crate is not reported as matching no function before its first call. A
+//! binary started directly cannot know the selection: such a directive is then reported once,
+//! at start, and filters all the same.
 
 use super::{CallSite, Filter, Outcome, Span, Stats};
 use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
