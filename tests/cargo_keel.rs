@@ -310,6 +310,45 @@ fn a_program_that_never_mentions_keel_gets_the_runtime_from_cargo_keel() {
 }
 
 #[test]
+fn a_selected_crates_own_unit_tests_are_instrumented_with_the_runtime_brought_in() {
+    let tool = tool();
+    let plain = root().join("tests/cargo-keel-fixtures/plain");
+    std::fs::copy(root().join("Cargo.lock"), plain.join("Cargo.lock")).expect("copy Cargo.lock");
+    let output = Command::new(&tool)
+        .args([
+            "keel",
+            "test",
+            "--instrument",
+            "keel_fixture_plain",
+            "--instrument",
+            "keel_fixture_dep",
+            "--",
+            "-q",
+            "--offline",
+        ])
+        .current_dir(&plain)
+        // Its own directory: the program's crate is selected here, not in `run_plain`'s.
+        .env("CARGO_TARGET_DIR", target_dir().join("plain-test"))
+        .env("KEEL_TRACE", "stats")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .expect("run cargo keel test");
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("1 passed"), "{stdout}");
+    assert!(!stderr.contains("built uninstrumented"), "{stderr}");
+    // The test binary's table at exit: the crate's own function and the dependency's.
+    for name in ["keel_fixture_plain::sum", "keel_fixture_dep::add"] {
+        assert_eq!(
+            stats_row(&stderr, name),
+            Some(vec!["1", "0", "0"]),
+            "calls errors panics of {name}:\n{stderr}"
+        );
+    }
+}
+
+#[test]
 fn a_program_that_never_mentions_keel_exports_to_the_otel_endpoint() {
     let tool = tool();
     let receiver = otlp_receiver::Receiver::start(otlp_receiver::Behaviour::Accept);
