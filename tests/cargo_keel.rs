@@ -4,7 +4,8 @@
 //! forbids unsafe code and denies warnings, a dependency's async fn on tokio workers, a
 //! transform failure degrading to a warning, a new selection rebuilding only what it changes,
 //! and a program that never mentions keel getting keel-runtime from `cargo keel` (its stderr
-//! lines, its Stats table at exit with `KEEL_TRACE=stats`, OTLP from `OTEL_*`). Slow the
+//! lines, its Stats table at exit with `KEEL_TRACE=stats`, OTLP from `OTEL_*`, a selected
+//! crate's own unit tests instrumented too). Slow the
 //! first time (it builds the tool and the fixture's graph once per selection, under
 //! target/cargo-keel-test/); later runs reuse those builds.
 
