@@ -2,15 +2,17 @@
 //! this file once per build directory and links it into each instrumented crate with
 //! `--extern`, so the dependency itself gains no `unsafe` and no dependency on keel. Every call
 //! forwards to the stable extern symbols keel-runtime defines (`runtime/src/trace/foreign.rs`):
-//! one runtime, one span tree, whichever crate the call came from.
+//! one runtime, one span tree, whichever crate the call came from. While tracing is off, a call
+//! reads keel-runtime's state word inline and calls nothing.
 #![no_std]
 #![allow(missing_docs)]
 
 use core::ffi::c_void;
 use core::future::Future;
+use core::mem::MaybeUninit;
 use core::pin::Pin;
 use core::ptr;
-use core::sync::atomic::AtomicPtr;
+use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use core::task::{Context, Poll};
 
 /// A function's static description (keel-runtime's `ForeignSite`, same layout).
@@ -49,28 +51,62 @@ impl Site {
 
 const OUTCOME_OK: u32 = 0;
 const OUTCOME_ERR: u32 = 1;
+/// keel-runtime's `MAY_TRACE_MASK`: the bits of `keel_foreign_state` that send a call in.
+const MAY_TRACE_MASK: u64 = 0xFFFF_FFFF_0000_0001;
+
+/// Where keel-runtime keeps a running call (its `Slot`): 24 words, 8-aligned.
+#[repr(C, align(8))]
+pub struct Slot([MaybeUninit<u64>; 24]);
 
 unsafe extern "C" {
-    fn keel_foreign_enter(site: *const Site) -> *mut c_void;
-    fn keel_foreign_exit(span: *mut c_void, outcome: u32, err_type: *const u8, err_type_len: usize);
-    fn keel_foreign_abandon(span: *mut c_void);
-    fn keel_foreign_resume(span: *mut c_void);
-    fn keel_foreign_suspend(span: *mut c_void);
+    static keel_foreign_state: &'static AtomicU64;
+    fn keel_foreign_enter(site: *const Site, slot: &mut MaybeUninit<Slot>) -> bool;
+    fn keel_foreign_exit(slot: *mut Slot, outcome: u32, err_type: *const u8, err_type_len: usize);
+    fn keel_foreign_abandon(slot: *mut Slot);
+    fn keel_foreign_resume(slot: *mut Slot);
+    fn keel_foreign_suspend(slot: *mut Slot);
 }
 
-/// One call: null while tracing is off (the runtime owns what it points to).
-pub struct Span(*mut c_void);
+/// One call: `live` while keel-runtime's span is in `slot` (the call is traced).
+pub struct Span {
+    live: bool,
+    slot: MaybeUninit<Slot>,
+}
 
-// SAFETY: the pointee is keel-runtime's `Span`, which is `Send` and `Sync`; this handle is its
+// SAFETY: the slot holds keel-runtime's `Span`, which is `Send` and `Sync`; this handle is its
 // only owner.
 unsafe impl Send for Span {}
-// SAFETY: as above; `&Span` gives no access to the pointee.
+// SAFETY: as above; `&Span` gives no access to the slot.
 unsafe impl Sync for Span {}
 
-#[inline]
-pub fn enter(site: &'static Site) -> Span {
-    // SAFETY: `site` is a valid `'static` site built by `Site::new`.
-    Span(unsafe { keel_foreign_enter(site) })
+impl Span {
+    /// A call not (yet) traced. The generated code makes its span with this in its own frame and
+    /// [`enter`](Self::enter)s it there: keel-runtime writes into the slot in place, and the
+    /// span is never moved (a move would copy the slot) unless an `async fn` scopes it.
+    #[inline(always)]
+    pub const fn off() -> Self {
+        Span {
+            live: false,
+            slot: MaybeUninit::uninit(),
+        }
+    }
+
+    #[inline(always)]
+    fn slot(&mut self) -> *mut Slot {
+        self.slot.as_mut_ptr()
+    }
+
+    /// Enters the function `site` describes, if tracing is on or a capture runs (read inline:
+    /// no call otherwise).
+    #[inline(always)]
+    pub fn enter(&mut self, site: &'static Site) {
+        // SAFETY: a `'static` reference keel-runtime defines once and never changes.
+        let state = unsafe { keel_foreign_state };
+        if state.load(Ordering::Relaxed) & MAY_TRACE_MASK != 0 && !self.live {
+            // SAFETY: `site` is a valid `'static` site built by `Site::new`; the slot is empty.
+            self.live = unsafe { keel_foreign_enter(site, &mut self.slot) };
+        }
+    }
 }
 
 /// How a call ended, as the dependency's generated code saw it.
@@ -81,27 +117,29 @@ pub enum Outcome {
 }
 
 impl Span {
-    #[inline]
-    pub fn exit(mut self, outcome: Outcome) {
-        let span = core::mem::replace(&mut self.0, ptr::null_mut());
-        if span.is_null() {
+    /// Finishes the call with `outcome` (nothing if it was not traced).
+    #[inline(always)]
+    pub fn exit(&mut self, outcome: Outcome) {
+        if !self.live {
             return;
         }
+        self.live = false;
         let (code, name) = match outcome {
             Outcome::Ok => (OUTCOME_OK, ""),
             Outcome::Err(name) => (OUTCOME_ERR, name),
         };
-        // SAFETY: `span` came from `keel_foreign_enter` and is given back exactly once.
-        unsafe { keel_foreign_exit(span, code, name.as_ptr(), name.len()) }
+        // SAFETY: a live span from `keel_foreign_enter`, given back exactly once.
+        unsafe { keel_foreign_exit(self.slot(), code, name.as_ptr(), name.len()) }
     }
 }
 
 impl Drop for Span {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
-        if !self.0.is_null() {
-            // SAFETY: not yet finished (exit nulls it); given back exactly once.
-            unsafe { keel_foreign_abandon(self.0) }
+        if self.live {
+            self.live = false;
+            // SAFETY: not yet finished (exit clears `live`); given back exactly once.
+            unsafe { keel_foreign_abandon(self.slot()) }
         }
     }
 }
@@ -155,10 +193,10 @@ pub struct Scoped<F> {
 }
 
 #[inline]
-pub fn scope<F: Future>(span: Span, future: F) -> Scoped<F> {
-    if !span.0.is_null() {
+pub fn scope<F: Future>(mut span: Span, future: F) -> Scoped<F> {
+    if span.live {
         // SAFETY: a live span from `keel_foreign_enter`.
-        unsafe { keel_foreign_suspend(span.0) }
+        unsafe { keel_foreign_suspend(span.slot()) }
     }
     Scoped {
         future,
@@ -172,7 +210,7 @@ struct Unwinding<'a>(&'a mut Span);
 impl Drop for Unwinding<'_> {
     fn drop(&mut self) {
         // A panic in the poll: the call ends there, as panicked, while still current.
-        drop(core::mem::replace(self.0, Span(ptr::null_mut())));
+        drop(core::mem::replace(self.0, Span::off()));
     }
 }
 
@@ -181,24 +219,24 @@ impl<F: Future> Future for Scoped<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // SAFETY: `future` is never moved out of the pinned `Scoped` (structural pinning);
-        // `span` and `suspended` are not pinned.
+        // `span` and `suspended` are not pinned (keel-runtime's span in the slot may move).
         let this = unsafe { self.get_unchecked_mut() };
         // SAFETY: as above.
         let future = unsafe { Pin::new_unchecked(&mut this.future) };
-        if this.span.0.is_null() {
-            return future.poll(cx).map(|value| (Span(ptr::null_mut()), value));
+        if !this.span.live {
+            return future.poll(cx).map(|value| (Span::off(), value));
         }
         // SAFETY: a live span.
-        unsafe { keel_foreign_resume(this.span.0) };
+        unsafe { keel_foreign_resume(this.span.slot()) };
         this.suspended = false;
         let unwinding = Unwinding(&mut this.span);
         let poll = future.poll(cx);
         core::mem::forget(unwinding);
         match poll {
-            Poll::Ready(value) => Poll::Ready((core::mem::replace(&mut this.span, Span(ptr::null_mut())), value)),
+            Poll::Ready(value) => Poll::Ready((core::mem::replace(&mut this.span, Span::off()), value)),
             Poll::Pending => {
                 // SAFETY: a live span.
-                unsafe { keel_foreign_suspend(this.span.0) };
+                unsafe { keel_foreign_suspend(this.span.slot()) };
                 this.suspended = true;
                 Poll::Pending
             }
@@ -210,9 +248,9 @@ impl<F> Drop for Scoped<F> {
     fn drop(&mut self) {
         // Dropped between polls: the call runs again for its cancellation; the span's drop
         // then reports it.
-        if self.suspended && !self.span.0.is_null() {
+        if self.suspended && self.span.live {
             // SAFETY: a live span.
-            unsafe { keel_foreign_resume(self.span.0) };
+            unsafe { keel_foreign_resume(self.span.slot()) };
         }
     }
 }

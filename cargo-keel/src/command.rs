@@ -1,6 +1,7 @@
-//! The subcommand: reads the selection, checks the program links keel's trace, builds the shim,
-//! and runs cargo with this binary as `RUSTC_WRAPPER` and a target directory of the selection's
-//! own.
+//! The subcommand: reads the selection, checks the program links keel's trace (or builds the
+//! runtime it brings in), builds the shim, and runs cargo with this binary as `RUSTC_WRAPPER`
+//! in `target/keel/`, with each selected crate's selection in its own variable
+//! ([`wrapper::crate_var`]) so that cargo rebuilds only the crates whose instrumentation changed.
 
 use crate::wrapper;
 use keel_transform::selection::Selection;
@@ -133,17 +134,17 @@ fn run(args: &[OsString]) -> Result<ExitCode, String> {
             .as_str()
             .ok_or("cargo metadata gave no target_directory")?,
     );
-    let keel_target = target.join(format!(
-        "keel-{:016x}",
-        fnv1a(selectors.join("\n").as_bytes())
-    ));
+    // One target directory for every selection: each crate's dep-info records what was selected
+    // in it (`wrapper::crate_var`), so cargo rebuilds the crates whose instrumentation changed
+    // and what depends on them, and nothing else.
+    let keel_target = target.join("keel");
     let shim_dir = keel_target.join("keel-shim");
     // A program that does not link keel's trace gets keel-runtime (feature trace) from this
     // tool's own source tree, linked into its binaries; without that tree, it is refused.
     let runtime = match check_links_trace(&metadata, root.as_deref()) {
         Ok(()) => None,
         Err(message) => match keel_source() {
-            Some(source) => Some(build_runtime(&source, &keel_target, &request.cargo_args)?),
+            Some(source) => Some(build_runtime(&source, &target, &request.cargo_args)?),
             None => return Err(message),
         },
     };
@@ -152,7 +153,41 @@ fn run(args: &[OsString]) -> Result<ExitCode, String> {
     let me = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
     let mut command = Command::new(cargo());
     if let Some(rlib) = &runtime {
-        command.env(wrapper::RUNTIME_VAR, rlib);
+        let modified = std::fs::metadata(rlib)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .unwrap_or_default();
+        command
+            .env(wrapper::RUNTIME_VAR, rlib)
+            .env(wrapper::RUNTIME_STAMP_VAR, modified.as_nanos().to_string());
+    }
+    let built = std::fs::metadata(&me)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .unwrap_or_default();
+    command.env(
+        wrapper::TOOL_STAMP_VAR,
+        format!(
+            "{:016x}-{}",
+            fnv1a(SHIM_SOURCE.as_bytes()),
+            built.as_nanos()
+        ),
+    );
+    for (name, _) in std::env::vars_os() {
+        if name
+            .to_str()
+            .is_some_and(|n| n.starts_with(&wrapper::crate_var("")))
+        {
+            command.env_remove(name);
+        }
+    }
+    for krate in selection.crates() {
+        command.env(wrapper::crate_var(krate), selection.of_crate(krate));
+    }
+    if request.subcommand == "test" && std::env::var_os("CARGO_ENCODED_RUSTDOCFLAGS").is_none() {
+        command.env("RUSTDOCFLAGS", rustdoc_flags(&shim_dir));
     }
     let status = command
         .arg(&request.subcommand)
@@ -224,13 +259,11 @@ fn keel_source() -> Option<PathBuf> {
         .then_some(source)
 }
 
-/// Builds keel-runtime with feature `trace` (release) into the selection's target directory and
-/// returns its rlib; its dependencies are beside it.
-fn build_runtime(
-    source: &Path,
-    keel_target: &Path,
-    cargo_args: &[OsString],
-) -> Result<PathBuf, String> {
+/// Builds keel-runtime with features `trace` and `otlp` (release) into `target/keel-runtime/`,
+/// one build for every selection (it does not depend on the selection), and returns its rlib;
+/// its dependencies are beside it. Built with `KEEL_CARGO_BRINGS_RUNTIME` set, so that it
+/// configures its outputs from `KEEL_TRACE` and `OTEL_*` (the program has no code to do so).
+fn build_runtime(source: &Path, target: &Path, cargo_args: &[OsString]) -> Result<PathBuf, String> {
     let mut command = Command::new(cargo());
     command
         .args([
@@ -239,8 +272,9 @@ fn build_runtime(
             "-p",
             "keel-runtime",
             "--features",
-            "trace",
+            "trace,otlp",
         ])
+        .env(wrapper::BRINGS_RUNTIME_VAR, "1")
         .args([
             "--message-format",
             "json-render-diagnostics",
@@ -248,7 +282,7 @@ fn build_runtime(
         ])
         .arg(source.join("Cargo.toml"))
         .arg("--target-dir")
-        .arg(keel_target.join("keel-runtime"));
+        .arg(target.join("keel-runtime"));
     if cargo_args.iter().any(|a| a == "--offline") {
         command.arg("--offline");
     }
@@ -273,8 +307,14 @@ fn build_runtime(
 fn build_shim(dir: &Path, cargo_args: &[OsString]) -> Result<(), String> {
     let rlib = dir.join("libkeel_foreign_shim.rlib");
     let source = dir.join("keel_foreign_shim.rs");
-    let built = rlib.exists() && dir.join(wrapper::NULL_OBJECT).exists();
-    if built && std::fs::read_to_string(&source).is_ok_and(|s| s == SHIM_SOURCE) {
+    let null = dir.join("keel_foreign_null.rs");
+    let built = rlib.exists()
+        && dir.join(wrapper::NULL_OBJECT).exists()
+        && dir.join(wrapper::NULL_ARCHIVE).exists();
+    if built
+        && std::fs::read_to_string(&source).is_ok_and(|s| s == SHIM_SOURCE)
+        && std::fs::read_to_string(&null).is_ok_and(|s| s == NULL_SOURCE)
+    {
         return Ok(());
     }
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -313,7 +353,6 @@ fn build_shim(dir: &Path, cargo_args: &[OsString]) -> Result<(), String> {
         return Err("the shim keel_foreign_shim did not compile (see above)".to_owned());
     }
     // Build scripts and proc macros run on the host: no --target for them.
-    let null = dir.join("keel_foreign_null.rs");
     std::fs::write(&null, NULL_SOURCE)
         .map_err(|e| format!("cannot write {}: {e}", null.display()))?;
     let status = Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
@@ -334,10 +373,41 @@ fn build_shim(dir: &Path, cargo_args: &[OsString]) -> Result<(), String> {
     if !status.success() {
         return Err("keel_foreign_null did not compile (see above)".to_owned());
     }
+    // The same as an archive, for doctests: the linker takes its no-op entry points only when
+    // nothing linked before it (keel-runtime) defines them.
+    let archive = dir.join(wrapper::NULL_ARCHIVE);
+    let _ = std::fs::remove_file(&archive);
+    let status = Command::new(std::env::var_os("AR").unwrap_or_else(|| "ar".into()))
+        .arg("crs")
+        .arg(&archive)
+        .arg(dir.join(wrapper::NULL_OBJECT))
+        .status()
+        .map_err(|e| format!("cannot run ar: {e}"))?;
+    if !status.success() {
+        return Err(format!("ar did not make {}", archive.display()));
+    }
     Ok(())
 }
 
-/// FNV-1a: a hash that stays the same across builds of this tool (the target directory's name).
+/// `RUSTDOCFLAGS` for `cargo keel test`'s doctests, which rustdoc compiles without the wrapper:
+/// the shim's directory (an instrumented crate names the shim) and the no-op entry points as an
+/// archive (taken only if keel-runtime is not linked: a doctest that uses keel reports to it,
+/// one that does not runs with its dependencies' instrumentation silent). Appended to the
+/// caller's `RUSTDOCFLAGS`.
+fn rustdoc_flags(shim_dir: &Path) -> OsString {
+    let mut flags = std::env::var_os("RUSTDOCFLAGS").unwrap_or_default();
+    if !flags.is_empty() {
+        flags.push(" ");
+    }
+    flags.push(format!(
+        "-L dependency={} -C link-arg={}",
+        shim_dir.display(),
+        shim_dir.join(wrapper::NULL_ARCHIVE).display()
+    ));
+    flags
+}
+
+/// FNV-1a: a hash that stays the same across builds of this tool (part of the tool's stamp).
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
         (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)

@@ -19,8 +19,28 @@ pub const SHIM_VAR: &str = "KEEL_CARGO_SHIM_DIR";
 /// The no-op entry points (an object file in the shim's directory) that build scripts and proc
 /// macros link: they may use an instrumented crate, and never link keel-runtime.
 pub const NULL_OBJECT: &str = "keel_foreign_null.o";
+/// The same no-op entry points as an archive, for doctests (`cargo keel test`).
+pub const NULL_ARCHIVE: &str = "libkeel_foreign_null.a";
 /// keel-runtime's rlib, when `cargo keel` brings the runtime into a program without keel.
 pub const RUNTIME_VAR: &str = "KEEL_CARGO_RUNTIME";
+/// The variable holding what is selected in one crate (`KEEL_CARGO_SELECT_regex=regex::Regex::new`),
+/// set by the subcommand for each selected crate and recorded in every crate's dep-info, so
+/// that cargo rebuilds exactly the crates whose instrumentation changed.
+pub fn crate_var(krate: &str) -> String {
+    format!("KEEL_CARGO_SELECT_{krate}")
+}
+
+/// A stamp of this tool (its shim's source and its executable's modification time, set by the
+/// subcommand), recorded in the dep-info of each crate it rewrote: a new shim or transform
+/// rebuilds them, and only them.
+pub const TOOL_STAMP_VAR: &str = "KEEL_CARGO_TOOL_STAMP";
+/// A stamp of the runtime's rlib (its modification time, set by the subcommand), recorded in
+/// the dep-info of each program it is linked into: a rebuilt runtime relinks them.
+pub const RUNTIME_STAMP_VAR: &str = "KEEL_CARGO_RUNTIME_STAMP";
+
+/// Set while building the keel-runtime `cargo keel` brings in (read by keel-runtime with
+/// `option_env!`): that runtime configures its outputs from `KEEL_TRACE` and `OTEL_*`.
+pub const BRINGS_RUNTIME_VAR: &str = "KEEL_CARGO_BRINGS_RUNTIME";
 
 fn value_after<'a>(args: &'a [OsString], flag: &str) -> Option<&'a str> {
     let prefix = format!("{flag}=");
@@ -40,6 +60,13 @@ pub fn main(args: &[OsString]) -> ExitCode {
     let Some(krate) = value_after(args, "--crate-name").map(str::to_owned) else {
         return exit(Command::new(rustc).args(args).status());
     };
+    let compile = |with: &[OsString]| {
+        let status = Command::new(rustc).args(with).status();
+        if status.as_ref().is_ok_and(|s| s.success()) {
+            record_selection(&krate, args, &[]);
+        }
+        exit(status)
+    };
     let mut plain: Vec<OsString> = args.to_vec();
     plain.push("-L".into());
     plain.push(format!("dependency={}", shim_dir.display()).into());
@@ -57,11 +84,43 @@ pub fn main(args: &[OsString]) -> ExitCode {
     if let Some(runtime) = std::env::var_os(RUNTIME_VAR)
         && links_program(&krate, args)
     {
-        return match with_runtime(&krate, args, &shim_dir, Path::new(&runtime)) {
-            Ok((linked, copy)) => {
+        // A selected crate's own tests (`--test`) are rewritten too, then given the runtime.
+        let runtime = Path::new(&runtime);
+        let own = selection.selects_crate(&krate).then_some(&selection);
+        let mut attempt = with_runtime(&krate, args, &shim_dir, runtime, own);
+        if let Ok((linked, copy, true)) = &attempt {
+            let output = Command::new(rustc).args(linked).output();
+            match output {
+                Ok(output) if output.status.success() => {
+                    use std::io::Write;
+                    point_dep_info_at_originals(&krate, args, copy);
+                    record_selection(&krate, args, &[TOOL_STAMP_VAR, RUNTIME_STAMP_VAR]);
+                    let _ = std::io::stderr().write_all(&output.stderr);
+                    let _ = std::io::stdout().write_all(&output.stdout);
+                    return ExitCode::SUCCESS;
+                }
+                Ok(output) => {
+                    let first = rejected(&output.stderr);
+                    warn(
+                        &krate,
+                        "the rewritten copy",
+                        &format!("did not compile ({first})"),
+                    );
+                }
+                Err(error) => warn(
+                    &krate,
+                    "the rewritten copy",
+                    &format!("rustc did not run: {error}"),
+                ),
+            }
+            attempt = with_runtime(&krate, args, &shim_dir, runtime, None);
+        }
+        return match attempt {
+            Ok((linked, copy, _)) => {
                 let status = Command::new(rustc).args(&linked).status();
                 if status.as_ref().is_ok_and(|s| s.success()) {
                     point_dep_info_at_originals(&krate, args, &copy);
+                    record_selection(&krate, args, &[TOOL_STAMP_VAR, RUNTIME_STAMP_VAR]);
                 }
                 exit(status)
             }
@@ -69,12 +128,12 @@ pub fn main(args: &[OsString]) -> ExitCode {
                 eprintln!(
                     "warning: cargo keel: keel-runtime not brought into `{krate}`: {file}: {reason}"
                 );
-                exit(Command::new(rustc).args(&plain).status())
+                compile(&plain)
             }
         };
     }
     if !selection.selects_crate(&krate) {
-        return exit(Command::new(rustc).args(&plain).status());
+        return compile(&plain);
     }
     // `plain`: a selected proc macro links the no-op entry points too.
     match instrumented_args(&krate, &plain, &selection, &shim_dir) {
@@ -84,15 +143,13 @@ pub fn main(args: &[OsString]) -> ExitCode {
                 Ok(output) if output.status.success() => {
                     use std::io::Write;
                     point_dep_info_at_originals(&krate, args, &copy);
+                    record_selection(&krate, args, &[TOOL_STAMP_VAR]);
                     let _ = std::io::stderr().write_all(&output.stderr);
                     let _ = std::io::stdout().write_all(&output.stdout);
                     return ExitCode::SUCCESS;
                 }
                 Ok(output) => {
-                    let first = String::from_utf8_lossy(&output.stderr)
-                        .lines()
-                        .find_map(first_error)
-                        .unwrap_or_else(|| "rustc failed".to_owned());
+                    let first = rejected(&output.stderr);
                     warn(
                         &krate,
                         "the rewritten copy",
@@ -109,7 +166,7 @@ pub fn main(args: &[OsString]) -> ExitCode {
         Ok(None) => {}
         Err((file, reason)) => warn(&krate, &file, &reason),
     }
-    exit(Command::new(rustc).args(&plain).status())
+    compile(&plain)
 }
 
 /// Whether this rustc run links one of the workspace's programs (a bin, test, example or
@@ -128,28 +185,55 @@ fn links_program(krate: &str, args: &[OsString]) -> bool {
 /// rustc's arguments for a program that does not mention keel, compiled from a copy whose root
 /// file names keel-runtime (`extern crate keel_runtime as _;`), so the runtime, its trace
 /// state and the extern symbols the instrumented crates call are linked in, once.
+///
+/// With `selection` (the crate is selected: its own unit tests), its functions are rewritten in
+/// the copy first; the third value says whether any was. A crate that fails to rewrite is
+/// copied again and given the runtime alone, after the warning.
 fn with_runtime(
     krate: &str,
     args: &[OsString],
     shim_dir: &Path,
     runtime: &Path,
-) -> Result<Instrumented, Unchanged> {
+    selection: Option<&Selection>,
+) -> Result<(Vec<OsString>, PathBuf, bool), Unchanged> {
     let no_file = |reason: String| (String::from("(crate)"), reason);
-    let (index, root, manifest_dir, copy) = copy_crate(krate, args, shim_dir, "with-runtime")?;
+    let (mut index, mut root, mut manifest_dir, mut copy) =
+        copy_crate(krate, args, shim_dir, "with-runtime")?;
+    let relative = root.strip_prefix(&manifest_dir).unwrap_or(&root).to_owned();
+    let mut instrumented = false;
+    if let Some(selection) = selection
+        && value_after(args, "--edition").is_some_and(|e| e != "2015")
+    {
+        match instrument_copy(krate, &copy, &relative, &manifest_dir, selection) {
+            Ok(rewritten) => instrumented = rewritten > 0,
+            Err((file, reason)) => {
+                warn(krate, &file, &reason);
+                (index, root, manifest_dir, copy) =
+                    copy_crate(krate, args, shim_dir, "with-runtime")?;
+            }
+        }
+    }
     let copied_root = copy.join(root.strip_prefix(&manifest_dir).unwrap_or(&root));
     let source = std::fs::read_to_string(&copied_root).map_err(|e| no_file(e.to_string()))?;
     let file = syn::parse_file(&source).map_err(|e| (root.display().to_string(), e.to_string()))?;
-    // After the inner attributes (`#![..]` must come first).
-    let at = file
-        .attrs
-        .iter()
-        .filter(|a| matches!(a.style, syn::AttrStyle::Inner(_)))
-        .map(|a| a.bracket_token.span.close().end())
-        .max_by_key(|p| (p.line, p.column));
-    let insertion = foreign::Insertion {
-        line: at.map_or(1, |p| p.line),
-        column: at.map_or(0, |p| p.column),
-        text: " extern crate keel_runtime as _;".to_owned(),
+    // Before the first item (its outer attributes and doc comments included): after every inner
+    // attribute, which must come first, and never at the end of a `//!` line, which would make
+    // it part of the comment. A file with no item gets it at its end.
+    let insertion = match file.items.first() {
+        Some(item) => {
+            use syn::spanned::Spanned;
+            let at = item.span().start();
+            foreign::Insertion {
+                line: at.line,
+                column: at.column,
+                text: "extern crate keel_runtime as _; ".to_owned(),
+            }
+        }
+        None => foreign::Insertion {
+            line: source.split('\n').count(),
+            column: source.rsplit('\n').next().unwrap_or("").chars().count(),
+            text: "\nextern crate keel_runtime as _;\n".to_owned(),
+        },
     };
     let text = foreign::apply(&source, &[insertion]);
     std::fs::write(&copied_root, text).map_err(|e| no_file(e.to_string()))?;
@@ -163,6 +247,9 @@ fn with_runtime(
         linked.push("-L".into());
         linked.push(format!("dependency={}", dir.display()).into());
     }
+    if instrumented {
+        push_shim_args(&mut linked, shim_dir);
+    }
     linked.push(
         format!(
             "--remap-path-prefix={}={}",
@@ -171,18 +258,12 @@ fn with_runtime(
         )
         .into(),
     );
-    Ok((linked, copy))
+    Ok((linked, copy, instrumented))
 }
 
-/// rustc's dep-info names the copy's files; cargo decides freshness from it, so it must name
-/// the crate's own files instead (an edit to them rebuilds, an untouched crate stays fresh).
-fn point_dep_info_at_originals(krate: &str, args: &[OsString], copy: &Path) {
-    let (Some(out_dir), Some(manifest_dir)) = (
-        value_after(args, "--out-dir"),
-        std::env::var_os("CARGO_MANIFEST_DIR"),
-    ) else {
-        return;
-    };
+/// The dep-info file rustc writes for this compilation (`<out-dir>/<crate><extra-filename>.d`).
+fn dep_info_file(krate: &str, args: &[OsString]) -> Option<PathBuf> {
+    let out_dir = value_after(args, "--out-dir")?;
     let extra = args
         .iter()
         .zip(args.iter().skip(1))
@@ -192,7 +273,44 @@ fn point_dep_info_at_originals(krate: &str, args: &[OsString], copy: &Path) {
                 .flatten()
         })
         .unwrap_or("");
-    let file = Path::new(out_dir).join(format!("{krate}{extra}.d"));
+    Some(Path::new(out_dir).join(format!("{krate}{extra}.d")))
+}
+
+/// Records what is selected in `krate` (its [`crate_var`], or its absence) in the dep-info, as
+/// rustc records an `env!` it read: cargo compares it with the variable's value at each build
+/// and rebuilds the crate (and so its dependents) when it differs. One target directory then
+/// serves every selection, and a new selection rebuilds only the crates whose instrumentation
+/// changed, and what depends on them. `stamps` are further variables recorded alike (the tool's
+/// for a crate it rewrote, the runtime's for a program it is linked into).
+fn record_selection(krate: &str, args: &[OsString], stamps: &[&str]) {
+    let Some(file) = dep_info_file(krate, args) else {
+        return;
+    };
+    let Ok(mut text) = std::fs::read_to_string(&file) else {
+        return;
+    };
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    for var in std::iter::once(crate_var(krate)).chain(stamps.iter().map(|v| (*v).to_owned())) {
+        match std::env::var(&var) {
+            // rustc's escaping of env-dep values (these have no `\\` and no newline).
+            Ok(value) => text.push_str(&format!("# env-dep:{var}={value}\n")),
+            Err(_) => text.push_str(&format!("# env-dep:{var}\n")),
+        }
+    }
+    let _ = std::fs::write(&file, text);
+}
+
+/// rustc's dep-info names the copy's files; cargo decides freshness from it, so it must name
+/// the crate's own files instead (an edit to them rebuilds, an untouched crate stays fresh).
+fn point_dep_info_at_originals(krate: &str, args: &[OsString], copy: &Path) {
+    let (Some(file), Some(manifest_dir)) = (
+        dep_info_file(krate, args),
+        std::env::var_os("CARGO_MANIFEST_DIR"),
+    ) else {
+        return;
+    };
     if let Ok(text) = std::fs::read_to_string(&file) {
         let original = Path::new(&manifest_dir).display().to_string();
         let _ = std::fs::write(&file, text.replace(&copy.display().to_string(), &original));
@@ -209,6 +327,18 @@ fn first_error(line: &str) -> Option<String> {
         return None;
     }
     line.starts_with("error").then(|| line.to_owned())
+}
+
+/// The first error of a rejected rewritten copy; with `KEEL_CARGO_VERBOSE` set, rustc's whole
+/// output is printed first.
+fn rejected(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    if std::env::var_os("KEEL_CARGO_VERBOSE").is_some() {
+        eprintln!("{text}");
+    }
+    text.lines()
+        .find_map(first_error)
+        .unwrap_or_else(|| "rustc failed".to_owned())
 }
 
 fn warn(krate: &str, file: &str, reason: &str) {
@@ -252,10 +382,47 @@ fn instrumented_args(
     }
     let (index, root, manifest_dir, copy) = copy_crate(krate, args, shim_dir, "instrumented")?;
     let relative = root.strip_prefix(&manifest_dir).unwrap_or(&root).to_owned();
+    let rewritten = instrument_copy(krate, &copy, &relative, &manifest_dir, selection)?;
+    if rewritten == 0 {
+        return Ok(None);
+    }
+    let mut instrumented: Vec<OsString> = args.to_vec();
+    instrumented[index] = copy.join(&relative).into_os_string();
+    push_shim_args(&mut instrumented, shim_dir);
+    // file!() and panics name the crate's own files, as without cargo keel.
+    instrumented.push(
+        format!(
+            "--remap-path-prefix={}={}",
+            copy.display(),
+            manifest_dir.display()
+        )
+        .into(),
+    );
+    Ok(Some((instrumented, copy)))
+}
 
+/// `--extern keel_foreign_shim=..` and its directory, for a crate rewritten to call the shim.
+fn push_shim_args(args: &mut Vec<OsString>, shim_dir: &Path) {
+    let rlib = shim_dir.join("libkeel_foreign_shim.rlib");
+    args.push("--extern".into());
+    args.push(format!("keel_foreign_shim={}", rlib.display()).into());
+    args.push("-L".into());
+    args.push(format!("dependency={}", shim_dir.display()).into());
+}
+
+/// Rewrites the selected functions in `copy` (of the package at `manifest_dir`, whose root file
+/// is `relative` in it), file by file from the root through its `mod` declarations; returns how
+/// many were rewritten. Warnings name the original files.
+fn instrument_copy(
+    krate: &str,
+    copy: &Path,
+    relative: &Path,
+    manifest_dir: &Path,
+    selection: &Selection,
+) -> Result<usize, Unchanged> {
     let mut rewritten = 0;
     // (file in the copy, its module path, the directory its child modules live in)
-    let root_copy = copy.join(&relative);
+    let root_copy = copy.join(relative);
     let children = root_copy.parent().map(Path::to_owned).unwrap_or_default();
     let mut queue = vec![(root_copy, vec![krate.to_owned()], children)];
     while let Some((file, module, children)) = queue.pop() {
@@ -263,7 +430,7 @@ fn instrumented_args(
             continue;
         }
         let shown = manifest_dir
-            .join(file.strip_prefix(&copy).unwrap_or(&file))
+            .join(file.strip_prefix(copy).unwrap_or(&file))
             .display()
             .to_string();
         let source = std::fs::read_to_string(&file).map_err(|e| (shown.clone(), e.to_string()))?;
@@ -285,26 +452,7 @@ fn instrumented_args(
             }
         }
     }
-    if rewritten == 0 {
-        return Ok(None);
-    }
-    let mut instrumented: Vec<OsString> = args.to_vec();
-    instrumented[index] = copy.join(&relative).into_os_string();
-    let rlib = shim_dir.join("libkeel_foreign_shim.rlib");
-    instrumented.push("--extern".into());
-    instrumented.push(format!("keel_foreign_shim={}", rlib.display()).into());
-    instrumented.push("-L".into());
-    instrumented.push(format!("dependency={}", shim_dir.display()).into());
-    // file!() and panics name the crate's own files, as without cargo keel.
-    instrumented.push(
-        format!(
-            "--remap-path-prefix={}={}",
-            copy.display(),
-            manifest_dir.display()
-        )
-        .into(),
-    );
-    Ok(Some((instrumented, copy)))
+    Ok(rewritten)
 }
 
 /// Copies the crate rustc is asked to compile (its whole package directory) under the
@@ -386,7 +534,14 @@ fn module_file(file: &Path, children: &Path, declaration: &ModDecl) -> Option<(P
     nested.is_file().then(|| (nested, base.join(name)))
 }
 
+/// Copies `from` into `to`. A symbolic link is copied as what it points to (a file's content, a
+/// directory's files), never as a link: the rewrite writes into the copy, and must never write
+/// through a link into the original. Links are followed at most 8 deep (a cycle stops there).
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    copy_dir_within(from, to, 0)
+}
+
+fn copy_dir_within(from: &Path, to: &Path, links: usize) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
@@ -394,9 +549,18 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
         if name == "target" || name == ".git" {
             continue;
         }
-        let kind = entry.file_type()?;
+        let mut kind = entry.file_type()?;
+        let mut depth = links;
+        if kind.is_symlink() {
+            depth += 1;
+            match std::fs::metadata(entry.path()) {
+                Ok(target) if depth <= 8 => kind = target.file_type(),
+                // A dangling link or too deep: left out, as rustc would not find it either.
+                _ => continue,
+            }
+        }
         if kind.is_dir() {
-            copy_dir(&entry.path(), &to.join(&name))?;
+            copy_dir_within(&entry.path(), &to.join(&name), depth)?;
         } else if kind.is_file() {
             std::fs::copy(entry.path(), to.join(&name))?;
         }

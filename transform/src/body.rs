@@ -245,7 +245,9 @@ fn foreign_body(
             ::core::file!(),
             ::core::line!(),
         );
-        let __keel_span = #shim::enter(&__KEEL_SITE);
+        // Made and entered in place: the shim's span holds the runtime's in a slot.
+        let mut __keel_span = #shim::Span::off();
+        __keel_span.enter(&__KEEL_SITE);
     };
     let is_async = sig.asyncness.is_some();
     if is_never(&sig.output) && is_async {
@@ -264,7 +266,7 @@ fn foreign_body(
     let value_type = value_type(sig);
     let run = if is_async {
         quote! {
-            let (__keel_span, __keel_value) = #shim::scope(
+            let (mut __keel_span, __keel_value) = #shim::scope(
                 __keel_span,
                 #shim::run_async::<#value_type, _>(async move #block),
             ).await;

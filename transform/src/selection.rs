@@ -128,6 +128,58 @@ impl Selection {
     }
 }
 
+impl fmt::Display for Selector {
+    /// `crate`, `crate::path::item` or `crate::path::*`, the crate as rustc names it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.krate)?;
+        for segment in &self.path {
+            write!(f, "::{segment}")?;
+        }
+        if self.glob {
+            f.write_str("::*")?;
+        }
+        Ok(())
+    }
+}
+
+impl Selection {
+    /// The crates selected, as rustc names them, each once, sorted.
+    ///
+    /// ```
+    /// use keel_transform::selection::Selection;
+    /// let s = Selection::parse_all(["serde-json::de::*", "regex", "serde_json::ser::*"]).unwrap();
+    /// assert_eq!(s.crates(), ["regex", "serde_json"]);
+    /// ```
+    pub fn crates(&self) -> Vec<&str> {
+        let mut crates: Vec<&str> = self.selectors.iter().map(|s| s.krate.as_str()).collect();
+        crates.sort_unstable();
+        crates.dedup();
+        crates
+    }
+
+    /// What is selected inside `krate`, as one canonical text (its selectors, sorted, each
+    /// once, comma-separated; empty when nothing is): two selections that instrument a crate
+    /// alike give the same text.
+    ///
+    /// ```
+    /// use keel_transform::selection::Selection;
+    /// let s = Selection::parse_all(["serde_json::ser::*", "regex", "serde-json::de::*"]).unwrap();
+    /// assert_eq!(s.of_crate("serde_json"), "serde_json::de::*,serde_json::ser::*");
+    /// assert_eq!(s.of_crate("tokio"), "");
+    /// ```
+    pub fn of_crate(&self, krate: &str) -> String {
+        let mut texts: Vec<String> = self
+            .selectors
+            .iter()
+            .filter(|s| s.krate == krate)
+            .map(Selector::to_string)
+            .collect();
+        texts.sort_unstable();
+        texts.dedup();
+        texts.join(",")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -143,6 +143,8 @@ impl Filter {
             .iter()
             .map(|(path, _)| path.as_str())
             .filter(|path| !matches_prefix(path, "keel") && !may_name(path))
+            // A dependency's function instrumented by `cargo keel` is known at its first call.
+            .filter(|path| !super::foreign::may_name(path))
             .collect()
     }
 

@@ -70,14 +70,18 @@ fn main() {
         let ok = handle("20");
         let err = handle("x");
         let fetched = poll_once(dep::fetch(3));
-        let text = dep::extra::text().len() + broken::len("abc");
+        let text = dep::extra::text().len() + broken::len("abc") + dep::linked::linked() as usize;
         (ok, err.is_err(), fetched, text)
     });
     println!("results {results:?}");
     println!("build script computed {}", env!("KEEL_FIXTURE_BUILD"));
     for event in &events {
         if event.is_enter() {
-            println!("enter {} parent={}", event.name(), event.parent_name().unwrap_or("-"));
+            println!(
+                "enter {} parent={}",
+                event.name(),
+                event.parent_name().unwrap_or("-")
+            );
         } else if let Some(outcome) = event.outcome() {
             println!("exit {} {outcome:?}", event.name());
         }

@@ -5,6 +5,8 @@
 pub mod de;
 #[path = "extra/text.rs"]
 pub mod extra;
+/// A symbolic link to `../linked_target.rs`.
+pub mod linked;
 
 /// Why `parse` failed.
 #[derive(Debug)]
