@@ -15,8 +15,61 @@
 #           crate with the attributes removed.
 # The rounds alternate the crates so that a drift of the shared machine hits all of them alike;
 # the figures printed are the medians. Registry sources must be in cargo's cache or reachable.
+#
+#   bash benches/build_time.sh tour       # the tour's first run against an empty crate (issue 31)
+#
+# `tour` times, in pairs alternating the two (PAIRS=2 by default), each on a fresh target dir:
+#   A  the README's first command, `cargo run --release --example tour` from the root (build +
+#      run, output discarded);
+#   B  `cargo build --release` of an empty binary crate (`fn main() {}`) depending on keel by
+#      path with the tour's features (read from examples/tour/Cargo.toml), this workspace's
+#      Cargo.lock copied in.
+# It prints wall and CPU (user + sys, cargo and every compiler it ran) seconds per run and the
+# medians and A/B ratios. CPU time is the figure that holds on a shared machine.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+if [ "${1:-}" = tour ]; then
+    pairs="${PAIRS:-2}"
+    work="$(mktemp -d "${TMPDIR:-/tmp}/keel-tour-time.XXXXXX")"
+    trap 'rm -rf "$work"' EXIT
+    features="$(sed -n 's/^keel = { path = "..\/..", features = \(\[.*\]\) }$/\1/p' "$root/examples/tour/Cargo.toml")"
+    [ -n "$features" ] || { echo "no keel features found in examples/tour/Cargo.toml" >&2; exit 1; }
+    mkdir -p "$work/empty/src"
+    printf '[package]\nname = "empty_on_keel"\nversion = "0.0.0"\nedition = "2024"\npublish = false\n\n[workspace]\n\n[dependencies]\nkeel = { path = "%s", features = %s }\n' \
+        "$root" "$features" >"$work/empty/Cargo.toml"
+    echo 'fn main() {}' >"$work/empty/src/main.rs"
+    cp "$root/Cargo.lock" "$work/empty/Cargo.lock"
+    (cd "$work/empty" && cargo fetch -q) && (cd "$root" && cargo fetch -q)
+    echo "B's dependency: keel with features $features" >&2
+    timed() { # label, dir, command... ; appends "wall cpu" to $work/<label>
+        local label="$1" dir="$2"
+        shift 2
+        rm -rf "$work/target"
+        (cd "$dir" && CARGO_TARGET_DIR="$work/target" /usr/bin/time -f '%e %U %S' -o "$work/time" "$@" \
+            >/dev/null 2>"$work/last.err") || { tail -20 "$work/last.err" >&2; exit 1; }
+        read -r wall user sys <"$work/time"
+        local cpu
+        cpu=$(awk "BEGIN { print $user + $sys }")
+        echo "$wall $cpu" >>"$work/$label"
+        printf '%s  %-5s wall %7.1f s  cpu %7.1f s  (load: %s)\n' "$(date -u +%H:%M:%S)" "$label" \
+            "$wall" "$cpu" "$(cut -d' ' -f1-3 /proc/loadavg)" >&2
+        rm -rf "$work/target"
+    }
+    for ((p = 1; p <= pairs; p++)); do
+        timed A "$root" cargo run --release --example tour
+        timed B "$work/empty" cargo build --release
+    done
+    med() { cut -d' ' -f"$2" "$work/$1" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+    echo
+    echo "| clean first run, median of $pairs | wall s | CPU s (user + sys) |"
+    echo "|---|---|---|"
+    printf '| A: the tour, `cargo run --release --example tour` from the root | %.0f | %.0f |\n' "$(med A 1)" "$(med A 2)"
+    printf '| B: empty crate on keel with the tour'"'"'s features, `cargo build --release` | %.0f | %.0f |\n' "$(med B 1)" "$(med B 2)"
+    printf '| A / B (medians) | **%.2fx** | **%.2fx** |\n' "$(awk "BEGIN { print $(med A 1) / $(med B 1) }")" "$(awk "BEGIN { print $(med A 2) / $(med B 2) }")"
+    paste -d' ' "$work/A" "$work/B" | awk '{ printf "pair %d: A/B wall %.2fx, CPU %.2fx\n", NR, $1 / $3, $2 / $4 }'
+    exit 0
+fi
 rounds="${ROUNDS:-3}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/keel-build-time.XXXXXX")"
 trap 'rm -rf "$work"' EXIT

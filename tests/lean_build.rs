@@ -95,3 +95,59 @@ fn the_default_features_pull_one_syn_and_no_native_code() {
 fn default_features_build_the_derives_and_name_the_missing_feature() {
     lean_cargo(&["test", "--quiet"]);
 }
+
+/// keel-runtime's features as `cargo tree` resolves them from the root for `packages` (none: the
+/// default members, as the README's first command does), dev-dependencies included.
+fn runtime_features(packages: &[&str]) -> Vec<String> {
+    let mut command = Command::new(env!("CARGO"));
+    command
+        .current_dir(root())
+        .args(["tree", "--offline", "-e", "normal,build,dev"]);
+    for package in packages {
+        command.args(["-p", package]);
+    }
+    let output = command
+        .args(["-i", "keel-runtime", "--depth", "0", "--format", "{p} {f}"])
+        .output()
+        .expect("run cargo tree");
+    assert!(
+        output.status.success(),
+        "cargo tree failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("keel-runtime "))
+        .unwrap_or_else(|| panic!("no keel-runtime line in cargo tree's output:\n{stdout}"));
+    line.rsplit(' ')
+        .next()
+        .unwrap_or("")
+        .split(',')
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The README's first command (`cargo run --release --example tour` from the root) resolves
+/// features for both default members, the facade and the tour (issue 31): the facade's
+/// dev-dependencies may add to the tour's keel-runtime only `tracing` and `http`, whose crates the
+/// tour's graph builds anyway. (With `keel-runtime/full` there, the tour's first run also built
+/// parquet and the PostgreSQL drivers.)
+#[test]
+fn the_facades_dev_dependencies_add_no_runtime_feature_to_the_tours_build() {
+    let tour = runtime_features(&["keel-tour"]);
+    let from_root = runtime_features(&[]);
+    assert!(
+        tour.iter().any(|f| f == "sqlx"),
+        "the tour's features: {tour:?}"
+    );
+    let extra: Vec<&String> = from_root
+        .iter()
+        .filter(|f| !tour.contains(f) && !["tracing", "http"].contains(&f.as_str()))
+        .collect();
+    assert!(
+        extra.is_empty(),
+        "the facade's [dev-dependencies] switch on keel-runtime features the tour does not use, \
+         built into the README's first command: {extra:?} (the tour's: {tour:?})"
+    );
+}

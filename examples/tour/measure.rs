@@ -16,6 +16,11 @@ impl PerCall {
     pub fn as_secs_f64(self) -> f64 {
         self.0
     }
+
+    /// As a `Duration` (rounded to whole nanoseconds).
+    pub fn as_duration(self) -> Duration {
+        Duration::from_secs_f64(self.0)
+    }
 }
 
 /// Median time per call of `f`, over 7 rounds of `iters` calls.

@@ -13,6 +13,16 @@
 
 #![deny(warnings, clippy::all)]
 
+// The `cargo-keel` section compiles a dependency's source as `cargo keel` rewrites it; the
+// rewritten code calls `::keel_foreign_shim::...`, the small crate `cargo keel` links into an
+// instrumented dependency. Here that crate is this one, re-exporting the shim's very source.
+extern crate self as keel_foreign_shim;
+#[allow(clippy::all, dead_code, unused_attributes)]
+#[rustfmt::skip] // cargo-keel/shim/lib.rs is cargo keel's file, compiled by it with rustc alone
+#[path = "../../cargo-keel/shim/lib.rs"]
+mod foreign_shim;
+pub use foreign_shim::*;
+
 mod async_tx;
 mod audit;
 mod bounded;
@@ -20,10 +30,12 @@ mod cache;
 mod compact;
 mod context;
 mod context_async;
+mod foreign;
 mod instrument;
 mod measure;
 mod mmap;
 mod otlp;
+mod pickle;
 mod plugin;
 mod spans;
 mod transaction;
@@ -63,6 +75,11 @@ const SECTIONS: &[Section] = &[
         parts: &[instrument::run],
     },
     Section {
+        name: "cargo-keel",
+        title: "an import hook rewriting third-party modules  ->  cargo keel (instrumented dependencies)",
+        parts: &[foreign::run],
+    },
+    Section {
         name: "spans",
         title: "OpenTelemetry spans, traceparent  ->  keel::trace span tree, TraceParent",
         parts: &[spans::run],
@@ -86,6 +103,11 @@ const SECTIONS: &[Section] = &[
         name: "zero-copy",
         title: "memoryview, pickle 5, shared_memory  ->  keel::buffer, keel::oob, keel::shm",
         parts: &[zero_copy::run],
+    },
+    Section {
+        name: "pickle",
+        title: "pickle.dumps(protocol=5, buffer_callback) to Python + numpy  ->  keel::pickle",
+        parts: &[pickle::run],
     },
     Section {
         name: "mmap",
