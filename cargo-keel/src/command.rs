@@ -317,7 +317,37 @@ fn build_shim(dir: &Path, cargo_args: &[OsString]) -> Result<(), String> {
     {
         return Ok(());
     }
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    // Two `cargo keel` runs may share a target directory (two terminals, parallel tests): each
+    // builds in a directory of its own and renames the results into place, so neither ever
+    // links or overwrites the other's half-written files. The sources are renamed last: they
+    // are what says the build is complete.
+    let scratch = dir.join(format!(".build-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch)
+        .map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
+    let result = build_shim_in(&scratch, cargo_args).and_then(|()| {
+        for name in [
+            "libkeel_foreign_shim.rlib",
+            wrapper::NULL_OBJECT,
+            wrapper::NULL_ARCHIVE,
+            "keel_foreign_null.rs",
+            "keel_foreign_shim.rs",
+        ] {
+            let (from, to) = (scratch.join(name), dir.join(name));
+            std::fs::rename(&from, &to)
+                .map_err(|e| format!("cannot move {} into place: {e}", to.display()))?;
+        }
+        Ok(())
+    });
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
+}
+
+/// Builds the shim (an rlib), the no-op entry points (an object and an archive) and writes both
+/// sources into `dir`.
+fn build_shim_in(dir: &Path, cargo_args: &[OsString]) -> Result<(), String> {
+    let rlib = dir.join("libkeel_foreign_shim.rlib");
+    let source = dir.join("keel_foreign_shim.rs");
+    let null = dir.join("keel_foreign_null.rs");
     std::fs::write(&source, SHIM_SOURCE)
         .map_err(|e| format!("cannot write {}: {e}", source.display()))?;
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
@@ -376,7 +406,6 @@ fn build_shim(dir: &Path, cargo_args: &[OsString]) -> Result<(), String> {
     // The same as an archive, for doctests: the linker takes its no-op entry points only when
     // nothing linked before it (keel-runtime) defines them.
     let archive = dir.join(wrapper::NULL_ARCHIVE);
-    let _ = std::fs::remove_file(&archive);
     let status = Command::new(std::env::var_os("AR").unwrap_or_else(|| "ar".into()))
         .arg("crs")
         .arg(&archive)
