@@ -40,7 +40,7 @@ type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 ///
 /// Every setting but `exit_timeout` also has an OpenTelemetry SDK variable, used when the
 /// builder method is not called: `OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT`, `_HEADERS`,
-/// `_COMPRESSION`, `_TIMEOUT`, `_PROTOCOL` (`http/protobuf` only), `_CERTIFICATE`,
+/// `_COMPRESSION`, `_TIMEOUT`, `_PROTOCOL` (`http/protobuf` or `http/json`), `_CERTIFICATE`,
 /// `_CLIENT_KEY`, `_CLIENT_CERTIFICATE`; `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_SCHEDULE_DELAY`,
 /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_EXPORT_TIMEOUT`; `OTEL_SERVICE_NAME`,
 /// `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_SDK_DISABLED`, `OTEL_TRACES_SAMPLER`(`_ARG`). A number
@@ -66,6 +66,7 @@ pub struct OtlpSinkBuilder {
     service_name: Option<String>,
     headers: Vec<(String, String)>,
     compression: Option<Compression>,
+    json: Option<bool>,
     certificate: Option<String>,
     client_certificate: Option<String>,
     client_key: Option<String>,
@@ -94,6 +95,7 @@ impl OtlpSinkBuilder {
             service_name: None,
             headers: Vec::new(),
             compression: None,
+            json: None,
             certificate: None,
             client_certificate: None,
             client_key: None,
@@ -118,6 +120,7 @@ impl fmt::Debug for OtlpSinkBuilder {
             .field("service_name", &self.service_name)
             .field("header_names", &header_names)
             .field("compression", &self.compression)
+            .field("json", &self.json)
             .field("certificate", &self.certificate)
             .field("client_certificate", &self.client_certificate)
             .field("client_key", &self.client_key)
@@ -169,6 +172,21 @@ impl OtlpSinkBuilder {
         } else {
             Compression::None
         });
+        self
+    }
+
+    /// Send OTLP's JSON encoding (`true`, the `http/json` protocol, `Content-Type:
+    /// application/json`) or protobuf (`false`, the default `http/protobuf`). The variable is
+    /// `OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL`. JSON bodies are several times larger and slower to
+    /// write: use it for receivers that take nothing else.
+    ///
+    /// ```
+    /// use keel_runtime::trace::otlp::OtlpSink;
+    /// let sink = OtlpSink::builder().endpoint("http://127.0.0.1:9/v1/traces").json(true).build();
+    /// assert!(sink.is_ok());
+    /// ```
+    pub fn json(mut self, json: bool) -> Self {
+        self.json = Some(json);
         self
     }
 
@@ -268,8 +286,9 @@ impl OtlpSinkBuilder {
         for warning in &config.warnings {
             eprintln!("keel::trace::otlp: {warning}");
         }
-        if let Some(ratio) = config.sampler {
-            crate::trace::set_sampler(ratio);
+        if let Some(sampler) = config.sampler {
+            crate::trace::set_sampler(sampler.ratio);
+            crate::trace::set_parent_based(sampler.parent_based);
         }
         OtlpSink::start(config)
     }
@@ -362,6 +381,7 @@ impl OtlpSinkBuilder {
             resource,
             headers,
             compression: self.compression.or(env.compression).unwrap_or_default(),
+            json: self.json.or(env.json).unwrap_or(false),
             tls: https.then(|| tls.config()),
             queue_capacity,
             max_batch,
@@ -410,6 +430,8 @@ pub(super) struct Config {
     pub(super) resource: Vec<(String, String)>,
     pub(super) headers: Vec<(String, String)>,
     pub(super) compression: Compression,
+    /// `http/json` rather than `http/protobuf`.
+    pub(super) json: bool,
     /// For an `https://` endpoint.
     pub(super) tls: Option<ureq::tls::TlsConfig>,
     /// Capacity of each thread's queue.
@@ -422,8 +444,8 @@ pub(super) struct Config {
     pub(super) exit_timeout: Duration,
     /// `OTEL_SDK_DISABLED=true`: no thread, nothing queued.
     pub(super) disabled: bool,
-    /// `OTEL_TRACES_SAMPLER`'s ratio, applied at build.
-    pub(super) sampler: Option<f64>,
+    /// `OTEL_TRACES_SAMPLER`'s sampler, applied at build.
+    pub(super) sampler: Option<env::Sampler>,
     pub(super) warnings: Vec<String>,
 }
 

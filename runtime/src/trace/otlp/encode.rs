@@ -4,6 +4,7 @@
 //! per span) first. The resource and the scope, the same in every request, are encoded once
 //! with `opentelemetry-proto`'s types. `tests` decodes the result with those types.
 
+use super::json;
 use super::value::Typed;
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::resource::v1::Resource;
@@ -34,11 +35,14 @@ pub(super) struct SpanFields<'a> {
     pub(super) status_message: &'a str,
 }
 
-/// The batch being encoded: the spans so far, each as a `ScopeSpans.spans` entry.
+/// The batch being encoded: the spans so far, each as a `ScopeSpans.spans` entry (protobuf), or
+/// as an element of its JSON array (`http/json`, `json.rs`).
 pub(super) struct Encoder {
-    /// `ResourceSpans.resource`, key and length included.
+    /// OTLP's JSON rather than protobuf.
+    json: bool,
+    /// `ResourceSpans.resource`: protobuf with key and length, or a JSON object.
     resource: Vec<u8>,
-    /// `ScopeSpans.scope`, key and length included.
+    /// `ScopeSpans.scope`: protobuf with key and length, or a JSON object.
     scope: Vec<u8>,
     spans: Vec<u8>,
     /// The span being written (its length prefix is known once it is done).
@@ -47,7 +51,18 @@ pub(super) struct Encoder {
 }
 
 impl Encoder {
-    pub(super) fn new(resource: &Resource, scope: &InstrumentationScope) -> Self {
+    /// An encoder of protobuf bodies, or of OTLP JSON ones if `json`.
+    pub(super) fn new(resource: &Resource, scope: &InstrumentationScope, json: bool) -> Self {
+        if json {
+            return Encoder {
+                json,
+                resource: json::resource(resource),
+                scope: json::scope(scope),
+                spans: Vec::new(),
+                span: Vec::new(),
+                count: 0,
+            };
+        }
         let field = |tag: u32, message: &dyn Fn(&mut Vec<u8>)| {
             let mut body = Vec::new();
             message(&mut body);
@@ -58,6 +73,7 @@ impl Encoder {
             out
         };
         Encoder {
+            json,
             resource: field(1, &|out| resource.encode_raw(out)),
             scope: field(1, &|out| scope.encode_raw(out)),
             spans: Vec::new(),
@@ -83,6 +99,14 @@ impl Encoder {
         span: &SpanFields<'_>,
         attributes: impl IntoIterator<Item = (&'a str, AttributeValue<'a>)>,
     ) {
+        if self.json {
+            if self.count > 0 {
+                self.spans.push(b',');
+            }
+            push_json(&mut self.spans, span, attributes);
+            self.count += 1;
+            return;
+        }
         let out = &mut self.span;
         out.clear();
         bytes_field(out, 1, &span.trace_id);
@@ -135,6 +159,18 @@ impl Encoder {
     /// batch is emptied.
     pub(super) fn finish(&mut self, out: &mut Vec<u8>) {
         out.clear();
+        if self.json {
+            out.reserve(self.spans.len() + self.resource.len() + self.scope.len() + 64);
+            out.extend_from_slice(b"{\"resourceSpans\":[{\"resource\":");
+            out.extend_from_slice(&self.resource);
+            out.extend_from_slice(b",\"scopeSpans\":[{\"scope\":");
+            out.extend_from_slice(&self.scope);
+            out.extend_from_slice(b",\"spans\":[");
+            out.extend_from_slice(&self.spans);
+            out.extend_from_slice(b"]}]}]}");
+            self.clear();
+            return;
+        }
         let scope_spans = self.scope.len() + self.spans.len();
         let resource_spans =
             self.resource.len() + 1 + encoded_len_varint(scope_spans as u64) + scope_spans;
@@ -150,6 +186,52 @@ impl Encoder {
         out.extend_from_slice(&self.spans);
         self.clear();
     }
+}
+
+/// One span as an OTLP JSON object.
+fn push_json<'a>(
+    out: &mut Vec<u8>,
+    span: &SpanFields<'_>,
+    attributes: impl IntoIterator<Item = (&'a str, AttributeValue<'a>)>,
+) {
+    out.extend_from_slice(b"{\"traceId\":");
+    json::hex(out, &span.trace_id);
+    out.extend_from_slice(b",\"spanId\":");
+    json::hex(out, &span.span_id);
+    if let Some(parent) = &span.parent_span_id {
+        out.extend_from_slice(b",\"parentSpanId\":");
+        json::hex(out, parent);
+    }
+    out.extend_from_slice(b",\"flags\":");
+    out.extend_from_slice(span.flags.to_string().as_bytes());
+    out.extend_from_slice(b",\"name\":");
+    json::string(out, span.name);
+    out.extend_from_slice(b",\"kind\":");
+    out.extend_from_slice(span.kind.to_string().as_bytes());
+    out.extend_from_slice(b",\"startTimeUnixNano\":");
+    json::int64(out, span.start_time_unix_nano);
+    out.extend_from_slice(b",\"endTimeUnixNano\":");
+    json::int64(out, span.end_time_unix_nano);
+    out.extend_from_slice(b",\"attributes\":[");
+    for (index, (name, value)) in attributes.into_iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        json::key_value(out, name, &value);
+    }
+    out.extend_from_slice(b"],\"status\":{");
+    if span.status_code != 0 {
+        out.extend_from_slice(b"\"code\":");
+        out.extend_from_slice(span.status_code.to_string().as_bytes());
+    }
+    if !span.status_message.is_empty() {
+        if span.status_code != 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"message\":");
+        json::string(out, span.status_message);
+    }
+    out.extend_from_slice(b"}}");
 }
 
 #[inline]
@@ -218,6 +300,59 @@ mod tests {
     }
 
     #[test]
+    fn the_json_body_decodes_with_the_opentelemetry_types_as_the_protobuf_one_does() {
+        let resource = Resource {
+            attributes: vec![
+                kv("service.name", Value::StringValue("svc \"quoted\"".into())),
+                kv("deployment.environment", Value::StringValue("prod".into())),
+            ],
+            ..Resource::default()
+        };
+        let scope = InstrumentationScope {
+            name: "keel".into(),
+            version: "0.1.0".into(),
+            ..InstrumentationScope::default()
+        };
+        let decoded = |json: bool| {
+            let mut encoder = Encoder::new(&resource, &scope, json);
+            let mut body = Vec::new();
+            for (index, parent) in [Some([9; 8]), None, Some([1; 8])].into_iter().enumerate() {
+                encoder.push(
+                    &SpanFields {
+                        trace_id: [0xa7; 16],
+                        span_id: [index as u8 + 1; 8],
+                        parent_span_id: parent,
+                        flags: 0x303,
+                        name: "app::load\n",
+                        kind: 2,
+                        start_time_unix_nano: 1_700_000_000_000_000_000,
+                        end_time_unix_nano: u64::MAX,
+                        status_code: index as i32,
+                        status_message: if index == 2 { "disk \"full\"" } else { "" },
+                    },
+                    [
+                        ("s", Typed::Str(Cow::Borrowed("/orders/0"))),
+                        ("b", Typed::Bool(false)),
+                        ("i", Typed::Int(i64::MIN)),
+                        ("d", Typed::Double(-0.125)),
+                        ("nan", Typed::Double(f64::INFINITY)),
+                    ],
+                );
+            }
+            encoder.finish(&mut body);
+            if json {
+                serde_json::from_slice::<ExportTraceServiceRequest>(&body)
+                    .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&body)))
+            } else {
+                ExportTraceServiceRequest::decode(&body[..]).unwrap()
+            }
+        };
+        let protobuf = decoded(false);
+        assert_eq!(protobuf.resource_spans[0].scope_spans[0].spans.len(), 3);
+        assert_eq!(decoded(true), protobuf);
+    }
+
+    #[test]
     fn the_body_decodes_with_the_opentelemetry_types_as_the_same_spans() {
         let resource = Resource {
             attributes: vec![kv("service.name", Value::StringValue("svc".into()))],
@@ -228,7 +363,7 @@ mod tests {
             version: "0.1.0".into(),
             ..InstrumentationScope::default()
         };
-        let mut encoder = Encoder::new(&resource, &scope);
+        let mut encoder = Encoder::new(&resource, &scope, false);
         let mut body = Vec::new();
         for round in 0..2 {
             encoder.push(

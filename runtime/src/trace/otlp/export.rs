@@ -5,6 +5,7 @@
 
 use super::encode::{Encoder, SpanFields};
 use super::env::Compression;
+use super::json;
 use super::pipeline::Pipeline;
 use super::record::{PackedOutcome, Record};
 use super::value::{self, Typed};
@@ -167,7 +168,12 @@ impl Exporter {
         if let Some(tls) = &config.tls {
             agent = agent.tls_config(tls.clone());
         }
-        let agent = agent.build().into();
+        // ureq's own connector (TCP, and rustls for https://), with the endpoint's lookup kept.
+        let agent = ureq::Agent::with_parts(
+            agent.build(),
+            ureq::unversioned::transport::DefaultConnector::default(),
+            super::resolve::CachingResolver::default(),
+        );
         let mut attributes = vec![
             string_attribute("service.name", config.service_name.clone()),
             string_attribute("telemetry.sdk.name", "keel".to_string()),
@@ -207,7 +213,7 @@ impl Exporter {
             version: env!("CARGO_PKG_VERSION").to_string(),
             ..InstrumentationScope::default()
         };
-        let mut batch = Encoder::new(&self.resource, &scope);
+        let mut batch = Encoder::new(&self.resource, &scope, self.pipeline.config.json);
         let mut deadline = Instant::now() + self.interval;
         let mut flushed = 0;
         loop {
@@ -494,7 +500,14 @@ impl Exporter {
         let mut request = self
             .agent
             .post(&config.endpoint)
-            .header("Content-Type", "application/x-protobuf");
+            .header(
+                "Content-Type",
+                if config.json {
+                    "application/json"
+                } else {
+                    "application/x-protobuf"
+                },
+            );
         if config.compression == Compression::Gzip {
             request = request.header("Content-Encoding", "gzip");
         }
@@ -529,12 +542,19 @@ impl Exporter {
         };
         let status = response.status().as_u16();
         if response.status().is_success() {
-            let protobuf = response
+            let content_type = response
                 .headers()
                 .get("content-type")
                 .and_then(|value| value.to_str().ok())
+                .map(str::to_string);
+            // The answer is in the request's encoding (a receiver may leave the type out).
+            let json = content_type.as_deref().map_or(config.json, |value| {
+                value.starts_with("application/json")
+            });
+            let protobuf = content_type
+                .as_deref()
                 .is_none_or(|value| value.starts_with("application/x-protobuf"));
-            let answer = protobuf
+            let body = (json || protobuf)
                 .then(|| {
                     response
                         .body_mut()
@@ -544,16 +564,21 @@ impl Exporter {
                         .ok()
                 })
                 .flatten()
-                .and_then(|bytes| ExportTraceServiceResponse::decode(&bytes[..]).ok());
-            let (rejected, message) = answer
-                .and_then(|answer| answer.partial_success)
-                .map(|partial| {
-                    (
-                        u64::try_from(partial.rejected_spans).unwrap_or(0),
-                        partial.error_message,
-                    )
-                })
                 .unwrap_or_default();
+            let (rejected, message) = if json {
+                json::partial_success(&body)
+            } else {
+                ExportTraceServiceResponse::decode(&body[..])
+                    .ok()
+                    .and_then(|answer| answer.partial_success)
+                    .map(|partial| {
+                        (
+                            u64::try_from(partial.rejected_spans).unwrap_or(0),
+                            partial.error_message,
+                        )
+                    })
+                    .unwrap_or_default()
+            };
             return Sent::Accepted { rejected, message };
         }
         let error = format!("HTTP {status} from {}", config.endpoint);

@@ -1,6 +1,7 @@
 //! OpenTelemetry export (feature `otlp`): [`OtlpSink`] sends every finished, sampled span to an
 //! OTLP/HTTP receiver (an OpenTelemetry collector, Jaeger, Grafana Tempo, a hosted backend over
-//! HTTPS) as protobuf (the OpenTelemetry `trace.proto` messages, optionally gzipped), configured
+//! HTTPS) as protobuf (the OpenTelemetry `trace.proto` messages, optionally gzipped) or OTLP's
+//! JSON (`http/json`, [`OtlpSinkBuilder::json`]), configured
 //! by its builder or the OpenTelemetry SDK's `OTEL_*` variables
 //! ([`OtlpSinkBuilder`] lists them).
 //!
@@ -40,7 +41,7 @@
 //! state the handles, the traced threads and the export thread share in `pipeline.rs`, with
 //! [`ExportStats`] and the export thread's counters in `counters.rs`; the export thread
 //! (batching, retries, shedding while the receiver fails) in `export.rs`, the protobuf body it
-//! writes straight from the records in `encode.rs`, and the typing of recorded values in
+//! writes straight from the records in `encode.rs` (the JSON one in `json.rs`), and the typing of recorded values in
 //! `value.rs`. A new transport or setting adds its field to the builder and to `Config` in
 //! `config.rs` (and its variable to `env.rs`), and its sending to `export.rs`.
 
@@ -52,8 +53,10 @@ mod encode;
 mod env;
 mod error;
 mod export;
+mod json;
 mod pipeline;
 mod record;
+mod resolve;
 mod ring;
 mod sink;
 #[cfg(test)]
