@@ -431,7 +431,10 @@ mod burst {
                 filters.push(arg);
             }
         }
-        filters.is_empty() || filters.iter().any(|filter| "burst".contains(filter.as_str()))
+        filters.is_empty()
+            || filters
+                .iter()
+                .any(|filter| "burst".contains(filter.as_str()))
     }
 
     struct Run {

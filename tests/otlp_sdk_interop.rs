@@ -127,7 +127,10 @@ fn flags_03_cross_the_python_sdk_both_ways() {
     let (header, answer) = call_python(&format!("http://127.0.0.1:{port}/"));
     assert!(peer.wait().unwrap().success());
     let (root_trace, root_span, root_flags) = fields(&header);
-    assert_eq!(root_flags, "03", "keel's roots are sampled and random: {header}");
+    assert_eq!(
+        root_flags, "03",
+        "keel's roots are sampled and random: {header}"
+    );
     let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
     assert_eq!(answer["received_flags"], 3, "{answer}");
     let (python_trace, _, python_flags) = fields(answer["next"].as_str().unwrap());

@@ -287,7 +287,11 @@ mod tests {
         assert_ne!(root_trace_id(1), root_trace_id(2));
         let local = TraceKey::local_root(5, true);
         assert_eq!(local.trace_id(), root_trace_id(5));
-        assert_eq!(local.flags(), SAMPLED | RANDOM, "keel's roots set W3C's random flag");
+        assert_eq!(
+            local.flags(),
+            SAMPLED | RANDOM,
+            "keel's roots set W3C's random flag"
+        );
         assert_eq!(TraceKey::local_root(5, false).flags(), RANDOM);
         let id = TraceId::from_u128(0x0af7651916cd43dd8448eb211c80319c).unwrap();
         let remote = TraceKey::remote(id, 0);

@@ -182,8 +182,16 @@ fn timeouts_and_batch_settings_are_milliseconds_and_counts() {
 
 #[test]
 fn protocol_http_protobuf_or_json_grpc_is_a_clear_error() {
-    assert!(!with_env(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")]).unwrap().json);
-    assert!(with_env(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]).unwrap().json);
+    assert!(
+        !with_env(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")])
+            .unwrap()
+            .json
+    );
+    assert!(
+        with_env(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")])
+            .unwrap()
+            .json
+    );
     assert!(
         !with_env(&[
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
@@ -291,17 +299,29 @@ fn samplers_map_to_a_ratio_and_whether_the_parent_decides() {
         )
     };
     assert_eq!(sampler("always_on", None), (Some((1.0, false)), 0));
-    assert_eq!(sampler("parentbased_always_on", None), (Some((1.0, true)), 0));
+    assert_eq!(
+        sampler("parentbased_always_on", None),
+        (Some((1.0, true)), 0)
+    );
     assert_eq!(sampler("always_off", None), (Some((0.0, false)), 0));
-    assert_eq!(sampler("parentbased_always_off", None), (Some((0.0, true)), 0));
-    assert_eq!(sampler("traceidratio", Some("0.25")), (Some((0.25, false)), 0));
+    assert_eq!(
+        sampler("parentbased_always_off", None),
+        (Some((0.0, true)), 0)
+    );
+    assert_eq!(
+        sampler("traceidratio", Some("0.25")),
+        (Some((0.25, false)), 0)
+    );
     assert_eq!(
         sampler("parentbased_traceidratio", Some("0.5")),
         (Some((0.5, true)), 0)
     );
     assert_eq!(sampler("traceidratio", None), (Some((1.0, false)), 0));
     assert_eq!(sampler("traceidratio", Some("2")), (Some((1.0, false)), 1));
-    assert_eq!(sampler("traceidratio", Some("half")), (Some((1.0, false)), 1));
+    assert_eq!(
+        sampler("traceidratio", Some("half")),
+        (Some((1.0, false)), 1)
+    );
     assert_eq!(
         sampler("parentbased_traceidratio", Some("-0.1")),
         (Some((1.0, true)), 1)

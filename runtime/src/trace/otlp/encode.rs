@@ -93,11 +93,12 @@ impl Encoder {
         self.count = 0;
     }
 
-    /// Adds a span with `attributes`.
-    pub(super) fn push<'a>(
+    /// Adds a span, with the attributes `attributes` writes.
+    #[inline]
+    pub(super) fn push(
         &mut self,
         span: &SpanFields<'_>,
-        attributes: impl IntoIterator<Item = (&'a str, AttributeValue<'a>)>,
+        attributes: impl FnOnce(&mut Attributes<'_>),
     ) {
         if self.json {
             if self.count > 0 {
@@ -123,9 +124,11 @@ impl Encoder {
         out.extend_from_slice(&span.start_time_unix_nano.to_le_bytes());
         key(out, 8, FIXED64);
         out.extend_from_slice(&span.end_time_unix_nano.to_le_bytes());
-        for (name, value) in attributes {
-            key_value(out, 9, name, &value);
-        }
+        attributes(&mut Attributes {
+            out,
+            json: false,
+            count: 0,
+        });
         // Status { message = 2, code = 3 }.
         let message_len = if span.status_message.is_empty() {
             0
@@ -188,11 +191,34 @@ impl Encoder {
     }
 }
 
+/// Writes a span's attributes, one call each (no iterator of attributes to build and chain).
+pub(super) struct Attributes<'a> {
+    out: &'a mut Vec<u8>,
+    json: bool,
+    count: usize,
+}
+
+impl Attributes<'_> {
+    /// Adds the attribute `name` = `value`.
+    #[inline]
+    pub(super) fn add(&mut self, name: &str, value: &AttributeValue<'_>) {
+        if self.json {
+            if self.count > 0 {
+                self.out.push(b',');
+            }
+            json::key_value(self.out, name, value);
+        } else {
+            key_value(self.out, 9, name, value);
+        }
+        self.count += 1;
+    }
+}
+
 /// One span as an OTLP JSON object.
-fn push_json<'a>(
+fn push_json(
     out: &mut Vec<u8>,
     span: &SpanFields<'_>,
-    attributes: impl IntoIterator<Item = (&'a str, AttributeValue<'a>)>,
+    attributes: impl FnOnce(&mut Attributes<'_>),
 ) {
     out.extend_from_slice(b"{\"traceId\":");
     json::hex(out, &span.trace_id);
@@ -213,12 +239,11 @@ fn push_json<'a>(
     out.extend_from_slice(b",\"endTimeUnixNano\":");
     json::int64(out, span.end_time_unix_nano);
     out.extend_from_slice(b",\"attributes\":[");
-    for (index, (name, value)) in attributes.into_iter().enumerate() {
-        if index > 0 {
-            out.push(b',');
-        }
-        json::key_value(out, name, &value);
-    }
+    attributes(&mut Attributes {
+        out,
+        json: true,
+        count: 0,
+    });
     out.extend_from_slice(b"],\"status\":{");
     if span.status_code != 0 {
         out.extend_from_slice(b"\"code\":");
@@ -291,6 +316,17 @@ mod tests {
     use opentelemetry_proto::tonic::trace::v1::{Span, Status};
     use std::borrow::Cow;
 
+    /// The attributes `list` as a writer of them.
+    fn all<'a, const N: usize>(
+        list: [(&'a str, Typed<'a>); N],
+    ) -> impl FnOnce(&mut Attributes<'_>) + 'a {
+        move |attributes| {
+            for (name, value) in &list {
+                attributes.add(name, value);
+            }
+        }
+    }
+
     fn kv(key: &str, value: Value) -> KeyValue {
         KeyValue {
             key: key.to_string(),
@@ -330,13 +366,13 @@ mod tests {
                         status_code: index as i32,
                         status_message: if index == 2 { "disk \"full\"" } else { "" },
                     },
-                    [
+                    all([
                         ("s", Typed::Str(Cow::Borrowed("/orders/0"))),
                         ("b", Typed::Bool(false)),
                         ("i", Typed::Int(i64::MIN)),
                         ("d", Typed::Double(-0.125)),
                         ("nan", Typed::Double(f64::INFINITY)),
-                    ],
+                    ]),
                 );
             }
             encoder.finish(&mut body);
@@ -379,13 +415,13 @@ mod tests {
                     status_code: 2,
                     status_message: "disk full",
                 },
-                [
+                all([
                     ("s", Typed::Str(Cow::Borrowed("/orders/0"))),
                     ("long", Typed::Str(Cow::Owned("x".repeat(300)))),
                     ("b", Typed::Bool(true)),
                     ("i", Typed::Int(-5)),
                     ("d", Typed::Double(2.5)),
-                ],
+                ]),
             );
             encoder.push(
                 &SpanFields {
@@ -400,7 +436,7 @@ mod tests {
                     status_code: 0,
                     status_message: "",
                 },
-                [],
+                all([]),
             );
             assert_eq!(encoder.len(), 2);
             encoder.finish(&mut body);

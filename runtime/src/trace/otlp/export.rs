@@ -61,8 +61,11 @@ pub(super) struct Exporter {
     anchor: TimeAnchor,
     max_batch: usize,
     interval: Duration,
-    /// Entry fields waiting for their exit, by call id; at most `pending_limit` of them.
-    pending: HashMap<u64, Vec<(&'static str, String)>>,
+    /// Entry fields waiting for their exit, by call id; at most `pending_limit` of them. The
+    /// latest entry waits in `last_entry` instead: its exit is usually the next record of the
+    /// same queue (a call with no traced callees), which then needs no hashing.
+    pending: HashMap<u64, Vec<(&'static str, String)>, foldhash::fast::RandomState>,
+    last_entry: Option<(u64, Vec<(&'static str, String)>)>,
     pending_limit: usize,
     /// Exits of calls entered on another thread, read before that thread's queue was: they
     /// wait one pass for their entry record.
@@ -192,7 +195,8 @@ impl Exporter {
             anchor,
             max_batch: config.max_batch,
             interval: config.batch_interval,
-            pending: HashMap::new(),
+            pending: HashMap::default(),
+            last_entry: None,
             pending_limit: config.queue_capacity,
             waiting: Vec::new(),
             scratch: Vec::new(),
@@ -308,8 +312,10 @@ impl Exporter {
                     self.pending.clear();
                 }
                 let fields = record.extra.map(|extra| extra.fields).unwrap_or_default();
-                self.pending.insert(record.call_id, fields);
-            } else if record.migrated() && !self.pending.contains_key(&record.call_id) {
+                if let Some((call_id, fields)) = self.last_entry.replace((record.call_id, fields)) {
+                    self.pending.insert(call_id, fields);
+                }
+            } else if record.migrated() && !self.has_entry(record.call_id) {
                 self.waiting.push(record);
             } else {
                 self.add(batch, record);
@@ -332,11 +338,7 @@ impl Exporter {
         let remote_parent = finished.remote_parent();
         let elapsed_nanos = finished.elapsed_nanos();
         let extra = finished.extra.map(|extra| *extra).unwrap_or_default();
-        let entry = if self.pending.is_empty() {
-            Vec::new()
-        } else {
-            self.pending.remove(&finished.call_id).unwrap_or_default()
-        };
+        let entry = self.take_entry(finished.call_id);
         let (status_code, status_message) = match outcome {
             PackedOutcome::Ok => (status::StatusCode::Ok as i32, ""),
             PackedOutcome::Err => (
@@ -366,21 +368,46 @@ impl Exporter {
             status_message,
         };
         let cancelled = outcome == PackedOutcome::Cancelled;
-        let attributes = [
-            ("code.file.path", Typed::Str(Cow::Borrowed(site.file()))),
-            ("code.line.number", Typed::Int(i64::from(site.line()))),
-        ]
-        .into_iter()
-        .chain(
-            entry
-                .iter()
-                .chain(&extra.fields)
-                .map(|(key, text)| (*key, value::typed(text))),
-        )
-        .chain(cancelled.then_some(("keel.outcome", Typed::Str(Cow::Borrowed("cancelled")))));
-        batch.push(&fields, attributes);
+        batch.push(&fields, |attributes| {
+            attributes.add("code.file.path", &Typed::Str(Cow::Borrowed(site.file())));
+            attributes.add("code.line.number", &Typed::Int(i64::from(site.line())));
+            for (key, text) in entry.iter().chain(&extra.fields) {
+                attributes.add(key, &value::typed(text));
+            }
+            if cancelled {
+                attributes.add("keel.outcome", &Typed::Str(Cow::Borrowed("cancelled")));
+            }
+        });
         if batch.len() >= self.max_batch {
             self.send(batch);
+        }
+    }
+
+    /// Whether the entry fields of call `call_id` are waiting for its exit.
+    fn has_entry(&self, call_id: u64) -> bool {
+        self.last_entry
+            .as_ref()
+            .is_some_and(|(id, _)| *id == call_id)
+            || self.pending.contains_key(&call_id)
+    }
+
+    /// The entry fields of call `call_id` (none if it had no entry record).
+    fn take_entry(&mut self, call_id: u64) -> Vec<(&'static str, String)> {
+        if self
+            .last_entry
+            .as_ref()
+            .is_some_and(|(id, _)| *id == call_id)
+        {
+            return self
+                .last_entry
+                .take()
+                .map(|(_, fields)| fields)
+                .unwrap_or_default();
+        }
+        if self.pending.is_empty() {
+            Vec::new()
+        } else {
+            self.pending.remove(&call_id).unwrap_or_default()
         }
     }
 
@@ -393,6 +420,7 @@ impl Exporter {
         records.clear();
         self.waiting.clear();
         self.pending.clear();
+        self.last_entry = None;
         batch.clear();
         let counters = &self.pipeline.counters;
         counters.shed.fetch_add(spans as u64, Ordering::Relaxed);
@@ -497,17 +525,14 @@ impl Exporter {
 
     fn post(&self, body: &[u8]) -> Sent {
         let config = &self.pipeline.config;
-        let mut request = self
-            .agent
-            .post(&config.endpoint)
-            .header(
-                "Content-Type",
-                if config.json {
-                    "application/json"
-                } else {
-                    "application/x-protobuf"
-                },
-            );
+        let mut request = self.agent.post(&config.endpoint).header(
+            "Content-Type",
+            if config.json {
+                "application/json"
+            } else {
+                "application/x-protobuf"
+            },
+        );
         if config.compression == Compression::Gzip {
             request = request.header("Content-Encoding", "gzip");
         }
@@ -548,9 +573,9 @@ impl Exporter {
                 .and_then(|value| value.to_str().ok())
                 .map(str::to_string);
             // The answer is in the request's encoding (a receiver may leave the type out).
-            let json = content_type.as_deref().map_or(config.json, |value| {
-                value.starts_with("application/json")
-            });
+            let json = content_type
+                .as_deref()
+                .map_or(config.json, |value| value.starts_with("application/json"));
             let protobuf = content_type
                 .as_deref()
                 .is_none_or(|value| value.starts_with("application/x-protobuf"));

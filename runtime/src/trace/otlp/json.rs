@@ -185,7 +185,9 @@ fn unquote(value: &str) -> Option<String> {
                 'f' => out.push('\u{c}'),
                 'u' => {
                     let code: String = chars.by_ref().take(4).collect();
-                    out.push(char::from_u32(u32::from_str_radix(&code, 16).ok()?).unwrap_or('\u{fffd}'));
+                    out.push(
+                        char::from_u32(u32::from_str_radix(&code, 16).ok()?).unwrap_or('\u{fffd}'),
+                    );
                 }
                 other => out.push(other),
             },
@@ -207,11 +209,23 @@ mod tests {
 
     #[test]
     fn strings_are_escaped_and_numbers_follow_the_protobuf_json_mapping() {
-        assert_eq!(text(|o| string(o, "a\"b\\c\nd\u{1}é")), r#""a\"b\\c\nd\u0001é""#);
+        assert_eq!(
+            text(|o| string(o, "a\"b\\c\nd\u{1}é")),
+            r#""a\"b\\c\nd\u0001é""#
+        );
         assert_eq!(text(|o| hex(o, &[0x0a, 0xf7, 0x65])), r#""0af765""#);
-        assert_eq!(text(|o| any_value(o, &Typed::Int(-5))), r#"{"intValue":"-5"}"#);
-        assert_eq!(text(|o| any_value(o, &Typed::Bool(true))), r#"{"boolValue":true}"#);
-        assert_eq!(text(|o| any_value(o, &Typed::Double(2.5))), r#"{"doubleValue":2.5}"#);
+        assert_eq!(
+            text(|o| any_value(o, &Typed::Int(-5))),
+            r#"{"intValue":"-5"}"#
+        );
+        assert_eq!(
+            text(|o| any_value(o, &Typed::Bool(true))),
+            r#"{"boolValue":true}"#
+        );
+        assert_eq!(
+            text(|o| any_value(o, &Typed::Double(2.5))),
+            r#"{"doubleValue":2.5}"#
+        );
         assert_eq!(
             text(|o| any_value(o, &Typed::Double(f64::NEG_INFINITY))),
             r#"{"doubleValue":"-Infinity"}"#
@@ -228,7 +242,8 @@ mod tests {
 
     #[test]
     fn partial_success_is_read_from_the_answer() {
-        let answer = br#"{"partialSuccess": {"rejectedSpans": "3", "errorMessage": "too \"old\""}}"#;
+        let answer =
+            br#"{"partialSuccess": {"rejectedSpans": "3", "errorMessage": "too \"old\""}}"#;
         assert_eq!(partial_success(answer), (3, "too \"old\"".to_string()));
         assert_eq!(
             partial_success(br#"{"partialSuccess":{"rejectedSpans":2}}"#),

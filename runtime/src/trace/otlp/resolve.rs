@@ -79,7 +79,11 @@ mod tests {
         let kept = resolver.last.lock().unwrap().as_ref().unwrap().at;
         let again = resolver.resolve(&uri, &config, timeout).unwrap();
         assert_eq!(&again[..], &first[..]);
-        assert_eq!(resolver.last.lock().unwrap().as_ref().unwrap().at, kept, "not looked up again");
+        assert_eq!(
+            resolver.last.lock().unwrap().as_ref().unwrap().at,
+            kept,
+            "not looked up again"
+        );
         let other: Uri = "http://127.0.0.1:4319/v1/traces".parse().unwrap();
         assert_eq!(
             resolver.resolve(&other, &config, timeout).unwrap()[0],
