@@ -7,7 +7,7 @@ use super::encode::{Encoder, SpanFields};
 use super::env::Compression;
 use super::json;
 use super::pipeline::Pipeline;
-use super::record::{PackedOutcome, Record};
+use super::record::{Fields, PackedOutcome, Record};
 use super::value::{self, Typed};
 use crate::trace::clock;
 use crate::trace::id::SpanId;
@@ -64,8 +64,8 @@ pub(super) struct Exporter {
     /// Entry fields waiting for their exit, by call id; at most `pending_limit` of them. The
     /// latest entry waits in `last_entry` instead: its exit is usually the next record of the
     /// same queue (a call with no traced callees), which then needs no hashing.
-    pending: HashMap<u64, Vec<(&'static str, String)>, foldhash::fast::RandomState>,
-    last_entry: Option<(u64, Vec<(&'static str, String)>)>,
+    pending: HashMap<u64, Fields, foldhash::fast::RandomState>,
+    last_entry: Option<(u64, Fields)>,
     pending_limit: usize,
     /// Exits of calls entered on another thread, read before that thread's queue was: they
     /// wait one pass for their entry record.
@@ -371,7 +371,7 @@ impl Exporter {
         batch.push(&fields, |attributes| {
             attributes.add("code.file.path", &Typed::Str(Cow::Borrowed(site.file())));
             attributes.add("code.line.number", &Typed::Int(i64::from(site.line())));
-            for (key, text) in entry.iter().chain(&extra.fields) {
+            for (key, text) in entry.iter().chain(extra.fields.iter()) {
                 attributes.add(key, &value::typed(text));
             }
             if cancelled {
@@ -392,7 +392,7 @@ impl Exporter {
     }
 
     /// The entry fields of call `call_id` (none if it had no entry record).
-    fn take_entry(&mut self, call_id: u64) -> Vec<(&'static str, String)> {
+    fn take_entry(&mut self, call_id: u64) -> Fields {
         if self
             .last_entry
             .as_ref()
@@ -405,7 +405,7 @@ impl Exporter {
                 .unwrap_or_default();
         }
         if self.pending.is_empty() {
-            Vec::new()
+            Fields::default()
         } else {
             self.pending.remove(&call_id).unwrap_or_default()
         }
