@@ -117,7 +117,12 @@ fn a_full_queue_drops_and_counts_spans_and_keeps_what_it_holds() {
 fn fields_pack_into_one_buffer_and_come_back_in_order() {
     use super::record::Fields;
     let long = "x".repeat(70_000);
-    let fields = [("id", "42"), ("", ""), ("path", "\"/orders/é\""), ("big", long.as_str())];
+    let fields = [
+        ("id", "42"),
+        ("", ""),
+        ("path", "\"/orders/é\""),
+        ("big", long.as_str()),
+    ];
     let packed = Fields::pack(fields.iter().copied());
     assert_eq!(packed.iter().collect::<Vec<_>>(), fields);
     assert!(Fields::pack(std::iter::empty()).is_empty());
