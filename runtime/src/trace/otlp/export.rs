@@ -277,7 +277,10 @@ impl Exporter {
                 // Checked first: an abandoned queue gets no more records after this.
                 let abandoned = ring.records.is_abandoned();
                 let available = ring.records.slots();
-                records.extend((0..available).filter_map(|_| ring.records.pop().ok()));
+                // One chunk: the queue's read position is published once, not per record.
+                if let Ok(chunk) = ring.records.read_chunk(available) {
+                    records.extend(chunk);
+                }
                 if abandoned {
                     pipeline
                         .counters
