@@ -167,3 +167,83 @@ where
         Poll::Ready(result)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::{self, Event};
+    use std::convert::Infallible;
+    use std::future::{Ready, ready};
+    use std::task::Waker;
+    use tower_layer::Layer;
+    use tower_service::Service;
+
+    /// Answers every request with `status`.
+    struct Answer(http::StatusCode);
+
+    impl Service<http::Request<()>> for Answer {
+        type Response = http::Response<()>;
+        type Error = Infallible;
+        type Future = Ready<Result<http::Response<()>, Infallible>>;
+        fn poll_ready(&mut self, _: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, _: http::Request<()>) -> Self::Future {
+            let mut response = http::Response::new(());
+            *response.status_mut() = self.0;
+            ready(Ok(response))
+        }
+    }
+
+    fn serve(status: http::StatusCode, request: http::Request<()>) -> Vec<Event> {
+        let mut service = TraceLayer.layer(Answer(status));
+        trace::enable();
+        let (answer, events) = trace::capture(|| {
+            let future = core::pin::pin!(service.call(request));
+            future.poll(&mut TaskContext::from_waker(Waker::noop()))
+        });
+        assert!(matches!(answer, Poll::Ready(Ok(ref r)) if r.status() == status));
+        events
+            .into_iter()
+            .filter(|event| event.name() == SERVER_REQUEST.name())
+            .collect()
+    }
+
+    #[test]
+    fn a_request_without_traceparent_is_a_root_and_a_5xx_an_error() {
+        let request = http::Request::post("/pay").body(()).unwrap();
+        let events = serve(http::StatusCode::SERVICE_UNAVAILABLE, request);
+        let exit = events.last().expect("the request's span");
+        assert_eq!(exit.parent_id(), None, "no caller: a new trace");
+        assert_eq!(
+            exit.outcome(),
+            Some(&Outcome::Err("HTTP 503 Service Unavailable".to_string()))
+        );
+        assert_eq!(events[0].field("http.request.method"), Some("\"POST\""));
+    }
+
+    #[test]
+    fn a_request_with_traceparent_continues_it_and_records_the_status() {
+        let request = http::Request::get("/")
+            .header(
+                "traceparent",
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-03",
+            )
+            .body(())
+            .unwrap();
+        let events = serve(http::StatusCode::NOT_FOUND, request);
+        let exit = events.last().expect("the request's span");
+        assert_eq!(
+            exit.trace_id().to_string(),
+            "0af7651916cd43dd8448eb211c80319c"
+        );
+        assert_eq!(exit.parent_id().unwrap().to_string(), "b7ad6b7169203331");
+        assert_eq!(exit.trace_flags(), 3, "sampled and random, as received");
+        assert_eq!(
+            exit.outcome(),
+            Some(&Outcome::Ok),
+            "a 4xx is the caller's error"
+        );
+        assert_eq!(exit.field("return"), Some("404"));
+    }
+}

@@ -42,7 +42,7 @@
 //! [`ExportStats`] and the export thread's counters in `counters.rs`; the export thread
 //! (batching, retries, shedding while the receiver fails) in `export.rs`, the protobuf body it
 //! writes straight from the records in `encode.rs` (the JSON one in `json.rs`), and the typing of recorded values in
-//! `value.rs`. A new transport or setting adds its field to the builder and to `Config` in
+//! `value.rs`; the endpoint's address lookup, kept between requests, in `resolve.rs`. A new transport or setting adds its field to the builder and to `Config` in
 //! `config.rs` (and its variable to `env.rs`), and its sending to `export.rs`.
 
 mod config;
