@@ -35,6 +35,10 @@
 //! cargo bench --bench instrument -- --warm-up-time 1 --measurement-time 3
 //! ```
 //!
+//! `KEEL_BENCH_CALLGRIND=<calls>` in front runs no criterion group: it makes that many calls of
+//! `bare_fn`, of `keel_fn` under `Stats` and of the two clock reads, for callgrind to count
+//! instructions per call (see `callgrind_driver`).
+//!
 //! `KEEL_BENCH_CLOCK=cpu` in front times the `instrument` group in the benchmark thread's CPU
 //! time (`benches/cpu_time.rs`): the cost on the traced thread alone, without the moments it
 //! waits for a core while the export thread and the in-process receiver work (two cores here,
@@ -206,7 +210,69 @@ fn fastrace_calls(iters: u64, report_timed: bool) -> Duration {
     elapsed
 }
 
+/// `KEEL_BENCH_CALLGRIND=<calls>`: instead of the criterion groups, make that many calls of
+/// `bare_fn`, of `keel_fn` with only `Stats` installed, and of two clock reads, each loop in a
+/// function of its own, for callgrind to count instructions per call (stable under load, where
+/// the machine's timings are not):
+///
+/// ```text
+/// cargo bench -p keel-benches --bench instrument --no-run
+/// KEEL_BENCH_CALLGRIND=100000 valgrind --tool=callgrind --collect-atstart=no \
+///   --toggle-collect='instrument::calls_*' target/release/deps/instrument-<hash>
+/// callgrind_annotate --inclusive=yes callgrind.out.<pid> | grep calls_
+/// ```
+fn callgrind_driver() -> bool {
+    let Some(calls) = std::env::var("KEEL_BENCH_CALLGRIND")
+        .ok()
+        .and_then(|calls| calls.parse::<u64>().ok())
+    else {
+        return false;
+    };
+    let stats = keel::trace::Stats::new();
+    keel::trace::add_sink(stats.clone());
+    keel::trace::enable();
+    // First calls outside the counted loops: the clock's calibration, the site's cells.
+    black_box(keel_fn(black_box(7)));
+    let clock = quanta::Clock::new();
+    calls_bare_fn(calls);
+    calls_keel_stats(calls);
+    calls_floor_two_tsc_reads(calls, &clock);
+    keel::trace::disable();
+    keel::trace::clear_sinks();
+    let recorded = stats
+        .function("instrument::keel_fn")
+        .map_or(0, |f| f.calls());
+    assert_eq!(recorded, calls + 1, "the Stats sink saw every call");
+    eprintln!("{calls} calls of each loop");
+    true
+}
+
+#[inline(never)]
+fn calls_bare_fn(calls: u64) {
+    for _ in 0..calls {
+        black_box(bare_fn(black_box(7)));
+    }
+}
+
+#[inline(never)]
+fn calls_keel_stats(calls: u64) {
+    for _ in 0..calls {
+        black_box(keel_fn(black_box(7)));
+    }
+}
+
+#[inline(never)]
+fn calls_floor_two_tsc_reads(calls: u64, clock: &quanta::Clock) {
+    for _ in 0..calls {
+        let start = black_box(clock.raw());
+        black_box(clock.raw().wrapping_sub(start));
+    }
+}
+
 fn instrument<M: Measurement<Value = Duration>>(c: &mut Criterion<M>) {
+    if callgrind_driver() {
+        std::process::exit(0);
+    }
     use tracing_subscriber::layer::SubscriberExt;
     let subscriber = tracing_subscriber::registry().with(SpanTimings {
         total_ns: AtomicU64::new(0),

@@ -5,9 +5,10 @@ use super::capture;
 use super::clock;
 use super::event::{Event, EventKind, Outcome};
 use super::id::TraceKey;
-use super::sink::{self, ExitPath, KeelSink};
+use super::sink::{self, ExitPath, KeelSink, SinkList};
 use super::span::Active;
 use super::state::{CAPTURES, STATE};
+use super::stats::Stats;
 use crate::call::CurrentCall;
 use crate::context::Context;
 use std::sync::atomic::Ordering;
@@ -68,24 +69,69 @@ pub(crate) struct FinishedCall<'a> {
 /// [`Stats`](super::Stats) sinks, straight to keel's own sinks, or as an [`Event`] to every sink
 /// and this thread's capture. A capture running anywhere sends the exit down the event path, so
 /// it can be captured.
+///
+/// The `Stats`-only path is inlined into the span's exit; the others are a call away, so that
+/// their frames (an [`Event`], an export record) cost the leanest path nothing.
 #[inline(always)]
 pub(crate) fn exit(call: &Active, end: u64, outcome: Outcome, value: Option<String>) {
     let list = sink::current();
+    if let Some((all, nanos)) = direct_to_stats(list, call, end) {
+        for stats in all {
+            stats.record(call.site, nanos, &outcome);
+        }
+        return;
+    }
+    exit_to_sinks(list, call, end, outcome, value);
+}
+
+/// [`exit`] with [`Outcome::Ok`] and no value, the outcome a constant the compiler sees through.
+#[inline(always)]
+pub(crate) fn exit_ok(call: &Active, end: u64) {
+    let list = sink::current();
+    if let Some((all, nanos)) = direct_to_stats(list, call, end) {
+        for stats in all {
+            stats.record(call.site, nanos, &Outcome::Ok);
+        }
+        return;
+    }
+    exit_to_sinks(list, call, end, Outcome::Ok, None);
+}
+
+/// The `Stats` sinks and the call's duration, if the exit goes straight into them: every sink is
+/// a `Stats`, the call was entered for the sinks, and no capture runs.
+#[inline(always)]
+fn direct_to_stats<'a>(list: &'a SinkList, call: &Active, end: u64) -> Option<(&'a [Stats], u64)> {
+    match &list.exits {
+        ExitPath::StatsOnly(all)
+            if call.audience.sinks && STATE.load(Ordering::Relaxed) & CAPTURES == 0 =>
+        {
+            Some((all, clock::elapsed_nanos(call.start, end)))
+        }
+        _ => None,
+    }
+}
+
+/// [`exit`] by any path but the direct `Stats`-only one.
+#[inline(never)]
+fn exit_to_sinks(
+    list: &SinkList,
+    call: &Active,
+    end: u64,
+    outcome: Outcome,
+    value: Option<String>,
+) {
     let state = STATE.load(Ordering::Relaxed);
     let direct = call.audience.sinks && state & CAPTURES == 0;
+    // A direct exit into `Stats`-only sinks was taken by `exit` itself; `Stats`-only sinks come
+    // here when a capture runs or the call was entered for a capture alone, and take the event
+    // path (as they do if a capture ended between `exit`'s look at the state and this one).
     match &list.exits {
-        ExitPath::StatsOnly(all) if direct => {
-            let nanos = clock::elapsed_nanos(call.start, end);
-            for stats in all {
-                stats.record(call.site, nanos, &outcome);
-            }
-        }
         ExitPath::KeelSinks(all) if direct => {
             let exit = FinishedCall {
                 site: call.site,
                 call_id: call.call_id,
                 trace: call.trace,
-                parent: call.parent,
+                parent: call.parent(),
                 end,
                 elapsed_nanos: clock::elapsed_nanos(call.start, end),
                 outcome: &outcome,
@@ -115,7 +161,7 @@ pub(crate) fn exit(call: &Active, end: u64, outcome: Outcome, value: Option<Stri
                     call.site,
                     call.call_id,
                     call.trace,
-                    call.parent,
+                    call.parent(),
                     fields,
                 )
                 .with_end_raw(end),

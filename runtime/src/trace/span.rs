@@ -7,6 +7,7 @@ use super::dispatch::Audience;
 use super::event::{Event, EventKind, Outcome};
 use super::id::TraceKey;
 use super::sampler;
+use super::sink;
 use super::state::{self, CAPTURES, GENERATION, ON, STATE};
 use crate::call::{self, CurrentCall};
 use core::fmt::{self, Debug, Display};
@@ -63,15 +64,41 @@ pub(super) struct Active {
     recorded: bool,
     /// Raw clock reading at entry.
     pub(super) start: u64,
-    /// The call that was current when this one started: its parent.
-    pub(super) parent: Option<CurrentCall>,
-    /// What to make current again when this call stops being current: the parent for a
-    /// synchronous call; for a call that is resumed poll after poll
-    /// ([`Span::scope`]), whatever the polling thread had before the latest poll.
-    pub(super) outer: Option<CurrentCall>,
+    /// The call that was current when this one started, its parent: its id and site (its trace
+    /// is this call's, see [`Active::parent`]).
+    parent: Option<(u64, &'static CallSite)>,
+    /// Whether the call has been resumed by a poll ([`Span::scope`]): then what to make current
+    /// again when it stops being current is `poll_outer`, not its parent.
+    polled: bool,
+    /// For a call resumed poll after poll, whatever the polling thread had current before the
+    /// latest poll (`None` until the first). See [`Active::outer`].
+    poll_outer: Option<CurrentCall>,
 }
 
 impl Active {
+    /// The call that was current when this one started: its parent, which a call always shares
+    /// its trace with.
+    #[inline]
+    pub(super) fn parent(&self) -> Option<CurrentCall> {
+        self.parent.map(|(call_id, site)| CurrentCall {
+            call_id,
+            site,
+            trace: self.trace,
+        })
+    }
+
+    /// What to make current again when this call stops being current: the parent for a
+    /// synchronous call (nothing more to store on entry); for a call that is resumed poll after
+    /// poll ([`Span::scope`]), whatever the polling thread had before the latest poll.
+    #[inline]
+    fn outer(&self) -> Option<CurrentCall> {
+        if self.polled {
+            self.poll_outer
+        } else {
+            self.parent()
+        }
+    }
+
     #[inline]
     pub(super) fn this(&self) -> CurrentCall {
         CurrentCall {
@@ -134,7 +161,7 @@ impl Span {
     }
 
     /// [`finish`](Self::finish) without moving the span: what generated code calls, because
-    /// moving a span (136 bytes) into a by-value call copies it through memory first, a
+    /// moving a span (112 bytes) into a by-value call copies it through memory first, a
     /// measurable share of a traced call. The span is inactive afterwards; its drop does
     /// nothing.
     #[doc(hidden)]
@@ -217,7 +244,8 @@ impl Span {
     #[inline]
     pub(super) fn resume(&mut self) {
         if let Some(active) = &mut self.active {
-            active.outer = call::replace(Some(active.this()));
+            active.poll_outer = call::replace(Some(active.this()));
+            active.polled = true;
             if active.recorded {
                 dispatch::resume(active.site, active.call_id, active.audience);
             }
@@ -231,7 +259,7 @@ impl Span {
             if active.recorded {
                 dispatch::suspend(active.site, active.call_id, active.audience);
             }
-            call::set(active.outer);
+            call::set(active.outer());
         }
     }
 }
@@ -298,6 +326,44 @@ fn enter_traced(
         state::ensure_initialized();
         state = STATE.load(Ordering::Acquire);
     }
+    let list = sink::current();
+    // The common case, decided from the state word and the sink list alone: tracing on, no
+    // capture running anywhere, and the sinks want no entry event (a `Stats` does not). The call
+    // then only needs the filter's cached verdict, its place as the current call and the clock.
+    if state & (ON | CAPTURES) == ON && !list.wants.wants_enters() && !list.sinks.is_empty() {
+        if let Some(type_name) = self_type {
+            site.resolve_self_type(type_name);
+        }
+        if !site.passes_filter(state) {
+            return Span::inactive();
+        }
+        let (call_id, outer, trace) = become_current(site);
+        let recorded = trace.is_sampled() || list.wants.wants_unsampled();
+        return Span {
+            active: Some(Active {
+                site,
+                call_id,
+                audience: Audience { sinks: true },
+                trace,
+                recorded,
+                start: if recorded { clock::now() } else { 0 },
+                parent: outer.map(|parent| (parent.call_id, parent.site)),
+                polled: false,
+                poll_outer: None,
+            }),
+        };
+    }
+    enter_listened(site, state, self_type, fields)
+}
+
+/// [`enter_traced`] when a capture runs or some sink wants entry events.
+#[inline(never)]
+fn enter_listened(
+    site: &'static CallSite,
+    state: u64,
+    self_type: Option<fn() -> &'static str>,
+    fields: &[(&'static str, &dyn Debug)],
+) -> Span {
     let resolve = || {
         if let Some(type_name) = self_type {
             site.resolve_self_type(type_name);
@@ -311,18 +377,7 @@ fn enter_traced(
         return Span::inactive();
     };
     resolve();
-    let call_id = next_call_id();
-    let outer = call::current();
-    let trace = match outer {
-        Some(parent) => parent.trace,
-        None => new_trace(call_id),
-    };
-    // This call is the current one from here to its exit, its entry event included.
-    call::set(Some(CurrentCall {
-        call_id,
-        site,
-        trace,
-    }));
+    let (call_id, outer, trace) = become_current(site);
     let recorded = trace.is_sampled() || listeners.wants_unsampled;
     if recorded && listeners.wants_enters && (listeners.wants_bare_enters || !fields.is_empty()) {
         let fields = fields
@@ -342,10 +397,30 @@ fn enter_traced(
             trace,
             recorded,
             start: if recorded { clock::now() } else { 0 },
-            parent: outer,
-            outer,
+            parent: outer.map(|parent| (parent.call_id, parent.site)),
+            polled: false,
+            poll_outer: None,
         }),
     }
+}
+
+/// Gives a call entering `site` its id and trace and makes it the current call (from here to its
+/// exit, its entry event included); returns the id, the call it replaces (its parent) and the
+/// trace.
+#[inline(always)]
+fn become_current(site: &'static CallSite) -> (u64, Option<CurrentCall>, TraceKey) {
+    let call_id = next_call_id();
+    let outer = call::current();
+    let trace = match outer {
+        Some(parent) => parent.trace,
+        None => new_trace(call_id),
+    };
+    call::set(Some(CurrentCall {
+        call_id,
+        site,
+        trace,
+    }));
+    (call_id, outer, trace)
 }
 
 /// The trace a root call `call_id` starts, with the sampler's decision.
@@ -355,13 +430,34 @@ fn new_trace(call_id: u64) -> TraceKey {
     TraceKey::local_root(call_id, sampled)
 }
 
-#[inline(never)]
+/// Ends the call: reports its exit (if recorded) and restores the call it found current. A plain
+/// `Ok` with no value (what most calls return, and what generated code knows at compile time
+/// for a function that returns no `Result`) takes a path of its own, with no outcome to move or
+/// drop.
+#[inline(always)]
 fn exit(active: &Active, outcome: Outcome, value: Option<String>) {
+    if value.is_none() && matches!(outcome, Outcome::Ok) {
+        exit_ok(active);
+    } else {
+        exit_with(active, outcome, value);
+    }
+}
+
+#[inline(never)]
+fn exit_ok(active: &Active) {
+    if active.recorded {
+        dispatch::exit_ok(active, clock::now());
+    }
+    // The exit was the last thing this call did as the current one.
+    call::set(active.outer());
+}
+
+#[inline(never)]
+fn exit_with(active: &Active, outcome: Outcome, value: Option<String>) {
     if active.recorded {
         dispatch::exit(active, clock::now(), outcome, value);
     }
-    // The exit was the last thing this call did as the current one.
-    call::set(active.outer);
+    call::set(active.outer());
 }
 
 thread_local! {
