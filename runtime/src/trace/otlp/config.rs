@@ -67,6 +67,8 @@ pub struct OtlpSinkBuilder {
     headers: Vec<(String, String)>,
     compression: Option<Compression>,
     json: Option<bool>,
+    #[cfg(feature = "grpc")]
+    grpc: Option<bool>,
     certificate: Option<String>,
     client_certificate: Option<String>,
     client_key: Option<String>,
@@ -96,6 +98,8 @@ impl OtlpSinkBuilder {
             headers: Vec::new(),
             compression: None,
             json: None,
+            #[cfg(feature = "grpc")]
+            grpc: None,
             certificate: None,
             client_certificate: None,
             client_key: None,
@@ -187,6 +191,23 @@ impl OtlpSinkBuilder {
     /// ```
     pub fn json(mut self, json: bool) -> Self {
         self.json = Some(json);
+        self
+    }
+
+    /// Send OTLP over gRPC (`true`; feature `grpc`; the variable is
+    /// `OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL=grpc`) through opentelemetry-proto's tonic client,
+    /// to a plain `http://` endpoint (default `http://localhost:4317`; `OTEL_EXPORTER_OTLP_ENDPOINT`
+    /// is used as it is, no path appended), headers sent as request metadata. HTTPS and gzip are
+    /// refused at build with this protocol: use `http/protobuf` for those.
+    ///
+    /// ```
+    /// use keel_runtime::trace::otlp::OtlpSink;
+    /// let sink = OtlpSink::builder().grpc(true).endpoint("http://127.0.0.1:9").build().unwrap();
+    /// assert_eq!(sink.endpoint(), "http://127.0.0.1:9");
+    /// ```
+    #[cfg(feature = "grpc")]
+    pub fn grpc(mut self, grpc: bool) -> Self {
+        self.grpc = Some(grpc);
         self
     }
 
@@ -303,15 +324,39 @@ impl OtlpSinkBuilder {
     }
 
     fn resolve(&self, env: EnvSettings) -> Result<Config, OtlpError> {
-        let endpoint = self
-            .endpoint
-            .clone()
-            .or(env.endpoint)
-            .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
+        #[cfg(feature = "grpc")]
+        let grpc = self.grpc.unwrap_or(env.grpc);
+        #[cfg(not(feature = "grpc"))]
+        let grpc = false;
+        let endpoint = if grpc {
+            self.endpoint
+                .clone()
+                .or(env.grpc_endpoint)
+                .unwrap_or_else(|| "http://localhost:4317".to_string())
+        } else {
+            self.endpoint
+                .clone()
+                .or(env.endpoint)
+                .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string())
+        };
         let https = endpoint.starts_with("https://") && endpoint.len() > "https://".len();
         let http = endpoint.starts_with("http://") && endpoint.len() > "http://".len();
         if !https && !http {
             return Err(OtlpError::Endpoint { endpoint });
+        }
+        let compression = self.compression.or(env.compression).unwrap_or_default();
+        if grpc && (https || compression == Compression::Gzip) {
+            return Err(OtlpError::Unsupported {
+                setting: "OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL".to_string(),
+                value: "grpc".to_string(),
+                reason: if https {
+                    "keel's gRPC transport speaks plain http:// only; use http/protobuf for \
+                     an https:// endpoint"
+                } else {
+                    "keel's gRPC transport does not compress; unset \
+                     OTEL_EXPORTER_OTLP_COMPRESSION or use http/protobuf"
+                },
+            });
         }
         let (queue_capacity, max_batch) = (
             self.queue_capacity
@@ -345,6 +390,18 @@ impl OtlpSinkBuilder {
             })?;
             headers.retain(|(other, _)| !other.eq_ignore_ascii_case(name));
             headers.push((name.clone(), value.clone()));
+        }
+        if let Some((name, _)) = headers
+            .iter()
+            .find(|(_, value)| grpc && !value.bytes().all(|byte| (0x20..0x7f).contains(&byte)))
+        {
+            return Err(OtlpError::Invalid {
+                setting: "OTEL_EXPORTER_OTLP_(TRACES_)HEADERS".to_string(),
+                value: format!("{name}=..."),
+                reason: format!(
+                    "gRPC metadata values must be visible ASCII; the value of {name:?} is not"
+                ),
+            });
         }
         let builder_file = |method: &str, path: &Option<String>| {
             path.clone()
@@ -380,8 +437,9 @@ impl OtlpSinkBuilder {
             service_name,
             resource,
             headers,
-            compression: self.compression.or(env.compression).unwrap_or_default(),
-            json: self.json.or(env.json).unwrap_or(false),
+            compression,
+            json: self.json.or(env.json).unwrap_or(false) && !grpc,
+            grpc,
             tls: https.then(|| tls.config()),
             queue_capacity,
             max_batch,
@@ -432,6 +490,9 @@ pub(super) struct Config {
     pub(super) compression: Compression,
     /// `http/json` rather than `http/protobuf`.
     pub(super) json: bool,
+    /// OTLP over gRPC (feature `grpc`) rather than HTTP.
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+    pub(super) grpc: bool,
     /// For an `https://` endpoint.
     pub(super) tls: Option<ureq::tls::TlsConfig>,
     /// Capacity of each thread's queue.

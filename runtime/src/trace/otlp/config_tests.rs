@@ -201,12 +201,27 @@ fn protocol_http_protobuf_or_json_grpc_is_a_clear_error() {
         .json,
         "the signal's variable wins"
     );
-    let message = error(&[("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")]);
-    assert!(
-        message.starts_with("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=\"grpc\" is not supported"),
-        "{message}"
-    );
-    assert!(message.contains("`grpc` feature"), "{message}");
+    if cfg!(feature = "grpc") {
+        let config = with_env(&[
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
+        ])
+        .unwrap();
+        assert!(config.grpc && !config.json);
+        assert_eq!(config.endpoint, "http://collector:4317", "no path appended");
+        let message = error(&[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+        ]);
+        assert!(message.contains("does not compress"), "{message}");
+    } else {
+        let message = error(&[("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")]);
+        assert!(
+            message.starts_with("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=\"grpc\" is not supported"),
+            "{message}"
+        );
+        assert!(message.contains("`grpc` feature"), "{message}");
+    }
     let config = with_env(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "carrier-pigeon")]).unwrap();
     assert_eq!(config.warnings.len(), 1);
 }

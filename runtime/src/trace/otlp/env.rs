@@ -19,6 +19,11 @@ pub(super) struct EnvSettings {
     pub(super) compression: Option<Compression>,
     /// `_PROTOCOL`: `Some(true)` for `http/json`, `Some(false)` for `http/protobuf`.
     pub(super) json: Option<bool>,
+    /// `_PROTOCOL=grpc` (feature `grpc`).
+    pub(super) grpc: bool,
+    /// The endpoint for gRPC: the traces variable, else the general one as it is (gRPC has no
+    /// path to append).
+    pub(super) grpc_endpoint: Option<String>,
     pub(super) timeout: Option<Duration>,
     pub(super) certificate: Option<(String, String)>,
     pub(super) client_key: Option<(String, String)>,
@@ -66,6 +71,8 @@ pub(super) fn read(lookup: Lookup<'_>) -> Result<EnvSettings, OtlpError> {
         }
     };
 
+    env.grpc_endpoint =
+        var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").or_else(|| var("OTEL_EXPORTER_OTLP_ENDPOINT"));
     env.endpoint = match var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
         Some(endpoint) => Some(endpoint),
         // The general endpoint is a base URL: the traces path is appended.
@@ -93,13 +100,14 @@ pub(super) fn read(lookup: Lookup<'_>) -> Result<EnvSettings, OtlpError> {
         match value.as_str() {
             "http/protobuf" => env.json = Some(false),
             "http/json" => env.json = Some(true),
+            "grpc" if cfg!(feature = "grpc") => env.grpc = true,
             "grpc" => {
                 return Err(OtlpError::Unsupported {
                     setting: name,
                     value,
-                    reason: "keel sends OTLP over HTTP only (http/protobuf or http/json; there \
-                             is no `grpc` feature yet); point the endpoint at the receiver's \
-                             OTLP/HTTP port (4318) and unset the variable",
+                    reason: "this build of keel sends OTLP over HTTP only (http/protobuf or \
+                             http/json): turn on keel's `grpc` feature, or point the endpoint at \
+                             the receiver's OTLP/HTTP port (4318) and unset the variable",
                 });
             }
             _ => env.warnings.push(ignored(

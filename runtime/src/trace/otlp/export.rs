@@ -73,6 +73,9 @@ pub(super) struct Exporter {
     /// The records of one pass, taken out of the queues before they are turned into spans.
     scratch: Vec<Record>,
     agent: ureq::Agent,
+    /// The gRPC client, when the protocol is `grpc`.
+    #[cfg(feature = "grpc")]
+    grpc: Option<super::grpc::GrpcClient>,
     /// A batch waiting to be sent again after a retryable failure, and the backoff.
     retry: Option<Retry>,
     backoff: Backoff,
@@ -148,7 +151,7 @@ impl Backoff {
 }
 
 /// How a request ended.
-enum Sent {
+pub(super) enum Sent {
     /// A 2xx answer: the spans the receiver said it rejected (`partial_success`), and its
     /// message.
     Accepted { rejected: u64, message: String },
@@ -201,6 +204,18 @@ impl Exporter {
             waiting: Vec::new(),
             scratch: Vec::new(),
             agent,
+            #[cfg(feature = "grpc")]
+            grpc: config
+                .grpc
+                .then(|| {
+                    super::grpc::GrpcClient::new(
+                        &config.endpoint,
+                        config.export_timeout,
+                        &config.headers,
+                    )
+                    .ok()
+                })
+                .flatten(),
             retry: None,
             backoff: Backoff::new(),
             body: Vec::new(),
@@ -482,6 +497,12 @@ impl Exporter {
             .in_flight_since
             .store(counters.elapsed_nanos(), Ordering::Relaxed);
         counters.requests.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "grpc")]
+        let sent = match &mut self.grpc {
+            Some(grpc) => grpc.export(&batch.body),
+            None => self.post(&batch.body),
+        };
+        #[cfg(not(feature = "grpc"))]
         let sent = self.post(&batch.body);
         counters.in_flight_since.store(0, Ordering::Relaxed);
         let set_error = |error: String| {

@@ -53,6 +53,8 @@ mod encode;
 mod env;
 mod error;
 mod export;
+#[cfg(feature = "grpc")]
+mod grpc;
 mod json;
 mod pipeline;
 mod record;
