@@ -40,7 +40,8 @@ type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 ///
 /// Every setting but `exit_timeout` also has an OpenTelemetry SDK variable, used when the
 /// builder method is not called: `OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT`, `_HEADERS`,
-/// `_COMPRESSION`, `_TIMEOUT`, `_PROTOCOL` (`http/protobuf` or `http/json`), `_CERTIFICATE`,
+/// `_COMPRESSION`, `_TIMEOUT`, `_PROTOCOL` (`http/protobuf`, `http/json`, or `grpc` with the
+/// `grpc` feature), `_CERTIFICATE`,
 /// `_CLIENT_KEY`, `_CLIENT_CERTIFICATE`; `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_SCHEDULE_DELAY`,
 /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_EXPORT_TIMEOUT`; `OTEL_SERVICE_NAME`,
 /// `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_SDK_DISABLED`, `OTEL_TRACES_SAMPLER`(`_ARG`). A number
