@@ -20,8 +20,9 @@ use keel::trace::{self, Stats, http as trace_http};
 use std::convert::Infallible;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// The caller's trace, as an OpenTelemetry SDK client sends it.
-const CALLER: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+/// The caller's trace, as an OpenTelemetry SDK client sends it (sampled, and W3C Level 2's
+/// random flag: `03`, which keel keeps and sends on).
+const CALLER: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03";
 
 /// The handler: an instrumented call, a child of the caller's span.
 #[keel::instrument(args(path))]

@@ -298,7 +298,8 @@ fn a_trace_crosses_processes_through_traceparent() {
     assert_eq!(call.span.flags & 0x300, 0x100);
     for span in [&call, &handle, &load] {
         assert_eq!(span.span.status.clone().unwrap_or_default().code, STATUS_OK);
-        assert_eq!(span.span.flags & 0xff, 1, "sampled");
+        // Sampled, and random (W3C Level 2): the client's root set it, the server kept it.
+        assert_eq!(span.span.flags & 0xff, 3, "sampled, random");
     }
     assert_eq!(call.attribute("url").as_deref(), Some(url.as_str()));
     assert_eq!(handle.attribute("path").as_deref(), Some("/orders"));

@@ -332,6 +332,84 @@ fn a_partial_success_counts_the_rejected_spans() {
 }
 
 #[test]
+fn http_json_from_the_variable_sends_otlp_json_and_reads_its_partial_success() {
+    let _turn = turn();
+    let receiver = Scripted::start(vec![(
+        200,
+        vec![("Content-Type", "application/json".into())],
+        br#"{"partialSuccess":{"rejectedSpans":"1","errorMessage":"one too old"}}"#.to_vec(),
+    )]);
+    let sink = OtlpSink::builder()
+        .env(|name: &str| {
+            (name == "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL").then(|| "http/json".to_string())
+        })
+        .endpoint(receiver.endpoint())
+        .service_name("json")
+        .batch_interval(Duration::from_secs(600))
+        .build()
+        .unwrap();
+    install(&sink);
+    ship(7, "/orders/7", true, 2.5, u64::MAX);
+    tick(1);
+    let stats = sink.flush().unwrap();
+    assert_eq!((stats.exported, stats.rejected), (1, 1), "{stats}");
+    assert!(stats.last_error.unwrap().contains("one too old"));
+    let request = receiver.wait_for(1).remove(0);
+    assert_eq!(request.header("content-type"), Some("application/json"));
+    let body: serde_json::Value = serde_json::from_slice(&request.body).expect("JSON");
+    let resource_spans = &body["resourceSpans"][0];
+    assert_eq!(
+        resource_spans["resource"]["attributes"][0]["value"]["stringValue"],
+        "json"
+    );
+    let spans = resource_spans["scopeSpans"][0]["spans"].as_array().unwrap();
+    assert_eq!(spans.len(), 2);
+    let shipped = spans
+        .iter()
+        .find(|span| span["name"].as_str().unwrap().ends_with("::ship"))
+        .unwrap();
+    // OTLP's JSON: ids in lowercase hex, 64-bit integers as strings, enums as numbers.
+    let trace_id = shipped["traceId"].as_str().unwrap();
+    assert!(
+        trace_id.len() == 32
+            && trace_id
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    );
+    assert_eq!(shipped["spanId"].as_str().unwrap().len(), 16);
+    assert!(
+        shipped["startTimeUnixNano"]
+            .as_str()
+            .unwrap()
+            .parse::<u64>()
+            .is_ok()
+    );
+    assert_eq!(shipped["kind"], 1);
+    assert_eq!(shipped["flags"].as_u64().unwrap() & 0xff, 3);
+    let value = |key: &str| {
+        shipped["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|attribute| attribute["key"] == key)
+            .unwrap_or_else(|| panic!("no {key} in {shipped}"))["value"]
+            .clone()
+    };
+    assert_eq!(value("order"), serde_json::json!({"intValue": "7"}));
+    assert_eq!(
+        value("path"),
+        serde_json::json!({"stringValue": "/orders/7"})
+    );
+    assert_eq!(value("express"), serde_json::json!({"boolValue": true}));
+    assert_eq!(value("weight"), serde_json::json!({"doubleValue": 2.5}));
+    assert_eq!(
+        value("huge"),
+        serde_json::json!({"stringValue": u64::MAX.to_string()})
+    );
+    trace::clear_sinks();
+}
+
+#[test]
 fn a_non_retryable_status_fails_the_batch_without_retrying() {
     let _turn = turn();
     let receiver = Scripted::start(vec![(401, Vec::new(), Vec::new())]);

@@ -236,8 +236,8 @@ fn valid_headers_parse_into_their_fields_and_display_back() {
     let unsampled = parse(&format!("00-{TRACE}-{SPAN}-00")).unwrap();
     assert!(!unsampled.is_sampled());
     assert_eq!(unsampled.to_string(), format!("00-{TRACE}-{SPAN}-00"));
-    // Unknown flag bits are accepted and not passed on.
-    assert_eq!(parse(&format!("00-{TRACE}-{SPAN}-ff")).unwrap().flags(), 1);
+    // Unknown flag bits are accepted and not passed on; sampled and Level 2's random are.
+    assert_eq!(parse(&format!("00-{TRACE}-{SPAN}-ff")).unwrap().flags(), 3);
     // Optional white space around the value (HTTP OWS) is not part of it.
     assert_eq!(
         parse(&format!(" \t00-{TRACE}-{SPAN}-01 "))
@@ -462,7 +462,8 @@ fn sampling_decides_at_the_root_and_keeps_or_drops_traces_whole() {
         // The decision follows the trace id's low 64 bits.
         let low = root.trace_id().to_u128() as u64;
         assert_eq!(root.is_sampled(), low < 1 << 63);
-        assert_eq!(root.trace_flags(), u8::from(root.is_sampled()));
+        // Sampled or not, and random (W3C Level 2): keel's root trace ids are.
+        assert_eq!(root.trace_flags(), u8::from(root.is_sampled()) | 2);
         kept += usize::from(root.is_sampled());
     }
     assert!((120..=280).contains(&kept), "kept {kept} of 400 at 0.5");

@@ -31,8 +31,12 @@
 //! assert_eq!(outgoing["tracestate"], "vendor=opaque");
 //! ```
 //!
-//! The trace flags sent are the sampled bit only: W3C Trace Context Level 2's `random` bit
-//! (`03` from OpenTelemetry SDKs) is not kept yet by [`TraceParent`]'s parsing.
+//! The trace flags travel as received: `sampled` and W3C Trace Context Level 2's `random`
+//! (`03` from OpenTelemetry SDKs goes on as `03`).
+//!
+//! With feature `tower`, [`TraceLayer`] does the server side for every request of a tower
+//! service (axum, tonic, hyper through `tower`): it extracts the caller's trace and runs the
+//! request in a span of its own.
 
 use super::{TraceParent, TraceParentError};
 use ::http::HeaderMap;
@@ -182,6 +186,11 @@ pub fn inject_parent(parent: &TraceParent, headers: &mut HeaderMap) {
         headers.insert(TRACESTATE, value);
     }
 }
+
+#[cfg(feature = "tower")]
+mod layer;
+#[cfg(feature = "tower")]
+pub use layer::{TraceLayer, TracedFuture, TracedService};
 
 #[cfg(test)]
 mod tests {

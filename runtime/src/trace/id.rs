@@ -133,6 +133,12 @@ impl fmt::Debug for SpanId {
 
 /// W3C's `sampled` trace flag.
 pub(crate) const SAMPLED: u8 = 0x01;
+/// W3C Trace Context Level 2's `random` trace flag: the trace id's right 7 bytes are random.
+/// keel's own trace ids are (keyed bijections of the root call id under per-process random
+/// keys), so its roots set it; a remote parent's is kept as received.
+pub(crate) const RANDOM: u8 = 0x02;
+/// The trace flags keel understands and passes on; others are zeroed, as W3C asks.
+pub(crate) const KNOWN_FLAGS: u8 = SAMPLED | RANDOM;
 /// keel's own marker (never sent): the trace id is derived from the root call id in `words[0]`.
 const LOCAL_ROOT: u8 = 0x80;
 
@@ -146,7 +152,7 @@ impl TraceKey {
     pub(crate) const fn local_root(call_id: u64, sampled: bool) -> Self {
         Self {
             words: [call_id, 0],
-            flags: LOCAL_ROOT | if sampled { SAMPLED } else { 0 },
+            flags: LOCAL_ROOT | RANDOM | if sampled { SAMPLED } else { 0 },
         }
     }
 
@@ -281,7 +287,12 @@ mod tests {
         assert_ne!(root_trace_id(1), root_trace_id(2));
         let local = TraceKey::local_root(5, true);
         assert_eq!(local.trace_id(), root_trace_id(5));
-        assert_eq!(local.flags(), SAMPLED);
+        assert_eq!(
+            local.flags(),
+            SAMPLED | RANDOM,
+            "keel's roots set W3C's random flag"
+        );
+        assert_eq!(TraceKey::local_root(5, false).flags(), RANDOM);
         let id = TraceId::from_u128(0x0af7651916cd43dd8448eb211c80319c).unwrap();
         let remote = TraceKey::remote(id, 0);
         assert_eq!(remote.trace_id(), id);

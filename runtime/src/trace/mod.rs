@@ -85,7 +85,7 @@ pub use event::{Event, EventKind, Outcome};
 pub use filter::{Filter, FilterError};
 pub use id::{SpanId, TraceId};
 pub use interest::Interest;
-pub use sampler::{sampler, set_sampler};
+pub use sampler::{is_parent_based, sampler, set_parent_based, set_sampler};
 pub use sink::{Sink, add_sink, clear_sinks};
 pub use span::Span;
 pub use span_future::SpanFuture;

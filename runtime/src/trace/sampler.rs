@@ -1,11 +1,15 @@
 //! Head sampling: whether a new trace is recorded, decided once at its root from the trace id
-//! and carried in the W3C `sampled` flag, so a trace is kept or dropped whole.
+//! and carried in the W3C `sampled` flag, so a trace is kept or dropped whole. A trace continued
+//! from another process keeps its caller's decision (parent-based, the default) or gets the
+//! local one ([`set_parent_based`]).
 
-use super::id::TraceId;
-use std::sync::atomic::{AtomicU64, Ordering};
+use super::id::{SAMPLED, TraceId};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Traces whose id's low 64 bits are below this are sampled; `u64::MAX` keeps every one.
 static THRESHOLD: AtomicU64 = AtomicU64::new(u64::MAX);
+/// Whether a remote parent's decision is kept (`true`) or the ratio decides there too.
+static PARENT_BASED: AtomicBool = AtomicBool::new(true);
 
 /// Keeps the fraction `ratio` of new traces (head sampling on the trace id, as OpenTelemetry's
 /// `TraceIdRatioBased` does): `1.0` (the default) keeps all, `0.0` none. A value outside
@@ -55,6 +59,53 @@ pub fn sampler() -> f64 {
     match THRESHOLD.load(Ordering::Relaxed) {
         u64::MAX => 1.0,
         threshold => threshold as f64 / 18_446_744_073_709_551_616.0,
+    }
+}
+
+/// Whether a trace continued from a remote parent ([`TraceParent::run`](super::TraceParent::run))
+/// keeps the caller's sampling decision (`true`, the default: OpenTelemetry's `parentbased_*`
+/// samplers) or is decided by the local ratio on its trace id as a new trace is (`false`:
+/// OpenTelemetry's `always_on`, `always_off` and `traceidratio`, which ignore the parent).
+/// Calls under a local parent always share its decision (the same trace id would get the same
+/// one anyway).
+///
+/// ```
+/// use keel_runtime::trace::{self, CallSite, Outcome, Span, TraceParent};
+/// static SITE: CallSite = CallSite::new("doc::sampler::serve", "doc::sampler", "s.rs", 1);
+/// let unsampled: TraceParent =
+///     "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00".parse().unwrap();
+/// trace::enable();
+/// // `always_on`: every call recorded, whatever the caller decided.
+/// trace::set_parent_based(false);
+/// let (_, events) = trace::capture(|| unsampled.clone().run(|| Span::enter(&SITE).finish(Outcome::Ok)));
+/// assert!(events[0].is_sampled());
+/// // `parentbased_always_on` (the default): the caller's decision is kept.
+/// trace::set_parent_based(true);
+/// let (_, events) = trace::capture(|| unsampled.run(|| Span::enter(&SITE).finish(Outcome::Ok)));
+/// assert!(!events[0].is_sampled());
+/// ```
+pub fn set_parent_based(parent_based: bool) {
+    PARENT_BASED.store(parent_based, Ordering::Relaxed);
+}
+
+/// Whether remote parents' sampling decisions are kept ([`set_parent_based`]).
+///
+/// ```
+/// assert!(keel_runtime::trace::is_parent_based());
+/// ```
+pub fn is_parent_based() -> bool {
+    PARENT_BASED.load(Ordering::Relaxed)
+}
+
+/// The flags a trace continued from a remote parent with `flags` runs under: the caller's when
+/// the sampler is parent-based, else with `sampled` decided by the ratio on `trace_id`.
+pub(crate) fn continued_flags(trace_id: TraceId, flags: u8) -> u8 {
+    if is_parent_based() {
+        flags
+    } else if keeps(trace_id) {
+        flags | SAMPLED
+    } else {
+        flags & !SAMPLED
     }
 }
 

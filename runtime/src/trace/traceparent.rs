@@ -2,7 +2,7 @@
 //! trace from one process to the next.
 
 use super::call_site::CallSite;
-use super::id::{SAMPLED, SpanId, TraceId, TraceKey};
+use super::id::{KNOWN_FLAGS, RANDOM, SAMPLED, SpanId, TraceId, TraceKey};
 use crate::call::{self, CurrentCall};
 use crate::context::{Context, ContextVar, Scoped};
 use core::fmt;
@@ -21,8 +21,12 @@ pub(crate) static REMOTE: CallSite = CallSite::new(
 static TRACESTATE: ContextVar<Option<Arc<str>>> = ContextVar::new("keel::trace::tracestate");
 
 /// A W3C Trace Context `traceparent`: a trace id, the id of the span that is the parent of what
-/// comes next, and the trace flags (the sampling decision), plus the `tracestate` that travels
-/// with it unchanged.
+/// comes next, and the trace flags (the sampling decision, and Level 2's `random` flag), plus the
+/// `tracestate` that travels with it unchanged.
+///
+/// Flags: `sampled` (`01`) and Trace Context Level 2's `random` (`02`, the trace id's right
+/// seven bytes are random) are kept as received and sent on (`03` in, `03` out); other bits are
+/// zeroed. Traces keel starts have random ids and so carry `random`: a sampled root sends `03`.
 ///
 /// * Outgoing: [`TraceParent::current`] names the running call; its `Display` is the
 ///   `traceparent` header value, [`tracestate`](TraceParent::tracestate) the `tracestate` one.
@@ -55,6 +59,16 @@ static TRACESTATE: ContextVar<Option<Arc<str>>> = ContextVar::new("keel::trace::
 /// assert_eq!(outgoing.trace_id(), remote.trace_id());
 /// assert_eq!(outgoing.parent_id(), events[0].span_id());
 /// assert_eq!(outgoing.to_string(), format!("00-{}-{}-01", remote.trace_id(), events[0].span_id()));
+/// // A caller using W3C Level 2 (as OpenTelemetry's SDKs do) sets the random flag: kept.
+/// let level2: TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03".parse().unwrap();
+/// assert!(level2.is_sampled() && level2.is_random());
+/// let next = level2.run(|| {
+///     let span = Span::enter(&HANDLE);
+///     let next = TraceParent::current().unwrap();
+///     span.finish(Outcome::Ok);
+///     next
+/// });
+/// assert!(next.to_string().ends_with("-03"));
 /// assert_eq!(outgoing.tracestate(), Some("vendor=opaque"));
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -151,7 +165,8 @@ impl TraceParent {
     ///     span.finish(Outcome::Ok);
     ///     header
     /// });
-    /// let id = format!("00-{}-{}-01", events[0].trace_id(), events[0].span_id());
+    /// // Sampled (01), and random (02): keel's trace ids are.
+    /// let id = format!("00-{}-{}-03", events[0].trace_id(), events[0].span_id());
     /// assert_eq!(header, id);
     /// ```
     pub fn current() -> Option<Self> {
@@ -174,9 +189,29 @@ impl TraceParent {
         self.parent_id
     }
 
-    /// The trace flags (W3C: bit `0x01` is `sampled`; other bits are not kept).
+    /// The trace flags: W3C's `sampled` (`0x01`) and Level 2's `random` (`0x02`); other bits
+    /// are not kept.
+    ///
+    /// ```
+    /// let p: keel_runtime::trace::TraceParent =
+    ///     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-ff".parse().unwrap();
+    /// assert_eq!(p.flags(), 0x03);
+    /// ```
     pub fn flags(&self) -> u8 {
         self.flags
+    }
+
+    /// Whether the trace id's right seven bytes are random (W3C Trace Context Level 2's
+    /// `random` flag, `0x02`): set by the caller, or by keel for the traces it starts.
+    ///
+    /// ```
+    /// let p: keel_runtime::trace::TraceParent =
+    ///     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03".parse().unwrap();
+    /// assert!(p.is_random());
+    /// assert_eq!(p.to_string(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03");
+    /// ```
+    pub fn is_random(&self) -> bool {
+        self.flags & RANDOM != 0
     }
 
     /// Whether the caller sampled the trace: calls continuing it are recorded iff so.
@@ -209,21 +244,26 @@ impl TraceParent {
     }
 
     /// The context that continues this trace: the current context, with the remote span as the
-    /// current call and the `tracestate` beside the other context variables.
+    /// current call and the `tracestate` beside the other context variables. The sampling
+    /// decision is the caller's, unless the sampler is not parent-based
+    /// ([`set_parent_based`](super::set_parent_based)`(false)`): then the local sampler
+    /// decides on the trace id, as at a root.
     fn context(self) -> Context {
+        let flags = super::sampler::continued_flags(self.trace_id, self.flags);
         let mut context = Context::current();
         let _previous = context.run(|| TRACESTATE.set(self.tracestate));
         context.set_call(Some(CurrentCall {
             call_id: self.parent_id.to_call_id(),
             site: &REMOTE,
-            trace: TraceKey::remote(self.trace_id, self.flags),
+            trace: TraceKey::remote(self.trace_id, flags),
         }));
         context
     }
 
     /// Runs `f` as the continuation of this remote trace: calls made inside (and in work they
     /// hand off with a context snapshot) are children of the remote span, in its trace, sampled
-    /// as the caller decided.
+    /// as the caller decided (or, with a sampler that is not parent-based, as the local sampler
+    /// decides on the trace id: [`set_parent_based`](super::set_parent_based)).
     ///
     /// ```
     /// use keel_runtime::trace::{self, CallSite, Outcome, Span, TraceParent};
@@ -315,7 +355,7 @@ impl FromStr for TraceParent {
         Ok(Self {
             trace_id: TraceId::from_u128(trace_id).ok_or(TraceParentError::ZeroTraceId)?,
             parent_id: SpanId::from_u64(parent_id as u64).ok_or(TraceParentError::ZeroParentId)?,
-            flags: flags as u8 & SAMPLED,
+            flags: flags as u8 & KNOWN_FLAGS,
             tracestate: None,
         })
     }

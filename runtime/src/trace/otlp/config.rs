@@ -40,7 +40,8 @@ type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 ///
 /// Every setting but `exit_timeout` also has an OpenTelemetry SDK variable, used when the
 /// builder method is not called: `OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT`, `_HEADERS`,
-/// `_COMPRESSION`, `_TIMEOUT`, `_PROTOCOL` (`http/protobuf` only), `_CERTIFICATE`,
+/// `_COMPRESSION`, `_TIMEOUT`, `_PROTOCOL` (`http/protobuf`, `http/json`, or `grpc` with the
+/// `grpc` feature), `_CERTIFICATE`,
 /// `_CLIENT_KEY`, `_CLIENT_CERTIFICATE`; `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_SCHEDULE_DELAY`,
 /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_EXPORT_TIMEOUT`; `OTEL_SERVICE_NAME`,
 /// `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_SDK_DISABLED`, `OTEL_TRACES_SAMPLER`(`_ARG`). A number
@@ -66,6 +67,9 @@ pub struct OtlpSinkBuilder {
     service_name: Option<String>,
     headers: Vec<(String, String)>,
     compression: Option<Compression>,
+    json: Option<bool>,
+    #[cfg(feature = "grpc")]
+    grpc: Option<bool>,
     certificate: Option<String>,
     client_certificate: Option<String>,
     client_key: Option<String>,
@@ -94,6 +98,9 @@ impl OtlpSinkBuilder {
             service_name: None,
             headers: Vec::new(),
             compression: None,
+            json: None,
+            #[cfg(feature = "grpc")]
+            grpc: None,
             certificate: None,
             client_certificate: None,
             client_key: None,
@@ -118,6 +125,7 @@ impl fmt::Debug for OtlpSinkBuilder {
             .field("service_name", &self.service_name)
             .field("header_names", &header_names)
             .field("compression", &self.compression)
+            .field("json", &self.json)
             .field("certificate", &self.certificate)
             .field("client_certificate", &self.client_certificate)
             .field("client_key", &self.client_key)
@@ -169,6 +177,38 @@ impl OtlpSinkBuilder {
         } else {
             Compression::None
         });
+        self
+    }
+
+    /// Send OTLP's JSON encoding (`true`, the `http/json` protocol, `Content-Type:
+    /// application/json`) or protobuf (`false`, the default `http/protobuf`). The variable is
+    /// `OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL`. JSON bodies are several times larger and slower to
+    /// write: use it for receivers that take nothing else.
+    ///
+    /// ```
+    /// use keel_runtime::trace::otlp::OtlpSink;
+    /// let sink = OtlpSink::builder().endpoint("http://127.0.0.1:9/v1/traces").json(true).build();
+    /// assert!(sink.is_ok());
+    /// ```
+    pub fn json(mut self, json: bool) -> Self {
+        self.json = Some(json);
+        self
+    }
+
+    /// Send OTLP over gRPC (`true`; feature `grpc`; the variable is
+    /// `OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL=grpc`) through opentelemetry-proto's tonic client,
+    /// to a plain `http://` endpoint (default `http://localhost:4317`; `OTEL_EXPORTER_OTLP_ENDPOINT`
+    /// is used as it is, no path appended), headers sent as request metadata. HTTPS and gzip are
+    /// refused at build with this protocol: use `http/protobuf` for those.
+    ///
+    /// ```
+    /// use keel_runtime::trace::otlp::OtlpSink;
+    /// let sink = OtlpSink::builder().grpc(true).endpoint("http://127.0.0.1:9").build().unwrap();
+    /// assert_eq!(sink.endpoint(), "http://127.0.0.1:9");
+    /// ```
+    #[cfg(feature = "grpc")]
+    pub fn grpc(mut self, grpc: bool) -> Self {
+        self.grpc = Some(grpc);
         self
     }
 
@@ -268,8 +308,9 @@ impl OtlpSinkBuilder {
         for warning in &config.warnings {
             eprintln!("keel::trace::otlp: {warning}");
         }
-        if let Some(ratio) = config.sampler {
-            crate::trace::set_sampler(ratio);
+        if let Some(sampler) = config.sampler {
+            crate::trace::set_sampler(sampler.ratio);
+            crate::trace::set_parent_based(sampler.parent_based);
         }
         OtlpSink::start(config)
     }
@@ -284,15 +325,39 @@ impl OtlpSinkBuilder {
     }
 
     fn resolve(&self, env: EnvSettings) -> Result<Config, OtlpError> {
-        let endpoint = self
-            .endpoint
-            .clone()
-            .or(env.endpoint)
-            .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
+        #[cfg(feature = "grpc")]
+        let grpc = self.grpc.unwrap_or(env.grpc);
+        #[cfg(not(feature = "grpc"))]
+        let grpc = false;
+        let endpoint = if grpc {
+            self.endpoint
+                .clone()
+                .or(env.grpc_endpoint)
+                .unwrap_or_else(|| "http://localhost:4317".to_string())
+        } else {
+            self.endpoint
+                .clone()
+                .or(env.endpoint)
+                .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string())
+        };
         let https = endpoint.starts_with("https://") && endpoint.len() > "https://".len();
         let http = endpoint.starts_with("http://") && endpoint.len() > "http://".len();
         if !https && !http {
             return Err(OtlpError::Endpoint { endpoint });
+        }
+        let compression = self.compression.or(env.compression).unwrap_or_default();
+        if grpc && (https || compression == Compression::Gzip) {
+            return Err(OtlpError::Unsupported {
+                setting: "OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL".to_string(),
+                value: "grpc".to_string(),
+                reason: if https {
+                    "keel's gRPC transport speaks plain http:// only; use http/protobuf for \
+                     an https:// endpoint"
+                } else {
+                    "keel's gRPC transport does not compress; unset \
+                     OTEL_EXPORTER_OTLP_COMPRESSION or use http/protobuf"
+                },
+            });
         }
         let (queue_capacity, max_batch) = (
             self.queue_capacity
@@ -326,6 +391,18 @@ impl OtlpSinkBuilder {
             })?;
             headers.retain(|(other, _)| !other.eq_ignore_ascii_case(name));
             headers.push((name.clone(), value.clone()));
+        }
+        if let Some((name, _)) = headers
+            .iter()
+            .find(|(_, value)| grpc && !value.bytes().all(|byte| (0x20..0x7f).contains(&byte)))
+        {
+            return Err(OtlpError::Invalid {
+                setting: "OTEL_EXPORTER_OTLP_(TRACES_)HEADERS".to_string(),
+                value: format!("{name}=..."),
+                reason: format!(
+                    "gRPC metadata values must be visible ASCII; the value of {name:?} is not"
+                ),
+            });
         }
         let builder_file = |method: &str, path: &Option<String>| {
             path.clone()
@@ -361,7 +438,9 @@ impl OtlpSinkBuilder {
             service_name,
             resource,
             headers,
-            compression: self.compression.or(env.compression).unwrap_or_default(),
+            compression,
+            json: self.json.or(env.json).unwrap_or(false) && !grpc,
+            grpc,
             tls: https.then(|| tls.config()),
             queue_capacity,
             max_batch,
@@ -410,6 +489,11 @@ pub(super) struct Config {
     pub(super) resource: Vec<(String, String)>,
     pub(super) headers: Vec<(String, String)>,
     pub(super) compression: Compression,
+    /// `http/json` rather than `http/protobuf`.
+    pub(super) json: bool,
+    /// OTLP over gRPC (feature `grpc`) rather than HTTP.
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+    pub(super) grpc: bool,
     /// For an `https://` endpoint.
     pub(super) tls: Option<ureq::tls::TlsConfig>,
     /// Capacity of each thread's queue.
@@ -422,8 +506,8 @@ pub(super) struct Config {
     pub(super) exit_timeout: Duration,
     /// `OTEL_SDK_DISABLED=true`: no thread, nothing queued.
     pub(super) disabled: bool,
-    /// `OTEL_TRACES_SAMPLER`'s ratio, applied at build.
-    pub(super) sampler: Option<f64>,
+    /// `OTEL_TRACES_SAMPLER`'s sampler, applied at build.
+    pub(super) sampler: Option<env::Sampler>,
     pub(super) warnings: Vec<String>,
 }
 

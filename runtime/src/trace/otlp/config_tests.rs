@@ -181,15 +181,47 @@ fn timeouts_and_batch_settings_are_milliseconds_and_counts() {
 }
 
 #[test]
-fn protocol_http_protobuf_only_grpc_is_a_clear_error() {
-    assert!(with_env(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")]).is_ok());
-    let message = error(&[("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")]);
+fn protocol_http_protobuf_or_json_grpc_is_a_clear_error() {
     assert!(
-        message.starts_with("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=\"grpc\" is not supported"),
-        "{message}"
+        !with_env(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")])
+            .unwrap()
+            .json
     );
-    assert!(message.contains("`grpc` feature"), "{message}");
-    assert!(error(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]).contains("not supported"));
+    assert!(
+        with_env(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")])
+            .unwrap()
+            .json
+    );
+    assert!(
+        !with_env(&[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"),
+        ])
+        .unwrap()
+        .json,
+        "the signal's variable wins"
+    );
+    if cfg!(feature = "grpc") {
+        let config = with_env(&[
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
+        ])
+        .unwrap();
+        assert!(config.grpc && !config.json);
+        assert_eq!(config.endpoint, "http://collector:4317", "no path appended");
+        let message = error(&[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+        ]);
+        assert!(message.contains("does not compress"), "{message}");
+    } else {
+        let message = error(&[("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")]);
+        assert!(
+            message.starts_with("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=\"grpc\" is not supported"),
+            "{message}"
+        );
+        assert!(message.contains("`grpc` feature"), "{message}");
+    }
     let config = with_env(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "carrier-pigeon")]).unwrap();
     assert_eq!(config.warnings.len(), 1);
 }
@@ -269,26 +301,47 @@ fn resource_attributes_service_name_and_disabled() {
 }
 
 #[test]
-fn samplers_map_to_a_ratio() {
-    let ratio = |sampler: &str, arg: Option<&str>| {
+fn samplers_map_to_a_ratio_and_whether_the_parent_decides() {
+    let sampler = |sampler: &str, arg: Option<&str>| {
         let mut vars = vec![("OTEL_TRACES_SAMPLER", sampler)];
         if let Some(arg) = arg {
             vars.push(("OTEL_TRACES_SAMPLER_ARG", arg));
         }
         let config = with_env(&vars).unwrap();
-        (config.sampler, config.warnings.len())
+        (
+            config.sampler.map(|s| (s.ratio, s.parent_based)),
+            config.warnings.len(),
+        )
     };
-    assert_eq!(ratio("always_on", None), (Some(1.0), 0));
-    assert_eq!(ratio("parentbased_always_on", None), (Some(1.0), 0));
-    assert_eq!(ratio("always_off", None), (Some(0.0), 0));
-    assert_eq!(ratio("parentbased_always_off", None), (Some(0.0), 0));
-    assert_eq!(ratio("traceidratio", Some("0.25")), (Some(0.25), 0));
+    assert_eq!(sampler("always_on", None), (Some((1.0, false)), 0));
     assert_eq!(
-        ratio("parentbased_traceidratio", Some("0.5")),
-        (Some(0.5), 0)
+        sampler("parentbased_always_on", None),
+        (Some((1.0, true)), 0)
     );
-    assert_eq!(ratio("traceidratio", None), (Some(1.0), 0));
-    assert_eq!(ratio("traceidratio", Some("2")), (Some(1.0), 1));
-    assert_eq!(ratio("traceidratio", Some("half")), (Some(1.0), 1));
-    assert_eq!(ratio("jaeger_remote", None), (None, 1));
+    assert_eq!(sampler("always_off", None), (Some((0.0, false)), 0));
+    assert_eq!(
+        sampler("parentbased_always_off", None),
+        (Some((0.0, true)), 0)
+    );
+    assert_eq!(
+        sampler("traceidratio", Some("0.25")),
+        (Some((0.25, false)), 0)
+    );
+    assert_eq!(
+        sampler("parentbased_traceidratio", Some("0.5")),
+        (Some((0.5, true)), 0)
+    );
+    assert_eq!(sampler("traceidratio", None), (Some((1.0, false)), 0));
+    assert_eq!(sampler("traceidratio", Some("2")), (Some((1.0, false)), 1));
+    assert_eq!(
+        sampler("traceidratio", Some("half")),
+        (Some((1.0, false)), 1)
+    );
+    assert_eq!(
+        sampler("parentbased_traceidratio", Some("-0.1")),
+        (Some((1.0, true)), 1)
+    );
+    assert_eq!(sampler("jaeger_remote", None), (None, 1));
+    assert_eq!(sampler("parentbased_jaeger_remote", None), (None, 1));
+    assert_eq!(sampler("parentbased_", None), (None, 1));
 }

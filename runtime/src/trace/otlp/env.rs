@@ -17,6 +17,13 @@ pub(super) struct EnvSettings {
     pub(super) endpoint: Option<String>,
     pub(super) headers: Option<Vec<(String, String)>>,
     pub(super) compression: Option<Compression>,
+    /// `_PROTOCOL`: `Some(true)` for `http/json`, `Some(false)` for `http/protobuf`.
+    pub(super) json: Option<bool>,
+    /// `_PROTOCOL=grpc` (feature `grpc`).
+    pub(super) grpc: bool,
+    /// The endpoint for gRPC: the traces variable, else the general one as it is (gRPC has no
+    /// path to append).
+    pub(super) grpc_endpoint: Option<String>,
     pub(super) timeout: Option<Duration>,
     pub(super) certificate: Option<(String, String)>,
     pub(super) client_key: Option<(String, String)>,
@@ -28,8 +35,8 @@ pub(super) struct EnvSettings {
     pub(super) service_name: Option<String>,
     pub(super) resource: Vec<(String, String)>,
     pub(super) disabled: bool,
-    /// The ratio of new traces to keep, when `OTEL_TRACES_SAMPLER` asks for one.
-    pub(super) sampler: Option<f64>,
+    /// The sampler `OTEL_TRACES_SAMPLER` asks for, if it is set and understood.
+    pub(super) sampler: Option<Sampler>,
     /// What was set but not usable, and what was done instead (printed on stderr at build).
     pub(super) warnings: Vec<String>,
 }
@@ -64,6 +71,8 @@ pub(super) fn read(lookup: Lookup<'_>) -> Result<EnvSettings, OtlpError> {
         }
     };
 
+    env.grpc_endpoint =
+        var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").or_else(|| var("OTEL_EXPORTER_OTLP_ENDPOINT"));
     env.endpoint = match var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
         Some(endpoint) => Some(endpoint),
         // The general endpoint is a base URL: the traces path is appended.
@@ -89,14 +98,16 @@ pub(super) fn read(lookup: Lookup<'_>) -> Result<EnvSettings, OtlpError> {
     }
     if let Some((name, value)) = signal("PROTOCOL") {
         match value.as_str() {
-            "http/protobuf" => {}
-            "grpc" | "http/json" => {
+            "http/protobuf" => env.json = Some(false),
+            "http/json" => env.json = Some(true),
+            "grpc" if cfg!(feature = "grpc") => env.grpc = true,
+            "grpc" => {
                 return Err(OtlpError::Unsupported {
                     setting: name,
                     value,
-                    reason: "this build of keel sends http/protobuf only (the `grpc` feature \
-                             does not exist yet); point the endpoint at the receiver's \
-                             OTLP/HTTP port (4318) and unset the variable",
+                    reason: "this build of keel sends OTLP over HTTP only (http/protobuf or \
+                             http/json): turn on keel's `grpc` feature, or point the endpoint at \
+                             the receiver's OTLP/HTTP port (4318) and unset the variable",
                 });
             }
             _ => env.warnings.push(ignored(
@@ -162,23 +173,36 @@ pub(super) fn read(lookup: Lookup<'_>) -> Result<EnvSettings, OtlpError> {
     Ok(env)
 }
 
-/// `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` as the ratio of new traces to keep.
+/// A sampler of the SDK specification, as keel's head sampler runs it: the ratio of new traces
+/// kept ([`set_sampler`](crate::trace::set_sampler)), and whether a remote parent's decision
+/// is kept ([`set_parent_based`](crate::trace::set_parent_based)).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct Sampler {
+    pub(super) ratio: f64,
+    pub(super) parent_based: bool,
+}
+
+/// `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG`.
 ///
-/// keel's head sampler (`trace::set_sampler`) decides at a trace's root and keeps a remote
-/// parent's decision, which is what the `parentbased_*` samplers do; `always_on`,
-/// `always_off` and `traceidratio` set the same ratio for roots (a remote parent's decision is
-/// still kept).
-fn sampler(var: &dyn Fn(&str) -> Option<String>, warnings: &mut Vec<String>) -> Option<f64> {
+/// At a root every sampler decides by its ratio (`always_on` 1, `always_off` 0,
+/// `traceidratio` the argument, 1 when absent or unusable, as the specification says). Under a
+/// remote parent, the `parentbased_*` samplers keep the caller's decision (their default
+/// `parentbased_always_on` is keel's default too); `always_on`, `always_off` and `traceidratio`
+/// ignore it and decide by their ratio on the trace id. Under a local parent both share the
+/// root's decision, which the same trace id would give again.
+fn sampler(var: &dyn Fn(&str) -> Option<String>, warnings: &mut Vec<String>) -> Option<Sampler> {
     let name = var("OTEL_TRACES_SAMPLER")?;
-    match name.as_str() {
-        "always_on" | "parentbased_always_on" => Some(1.0),
-        "always_off" | "parentbased_always_off" => Some(0.0),
-        "traceidratio" | "parentbased_traceidratio" => {
-            let Some(arg) = var("OTEL_TRACES_SAMPLER_ARG") else {
-                return Some(1.0);
-            };
-            match arg.parse::<f64>() {
-                Ok(ratio) if (0.0..=1.0).contains(&ratio) => Some(ratio),
+    let (root, parent_based) = match name.strip_prefix("parentbased_") {
+        Some(root) => (root, true),
+        None => (name.as_str(), false),
+    };
+    let ratio = match root {
+        "always_on" => 1.0,
+        "always_off" => 0.0,
+        "traceidratio" => match var("OTEL_TRACES_SAMPLER_ARG") {
+            None => 1.0,
+            Some(arg) => match arg.trim().parse::<f64>() {
+                Ok(ratio) if (0.0..=1.0).contains(&ratio) => ratio,
                 _ => {
                     warnings.push(ignored(
                         "OTEL_TRACES_SAMPLER_ARG",
@@ -186,10 +210,10 @@ fn sampler(var: &dyn Fn(&str) -> Option<String>, warnings: &mut Vec<String>) -> 
                         "a number from 0 to 1",
                         "1.0",
                     ));
-                    Some(1.0)
+                    1.0
                 }
-            }
-        }
+            },
+        },
         _ => {
             warnings.push(ignored(
                 "OTEL_TRACES_SAMPLER",
@@ -198,9 +222,13 @@ fn sampler(var: &dyn Fn(&str) -> Option<String>, warnings: &mut Vec<String>) -> 
                  parentbased_always_off or parentbased_traceidratio",
                 "parentbased_always_on (or the ratio set with trace::set_sampler)",
             ));
-            None
+            return None;
         }
-    }
+    };
+    Some(Sampler {
+        ratio,
+        parent_based,
+    })
 }
 
 /// A duration in whole milliseconds, as the specification's timeouts and delays are.

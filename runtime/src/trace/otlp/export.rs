@@ -5,8 +5,9 @@
 
 use super::encode::{Encoder, SpanFields};
 use super::env::Compression;
+use super::json;
 use super::pipeline::Pipeline;
-use super::record::{PackedOutcome, Record};
+use super::record::{Fields, PackedOutcome, Record};
 use super::value::{self, Typed};
 use crate::trace::clock;
 use crate::trace::id::SpanId;
@@ -60,8 +61,11 @@ pub(super) struct Exporter {
     anchor: TimeAnchor,
     max_batch: usize,
     interval: Duration,
-    /// Entry fields waiting for their exit, by call id; at most `pending_limit` of them.
-    pending: HashMap<u64, Vec<(&'static str, String)>>,
+    /// Entry fields waiting for their exit, by call id; at most `pending_limit` of them. The
+    /// latest entry waits in `last_entry` instead: its exit is usually the next record of the
+    /// same queue (a call with no traced callees), which then needs no hashing.
+    pending: HashMap<u64, Fields, foldhash::fast::RandomState>,
+    last_entry: Option<(u64, Fields)>,
     pending_limit: usize,
     /// Exits of calls entered on another thread, read before that thread's queue was: they
     /// wait one pass for their entry record.
@@ -69,6 +73,9 @@ pub(super) struct Exporter {
     /// The records of one pass, taken out of the queues before they are turned into spans.
     scratch: Vec<Record>,
     agent: ureq::Agent,
+    /// The gRPC client, when the protocol is `grpc`.
+    #[cfg(feature = "grpc")]
+    grpc: Option<super::grpc::GrpcClient>,
     /// A batch waiting to be sent again after a retryable failure, and the backoff.
     retry: Option<Retry>,
     backoff: Backoff,
@@ -144,7 +151,7 @@ impl Backoff {
 }
 
 /// How a request ended.
-enum Sent {
+pub(super) enum Sent {
     /// A 2xx answer: the spans the receiver said it rejected (`partial_success`), and its
     /// message.
     Accepted { rejected: u64, message: String },
@@ -167,7 +174,12 @@ impl Exporter {
         if let Some(tls) = &config.tls {
             agent = agent.tls_config(tls.clone());
         }
-        let agent = agent.build().into();
+        // ureq's own connector (TCP, and rustls for https://), with the endpoint's lookup kept.
+        let agent = ureq::Agent::with_parts(
+            agent.build(),
+            ureq::unversioned::transport::DefaultConnector::default(),
+            super::resolve::CachingResolver::default(),
+        );
         let mut attributes = vec![
             string_attribute("service.name", config.service_name.clone()),
             string_attribute("telemetry.sdk.name", "keel".to_string()),
@@ -186,11 +198,24 @@ impl Exporter {
             anchor,
             max_batch: config.max_batch,
             interval: config.batch_interval,
-            pending: HashMap::new(),
+            pending: HashMap::default(),
+            last_entry: None,
             pending_limit: config.queue_capacity,
             waiting: Vec::new(),
             scratch: Vec::new(),
             agent,
+            #[cfg(feature = "grpc")]
+            grpc: config
+                .grpc
+                .then(|| {
+                    super::grpc::GrpcClient::new(
+                        &config.endpoint,
+                        config.export_timeout,
+                        &config.headers,
+                    )
+                    .ok()
+                })
+                .flatten(),
             retry: None,
             backoff: Backoff::new(),
             body: Vec::new(),
@@ -207,7 +232,7 @@ impl Exporter {
             version: env!("CARGO_PKG_VERSION").to_string(),
             ..InstrumentationScope::default()
         };
-        let mut batch = Encoder::new(&self.resource, &scope);
+        let mut batch = Encoder::new(&self.resource, &scope, self.pipeline.config.json);
         let mut deadline = Instant::now() + self.interval;
         let mut flushed = 0;
         loop {
@@ -267,7 +292,10 @@ impl Exporter {
                 // Checked first: an abandoned queue gets no more records after this.
                 let abandoned = ring.records.is_abandoned();
                 let available = ring.records.slots();
-                records.extend((0..available).filter_map(|_| ring.records.pop().ok()));
+                // One chunk: the queue's read position is published once, not per record.
+                if let Ok(chunk) = ring.records.read_chunk(available) {
+                    records.extend(chunk);
+                }
                 if abandoned {
                     pipeline
                         .counters
@@ -302,8 +330,10 @@ impl Exporter {
                     self.pending.clear();
                 }
                 let fields = record.extra.map(|extra| extra.fields).unwrap_or_default();
-                self.pending.insert(record.call_id, fields);
-            } else if record.migrated() && !self.pending.contains_key(&record.call_id) {
+                if let Some((call_id, fields)) = self.last_entry.replace((record.call_id, fields)) {
+                    self.pending.insert(call_id, fields);
+                }
+            } else if record.migrated() && !self.has_entry(record.call_id) {
                 self.waiting.push(record);
             } else {
                 self.add(batch, record);
@@ -326,11 +356,7 @@ impl Exporter {
         let remote_parent = finished.remote_parent();
         let elapsed_nanos = finished.elapsed_nanos();
         let extra = finished.extra.map(|extra| *extra).unwrap_or_default();
-        let entry = if self.pending.is_empty() {
-            Vec::new()
-        } else {
-            self.pending.remove(&finished.call_id).unwrap_or_default()
-        };
+        let entry = self.take_entry(finished.call_id);
         let (status_code, status_message) = match outcome {
             PackedOutcome::Ok => (status::StatusCode::Ok as i32, ""),
             PackedOutcome::Err => (
@@ -360,21 +386,46 @@ impl Exporter {
             status_message,
         };
         let cancelled = outcome == PackedOutcome::Cancelled;
-        let attributes = [
-            ("code.file.path", Typed::Str(Cow::Borrowed(site.file()))),
-            ("code.line.number", Typed::Int(i64::from(site.line()))),
-        ]
-        .into_iter()
-        .chain(
-            entry
-                .iter()
-                .chain(&extra.fields)
-                .map(|(key, text)| (*key, value::typed(text))),
-        )
-        .chain(cancelled.then_some(("keel.outcome", Typed::Str(Cow::Borrowed("cancelled")))));
-        batch.push(&fields, attributes);
+        batch.push(&fields, |attributes| {
+            attributes.add("code.file.path", &Typed::Str(Cow::Borrowed(site.file())));
+            attributes.add("code.line.number", &Typed::Int(i64::from(site.line())));
+            for (key, text) in entry.iter().chain(extra.fields.iter()) {
+                attributes.add(key, &value::typed(text));
+            }
+            if cancelled {
+                attributes.add("keel.outcome", &Typed::Str(Cow::Borrowed("cancelled")));
+            }
+        });
         if batch.len() >= self.max_batch {
             self.send(batch);
+        }
+    }
+
+    /// Whether the entry fields of call `call_id` are waiting for its exit.
+    fn has_entry(&self, call_id: u64) -> bool {
+        self.last_entry
+            .as_ref()
+            .is_some_and(|(id, _)| *id == call_id)
+            || self.pending.contains_key(&call_id)
+    }
+
+    /// The entry fields of call `call_id` (none if it had no entry record).
+    fn take_entry(&mut self, call_id: u64) -> Fields {
+        if self
+            .last_entry
+            .as_ref()
+            .is_some_and(|(id, _)| *id == call_id)
+        {
+            return self
+                .last_entry
+                .take()
+                .map(|(_, fields)| fields)
+                .unwrap_or_default();
+        }
+        if self.pending.is_empty() {
+            Fields::default()
+        } else {
+            self.pending.remove(&call_id).unwrap_or_default()
         }
     }
 
@@ -387,6 +438,7 @@ impl Exporter {
         records.clear();
         self.waiting.clear();
         self.pending.clear();
+        self.last_entry = None;
         batch.clear();
         let counters = &self.pipeline.counters;
         counters.shed.fetch_add(spans as u64, Ordering::Relaxed);
@@ -445,6 +497,12 @@ impl Exporter {
             .in_flight_since
             .store(counters.elapsed_nanos(), Ordering::Relaxed);
         counters.requests.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "grpc")]
+        let sent = match &mut self.grpc {
+            Some(grpc) => grpc.export(&batch.body),
+            None => self.post(&batch.body),
+        };
+        #[cfg(not(feature = "grpc"))]
         let sent = self.post(&batch.body);
         counters.in_flight_since.store(0, Ordering::Relaxed);
         let set_error = |error: String| {
@@ -491,10 +549,14 @@ impl Exporter {
 
     fn post(&self, body: &[u8]) -> Sent {
         let config = &self.pipeline.config;
-        let mut request = self
-            .agent
-            .post(&config.endpoint)
-            .header("Content-Type", "application/x-protobuf");
+        let mut request = self.agent.post(&config.endpoint).header(
+            "Content-Type",
+            if config.json {
+                "application/json"
+            } else {
+                "application/x-protobuf"
+            },
+        );
         if config.compression == Compression::Gzip {
             request = request.header("Content-Encoding", "gzip");
         }
@@ -529,12 +591,19 @@ impl Exporter {
         };
         let status = response.status().as_u16();
         if response.status().is_success() {
-            let protobuf = response
+            let content_type = response
                 .headers()
                 .get("content-type")
                 .and_then(|value| value.to_str().ok())
+                .map(str::to_string);
+            // The answer is in the request's encoding (a receiver may leave the type out).
+            let json = content_type
+                .as_deref()
+                .map_or(config.json, |value| value.starts_with("application/json"));
+            let protobuf = content_type
+                .as_deref()
                 .is_none_or(|value| value.starts_with("application/x-protobuf"));
-            let answer = protobuf
+            let body = (json || protobuf)
                 .then(|| {
                     response
                         .body_mut()
@@ -544,16 +613,21 @@ impl Exporter {
                         .ok()
                 })
                 .flatten()
-                .and_then(|bytes| ExportTraceServiceResponse::decode(&bytes[..]).ok());
-            let (rejected, message) = answer
-                .and_then(|answer| answer.partial_success)
-                .map(|partial| {
-                    (
-                        u64::try_from(partial.rejected_spans).unwrap_or(0),
-                        partial.error_message,
-                    )
-                })
                 .unwrap_or_default();
+            let (rejected, message) = if json {
+                json::partial_success(&body)
+            } else {
+                ExportTraceServiceResponse::decode(&body[..])
+                    .ok()
+                    .and_then(|answer| answer.partial_success)
+                    .map(|partial| {
+                        (
+                            u64::try_from(partial.rejected_spans).unwrap_or(0),
+                            partial.error_message,
+                        )
+                    })
+                    .unwrap_or_default()
+            };
             return Sent::Accepted { rejected, message };
         }
         let error = format!("HTTP {status} from {}", config.endpoint);

@@ -1,6 +1,8 @@
 //! OpenTelemetry export (feature `otlp`): [`OtlpSink`] sends every finished, sampled span to an
 //! OTLP/HTTP receiver (an OpenTelemetry collector, Jaeger, Grafana Tempo, a hosted backend over
-//! HTTPS) as protobuf (the OpenTelemetry `trace.proto` messages, optionally gzipped), configured
+//! HTTPS) as protobuf (the OpenTelemetry `trace.proto` messages, optionally gzipped) or OTLP's
+//! JSON (`http/json`, [`OtlpSinkBuilder::json`]), or over gRPC with the `grpc` feature
+//! (opentelemetry-proto's tonic client, `OtlpSinkBuilder::grpc`), configured
 //! by its builder or the OpenTelemetry SDK's `OTEL_*` variables
 //! ([`OtlpSinkBuilder`] lists them).
 //!
@@ -40,8 +42,9 @@
 //! state the handles, the traced threads and the export thread share in `pipeline.rs`, with
 //! [`ExportStats`] and the export thread's counters in `counters.rs`; the export thread
 //! (batching, retries, shedding while the receiver fails) in `export.rs`, the protobuf body it
-//! writes straight from the records in `encode.rs`, and the typing of recorded values in
-//! `value.rs`. A new transport or setting adds its field to the builder and to `Config` in
+//! writes straight from the records in `encode.rs` (the JSON one in `json.rs`), and the typing of recorded values in
+//! `value.rs`; the endpoint's address lookup, kept between requests, in `resolve.rs`; the gRPC transport in
+//! `grpc.rs`. A new transport or setting adds its field to the builder and to `Config` in
 //! `config.rs` (and its variable to `env.rs`), and its sending to `export.rs`.
 
 mod config;
@@ -52,8 +55,12 @@ mod encode;
 mod env;
 mod error;
 mod export;
+#[cfg(feature = "grpc")]
+mod grpc;
+mod json;
 mod pipeline;
 mod record;
+mod resolve;
 mod ring;
 mod sink;
 #[cfg(test)]

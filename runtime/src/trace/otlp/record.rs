@@ -38,7 +38,64 @@ const _: () = assert!(core::mem::size_of::<Record>() == 64);
 pub(super) struct Extra {
     /// The `Err` outcome's text.
     pub(super) error: Option<String>,
-    pub(super) fields: Vec<(&'static str, String)>,
+    pub(super) fields: Fields,
+}
+
+/// Recorded fields (names and `Debug` texts) packed end to end in one buffer: one allocation
+/// for all of a call's fields, made on the traced thread and freed on the export thread (each
+/// such free is dearer than a local one: it goes back to the traced thread's arena).
+///
+/// Each field is its name's length (2 bytes, little-endian), the name, its text's length
+/// (4 bytes), the text.
+#[derive(Default, Debug, PartialEq, Eq)]
+pub(super) struct Fields(Vec<u8>);
+
+impl Fields {
+    /// `fields` packed.
+    pub(super) fn pack<'a>(fields: impl Iterator<Item = (&'a str, &'a str)> + Clone) -> Self {
+        let size = fields
+            .clone()
+            .map(|(name, text)| 6 + name.len().min(usize::from(u16::MAX)) + text.len())
+            .sum();
+        let mut buffer = Vec::with_capacity(size);
+        for (name, text) in fields {
+            let name = &name.as_bytes()[..name.len().min(usize::from(u16::MAX))];
+            let text = &text.as_bytes()[..text.len().min(u32::MAX as usize)];
+            buffer.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            buffer.extend_from_slice(name);
+            buffer.extend_from_slice(&(text.len() as u32).to_le_bytes());
+            buffer.extend_from_slice(text);
+        }
+        Fields(buffer)
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The fields, in the order they were packed.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        let mut rest = &self.0[..];
+        core::iter::from_fn(move || {
+            let (name, after) = take(rest, 2)?;
+            let (text, after) = take(after, 4)?;
+            rest = after;
+            // Packed from `str`s, cut at a length only past 64 KiB names or 4 GiB texts.
+            Some((
+                core::str::from_utf8(name).unwrap_or(""),
+                core::str::from_utf8(text).unwrap_or(""),
+            ))
+        })
+    }
+}
+
+/// The bytes after a little-endian length of `width` bytes at the start of `buffer`, and what
+/// follows them.
+fn take(buffer: &[u8], width: usize) -> Option<(&[u8], &[u8])> {
+    let (length, rest) = buffer.split_at_checked(width)?;
+    let mut bytes = [0u8; 8];
+    bytes[..width].copy_from_slice(length);
+    rest.split_at_checked(usize::try_from(u64::from_le_bytes(bytes)).ok()?)
 }
 
 /// Bits of [`Record::packed`] holding the elapsed time: 2^52 ns is 52 days, the longest
@@ -120,7 +177,12 @@ impl RecordSource<'_> {
                 packed: 0,
                 extra: Some(Box::new(Extra {
                     error: None,
-                    fields: event.fields().to_vec(),
+                    fields: Fields::pack(
+                        event
+                            .fields()
+                            .iter()
+                            .map(|(name, text)| (*name, text.as_str())),
+                    ),
                 })),
             },
             RecordSource::Exit(exit) => {
@@ -133,7 +195,7 @@ impl RecordSource<'_> {
                 };
                 let fields = exit
                     .value
-                    .map(|value| vec![("return", value.to_string())])
+                    .map(|value| Fields::pack(core::iter::once(("return", value))))
                     .unwrap_or_default();
                 let mut packed = exit.elapsed_nanos.min(ELAPSED_MASK)
                     | u64::from(flags) << FLAGS_SHIFT

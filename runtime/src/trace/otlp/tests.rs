@@ -72,7 +72,10 @@ fn a_record_written_in_its_slot_reads_back_whole() {
     assert!(first.migrated(), "call 7 was not entered on this thread");
     let extra = first.extra.expect("an error and a value");
     assert_eq!(extra.error.as_deref(), Some("disk full"));
-    assert_eq!(extra.fields, [("return", value.clone())]);
+    assert_eq!(
+        extra.fields.iter().collect::<Vec<_>>(),
+        [("return", value.as_str())]
+    );
 
     let second = rings[0].records.pop().expect("queued");
     assert_eq!(second.outcome(), PackedOutcome::Ok);
@@ -108,4 +111,20 @@ fn a_full_queue_drops_and_counts_spans_and_keeps_what_it_holds() {
     // Room again: the next span is accepted. Records left in a queue are freed with it.
     push_exit(&mut ring, &exit(15, &Outcome::Panicked, Some("1"), 1));
     assert_eq!(pipeline.stats().queued, 3);
+}
+
+#[test]
+fn fields_pack_into_one_buffer_and_come_back_in_order() {
+    use super::record::Fields;
+    let long = "x".repeat(70_000);
+    let fields = [
+        ("id", "42"),
+        ("", ""),
+        ("path", "\"/orders/é\""),
+        ("big", long.as_str()),
+    ];
+    let packed = Fields::pack(fields.iter().copied());
+    assert_eq!(packed.iter().collect::<Vec<_>>(), fields);
+    assert!(Fields::pack(std::iter::empty()).is_empty());
+    assert_eq!(Fields::default().iter().count(), 0);
 }

@@ -31,7 +31,8 @@ pub(super) fn typed(text: &str) -> Typed<'_> {
     match bytes {
         [b'"', .., b'"'] | [b'\'', .., b'\''] if bytes.len() >= 2 => {
             let inner = &text[1..text.len() - 1];
-            if !inner.contains(['\\', bytes[0] as char]) {
+            let quote = bytes[0];
+            if !inner.bytes().any(|byte| byte == b'\\' || byte == quote) {
                 return Typed::Str(Cow::Borrowed(inner));
             }
             match unescape(inner, bytes[0]) {
