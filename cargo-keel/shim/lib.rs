@@ -49,7 +49,6 @@ impl Site {
     }
 }
 
-const OUTCOME_OK: u32 = 0;
 const OUTCOME_ERR: u32 = 1;
 /// keel-runtime's `MAY_TRACE_MASK`: the bits of `keel_foreign_state` that send a call in.
 const MAY_TRACE_MASK: u64 = 0xFFFF_FFFF_0000_0001;
@@ -62,6 +61,7 @@ unsafe extern "C" {
     static keel_foreign_state: &'static AtomicU64;
     fn keel_foreign_enter(site: *const Site, slot: &mut MaybeUninit<Slot>) -> bool;
     fn keel_foreign_exit(slot: *mut Slot, outcome: u32, err_type: *const u8, err_type_len: usize);
+    fn keel_foreign_exit_ok(slot: *mut Slot);
     fn keel_foreign_abandon(slot: *mut Slot);
     fn keel_foreign_resume(slot: *mut Slot);
     fn keel_foreign_suspend(slot: *mut Slot);
@@ -117,19 +117,25 @@ pub enum Outcome {
 }
 
 impl Span {
-    /// Finishes the call with `outcome` (nothing if it was not traced).
+    /// Finishes the call with `outcome` (nothing if it was not traced). An `Ok` (every
+    /// function that returns no `Result`: known here at compile time) takes the one-argument
+    /// `keel_foreign_exit_ok`.
     #[inline(always)]
     pub fn exit(&mut self, outcome: Outcome) {
         if !self.live {
             return;
         }
+        match outcome {
+            // SAFETY: a live span from `keel_foreign_enter`, given back exactly once.
+            Outcome::Ok => unsafe { keel_foreign_exit_ok(self.slot()) },
+            // SAFETY: as above.
+            Outcome::Err(name) => unsafe {
+                keel_foreign_exit(self.slot(), OUTCOME_ERR, name.as_ptr(), name.len())
+            },
+        }
+        // Cleared after the call (which cannot unwind: `extern "C"`), so the compiler sees
+        // `live` false at the drop that follows and leaves the drop's check out.
         self.live = false;
-        let (code, name) = match outcome {
-            Outcome::Ok => (OUTCOME_OK, ""),
-            Outcome::Err(name) => (OUTCOME_ERR, name),
-        };
-        // SAFETY: a live span from `keel_foreign_enter`, given back exactly once.
-        unsafe { keel_foreign_exit(self.slot(), code, name.as_ptr(), name.len()) }
     }
 }
 

@@ -23,6 +23,9 @@ pub extern "C" fn keel_foreign_enter(_site: *const c_void, _slot: *mut c_void) -
 pub extern "C" fn keel_foreign_exit(_slot: *mut c_void, _outcome: u32, _err: *const u8, _len: usize) {}
 
 #[unsafe(no_mangle)]
+pub extern "C" fn keel_foreign_exit_ok(_slot: *mut c_void) {}
+
+#[unsafe(no_mangle)]
 pub extern "C" fn keel_foreign_abandon(_slot: *mut c_void) {}
 
 #[unsafe(no_mangle)]

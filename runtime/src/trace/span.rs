@@ -356,6 +356,92 @@ fn enter_traced(
     enter_listened(site, state, self_type, fields)
 }
 
+/// [`Span::enter`] building the span in `out` (what `cargo keel`'s entry point,
+/// `trace::foreign`, calls with the slot an instrumented dependency reserved): true when the
+/// span there is active, false when `out` was left untouched. The common traced case (tracing
+/// on, no capture anywhere, no sink wanting entry events: what [`enter_traced`] decides first)
+/// writes the span's fields straight into `out` (a `Span` returned by value would be copied
+/// into it, 112 bytes, a fifth of a `Stats` call's instructions); anything else takes the
+/// generic entry. Inlined into its one caller, so that a traced foreign call makes one call to
+/// enter, as `#[keel::instrument]` code does. Keep its fast path in step with
+/// [`enter_traced`]'s (`trace::foreign`'s tests compare the two).
+///
+/// # Safety
+/// `out` is valid for writes of a [`Span`] and aligned for one; whatever it holds is
+/// overwritten, not dropped.
+#[inline(always)]
+pub(crate) unsafe fn enter_into(site: &'static CallSite, out: *mut Span) -> bool {
+    let state = STATE.load(Ordering::Relaxed);
+    if state & (ON | CAPTURES) == 0 {
+        return false;
+    }
+    if state & GENERATION != 0 && state & (ON | CAPTURES) == ON {
+        let list = sink::current();
+        if !list.wants.wants_enters() && !list.sinks.is_empty() {
+            if !site.passes_filter(state) {
+                return false;
+            }
+            let (call_id, outer, trace) = become_current(site);
+            let recorded = trace.is_sampled() || list.wants.wants_unsampled();
+            // SAFETY: the caller's contract.
+            unsafe {
+                out.write(Span {
+                    active: Some(Active {
+                        site,
+                        call_id,
+                        audience: Audience { sinks: true },
+                        trace,
+                        recorded,
+                        start: if recorded { clock::now() } else { 0 },
+                        parent: outer.map(|parent| (parent.call_id, parent.site)),
+                        polled: false,
+                        poll_outer: None,
+                    }),
+                });
+            }
+            return true;
+        }
+    }
+    // SAFETY: the caller's contract.
+    unsafe { enter_into_generic(site, state, out) }
+}
+
+/// [`enter_into`] by [`enter_traced`]: first call (state not initialised), captures, sinks
+/// that want entry events. The span is moved into `out`.
+///
+/// # Safety
+/// As for [`enter_into`].
+#[cold]
+#[inline(never)]
+unsafe fn enter_into_generic(site: &'static CallSite, state: u64, out: *mut Span) -> bool {
+    let span = enter_traced(site, state, None, &[]);
+    if !span.is_active() {
+        return false;
+    }
+    // SAFETY: the caller's contract.
+    unsafe { out.write(span) };
+    true
+}
+
+/// [`Span::finish_in_place`] with [`Outcome::Ok`] for a span that is never used again: the
+/// exit is reported and the call it found current restored, and the span is left as it is, not
+/// to be dropped (nothing in a span owns memory, so forgetting it leaks nothing). A tail call
+/// into the exit for `cargo keel`'s `keel_foreign_exit_ok`.
+///
+/// # Safety
+/// `span` points to a valid [`Span`] that is neither used nor dropped afterwards.
+#[inline(always)]
+pub(crate) unsafe fn finish_ok_and_forget(span: *const Span) {
+    // SAFETY: the caller's contract.
+    if let Some(active) = unsafe { &(*span).active } {
+        exit_ok(active);
+    }
+}
+
+// What lets [`finish_ok_and_forget`] skip the drop: only `Span`'s own `Drop` (which reports an
+// unfinished call) does anything when a span goes.
+const _: () = assert!(!core::mem::needs_drop::<Active>());
+
 /// [`enter_traced`] when a capture runs or some sink wants entry events.
 #[inline(never)]
 fn enter_listened(
