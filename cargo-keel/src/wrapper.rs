@@ -8,7 +8,7 @@
 
 use keel_transform::foreign::{self, ModDecl};
 use keel_transform::selection::Selection;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
@@ -89,29 +89,15 @@ pub fn main(args: &[OsString]) -> ExitCode {
         let own = selection.selects_crate(&krate).then_some(&selection);
         let mut attempt = with_runtime(&krate, args, &shim_dir, runtime, own);
         if let Ok((linked, copy, true)) = &attempt {
-            let output = Command::new(rustc).args(linked).output();
-            match output {
-                Ok(output) if output.status.success() => {
-                    use std::io::Write;
-                    point_dep_info_at_originals(&krate, args, copy);
-                    record_selection(&krate, args, &[TOOL_STAMP_VAR, RUNTIME_STAMP_VAR]);
-                    let _ = std::io::stderr().write_all(&output.stderr);
-                    let _ = std::io::stdout().write_all(&output.stdout);
-                    return ExitCode::SUCCESS;
-                }
-                Ok(output) => {
-                    let first = rejected(&output.stderr);
-                    warn(
-                        &krate,
-                        "the rewritten copy",
-                        &format!("did not compile ({first})"),
-                    );
-                }
-                Err(error) => warn(
-                    &krate,
-                    "the rewritten copy",
-                    &format!("rustc did not run: {error}"),
-                ),
+            if let Some(done) = compile_rewritten(
+                rustc,
+                linked,
+                &krate,
+                args,
+                copy,
+                &[TOOL_STAMP_VAR, RUNTIME_STAMP_VAR],
+            ) {
+                return done;
             }
             attempt = with_runtime(&krate, args, &shim_dir, runtime, None);
         }
@@ -138,35 +124,57 @@ pub fn main(args: &[OsString]) -> ExitCode {
     // `plain`: a selected proc macro links the no-op entry points too.
     match instrumented_args(&krate, &plain, &selection, &shim_dir) {
         Ok(Some((instrumented, copy))) => {
-            let output = Command::new(rustc).args(&instrumented).output();
-            match output {
-                Ok(output) if output.status.success() => {
-                    use std::io::Write;
-                    point_dep_info_at_originals(&krate, args, &copy);
-                    record_selection(&krate, args, &[TOOL_STAMP_VAR]);
-                    let _ = std::io::stderr().write_all(&output.stderr);
-                    let _ = std::io::stdout().write_all(&output.stdout);
-                    return ExitCode::SUCCESS;
-                }
-                Ok(output) => {
-                    let first = rejected(&output.stderr);
-                    warn(
-                        &krate,
-                        "the rewritten copy",
-                        &format!("did not compile ({first})"),
-                    );
-                }
-                Err(error) => warn(
-                    &krate,
-                    "the rewritten copy",
-                    &format!("rustc did not run: {error}"),
-                ),
+            if let Some(done) =
+                compile_rewritten(rustc, &instrumented, &krate, args, &copy, &[TOOL_STAMP_VAR])
+            {
+                return done;
             }
         }
         Ok(None) => {}
         Err((file, reason)) => warn(&krate, &file, &reason),
     }
     compile(&plain)
+}
+
+/// Compiles a rewritten copy (`rewritten`: rustc's arguments for it). On success the copy's
+/// dep-info is pointed back at the original files, the selection and `stamps` are recorded, and
+/// rustc's own output is passed on: the crate is built. On failure one warning names the crate
+/// and why, and `None` tells the caller to build the original instead.
+fn compile_rewritten(
+    rustc: &OsStr,
+    rewritten: &[OsString],
+    krate: &str,
+    args: &[OsString],
+    copy: &Path,
+    stamps: &[&str],
+) -> Option<ExitCode> {
+    use std::io::Write;
+    match Command::new(rustc).args(rewritten).output() {
+        Ok(output) if output.status.success() => {
+            point_dep_info_at_originals(krate, args, copy);
+            record_selection(krate, args, stamps);
+            let _ = std::io::stderr().write_all(&output.stderr);
+            let _ = std::io::stdout().write_all(&output.stdout);
+            Some(ExitCode::SUCCESS)
+        }
+        Ok(output) => {
+            let first = rejected(&output.stderr);
+            warn(
+                krate,
+                "the rewritten copy",
+                &format!("did not compile ({first})"),
+            );
+            None
+        }
+        Err(error) => {
+            warn(
+                krate,
+                "the rewritten copy",
+                &format!("rustc did not run: {error}"),
+            );
+            None
+        }
+    }
 }
 
 /// Whether this rustc run links one of the workspace's programs (a bin, test, example or

@@ -173,6 +173,21 @@ impl<'de, 'b> Stream<'de, 'b> {
         Ok(b)
     }
 
+    /// The payload of the bytes opcode `op` (`SHORT_BINBYTES`, `BINBYTES`, `BINBYTES8` or
+    /// `BYTEARRAY8`) at the cursor, read past along with the memo opcodes after it.
+    fn bytes_payload(&mut self, op: u8) -> Result<&'de [u8]> {
+        let at = self.pos;
+        self.pos += 1;
+        let n = match op {
+            SHORT_BINBYTES => usize::from(self.byte()?),
+            BINBYTES => self.len4()?,
+            _ => self.len8()?,
+        };
+        let bytes = self.take(n)?;
+        self.memo_ops(at, Kind::Value)?;
+        Ok(bytes)
+    }
+
     #[inline]
     fn take(&mut self, n: usize) -> Result<&'de [u8]> {
         if self.replay > 0 {
@@ -689,16 +704,7 @@ impl<'de, 'b> Stream<'de, 'b> {
                 Data::OutOfBand(b)
             }
             op @ (SHORT_BINBYTES | BINBYTES | BINBYTES8 | BYTEARRAY8) => {
-                let at = self.pos;
-                self.pos += 1;
-                let n = match op {
-                    SHORT_BINBYTES => usize::from(self.byte()?),
-                    BINBYTES => self.len4()?,
-                    _ => self.len8()?,
-                };
-                let b = self.take(n)?;
-                self.memo_ops(at, Kind::Value)?;
-                Data::InBand(b)
+                Data::InBand(self.bytes_payload(op)?)
             }
             _ => return Err(miss()),
         };
@@ -1019,15 +1025,7 @@ impl<'de> de::Deserializer<'de> for &mut Stream<'de, '_> {
         let op = self.peek()?;
         if matches!(op, SHORT_BINBYTES | BINBYTES | BINBYTES8 | BYTEARRAY8) {
             self.charge()?;
-            let start = self.pos;
-            self.pos += 1;
-            let n = match op {
-                SHORT_BINBYTES => usize::from(self.byte()?),
-                BINBYTES => self.len4()?,
-                _ => self.len8()?,
-            };
-            let b = self.take(n)?;
-            self.memo_ops(start, Kind::Value)?;
+            let b = self.bytes_payload(op)?;
             return visitor.visit_seq(de::value::SeqDeserializer::<_, Miss>::new(
                 b.iter().copied(),
             ));
