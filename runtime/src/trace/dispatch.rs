@@ -3,7 +3,7 @@
 use super::call_site::CallSite;
 use super::capture;
 use super::clock;
-use super::event::{Event, EventKind, Outcome};
+use super::event::{Event, EventKind, Outcome, Value};
 use super::id::TraceKey;
 use super::sink::{self, ExitPath, KeelSink, SinkList};
 use super::span::Active;
@@ -61,7 +61,7 @@ pub(crate) struct FinishedCall<'a> {
     pub(crate) outcome: &'a Outcome,
     /// The return value, when recorded.
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
-    pub(crate) value: Option<&'a str>,
+    pub(crate) value: Option<&'a Value>,
 }
 
 /// Reports the exit of the traced call `call` (its clock read `end` at the exit) by the path
@@ -73,7 +73,7 @@ pub(crate) struct FinishedCall<'a> {
 /// The `Stats`-only path is inlined into the span's exit; the others are a call away, so that
 /// their frames (an [`Event`], an export record) cost the leanest path nothing.
 #[inline(always)]
-pub(crate) fn exit(call: &Active, end: u64, outcome: Outcome, value: Option<String>) {
+pub(crate) fn exit(call: &Active, end: u64, outcome: Outcome, value: Option<Value>) {
     let list = sink::current();
     if let Some((all, nanos)) = direct_to_stats(list, call, end) {
         for stats in all {
@@ -113,13 +113,7 @@ fn direct_to_stats<'a>(list: &'a SinkList, call: &Active, end: u64) -> Option<(&
 
 /// [`exit`] by any path but the direct `Stats`-only one.
 #[inline(never)]
-fn exit_to_sinks(
-    list: &SinkList,
-    call: &Active,
-    end: u64,
-    outcome: Outcome,
-    value: Option<String>,
-) {
+fn exit_to_sinks(list: &SinkList, call: &Active, end: u64, outcome: Outcome, value: Option<Value>) {
     let state = STATE.load(Ordering::Relaxed);
     let direct = call.audience.sinks && state & CAPTURES == 0;
     // A direct exit into `Stats`-only sinks was taken by `exit` itself; `Stats`-only sinks come
@@ -135,7 +129,7 @@ fn exit_to_sinks(
                 end,
                 elapsed_nanos: clock::elapsed_nanos(call.start, end),
                 outcome: &outcome,
-                value: value.as_deref(),
+                value: value.as_ref(),
             };
             for sink in all {
                 match sink {

@@ -3,7 +3,7 @@
 
 use crate::trace::CallSite;
 use crate::trace::dispatch::FinishedCall;
-use crate::trace::event::{Event, Outcome};
+use crate::trace::event::{Event, Outcome, Value};
 use crate::trace::id::TraceKey;
 use crate::trace::traceparent::REMOTE;
 
@@ -41,30 +41,95 @@ pub(super) struct Extra {
     pub(super) fields: Fields,
 }
 
-/// Recorded fields (names and `Debug` texts) packed end to end in one buffer: one allocation
-/// for all of a call's fields, made on the traced thread and freed on the export thread (each
-/// such free is dearer than a local one: it goes back to the traced thread's arena).
+/// Recorded fields (names and values, typed as recorded) packed end to end in one buffer: one
+/// allocation for all of a call's fields, made on the traced thread and freed on the export
+/// thread (each such free is dearer than a local one: it goes back to the traced thread's
+/// arena).
 ///
-/// Each field is its name's length (2 bytes, little-endian), the name, its text's length
-/// (4 bytes), the text.
+/// Each field is its name's length (2 bytes, little-endian), the name, a tag byte (see
+/// [`Packed`]) and the value: 8 bytes for an integer or a float, 1 for a `bool`, a length
+/// (4 bytes) and the bytes for a string or a `Debug` text.
 #[derive(Default, Debug, PartialEq, Eq)]
 pub(super) struct Fields(Vec<u8>);
 
+/// A field's value as packed, borrowed from the event or the buffer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum Packed<'a> {
+    /// A `Debug` text of a type not known when recorded (sent as [`value::typed`] reads it).
+    Text(&'a str),
+    /// A string, as is.
+    Str(&'a str),
+    Int(i64),
+    UInt(u64),
+    Double(f64),
+    Bool(bool),
+}
+
+const TEXT: u8 = 0;
+const STR: u8 = 1;
+const INT: u8 = 2;
+const UINT: u8 = 3;
+const DOUBLE: u8 = 4;
+const BOOL: u8 = 5;
+
+impl<'a> From<&'a Value> for Packed<'a> {
+    fn from(value: &'a Value) -> Self {
+        match value {
+            Value::I64(int) => Packed::Int(*int),
+            Value::U64(int) => Packed::UInt(*int),
+            Value::F64(float) => Packed::Double(*float),
+            Value::Bool(flag) => Packed::Bool(*flag),
+            Value::Str(text) => Packed::Str(text),
+            Value::Text(text) => Packed::Text(text),
+        }
+    }
+}
+
+impl Packed<'_> {
+    fn size(&self) -> usize {
+        match self {
+            Packed::Text(text) | Packed::Str(text) => 5 + text.len().min(u32::MAX as usize),
+            Packed::Int(_) | Packed::UInt(_) | Packed::Double(_) => 9,
+            Packed::Bool(_) => 2,
+        }
+    }
+}
+
 impl Fields {
     /// `fields` packed.
-    pub(super) fn pack<'a>(fields: impl Iterator<Item = (&'a str, &'a str)> + Clone) -> Self {
+    pub(super) fn pack<'a>(fields: impl Iterator<Item = (&'a str, Packed<'a>)> + Clone) -> Self {
         let size = fields
             .clone()
-            .map(|(name, text)| 6 + name.len().min(usize::from(u16::MAX)) + text.len())
+            .map(|(name, value)| 2 + name.len().min(usize::from(u16::MAX)) + value.size())
             .sum();
         let mut buffer = Vec::with_capacity(size);
-        for (name, text) in fields {
+        for (name, value) in fields {
             let name = &name.as_bytes()[..name.len().min(usize::from(u16::MAX))];
-            let text = &text.as_bytes()[..text.len().min(u32::MAX as usize)];
             buffer.extend_from_slice(&(name.len() as u16).to_le_bytes());
             buffer.extend_from_slice(name);
-            buffer.extend_from_slice(&(text.len() as u32).to_le_bytes());
-            buffer.extend_from_slice(text);
+            let text = |buffer: &mut Vec<u8>, tag: u8, text: &str| {
+                let text = &text.as_bytes()[..text.len().min(u32::MAX as usize)];
+                buffer.push(tag);
+                buffer.extend_from_slice(&(text.len() as u32).to_le_bytes());
+                buffer.extend_from_slice(text);
+            };
+            match value {
+                Packed::Text(value) => text(&mut buffer, TEXT, value),
+                Packed::Str(value) => text(&mut buffer, STR, value),
+                Packed::Int(int) => {
+                    buffer.push(INT);
+                    buffer.extend_from_slice(&int.to_le_bytes());
+                }
+                Packed::UInt(int) => {
+                    buffer.push(UINT);
+                    buffer.extend_from_slice(&int.to_le_bytes());
+                }
+                Packed::Double(float) => {
+                    buffer.push(DOUBLE);
+                    buffer.extend_from_slice(&float.to_le_bytes());
+                }
+                Packed::Bool(flag) => buffer.extend_from_slice(&[BOOL, u8::from(flag)]),
+            }
         }
         Fields(buffer)
     }
@@ -74,17 +139,43 @@ impl Fields {
     }
 
     /// The fields, in the order they were packed.
-    pub(super) fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&str, Packed<'_>)> {
         let mut rest = &self.0[..];
         core::iter::from_fn(move || {
             let (name, after) = take(rest, 2)?;
-            let (text, after) = take(after, 4)?;
-            rest = after;
+            let (&tag, after) = after.split_first()?;
             // Packed from `str`s, cut at a length only past 64 KiB names or 4 GiB texts.
-            Some((
-                core::str::from_utf8(name).unwrap_or(""),
-                core::str::from_utf8(text).unwrap_or(""),
-            ))
+            let name = core::str::from_utf8(name).unwrap_or("");
+            let (value, after) = match tag {
+                TEXT | STR => {
+                    let (text, after) = take(after, 4)?;
+                    let text = core::str::from_utf8(text).unwrap_or("");
+                    let value = if tag == TEXT {
+                        Packed::Text(text)
+                    } else {
+                        Packed::Str(text)
+                    };
+                    (value, after)
+                }
+                INT => {
+                    let (&word, after) = after.split_first_chunk::<8>()?;
+                    (Packed::Int(i64::from_le_bytes(word)), after)
+                }
+                UINT => {
+                    let (&word, after) = after.split_first_chunk::<8>()?;
+                    (Packed::UInt(u64::from_le_bytes(word)), after)
+                }
+                DOUBLE => {
+                    let (&word, after) = after.split_first_chunk::<8>()?;
+                    (Packed::Double(f64::from_le_bytes(word)), after)
+                }
+                _ => {
+                    let (&flag, after) = after.split_first()?;
+                    (Packed::Bool(flag != 0), after)
+                }
+            };
+            rest = after;
+            Some((name, value))
         })
     }
 }
@@ -179,9 +270,9 @@ impl RecordSource<'_> {
                     error: None,
                     fields: Fields::pack(
                         event
-                            .fields()
+                            .values()
                             .iter()
-                            .map(|(name, text)| (*name, text.as_str())),
+                            .map(|(name, value)| (*name, Packed::from(value))),
                     ),
                 })),
             },
@@ -195,7 +286,7 @@ impl RecordSource<'_> {
                 };
                 let fields = exit
                     .value
-                    .map(|value| Fields::pack(core::iter::once(("return", value))))
+                    .map(|value| Fields::pack(core::iter::once(("return", Packed::from(value)))))
                     .unwrap_or_default();
                 let mut packed = exit.elapsed_nanos.min(ELAPSED_MASK)
                     | u64::from(flags) << FLAGS_SHIFT

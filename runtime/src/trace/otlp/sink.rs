@@ -243,7 +243,11 @@ impl Sink for OtlpSink {
                     elapsed_nanos: u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
                     outcome,
                     // An exit's only field: the return value (see `span::exit`).
-                    value: event.field("return"),
+                    value: event
+                        .values()
+                        .iter()
+                        .find(|(name, _)| *name == "return")
+                        .map(|(_, value)| value),
                 };
                 self.push(RecordSource::Exit(&exit));
             }
