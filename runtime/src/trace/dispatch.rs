@@ -3,7 +3,7 @@
 use super::call_site::CallSite;
 use super::capture;
 use super::clock;
-use super::event::{Event, EventKind, Outcome, Value};
+use super::event::{Event, EventKind, FieldValue, Outcome, Value};
 use super::id::TraceKey;
 use super::sink::{self, ExitPath, KeelSink, SinkList};
 use super::span::Active;
@@ -82,6 +82,38 @@ pub(crate) fn exit(call: &Active, end: u64, outcome: Outcome, value: Option<Valu
         return;
     }
     exit_to_sinks(list, call, end, outcome, value);
+}
+
+/// Hands the entry fields of call `call_id` straight to keel's own sinks, with no [`Event`]
+/// built, when every installed sink is one of them, the call was entered for the sinks and
+/// no capture runs (as [`exit`] does for exits): the OTLP sinks queue the fields as recorded
+/// (sampled calls only, as through [`emit`]); `Stats` takes no entries. False when the entry
+/// must go as an event.
+#[inline]
+pub(crate) fn enter_direct(
+    audience: Audience,
+    call_id: u64,
+    trace: TraceKey,
+    fields: &[(&'static str, FieldValue<'_>)],
+) -> bool {
+    let list = sink::current();
+    let ExitPath::KeelSinks(all) = &list.exits else {
+        return false;
+    };
+    if !audience.sinks || STATE.load(Ordering::Relaxed) & CAPTURES != 0 {
+        return false;
+    }
+    #[cfg(feature = "otlp")]
+    if trace.is_sampled() && !fields.is_empty() {
+        for sink in all {
+            if let KeelSink::Otlp(otlp) = sink {
+                otlp.record_entry(call_id, fields);
+            }
+        }
+    }
+    #[cfg(not(feature = "otlp"))]
+    let _ = (all, call_id, trace, fields);
+    true
 }
 
 /// [`exit`] with [`Outcome::Ok`] and no value, the outcome a constant the compiler sees through.

@@ -282,6 +282,7 @@ impl Event {
     }
 
     /// The recorded values as they were recorded (typed where the type was known).
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     pub(crate) fn values(&self) -> &[(&'static str, Value)] {
         &self.values
     }

@@ -472,7 +472,11 @@ fn enter_listened(
     resolve();
     let (call_id, outer, trace) = become_current(site);
     let recorded = trace.is_sampled() || listeners.wants_unsampled;
-    if recorded && listeners.wants_enters && (listeners.wants_bare_enters || !fields.is_empty()) {
+    if recorded
+        && listeners.wants_enters
+        && (listeners.wants_bare_enters || !fields.is_empty())
+        && !dispatch::enter_direct(listeners.audience, call_id, trace, fields)
+    {
         let fields = fields
             .iter()
             .map(|(name, value)| (*name, value.to_value()))

@@ -3,7 +3,7 @@
 
 use crate::trace::CallSite;
 use crate::trace::dispatch::FinishedCall;
-use crate::trace::event::{Event, Outcome, Value};
+use crate::trace::event::{Event, FieldValue, Outcome, Value};
 use crate::trace::id::TraceKey;
 use crate::trace::traceparent::REMOTE;
 
@@ -134,6 +134,37 @@ impl Fields {
         Fields(buffer)
     }
 
+    /// `fields` as an instrumented call recorded them, packed: typed values copied as they
+    /// are, any other value formatted (its `Debug` text).
+    pub(super) fn pack_recorded(fields: &[(&'static str, FieldValue<'_>)]) -> Self {
+        fn typed<'a>(value: &FieldValue<'a>) -> Option<Packed<'a>> {
+            match *value {
+                FieldValue::I64(int) => Some(Packed::Int(int)),
+                FieldValue::U64(int) => Some(Packed::UInt(int)),
+                FieldValue::F64(float) => Some(Packed::Double(float)),
+                FieldValue::Bool(flag) => Some(Packed::Bool(flag)),
+                FieldValue::Str(text) => Some(Packed::Str(text)),
+                FieldValue::Debug(_) => None,
+            }
+        }
+        if fields.iter().all(|(_, value)| typed(value).is_some()) {
+            return Fields::pack(
+                fields
+                    .iter()
+                    .filter_map(|(name, value)| typed(value).map(|packed| (*name, packed))),
+            );
+        }
+        let values: Vec<(&str, Value)> = fields
+            .iter()
+            .map(|(name, value)| (*name, value.to_value()))
+            .collect();
+        Fields::pack(
+            values
+                .iter()
+                .map(|(name, value)| (*name, Packed::from(value))),
+        )
+    }
+
     pub(super) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -248,6 +279,12 @@ impl Record {
 /// so the traced thread never copies it, and not at all when the queue is full.
 pub(super) enum RecordSource<'a> {
     Enter(&'a Event),
+    /// An entry's fields straight from the instrumented call (see
+    /// [`OtlpSink::record_entry`](super::OtlpSink::record_entry)).
+    EnterFields {
+        call_id: u64,
+        fields: &'a [(&'static str, FieldValue<'a>)],
+    },
     Exit(&'a FinishedCall<'a>),
 }
 
@@ -274,6 +311,18 @@ impl RecordSource<'_> {
                             .iter()
                             .map(|(name, value)| (*name, Packed::from(value))),
                     ),
+                })),
+            },
+            RecordSource::EnterFields { call_id, fields } => Record {
+                site: None,
+                call_id: *call_id,
+                trace: [0; 2],
+                parent: 0,
+                end: 0,
+                packed: 0,
+                extra: Some(Box::new(Extra {
+                    error: None,
+                    fields: Fields::pack_recorded(fields),
                 })),
             },
             RecordSource::Exit(exit) => {
@@ -315,5 +364,39 @@ impl RecordSource<'_> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recorded_fields_pack_typed_and_others_as_their_debug_text() {
+        let path = String::from("/orders/\"7\"");
+        let typed = [
+            ("id", FieldValue::U64(u64::MAX)),
+            ("delta", FieldValue::I64(-2)),
+            ("path", FieldValue::Str(&path)),
+            ("ratio", FieldValue::F64(0.5)),
+            ("ok", FieldValue::Bool(true)),
+        ];
+        assert_eq!(
+            Fields::pack_recorded(&typed).iter().collect::<Vec<_>>(),
+            [
+                ("id", Packed::UInt(u64::MAX)),
+                ("delta", Packed::Int(-2)),
+                ("path", Packed::Str("/orders/\"7\"")),
+                ("ratio", Packed::Double(0.5)),
+                ("ok", Packed::Bool(true)),
+            ]
+        );
+        let some = Some(3);
+        let mixed = [("n", FieldValue::I64(1)), ("opt", FieldValue::Debug(&some))];
+        assert_eq!(
+            Fields::pack_recorded(&mixed).iter().collect::<Vec<_>>(),
+            [("n", Packed::Int(1)), ("opt", Packed::Text("Some(3)"))]
+        );
+        assert!(Fields::pack_recorded(&[]).is_empty());
     }
 }
