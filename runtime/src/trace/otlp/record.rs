@@ -49,8 +49,29 @@ pub(super) struct Extra {
 /// Each field is its name's length (2 bytes, little-endian), the name, a tag byte (see
 /// [`Packed`]) and the value: 8 bytes for an integer or a float, 1 for a `bool`, a length
 /// (4 bytes) and the bytes for a string or a `Debug` text.
-#[derive(Default, Debug, PartialEq, Eq)]
-pub(super) struct Fields(Vec<u8>);
+///
+/// Up to [`INLINE`] bytes (an integer and a short string) are kept in the struct itself, that is
+/// in the record's [`Extra`] box: one allocation per record, not two.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Fields {
+    inline_len: u8,
+    inline: [u8; INLINE],
+    /// The packed fields when they are longer than [`INLINE`] bytes (else empty, unallocated).
+    heap: Vec<u8>,
+}
+
+/// Packed fields up to this size live in [`Fields`] itself.
+const INLINE: usize = 48;
+
+impl Default for Fields {
+    fn default() -> Self {
+        Fields {
+            inline_len: 0,
+            inline: [0; INLINE],
+            heap: Vec::new(),
+        }
+    }
+}
 
 /// A field's value as packed, borrowed from the event or the buffer.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -102,36 +123,59 @@ impl Fields {
             .clone()
             .map(|(name, value)| 2 + name.len().min(usize::from(u16::MAX)) + value.size())
             .sum();
-        let mut buffer = Vec::with_capacity(size);
+        let mut buffer = Fields::default();
+        if size > INLINE {
+            buffer.heap = Vec::with_capacity(size);
+        }
         for (name, value) in fields {
             let name = &name.as_bytes()[..name.len().min(usize::from(u16::MAX))];
-            buffer.extend_from_slice(&(name.len() as u16).to_le_bytes());
-            buffer.extend_from_slice(name);
-            let text = |buffer: &mut Vec<u8>, tag: u8, text: &str| {
+            buffer.put(&(name.len() as u16).to_le_bytes());
+            buffer.put(name);
+            let text = |buffer: &mut Fields, tag: u8, text: &str| {
                 let text = &text.as_bytes()[..text.len().min(u32::MAX as usize)];
-                buffer.push(tag);
-                buffer.extend_from_slice(&(text.len() as u32).to_le_bytes());
-                buffer.extend_from_slice(text);
+                buffer.put(&[tag]);
+                buffer.put(&(text.len() as u32).to_le_bytes());
+                buffer.put(text);
             };
             match value {
                 Packed::Text(value) => text(&mut buffer, TEXT, value),
                 Packed::Str(value) => text(&mut buffer, STR, value),
                 Packed::Int(int) => {
-                    buffer.push(INT);
-                    buffer.extend_from_slice(&int.to_le_bytes());
+                    buffer.put(&[INT]);
+                    buffer.put(&int.to_le_bytes());
                 }
                 Packed::UInt(int) => {
-                    buffer.push(UINT);
-                    buffer.extend_from_slice(&int.to_le_bytes());
+                    buffer.put(&[UINT]);
+                    buffer.put(&int.to_le_bytes());
                 }
                 Packed::Double(float) => {
-                    buffer.push(DOUBLE);
-                    buffer.extend_from_slice(&float.to_le_bytes());
+                    buffer.put(&[DOUBLE]);
+                    buffer.put(&float.to_le_bytes());
                 }
-                Packed::Bool(flag) => buffer.extend_from_slice(&[BOOL, u8::from(flag)]),
+                Packed::Bool(flag) => buffer.put(&[BOOL, u8::from(flag)]),
             }
         }
-        Fields(buffer)
+        buffer
+    }
+
+    /// Appends `bytes` (within the size [`pack`](Self::pack) reserved).
+    #[inline(always)]
+    fn put(&mut self, bytes: &[u8]) {
+        if self.heap.capacity() > 0 {
+            self.heap.extend_from_slice(bytes);
+        } else {
+            let start = usize::from(self.inline_len);
+            self.inline[start..start + bytes.len()].copy_from_slice(bytes);
+            self.inline_len = (start + bytes.len()) as u8;
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        if self.heap.capacity() > 0 {
+            &self.heap
+        } else {
+            &self.inline[..usize::from(self.inline_len)]
+        }
     }
 
     /// `fields` as an instrumented call recorded them, packed: typed values copied as they
@@ -166,12 +210,12 @@ impl Fields {
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.bytes().is_empty()
     }
 
     /// The fields, in the order they were packed.
     pub(super) fn iter(&self) -> impl Iterator<Item = (&str, Packed<'_>)> {
-        let mut rest = &self.0[..];
+        let mut rest = self.bytes();
         core::iter::from_fn(move || {
             let (name, after) = take(rest, 2)?;
             let (&tag, after) = after.split_first()?;
