@@ -76,7 +76,8 @@ impl Default for Fields {
 /// A field's value as packed, borrowed from the event or the buffer.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(super) enum Packed<'a> {
-    /// A `Debug` text of a type not known when recorded (sent as [`value::typed`] reads it).
+    /// A `Debug` text of a type not known when recorded (sent as
+    /// [`typed`](super::value::typed) reads it).
     Text(&'a str),
     /// A string, as is.
     Str(&'a str),
