@@ -1199,3 +1199,65 @@ fn keel_sinks_declare_their_interest() {
     let closure = |_: &Event| {};
     assert_eq!(closure.interest(), Interest::new());
 }
+
+#[keel::instrument(args(small, count, big, ratio, flag, name, owned, opt), ret)]
+fn typed_fields(
+    small: i8,
+    count: usize,
+    big: u64,
+    ratio: f64,
+    flag: bool,
+    name: &str,
+    owned: String,
+    opt: Option<u32>,
+) -> f64 {
+    let _ = (small, count, big, flag, name, owned, opt);
+    ratio * 2.0
+}
+
+#[keel::instrument(ret)]
+fn typed_return(name: &'static str) -> &'static str {
+    name
+}
+
+#[test]
+fn typed_arguments_and_return_values_print_as_their_debug_text() {
+    let _g = exclusive();
+    let name = "tab\t\"quoted\" é";
+    let (_, events) = trace::capture(|| {
+        typed_fields(
+            -8,
+            3,
+            u64::MAX,
+            0.1,
+            true,
+            name,
+            "owned\\".to_owned(),
+            Some(4),
+        );
+        typed_return(name)
+    });
+    let expected: Vec<(&str, String)> = vec![
+        ("small", format!("{:?}", -8_i8)),
+        ("count", format!("{:?}", 3_usize)),
+        ("big", format!("{:?}", u64::MAX)),
+        ("ratio", format!("{:?}", 0.1_f64)),
+        ("flag", format!("{:?}", true)),
+        ("name", format!("{name:?}")),
+        ("owned", format!("{:?}", "owned\\")),
+        ("opt", format!("{:?}", Some(4_u32))),
+    ];
+    assert_eq!(events[0].fields(), expected);
+    assert_eq!(
+        events[1].field("return"),
+        Some(format!("{:?}", 0.2_f64).as_str())
+    );
+    assert_eq!(
+        events[3].field("return"),
+        Some(format!("{name:?}").as_str())
+    );
+    assert_eq!(
+        events[2].to_string(),
+        format!("enter instrument::typed_return")
+    );
+}

@@ -120,7 +120,13 @@ fn keel_body(
     let line = quote_spanned!(ident.span()=> ::core::line!());
     let args = options.args.iter().map(|arg| {
         let label = arg.to_string();
-        quote_spanned!(arg.span()=> (#label, &#arg as &dyn ::core::fmt::Debug))
+        // Typed where the argument's type has a typed form (integers, `f64`, `bool`,
+        // strings), by autoref specialisation; `Debug` otherwise.
+        quote_spanned!(arg.span()=> (#label, {
+            #[allow(unused_imports)]
+            use #trace::{FieldDebug as _, FieldTyped as _};
+            #trace::Field(&#arg).__keel_value(&#arg as &dyn ::core::fmt::Debug)
+        }))
     });
     // A synchronous body's span is finished in place (`finish_in_place(&mut span)`): a move
     // into `finish(self)` would copy it through memory. An async body's span is moved into
@@ -205,7 +211,12 @@ fn keel_body(
     };
     let finish = match options.ret {
         Some(ret) => {
-            let value = quote_spanned!(ret.span()=> &__keel_value as &dyn ::core::fmt::Debug);
+            let value = quote_spanned!(ret.span()=> {
+                #[allow(unused_imports)]
+                use #trace::{FieldDebug as _, FieldTyped as _};
+                #trace::Field(&__keel_value)
+                    .__keel_value(&__keel_value as &dyn ::core::fmt::Debug)
+            });
             quote!(__keel_span.finish_in_place_with_value(__keel_outcome, #value);)
         }
         None => quote!(__keel_span.finish_in_place(__keel_outcome);),

@@ -3,7 +3,7 @@
 use super::call_site::CallSite;
 use super::capture;
 use super::clock;
-use super::event::{Event, EventKind, Outcome};
+use super::event::{Event, EventKind, FieldValue, Outcome, Value};
 use super::id::TraceKey;
 use super::sink::{self, ExitPath, KeelSink, SinkList};
 use super::span::Active;
@@ -61,7 +61,7 @@ pub(crate) struct FinishedCall<'a> {
     pub(crate) outcome: &'a Outcome,
     /// The return value, when recorded.
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
-    pub(crate) value: Option<&'a str>,
+    pub(crate) value: Option<&'a Value>,
 }
 
 /// Reports the exit of the traced call `call` (its clock read `end` at the exit) by the path
@@ -73,7 +73,7 @@ pub(crate) struct FinishedCall<'a> {
 /// The `Stats`-only path is inlined into the span's exit; the others are a call away, so that
 /// their frames (an [`Event`], an export record) cost the leanest path nothing.
 #[inline(always)]
-pub(crate) fn exit(call: &Active, end: u64, outcome: Outcome, value: Option<String>) {
+pub(crate) fn exit(call: &Active, end: u64, outcome: Outcome, value: Option<Value>) {
     let list = sink::current();
     if let Some((all, nanos)) = direct_to_stats(list, call, end) {
         for stats in all {
@@ -82,6 +82,38 @@ pub(crate) fn exit(call: &Active, end: u64, outcome: Outcome, value: Option<Stri
         return;
     }
     exit_to_sinks(list, call, end, outcome, value);
+}
+
+/// Hands the entry fields of call `call_id` straight to keel's own sinks, with no [`Event`]
+/// built, when every installed sink is one of them, the call was entered for the sinks and
+/// no capture runs (as [`exit`] does for exits): the OTLP sinks queue the fields as recorded
+/// (sampled calls only, as through [`emit`]); `Stats` takes no entries. False when the entry
+/// must go as an event.
+#[inline]
+pub(crate) fn enter_direct(
+    audience: Audience,
+    call_id: u64,
+    trace: TraceKey,
+    fields: &[(&'static str, FieldValue<'_>)],
+) -> bool {
+    let list = sink::current();
+    let ExitPath::KeelSinks(all) = &list.exits else {
+        return false;
+    };
+    if !audience.sinks || STATE.load(Ordering::Relaxed) & CAPTURES != 0 {
+        return false;
+    }
+    #[cfg(feature = "otlp")]
+    if trace.is_sampled() && !fields.is_empty() {
+        for sink in all {
+            if let KeelSink::Otlp(otlp) = sink {
+                otlp.record_entry(call_id, fields);
+            }
+        }
+    }
+    #[cfg(not(feature = "otlp"))]
+    let _ = (all, call_id, trace, fields);
+    true
 }
 
 /// [`exit`] with [`Outcome::Ok`] and no value, the outcome a constant the compiler sees through.
@@ -113,13 +145,7 @@ fn direct_to_stats<'a>(list: &'a SinkList, call: &Active, end: u64) -> Option<(&
 
 /// [`exit`] by any path but the direct `Stats`-only one.
 #[inline(never)]
-fn exit_to_sinks(
-    list: &SinkList,
-    call: &Active,
-    end: u64,
-    outcome: Outcome,
-    value: Option<String>,
-) {
+fn exit_to_sinks(list: &SinkList, call: &Active, end: u64, outcome: Outcome, value: Option<Value>) {
     let state = STATE.load(Ordering::Relaxed);
     let direct = call.audience.sinks && state & CAPTURES == 0;
     // A direct exit into `Stats`-only sinks was taken by `exit` itself; `Stats`-only sinks come
@@ -135,7 +161,7 @@ fn exit_to_sinks(
                 end,
                 elapsed_nanos: clock::elapsed_nanos(call.start, end),
                 outcome: &outcome,
-                value: value.as_deref(),
+                value: value.as_ref(),
             };
             for sink in all {
                 match sink {

@@ -6,6 +6,7 @@ use crate::call::CurrentCall;
 use crate::context::Context;
 use core::fmt;
 use core::time::Duration;
+use std::sync::OnceLock;
 
 /// How a traced call ended.
 ///
@@ -105,7 +106,10 @@ pub struct Event {
     /// The call that was current when this one started (on its thread, or where the context
     /// it runs in was taken).
     parent: Option<CurrentCall>,
-    fields: Vec<(&'static str, String)>,
+    /// The recorded values, typed as they were recorded.
+    values: Vec<(&'static str, Value)>,
+    /// Their `Debug` texts, made when first asked for.
+    texts: OnceLock<Vec<(&'static str, String)>>,
     context: Option<Context>,
     /// Raw clock reading at the call's exit (0 when not known: entries, and exits built
     /// without one), so that a sink needing the end time does not read the clock again.
@@ -120,7 +124,7 @@ impl Event {
         call_id: u64,
         trace: TraceKey,
         parent: Option<CurrentCall>,
-        fields: Vec<(&'static str, String)>,
+        values: Vec<(&'static str, Value)>,
     ) -> Self {
         Self {
             kind,
@@ -128,7 +132,8 @@ impl Event {
             call_id,
             trace,
             parent,
-            fields,
+            values,
+            texts: OnceLock::new(),
             context: None,
             end_raw: 0,
         }
@@ -268,7 +273,18 @@ impl Event {
 
     /// Recorded values: arguments (on entry, in `Debug` form) and `"return"` (on exit).
     pub fn fields(&self) -> &[(&'static str, String)] {
-        &self.fields
+        self.texts.get_or_init(|| {
+            self.values
+                .iter()
+                .map(|(name, value)| (*name, value.to_string()))
+                .collect()
+        })
+    }
+
+    /// The recorded values as they were recorded (typed where the type was known).
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) fn values(&self) -> &[(&'static str, Value)] {
+        &self.values
     }
 
     /// The [`keel::context`](crate::context) in force on the thread that emitted the event
@@ -294,7 +310,7 @@ impl Event {
 
     /// The recorded value called `name`, if any.
     pub fn field(&self, name: &str) -> Option<&str> {
-        self.fields
+        self.fields()
             .iter()
             .find(|(key, _)| *key == name)
             .map(|(_, value)| value.as_str())
@@ -307,9 +323,9 @@ impl fmt::Display for Event {
         match &self.kind {
             EventKind::Enter => {
                 write!(f, "enter {}", self.name())?;
-                if !self.fields.is_empty() {
+                if !self.values.is_empty() {
                     f.write_str("(")?;
-                    for (i, (key, value)) in self.fields.iter().enumerate() {
+                    for (i, (key, value)) in self.values.iter().enumerate() {
                         if i > 0 {
                             f.write_str(", ")?;
                         }
@@ -327,5 +343,157 @@ impl fmt::Display for Event {
                 Ok(())
             }
         }
+    }
+}
+
+/// A recorded value as an event keeps it: typed when the recording code knew the type (see
+/// [`FieldValue`]), else its `Debug` text. Prints (`Display`) exactly the `Debug` text of the
+/// value it was made from.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Value {
+    I64(i64),
+    U64(u64),
+    F64(f64),
+    Bool(bool),
+    /// A string, as is (its `Debug` text is quoted and escaped).
+    Str(String),
+    /// Any other value's `Debug` text.
+    Text(String),
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::I64(int) => fmt::Debug::fmt(int, f),
+            Value::U64(int) => fmt::Debug::fmt(int, f),
+            Value::F64(float) => fmt::Debug::fmt(float, f),
+            Value::Bool(flag) => fmt::Debug::fmt(flag, f),
+            Value::Str(text) => fmt::Debug::fmt(text.as_str(), f),
+            Value::Text(text) => f.write_str(text),
+        }
+    }
+}
+
+/// A value handed to an instrumented call's entry (an argument named with
+/// `#[keel::instrument(args(..))]`) or exit (`ret`), borrowed for the call. Generated code
+/// picks the variant from the argument's type at compile time (see [`Field`]): integers, `f64`,
+/// `bool` and strings are kept typed, so that a sink needing the value (the OTLP exporter's
+/// `int_value`, `string_value`, ..) gets it without parsing text back; any other type is kept
+/// as `&dyn Debug`. Its `Debug` prints exactly what the value's own `Debug` prints. Not a
+/// public API.
+#[doc(hidden)]
+#[derive(Clone, Copy)]
+pub enum FieldValue<'a> {
+    I64(i64),
+    U64(u64),
+    F64(f64),
+    Bool(bool),
+    Str(&'a str),
+    Debug(&'a dyn fmt::Debug),
+}
+
+impl fmt::Debug for FieldValue<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FieldValue::I64(int) => fmt::Debug::fmt(int, f),
+            FieldValue::U64(int) => fmt::Debug::fmt(int, f),
+            FieldValue::F64(float) => fmt::Debug::fmt(float, f),
+            FieldValue::Bool(flag) => fmt::Debug::fmt(flag, f),
+            FieldValue::Str(text) => fmt::Debug::fmt(*text, f),
+            FieldValue::Debug(value) => fmt::Debug::fmt(*value, f),
+        }
+    }
+}
+
+impl FieldValue<'_> {
+    /// The value as an event keeps it (a string copied, any other type formatted).
+    pub(crate) fn to_value(self) -> Value {
+        match self {
+            FieldValue::I64(int) => Value::I64(int),
+            FieldValue::U64(int) => Value::U64(int),
+            FieldValue::F64(float) => Value::F64(float),
+            FieldValue::Bool(flag) => Value::Bool(flag),
+            FieldValue::Str(text) => Value::Str(text.to_owned()),
+            FieldValue::Debug(value) => Value::Text(format!("{value:?}")),
+        }
+    }
+}
+
+/// The argument generated code wraps a recorded value in, to choose its [`FieldValue`] by
+/// autoref specialisation: `Field(&value).__keel_value(&value as &dyn Debug)` finds
+/// [`FieldTyped`]'s by-value method when the type has one (integers, `f64`, `bool`, `str`,
+/// `&str`, `String`), and [`FieldDebug`]'s by-reference one otherwise, which keeps the
+/// `&dyn Debug` (made at the call site, so that a type without `Debug` is reported there as
+/// before). Not a public API.
+#[doc(hidden)]
+pub struct Field<'a, T: ?Sized>(pub &'a T);
+
+/// The typed choice of [`Field`]. Not a public API.
+#[doc(hidden)]
+pub trait FieldTyped<'a> {
+    fn __keel_value(self, debug: &'a dyn fmt::Debug) -> FieldValue<'a>;
+}
+
+/// The `Debug` fallback of [`Field`]. Not a public API.
+#[doc(hidden)]
+pub trait FieldDebug<'a> {
+    fn __keel_value(&self, debug: &'a dyn fmt::Debug) -> FieldValue<'a>;
+}
+
+impl<'a, T: ?Sized> FieldDebug<'a> for Field<'a, T> {
+    #[inline(always)]
+    fn __keel_value(&self, debug: &'a dyn fmt::Debug) -> FieldValue<'a> {
+        FieldValue::Debug(debug)
+    }
+}
+
+macro_rules! typed_field {
+    ($variant:ident as $wide:ty: $($ty:ty),*) => {$(
+        impl<'a> FieldTyped<'a> for Field<'a, $ty> {
+            #[inline(always)]
+            fn __keel_value(self, _: &'a dyn fmt::Debug) -> FieldValue<'a> {
+                FieldValue::$variant(<$wide>::from(*self.0))
+            }
+        }
+    )*};
+}
+
+typed_field!(I64 as i64: i8, i16, i32, i64);
+typed_field!(U64 as u64: u8, u16, u32, u64);
+typed_field!(F64 as f64: f64);
+typed_field!(Bool as bool: bool);
+
+impl<'a> FieldTyped<'a> for Field<'a, isize> {
+    #[inline(always)]
+    fn __keel_value(self, _: &'a dyn fmt::Debug) -> FieldValue<'a> {
+        FieldValue::I64(*self.0 as i64)
+    }
+}
+
+impl<'a> FieldTyped<'a> for Field<'a, usize> {
+    #[inline(always)]
+    fn __keel_value(self, _: &'a dyn fmt::Debug) -> FieldValue<'a> {
+        FieldValue::U64(*self.0 as u64)
+    }
+}
+
+impl<'a> FieldTyped<'a> for Field<'a, str> {
+    #[inline(always)]
+    fn __keel_value(self, _: &'a dyn fmt::Debug) -> FieldValue<'a> {
+        FieldValue::Str(self.0)
+    }
+}
+
+impl<'a, 'b: 'a> FieldTyped<'a> for Field<'a, &'b str> {
+    #[inline(always)]
+    fn __keel_value(self, _: &'a dyn fmt::Debug) -> FieldValue<'a> {
+        FieldValue::Str(self.0)
+    }
+}
+
+impl<'a> FieldTyped<'a> for Field<'a, String> {
+    #[inline(always)]
+    fn __keel_value(self, _: &'a dyn fmt::Debug) -> FieldValue<'a> {
+        FieldValue::Str(self.0)
     }
 }

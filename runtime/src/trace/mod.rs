@@ -102,6 +102,7 @@ pub use tracing_bridge::TracingBridge;
 pub mod __private {
     pub use super::Span;
     pub use super::call_site::Registration;
+    pub use super::event::{Field, FieldDebug, FieldTyped, FieldValue};
     pub use super::outcome::{
         ErrDebug, ErrDisplay, ErrOpaque, NotResult, OutcomeOf, err_outcome_debug,
         err_outcome_display,

@@ -4,7 +4,7 @@ use super::call_site::CallSite;
 use super::clock;
 use super::dispatch;
 use super::dispatch::Audience;
-use super::event::{Event, EventKind, Outcome};
+use super::event::{Event, EventKind, FieldValue, Outcome, Value};
 use super::id::TraceKey;
 use super::sampler;
 use super::sink;
@@ -129,7 +129,14 @@ impl Span {
     /// ```
     #[inline]
     pub fn enter_with(site: &'static CallSite, fields: &[(&'static str, &dyn Debug)]) -> Self {
-        enter_instrumented(site, None, fields)
+        if STATE.load(Ordering::Relaxed) & (ON | CAPTURES) == 0 {
+            return Span::inactive();
+        }
+        let fields: Vec<(&'static str, FieldValue<'_>)> = fields
+            .iter()
+            .map(|(name, value)| (*name, FieldValue::Debug(*value)))
+            .collect();
+        enter_instrumented(site, None, &fields)
     }
 
     /// A span that reports nothing (what `enter` returns while tracing is off).
@@ -157,7 +164,7 @@ impl Span {
     /// `"return"` field.
     #[inline]
     pub fn finish_with_value(mut self, outcome: Outcome, value: &dyn Debug) {
-        self.finish_in_place_with_value(outcome, value);
+        self.finish_in_place_with_value(outcome, FieldValue::Debug(value));
     }
 
     /// [`finish`](Self::finish) without moving the span: what generated code calls, because
@@ -176,9 +183,9 @@ impl Span {
     /// [`finish_with_value`](Self::finish_with_value) without moving the span.
     #[doc(hidden)]
     #[inline]
-    pub fn finish_in_place_with_value(&mut self, outcome: Outcome, value: &dyn Debug) {
+    pub fn finish_in_place_with_value(&mut self, outcome: Outcome, value: FieldValue<'_>) {
         if let Some(active) = &self.active {
-            exit(active, outcome, Some(format!("{value:?}")));
+            exit(active, outcome, Some(value.to_value()));
             self.active = None;
         }
     }
@@ -305,7 +312,7 @@ impl Debug for Span {
 pub fn enter_instrumented(
     site: &'static CallSite,
     self_type: Option<fn() -> &'static str>,
-    fields: &[(&'static str, &dyn Debug)],
+    fields: &[(&'static str, FieldValue<'_>)],
 ) -> Span {
     // One load: off and nobody capturing is the common case.
     let state = STATE.load(Ordering::Relaxed);
@@ -320,7 +327,7 @@ fn enter_traced(
     site: &'static CallSite,
     mut state: u64,
     self_type: Option<fn() -> &'static str>,
-    fields: &[(&'static str, &dyn Debug)],
+    fields: &[(&'static str, FieldValue<'_>)],
 ) -> Span {
     if state & GENERATION == 0 {
         state::ensure_initialized();
@@ -448,7 +455,7 @@ fn enter_listened(
     site: &'static CallSite,
     state: u64,
     self_type: Option<fn() -> &'static str>,
-    fields: &[(&'static str, &dyn Debug)],
+    fields: &[(&'static str, FieldValue<'_>)],
 ) -> Span {
     let resolve = || {
         if let Some(type_name) = self_type {
@@ -465,10 +472,14 @@ fn enter_listened(
     resolve();
     let (call_id, outer, trace) = become_current(site);
     let recorded = trace.is_sampled() || listeners.wants_unsampled;
-    if recorded && listeners.wants_enters && (listeners.wants_bare_enters || !fields.is_empty()) {
+    if recorded
+        && listeners.wants_enters
+        && (listeners.wants_bare_enters || !fields.is_empty())
+        && !dispatch::enter_direct(listeners.audience, call_id, trace, fields)
+    {
         let fields = fields
             .iter()
-            .map(|(name, value)| (*name, format!("{value:?}")))
+            .map(|(name, value)| (*name, value.to_value()))
             .collect();
         dispatch::emit(
             Event::new(EventKind::Enter, site, call_id, trace, outer, fields),
@@ -521,7 +532,7 @@ fn new_trace(call_id: u64) -> TraceKey {
 /// for a function that returns no `Result`) takes a path of its own, with no outcome to move or
 /// drop.
 #[inline(always)]
-fn exit(active: &Active, outcome: Outcome, value: Option<String>) {
+fn exit(active: &Active, outcome: Outcome, value: Option<Value>) {
     if value.is_none() && matches!(outcome, Outcome::Ok) {
         exit_ok(active);
     } else {
@@ -539,7 +550,7 @@ fn exit_ok(active: &Active) {
 }
 
 #[inline(never)]
-fn exit_with(active: &Active, outcome: Outcome, value: Option<String>) {
+fn exit_with(active: &Active, outcome: Outcome, value: Option<Value>) {
     if active.recorded {
         dispatch::exit(active, clock::now(), outcome, value);
     }

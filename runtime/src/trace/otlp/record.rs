@@ -3,7 +3,7 @@
 
 use crate::trace::CallSite;
 use crate::trace::dispatch::FinishedCall;
-use crate::trace::event::{Event, Outcome};
+use crate::trace::event::{Event, FieldValue, Outcome, Value};
 use crate::trace::id::TraceKey;
 use crate::trace::traceparent::REMOTE;
 
@@ -41,50 +41,217 @@ pub(super) struct Extra {
     pub(super) fields: Fields,
 }
 
-/// Recorded fields (names and `Debug` texts) packed end to end in one buffer: one allocation
-/// for all of a call's fields, made on the traced thread and freed on the export thread (each
-/// such free is dearer than a local one: it goes back to the traced thread's arena).
+/// Recorded fields (names and values, typed as recorded) packed end to end in one buffer: one
+/// allocation for all of a call's fields, made on the traced thread and freed on the export
+/// thread (each such free is dearer than a local one: it goes back to the traced thread's
+/// arena).
 ///
-/// Each field is its name's length (2 bytes, little-endian), the name, its text's length
-/// (4 bytes), the text.
-#[derive(Default, Debug, PartialEq, Eq)]
-pub(super) struct Fields(Vec<u8>);
+/// Each field is its name's length (2 bytes, little-endian), the name, a tag byte (see
+/// [`Packed`]) and the value: 8 bytes for an integer or a float, 1 for a `bool`, a length
+/// (4 bytes) and the bytes for a string or a `Debug` text.
+///
+/// Up to [`INLINE`] bytes (an integer and a short string) are kept in the struct itself, that is
+/// in the record's [`Extra`] box: one allocation per record, not two.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Fields {
+    inline_len: u8,
+    inline: [u8; INLINE],
+    /// The packed fields when they are longer than [`INLINE`] bytes (else empty, unallocated).
+    heap: Vec<u8>,
+}
+
+/// Packed fields up to this size live in [`Fields`] itself.
+const INLINE: usize = 48;
+
+impl Default for Fields {
+    fn default() -> Self {
+        Fields {
+            inline_len: 0,
+            inline: [0; INLINE],
+            heap: Vec::new(),
+        }
+    }
+}
+
+/// A field's value as packed, borrowed from the event or the buffer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum Packed<'a> {
+    /// A `Debug` text of a type not known when recorded (sent as
+    /// [`typed`](super::value::typed) reads it).
+    Text(&'a str),
+    /// A string, as is.
+    Str(&'a str),
+    Int(i64),
+    UInt(u64),
+    Double(f64),
+    Bool(bool),
+}
+
+const TEXT: u8 = 0;
+const STR: u8 = 1;
+const INT: u8 = 2;
+const UINT: u8 = 3;
+const DOUBLE: u8 = 4;
+const BOOL: u8 = 5;
+
+impl<'a> From<&'a Value> for Packed<'a> {
+    fn from(value: &'a Value) -> Self {
+        match value {
+            Value::I64(int) => Packed::Int(*int),
+            Value::U64(int) => Packed::UInt(*int),
+            Value::F64(float) => Packed::Double(*float),
+            Value::Bool(flag) => Packed::Bool(*flag),
+            Value::Str(text) => Packed::Str(text),
+            Value::Text(text) => Packed::Text(text),
+        }
+    }
+}
+
+impl Packed<'_> {
+    fn size(&self) -> usize {
+        match self {
+            Packed::Text(text) | Packed::Str(text) => 5 + text.len().min(u32::MAX as usize),
+            Packed::Int(_) | Packed::UInt(_) | Packed::Double(_) => 9,
+            Packed::Bool(_) => 2,
+        }
+    }
+}
 
 impl Fields {
     /// `fields` packed.
-    pub(super) fn pack<'a>(fields: impl Iterator<Item = (&'a str, &'a str)> + Clone) -> Self {
+    pub(super) fn pack<'a>(fields: impl Iterator<Item = (&'a str, Packed<'a>)> + Clone) -> Self {
         let size = fields
             .clone()
-            .map(|(name, text)| 6 + name.len().min(usize::from(u16::MAX)) + text.len())
+            .map(|(name, value)| 2 + name.len().min(usize::from(u16::MAX)) + value.size())
             .sum();
-        let mut buffer = Vec::with_capacity(size);
-        for (name, text) in fields {
-            let name = &name.as_bytes()[..name.len().min(usize::from(u16::MAX))];
-            let text = &text.as_bytes()[..text.len().min(u32::MAX as usize)];
-            buffer.extend_from_slice(&(name.len() as u16).to_le_bytes());
-            buffer.extend_from_slice(name);
-            buffer.extend_from_slice(&(text.len() as u32).to_le_bytes());
-            buffer.extend_from_slice(text);
+        let mut buffer = Fields::default();
+        if size > INLINE {
+            buffer.heap = Vec::with_capacity(size);
         }
-        Fields(buffer)
+        for (name, value) in fields {
+            let name = &name.as_bytes()[..name.len().min(usize::from(u16::MAX))];
+            buffer.put(&(name.len() as u16).to_le_bytes());
+            buffer.put(name);
+            let text = |buffer: &mut Fields, tag: u8, text: &str| {
+                let text = &text.as_bytes()[..text.len().min(u32::MAX as usize)];
+                buffer.put(&[tag]);
+                buffer.put(&(text.len() as u32).to_le_bytes());
+                buffer.put(text);
+            };
+            match value {
+                Packed::Text(value) => text(&mut buffer, TEXT, value),
+                Packed::Str(value) => text(&mut buffer, STR, value),
+                Packed::Int(int) => {
+                    buffer.put(&[INT]);
+                    buffer.put(&int.to_le_bytes());
+                }
+                Packed::UInt(int) => {
+                    buffer.put(&[UINT]);
+                    buffer.put(&int.to_le_bytes());
+                }
+                Packed::Double(float) => {
+                    buffer.put(&[DOUBLE]);
+                    buffer.put(&float.to_le_bytes());
+                }
+                Packed::Bool(flag) => buffer.put(&[BOOL, u8::from(flag)]),
+            }
+        }
+        buffer
+    }
+
+    /// Appends `bytes` (within the size [`pack`](Self::pack) reserved).
+    #[inline(always)]
+    fn put(&mut self, bytes: &[u8]) {
+        if self.heap.capacity() > 0 {
+            self.heap.extend_from_slice(bytes);
+        } else {
+            let start = usize::from(self.inline_len);
+            self.inline[start..start + bytes.len()].copy_from_slice(bytes);
+            self.inline_len = (start + bytes.len()) as u8;
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        if self.heap.capacity() > 0 {
+            &self.heap
+        } else {
+            &self.inline[..usize::from(self.inline_len)]
+        }
+    }
+
+    /// `fields` as an instrumented call recorded them, packed: typed values copied as they
+    /// are, any other value formatted (its `Debug` text).
+    pub(super) fn pack_recorded(fields: &[(&'static str, FieldValue<'_>)]) -> Self {
+        fn typed<'a>(value: &FieldValue<'a>) -> Option<Packed<'a>> {
+            match *value {
+                FieldValue::I64(int) => Some(Packed::Int(int)),
+                FieldValue::U64(int) => Some(Packed::UInt(int)),
+                FieldValue::F64(float) => Some(Packed::Double(float)),
+                FieldValue::Bool(flag) => Some(Packed::Bool(flag)),
+                FieldValue::Str(text) => Some(Packed::Str(text)),
+                FieldValue::Debug(_) => None,
+            }
+        }
+        if fields.iter().all(|(_, value)| typed(value).is_some()) {
+            return Fields::pack(
+                fields
+                    .iter()
+                    .filter_map(|(name, value)| typed(value).map(|packed| (*name, packed))),
+            );
+        }
+        let values: Vec<(&str, Value)> = fields
+            .iter()
+            .map(|(name, value)| (*name, value.to_value()))
+            .collect();
+        Fields::pack(
+            values
+                .iter()
+                .map(|(name, value)| (*name, Packed::from(value))),
+        )
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.bytes().is_empty()
     }
 
     /// The fields, in the order they were packed.
-    pub(super) fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        let mut rest = &self.0[..];
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&str, Packed<'_>)> {
+        let mut rest = self.bytes();
         core::iter::from_fn(move || {
             let (name, after) = take(rest, 2)?;
-            let (text, after) = take(after, 4)?;
-            rest = after;
+            let (&tag, after) = after.split_first()?;
             // Packed from `str`s, cut at a length only past 64 KiB names or 4 GiB texts.
-            Some((
-                core::str::from_utf8(name).unwrap_or(""),
-                core::str::from_utf8(text).unwrap_or(""),
-            ))
+            let name = core::str::from_utf8(name).unwrap_or("");
+            let (value, after) = match tag {
+                TEXT | STR => {
+                    let (text, after) = take(after, 4)?;
+                    let text = core::str::from_utf8(text).unwrap_or("");
+                    let value = if tag == TEXT {
+                        Packed::Text(text)
+                    } else {
+                        Packed::Str(text)
+                    };
+                    (value, after)
+                }
+                INT => {
+                    let (&word, after) = after.split_first_chunk::<8>()?;
+                    (Packed::Int(i64::from_le_bytes(word)), after)
+                }
+                UINT => {
+                    let (&word, after) = after.split_first_chunk::<8>()?;
+                    (Packed::UInt(u64::from_le_bytes(word)), after)
+                }
+                DOUBLE => {
+                    let (&word, after) = after.split_first_chunk::<8>()?;
+                    (Packed::Double(f64::from_le_bytes(word)), after)
+                }
+                _ => {
+                    let (&flag, after) = after.split_first()?;
+                    (Packed::Bool(flag != 0), after)
+                }
+            };
+            rest = after;
+            Some((name, value))
         })
     }
 }
@@ -157,6 +324,12 @@ impl Record {
 /// so the traced thread never copies it, and not at all when the queue is full.
 pub(super) enum RecordSource<'a> {
     Enter(&'a Event),
+    /// An entry's fields straight from the instrumented call (see
+    /// [`OtlpSink::record_entry`](super::OtlpSink::record_entry)).
+    EnterFields {
+        call_id: u64,
+        fields: &'a [(&'static str, FieldValue<'a>)],
+    },
     Exit(&'a FinishedCall<'a>),
 }
 
@@ -179,10 +352,22 @@ impl RecordSource<'_> {
                     error: None,
                     fields: Fields::pack(
                         event
-                            .fields()
+                            .values()
                             .iter()
-                            .map(|(name, text)| (*name, text.as_str())),
+                            .map(|(name, value)| (*name, Packed::from(value))),
                     ),
+                })),
+            },
+            RecordSource::EnterFields { call_id, fields } => Record {
+                site: None,
+                call_id: *call_id,
+                trace: [0; 2],
+                parent: 0,
+                end: 0,
+                packed: 0,
+                extra: Some(Box::new(Extra {
+                    error: None,
+                    fields: Fields::pack_recorded(fields),
                 })),
             },
             RecordSource::Exit(exit) => {
@@ -195,7 +380,7 @@ impl RecordSource<'_> {
                 };
                 let fields = exit
                     .value
-                    .map(|value| Fields::pack(core::iter::once(("return", value))))
+                    .map(|value| Fields::pack(core::iter::once(("return", Packed::from(value)))))
                     .unwrap_or_default();
                 let mut packed = exit.elapsed_nanos.min(ELAPSED_MASK)
                     | u64::from(flags) << FLAGS_SHIFT
@@ -224,5 +409,39 @@ impl RecordSource<'_> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recorded_fields_pack_typed_and_others_as_their_debug_text() {
+        let path = String::from("/orders/\"7\"");
+        let typed = [
+            ("id", FieldValue::U64(u64::MAX)),
+            ("delta", FieldValue::I64(-2)),
+            ("path", FieldValue::Str(&path)),
+            ("ratio", FieldValue::F64(0.5)),
+            ("ok", FieldValue::Bool(true)),
+        ];
+        assert_eq!(
+            Fields::pack_recorded(&typed).iter().collect::<Vec<_>>(),
+            [
+                ("id", Packed::UInt(u64::MAX)),
+                ("delta", Packed::Int(-2)),
+                ("path", Packed::Str("/orders/\"7\"")),
+                ("ratio", Packed::Double(0.5)),
+                ("ok", Packed::Bool(true)),
+            ]
+        );
+        let some = Some(3);
+        let mixed = [("n", FieldValue::I64(1)), ("opt", FieldValue::Debug(&some))];
+        assert_eq!(
+            Fields::pack_recorded(&mixed).iter().collect::<Vec<_>>(),
+            [("n", Packed::Int(1)), ("opt", Packed::Text("Some(3)"))]
+        );
+        assert!(Fields::pack_recorded(&[]).is_empty());
     }
 }

@@ -10,6 +10,7 @@ use super::record::RecordSource;
 use super::ring;
 use crate::trace::clock;
 use crate::trace::dispatch::FinishedCall;
+use crate::trace::event::FieldValue;
 use crate::trace::event::{Event, EventKind};
 use crate::trace::interest::Interest;
 use crate::trace::sink::Sink;
@@ -182,6 +183,12 @@ impl OtlpSink {
         self.push(RecordSource::Exit(exit));
     }
 
+    /// Queues the entry fields of call `call_id`, as recorded (no event built): what the
+    /// dispatcher calls when every installed sink is one of keel's own.
+    pub(crate) fn record_entry(&self, call_id: u64, fields: &[(&'static str, FieldValue<'_>)]) {
+        self.push(RecordSource::EnterFields { call_id, fields });
+    }
+
     /// Queues the record `source` describes on this thread's queue for this sink, never waiting.
     #[inline]
     fn push(&self, source: RecordSource<'_>) {
@@ -229,7 +236,7 @@ impl Sink for OtlpSink {
     fn event(&self, event: &Event) {
         match event.kind() {
             EventKind::Enter => {
-                if !event.fields().is_empty() {
+                if !event.values().is_empty() {
                     self.push(RecordSource::Enter(event));
                 }
             }
@@ -243,7 +250,11 @@ impl Sink for OtlpSink {
                     elapsed_nanos: u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
                     outcome,
                     // An exit's only field: the return value (see `span::exit`).
-                    value: event.field("return"),
+                    value: event
+                        .values()
+                        .iter()
+                        .find(|(name, _)| *name == "return")
+                        .map(|(_, value)| value),
                 };
                 self.push(RecordSource::Exit(&exit));
             }

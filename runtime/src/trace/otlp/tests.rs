@@ -7,7 +7,7 @@ use super::sink::OtlpSink;
 use crate::call::CurrentCall;
 use crate::trace::CallSite;
 use crate::trace::dispatch::FinishedCall;
-use crate::trace::event::Outcome;
+use crate::trace::event::{Outcome, Value};
 use crate::trace::id::TraceKey;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -28,7 +28,7 @@ fn pipeline(queue_capacity: usize) -> Arc<Pipeline> {
 fn exit<'a>(
     call_id: u64,
     outcome: &'a Outcome,
-    value: Option<&'a str>,
+    value: Option<&'a Value>,
     elapsed_nanos: u64,
 ) -> FinishedCall<'a> {
     FinishedCall {
@@ -56,7 +56,8 @@ fn a_record_written_in_its_slot_reads_back_whole() {
     let pipeline = pipeline(8);
     let mut ring = pipeline.new_ring();
     let failed = Outcome::Err("disk full".to_string());
-    let value = "Err(\"disk full\")".to_string();
+    let text = "Err(\"disk full\")".to_string();
+    let value = Value::Text(text.clone());
     push_exit(&mut ring, &exit(7, &failed, Some(&value), 99));
     push_exit(&mut ring, &exit(8, &Outcome::Ok, None, u64::MAX));
     assert_eq!(ring.counts.spans.load(Ordering::Relaxed), 2);
@@ -74,7 +75,7 @@ fn a_record_written_in_its_slot_reads_back_whole() {
     assert_eq!(extra.error.as_deref(), Some("disk full"));
     assert_eq!(
         extra.fields.iter().collect::<Vec<_>>(),
-        [("return", value.as_str())]
+        [("return", super::record::Packed::Text(text.as_str()))]
     );
 
     let second = rings[0].records.pop().expect("queued");
@@ -94,7 +95,10 @@ fn a_full_queue_drops_and_counts_spans_and_keeps_what_it_holds() {
     let pipeline = pipeline(2);
     let mut ring = pipeline.new_ring();
     for call_id in 10..15 {
-        push_exit(&mut ring, &exit(call_id, &Outcome::Ok, Some("1"), 1));
+        push_exit(
+            &mut ring,
+            &exit(call_id, &Outcome::Ok, Some(&Value::U64(1)), 1),
+        );
     }
     let stats = pipeline.stats();
     assert_eq!((stats.queued, stats.dropped), (2, 3), "{stats}");
@@ -109,19 +113,26 @@ fn a_full_queue_drops_and_counts_spans_and_keeps_what_it_holds() {
     );
     drop(rings);
     // Room again: the next span is accepted. Records left in a queue are freed with it.
-    push_exit(&mut ring, &exit(15, &Outcome::Panicked, Some("1"), 1));
+    push_exit(
+        &mut ring,
+        &exit(15, &Outcome::Panicked, Some(&Value::U64(1)), 1),
+    );
     assert_eq!(pipeline.stats().queued, 3);
 }
 
 #[test]
 fn fields_pack_into_one_buffer_and_come_back_in_order() {
-    use super::record::Fields;
+    use super::record::{Fields, Packed};
     let long = "x".repeat(70_000);
     let fields = [
-        ("id", "42"),
-        ("", ""),
-        ("path", "\"/orders/é\""),
-        ("big", long.as_str()),
+        ("id", Packed::Text("42")),
+        ("", Packed::Text("")),
+        ("path", Packed::Str("/orders/é")),
+        ("big", Packed::Text(long.as_str())),
+        ("n", Packed::Int(-3)),
+        ("u", Packed::UInt(u64::MAX)),
+        ("x", Packed::Double(1.5)),
+        ("ok", Packed::Bool(true)),
     ];
     let packed = Fields::pack(fields.iter().copied());
     assert_eq!(packed.iter().collect::<Vec<_>>(), fields);

@@ -1,18 +1,35 @@
-//! Attribute values typed for the receiver: a recorded field arrives as its `Debug` text (see
-//! [`Span::enter_with`](crate::trace::Span::enter_with)), and the text of the standard
-//! types is recognised and sent as the OTLP type a backend can query:
+//! Attribute values typed for the receiver.
+//!
+//! `#[keel::instrument(args(..), ret)]` records each argument and the return value typed at
+//! the source: the generated code picks, from the value's type at compile time, a typed form
+//! for the standard types, which travels to the export thread as is (no text made on the
+//! traced thread, none parsed on the export thread):
+//!
+//! | recorded type | sent as |
+//! | --- | --- |
+//! | `i8` .. `i64`, `isize`; `u8` .. `u64`, `usize` up to `i64::MAX` | `int_value` |
+//! | a `u64` / `usize` above `i64::MAX` | `string_value` of its digits (OTLP has no unsigned integer) |
+//! | `f64` | `double_value` |
+//! | `bool` | `bool_value` |
+//! | `&str`, `str`, `String` | `string_value`, as is (not quoted) |
+//!
+//! Any other type (and any field recorded through
+//! [`Span::enter_with`](crate::trace::Span::enter_with)'s `&dyn Debug`, or a reference such
+//! as `&u64`) arrives as its `Debug` text, which is read back as before:
 //!
 //! | `Debug` text | sent as |
 //! | --- | --- |
 //! | a quoted string (`"/orders/0"`), a quoted `char` | `string_value`, unquoted and unescaped |
 //! | `true`, `false` | `bool_value` |
 //! | an integer in `i64`'s range (`-3`, `42`) | `int_value` |
-//! | a larger integer (a `u64` above `i64::MAX`, a `u128`) | `string_value` of its digits (OTLP has no unsigned or wider integer) |
-//! | a float (`1.5`, `1e-7`, `NaN`, `inf`) | `double_value` |
+//! | a larger integer (a `u128`) | `string_value` of its digits (OTLP has no unsigned or wider integer) |
+//! | a float (an `f32`'s `1.5`, `1e-7`, `NaN`, `inf`) | `double_value` |
 //! | anything else (`Some(3)`, `Order { id: 1 }`) | `string_value` of the `Debug` text, as is |
 //!
-//! A type whose own `Debug` prints like one of these literals is sent as that type.
+//! A type whose own `Debug` prints like one of these literals is sent as that type. Events
+//! (`Event::field`, the stderr sink, captures) show every field as its `Debug` text either way.
 
+use super::record::Packed;
 use std::borrow::Cow;
 
 /// An attribute value as sent: OTLP's `AnyValue` kinds keel uses.
@@ -24,9 +41,25 @@ pub(super) enum Typed<'a> {
     Double(f64),
 }
 
+/// The OTLP value of a recorded field: as recorded when its type was known, else read from its
+/// `Debug` text (see [`parsed`]).
+pub(super) fn typed(value: Packed<'_>) -> Typed<'_> {
+    match value {
+        Packed::Text(text) => parsed(text),
+        Packed::Str(text) => Typed::Str(Cow::Borrowed(text)),
+        Packed::Int(int) => Typed::Int(int),
+        Packed::UInt(int) => match i64::try_from(int) {
+            Ok(int) => Typed::Int(int),
+            Err(_) => Typed::Str(Cow::Owned(int.to_string())),
+        },
+        Packed::Double(float) => Typed::Double(float),
+        Packed::Bool(flag) => Typed::Bool(flag),
+    }
+}
+
 /// The OTLP value of a field recorded as `text` (its `Debug` form). Borrows `text` unless a
 /// string had escapes to undo.
-pub(super) fn typed(text: &str) -> Typed<'_> {
+pub(super) fn parsed(text: &str) -> Typed<'_> {
     let bytes = text.as_bytes();
     match bytes {
         [b'"', .., b'"'] | [b'\'', .., b'\''] if bytes.len() >= 2 => {
@@ -131,7 +164,7 @@ mod tests {
     }
 
     fn sent(recorded: impl core::fmt::Debug) -> Value {
-        value(typed(&format!("{recorded:?}")))
+        value(parsed(&format!("{recorded:?}")))
     }
 
     #[test]
@@ -174,6 +207,28 @@ mod tests {
     }
 
     #[test]
+    fn values_typed_when_recorded_are_sent_as_recorded() {
+        assert_eq!(value(typed(Packed::Int(-3))), Value::IntValue(-3));
+        assert_eq!(
+            value(typed(Packed::UInt(i64::MAX as u64))),
+            Value::IntValue(i64::MAX)
+        );
+        assert_eq!(
+            value(typed(Packed::UInt(u64::MAX))),
+            Value::StringValue(u64::MAX.to_string()),
+            "above i64::MAX: its digits as a string"
+        );
+        assert_eq!(value(typed(Packed::Double(0.5))), Value::DoubleValue(0.5));
+        assert_eq!(value(typed(Packed::Bool(false))), Value::BoolValue(false));
+        assert_eq!(
+            value(typed(Packed::Str("\"42\"")),),
+            Value::StringValue("\"42\"".into()),
+            "a string is sent as is, never read as a literal"
+        );
+        assert_eq!(value(typed(Packed::Text("42"))), Value::IntValue(42));
+    }
+
+    #[test]
     fn other_types_keep_their_debug_text() {
         assert_eq!(sent(Some(3)), Value::StringValue("Some(3)".into()));
         assert_eq!(sent([1, 2]), Value::StringValue("[1, 2]".into()));
@@ -184,12 +239,12 @@ mod tests {
         );
         // Quoted at both ends but not one string's Debug.
         assert_eq!(
-            value(typed("\"a\" \"b\"")),
+            value(parsed("\"a\" \"b\"")),
             Value::StringValue("\"a\" \"b\"".into())
         );
         for text in ["-", "1.", ".5", "1e", "1.2.3", "--1", "+1", "e5", "1_000"] {
             assert_eq!(
-                value(typed(text)),
+                value(parsed(text)),
                 Value::StringValue(text.into()),
                 "{text}"
             );
