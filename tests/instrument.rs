@@ -1200,6 +1200,8 @@ fn keel_sinks_declare_their_interest() {
     assert_eq!(closure.interest(), Interest::new());
 }
 
+// One argument of each typed kind, and one that is not (`Option<u32>`): eight on purpose.
+#[allow(clippy::too_many_arguments)]
 #[keel::instrument(args(small, count, big, ratio, flag, name, owned, opt), ret)]
 fn typed_fields(
     small: i8,
