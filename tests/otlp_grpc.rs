@@ -16,16 +16,11 @@ fn ship(order: u32, path: &str) -> u32 {
     order * 2
 }
 
+#[path = "support/python.rs"]
+mod python;
+
 fn python_has_grpc() -> bool {
-    Command::new("python3")
-        .args([
-            "-c",
-            "import grpc, opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success())
+    python::python_imports("grpc, opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc")
 }
 
 #[test]

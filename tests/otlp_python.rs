@@ -23,16 +23,11 @@ fn ship(order: u32, path: &str, express: bool) -> Result<u32, String> {
     }
 }
 
+#[path = "support/python.rs"]
+mod python;
+
 fn python_has_opentelemetry_proto() -> bool {
-    Command::new("python3")
-        .args([
-            "-c",
-            "import opentelemetry.proto.collector.trace.v1.trace_service_pb2",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success())
+    python::python_imports("opentelemetry.proto.collector.trace.v1.trace_service_pb2")
 }
 
 #[test]

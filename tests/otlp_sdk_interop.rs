@@ -18,13 +18,11 @@ use std::time::Duration;
 
 const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/otlp_sdk_peer.py");
 
+#[path = "support/python.rs"]
+mod python;
+
 fn python_has_the_sdk() -> bool {
-    Command::new("python3")
-        .args(["-c", "import opentelemetry.sdk.trace"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success())
+    python::python_imports("opentelemetry.sdk.trace")
 }
 
 /// The keel server's handler: answers with the `traceparent` it would send on.

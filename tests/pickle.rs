@@ -22,13 +22,11 @@ fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/pickle_interop.py")
 }
 
+#[path = "support/python.rs"]
+mod python;
+
 fn python_has(module: &str) -> bool {
-    Command::new("python3")
-        .args(["-c", &format!("import {module}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    python::python_imports(module)
 }
 
 fn python() -> bool {
