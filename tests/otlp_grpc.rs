@@ -7,8 +7,7 @@
 
 use keel::trace::otlp::OtlpSink;
 use keel::trace::{self};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::ffi::OsStr;
 
 #[keel::instrument(args(order, path))]
 fn ship(order: u32, path: &str) -> u32 {
@@ -33,14 +32,11 @@ fn spans_reach_a_python_grpc_trace_service_typed_with_metadata() {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/python/otlp_grpc_receiver.py"
     );
-    let mut receiver = Command::new("python3")
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(receiver.stdout.take().unwrap()).lines();
-    let port: u16 = lines.next().unwrap().unwrap().trim().parse().unwrap();
+    let python::Peer {
+        child: mut receiver,
+        mut lines,
+        port,
+    } = python::start_peer(&[OsStr::new(script)]);
 
     let endpoint = format!("http://127.0.0.1:{port}");
     let sink = OtlpSink::builder()

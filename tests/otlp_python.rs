@@ -9,8 +9,7 @@
 
 use keel::trace::otlp::OtlpSink;
 use keel::trace::{self};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::ffi::OsStr;
 use std::time::Duration;
 
 #[keel::instrument(args(order, path, express))]
@@ -62,16 +61,15 @@ fn a_python_receiver_over_tls_gets_decoded_headers_gzip_and_typed_values() {
     std::fs::write(&key_path, key.serialize_pem()).unwrap();
 
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/otlp_receiver.py");
-    let mut receiver = Command::new("python3")
-        .arg(script)
-        .arg(&cert_path)
-        .arg(&key_path)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(receiver.stdout.take().unwrap()).lines();
-    let port: u16 = lines.next().unwrap().unwrap().trim().parse().unwrap();
+    let python::Peer {
+        child: mut receiver,
+        mut lines,
+        port,
+    } = python::start_peer(&[
+        OsStr::new(script),
+        cert_path.as_os_str(),
+        key_path.as_os_str(),
+    ]);
 
     // Nothing but the standard variables (through a lookup: no process-wide environment).
     let vars = [

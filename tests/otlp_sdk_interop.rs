@@ -12,8 +12,8 @@ mod otlp_receiver;
 use keel::trace::otlp::OtlpSink;
 use keel::trace::{self, TraceParent};
 use otlp_receiver::{Behaviour, Receiver};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::ffi::OsStr;
+use std::process::Command;
 use std::time::Duration;
 
 const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/otlp_sdk_peer.py");
@@ -115,13 +115,11 @@ fn flags_03_cross_the_python_sdk_both_ways() {
     assert_eq!(next_flags, "03", "keel sends on what it received: {next}");
 
     // Out: a keel root calls the SDK's server.
-    let mut peer = Command::new("python3")
-        .args([PEER, "server"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(peer.stdout.take().unwrap()).lines();
-    let port: u16 = lines.next().unwrap().unwrap().trim().parse().unwrap();
+    let python::Peer {
+        child: mut peer,
+        port,
+        ..
+    } = python::start_peer(&[OsStr::new(PEER), OsStr::new("server")]);
     let (header, answer) = call_python(&format!("http://127.0.0.1:{port}/"));
     assert!(peer.wait().unwrap().success());
     let (root_trace, root_span, root_flags) = fields(&header);
