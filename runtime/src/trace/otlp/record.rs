@@ -290,6 +290,23 @@ pub(super) enum PackedOutcome {
 }
 
 impl Record {
+    /// An entry record: the call's id and its recorded fields, nothing else.
+    #[inline(always)]
+    fn entry(call_id: u64, fields: Fields) -> Self {
+        Record {
+            site: None,
+            call_id,
+            trace: [0; 2],
+            parent: 0,
+            end: 0,
+            packed: 0,
+            extra: Some(Box::new(Extra {
+                error: None,
+                fields,
+            })),
+        }
+    }
+
     pub(super) fn is_span(&self) -> bool {
         self.site.is_some()
     }
@@ -341,35 +358,18 @@ impl RecordSource<'_> {
     #[inline(always)]
     pub(super) fn record(&self) -> Record {
         match self {
-            RecordSource::Enter(event) => Record {
-                site: None,
-                call_id: event.call_id(),
-                trace: [0; 2],
-                parent: 0,
-                end: 0,
-                packed: 0,
-                extra: Some(Box::new(Extra {
-                    error: None,
-                    fields: Fields::pack(
-                        event
-                            .values()
-                            .iter()
-                            .map(|(name, value)| (*name, Packed::from(value))),
-                    ),
-                })),
-            },
-            RecordSource::EnterFields { call_id, fields } => Record {
-                site: None,
-                call_id: *call_id,
-                trace: [0; 2],
-                parent: 0,
-                end: 0,
-                packed: 0,
-                extra: Some(Box::new(Extra {
-                    error: None,
-                    fields: Fields::pack_recorded(fields),
-                })),
-            },
+            RecordSource::Enter(event) => Record::entry(
+                event.call_id(),
+                Fields::pack(
+                    event
+                        .values()
+                        .iter()
+                        .map(|(name, value)| (*name, Packed::from(value))),
+                ),
+            ),
+            RecordSource::EnterFields { call_id, fields } => {
+                Record::entry(*call_id, Fields::pack_recorded(fields))
+            }
             RecordSource::Exit(exit) => {
                 let (trace, flags) = exit.trace.to_parts();
                 let (outcome, error) = match exit.outcome {
