@@ -42,7 +42,7 @@ type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 /// builder method is not called: `OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT`, `_HEADERS`,
 /// `_COMPRESSION`, `_TIMEOUT`, `_PROTOCOL` (`http/protobuf`, `http/json`, or `grpc` with the
 /// `grpc` feature), `_CERTIFICATE`,
-/// `_CLIENT_KEY`, `_CLIENT_CERTIFICATE`; `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_SCHEDULE_DELAY`,
+/// `_CLIENT_KEY`, `_CLIENT_CERTIFICATE`, `_INSECURE` (gRPC endpoints without a scheme); `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_SCHEDULE_DELAY`,
 /// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, `OTEL_BSP_EXPORT_TIMEOUT`; `OTEL_SERVICE_NAME`,
 /// `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_SDK_DISABLED`, `OTEL_TRACES_SAMPLER`(`_ARG`). A number
 /// or a choice that cannot be understood is a warning on stderr and the default (as the
@@ -70,6 +70,8 @@ pub struct OtlpSinkBuilder {
     json: Option<bool>,
     #[cfg(feature = "grpc")]
     grpc: Option<bool>,
+    #[cfg(feature = "grpc")]
+    insecure: Option<bool>,
     certificate: Option<String>,
     client_certificate: Option<String>,
     client_key: Option<String>,
@@ -101,6 +103,8 @@ impl OtlpSinkBuilder {
             json: None,
             #[cfg(feature = "grpc")]
             grpc: None,
+            #[cfg(feature = "grpc")]
+            insecure: None,
             certificate: None,
             client_certificate: None,
             client_key: None,
@@ -196,19 +200,43 @@ impl OtlpSinkBuilder {
     }
 
     /// Send OTLP over gRPC (`true`; feature `grpc`; the variable is
-    /// `OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL=grpc`) through opentelemetry-proto's tonic client,
-    /// to a plain `http://` endpoint (default `http://localhost:4317`; `OTEL_EXPORTER_OTLP_ENDPOINT`
-    /// is used as it is, no path appended), headers sent as request metadata. HTTPS and gzip are
-    /// refused at build with this protocol: use `http/protobuf` for those.
+    /// `OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL=grpc`) through tonic's client (default endpoint
+    /// `http://localhost:4317`; `OTEL_EXPORTER_OTLP_ENDPOINT` is used as it is, no path
+    /// appended), headers sent as request metadata.
+    ///
+    /// As the OTLP exporter specification has it for gRPC, the endpoint's scheme decides TLS:
+    /// `https://` is TLS through rustls (the platform's roots plus the
+    /// [`certificate`](Self::certificate), the [`client_certificate`](Self::client_certificate)
+    /// for mutual TLS), `http://` is plain. An endpoint without a scheme (`collector:4317`) is
+    /// TLS unless [`insecure`](Self::insecure) (`OTEL_EXPORTER_OTLP_(TRACES_)INSECURE=true`)
+    /// says otherwise. [`gzip`](Self::gzip) compresses each request (`grpc-encoding: gzip`).
     ///
     /// ```
     /// use keel_runtime::trace::otlp::OtlpSink;
     /// let sink = OtlpSink::builder().grpc(true).endpoint("http://127.0.0.1:9").build().unwrap();
     /// assert_eq!(sink.endpoint(), "http://127.0.0.1:9");
+    /// let sink = OtlpSink::builder().grpc(true).endpoint("127.0.0.1:9").gzip(true).build().unwrap();
+    /// assert_eq!(sink.endpoint(), "https://127.0.0.1:9");
     /// ```
     #[cfg(feature = "grpc")]
     pub fn grpc(mut self, grpc: bool) -> Self {
         self.grpc = Some(grpc);
+        self
+    }
+
+    /// For a gRPC endpoint given without a scheme (`collector:4317`): connect without TLS
+    /// (`true`) or with it (`false`, the default). The variable is
+    /// `OTEL_EXPORTER_OTLP_(TRACES_)INSECURE`. As the specification says, an `http://` or
+    /// `https://` scheme decides by itself, and OTLP/HTTP always follows its scheme.
+    ///
+    /// ```
+    /// use keel_runtime::trace::otlp::OtlpSink;
+    /// let sink = OtlpSink::builder().grpc(true).endpoint("127.0.0.1:9").insecure(true).build();
+    /// assert_eq!(sink.unwrap().endpoint(), "http://127.0.0.1:9");
+    /// ```
+    #[cfg(feature = "grpc")]
+    pub fn insecure(mut self, insecure: bool) -> Self {
+        self.insecure = Some(insecure);
         self
     }
 
@@ -330,10 +358,23 @@ impl OtlpSinkBuilder {
         #[cfg(not(feature = "grpc"))]
         let grpc = false;
         let endpoint = if grpc {
-            self.endpoint
+            let endpoint = self
+                .endpoint
                 .clone()
                 .or(env.grpc_endpoint)
-                .unwrap_or_else(|| "http://localhost:4317".to_string())
+                .unwrap_or_else(|| "http://localhost:4317".to_string());
+            // The specification: `_INSECURE` decides only for an endpoint without a scheme.
+            #[cfg(feature = "grpc")]
+            let insecure = self.insecure.or(env.insecure).unwrap_or(false);
+            #[cfg(not(feature = "grpc"))]
+            let insecure = false;
+            if endpoint.contains("://") || endpoint.is_empty() {
+                endpoint
+            } else if insecure {
+                format!("http://{endpoint}")
+            } else {
+                format!("https://{endpoint}")
+            }
         } else {
             self.endpoint
                 .clone()
@@ -346,19 +387,6 @@ impl OtlpSinkBuilder {
             return Err(OtlpError::Endpoint { endpoint });
         }
         let compression = self.compression.or(env.compression).unwrap_or_default();
-        if grpc && (https || compression == Compression::Gzip) {
-            return Err(OtlpError::Unsupported {
-                setting: "OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL".to_string(),
-                value: "grpc".to_string(),
-                reason: if https {
-                    "keel's gRPC transport speaks plain http:// only; use http/protobuf for \
-                     an https:// endpoint"
-                } else {
-                    "keel's gRPC transport does not compress; unset \
-                     OTEL_EXPORTER_OTLP_COMPRESSION or use http/protobuf"
-                },
-            });
-        }
         let (queue_capacity, max_batch) = (
             self.queue_capacity
                 .or(env.queue_size)
@@ -416,6 +444,32 @@ impl OtlpSinkBuilder {
         };
         // Read even for an http:// endpoint: a file named but missing is a mistake either way.
         let tls = files.load()?;
+        let export_timeout = self
+            .export_timeout
+            .or(env.timeout)
+            .unwrap_or(EXPORT_TIMEOUT);
+        #[cfg(feature = "grpc")]
+        let grpc_target = if grpc {
+            let settings = [
+                &files.certificate,
+                &files.client_certificate,
+                &files.client_key,
+            ]
+            .into_iter()
+            .flatten()
+            .map(|(setting, _)| setting.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+            Some(super::grpc::GrpcTarget::new(
+                &endpoint,
+                https.then(|| tls.grpc()),
+                &settings,
+                compression == Compression::Gzip,
+                export_timeout,
+            )?)
+        } else {
+            None
+        };
         let service_name = self
             .service_name
             .clone()
@@ -438,20 +492,20 @@ impl OtlpSinkBuilder {
             service_name,
             resource,
             headers,
-            compression,
+            // gRPC compresses through tonic (its target's gzip), not the body.
+            compression: if grpc { Compression::None } else { compression },
             json: self.json.or(env.json).unwrap_or(false) && !grpc,
             grpc,
-            tls: https.then(|| tls.config()),
+            #[cfg(feature = "grpc")]
+            grpc_target,
+            tls: (https && !grpc).then(|| tls.config()),
             queue_capacity,
             max_batch,
             batch_interval: self
                 .batch_interval
                 .or(env.schedule_delay)
                 .unwrap_or(BATCH_INTERVAL),
-            export_timeout: self
-                .export_timeout
-                .or(env.timeout)
-                .unwrap_or(EXPORT_TIMEOUT),
+            export_timeout,
             batch_timeout: self
                 .batch_timeout
                 .or(env.batch_timeout)
@@ -488,13 +542,18 @@ pub(super) struct Config {
     /// Resource attributes besides `service.name`.
     pub(super) resource: Vec<(String, String)>,
     pub(super) headers: Vec<(String, String)>,
+    /// The HTTP body's encoding (always `None` with gRPC, which compresses through tonic: see
+    /// `grpc_target`).
     pub(super) compression: Compression,
     /// `http/json` rather than `http/protobuf`.
     pub(super) json: bool,
     /// OTLP over gRPC (feature `grpc`) rather than HTTP.
     #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
     pub(super) grpc: bool,
-    /// For an `https://` endpoint.
+    /// The gRPC channel's settings (endpoint, TLS, gzip), when `grpc`.
+    #[cfg(feature = "grpc")]
+    pub(super) grpc_target: Option<super::grpc::GrpcTarget>,
+    /// For an `https://` endpoint over HTTP.
     pub(super) tls: Option<ureq::tls::TlsConfig>,
     /// Capacity of each thread's queue.
     pub(super) queue_capacity: usize,

@@ -24,6 +24,10 @@ pub(super) struct EnvSettings {
     /// The endpoint for gRPC: the traces variable, else the general one as it is (gRPC has no
     /// path to append).
     pub(super) grpc_endpoint: Option<String>,
+    /// `_INSECURE`: for a gRPC endpoint given without a scheme, plain `http://` (`true`) rather
+    /// than TLS (`false`, the specification's default).
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+    pub(super) insecure: Option<bool>,
     pub(super) timeout: Option<Duration>,
     pub(super) certificate: Option<(String, String)>,
     pub(super) client_key: Option<(String, String)>,
@@ -117,6 +121,17 @@ pub(super) fn read(lookup: Lookup<'_>) -> Result<EnvSettings, OtlpError> {
                 "http/protobuf",
             )),
         }
+    }
+    if let Some((name, value)) = signal("INSECURE") {
+        env.insecure = match value.to_ascii_lowercase().as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => {
+                env.warnings
+                    .push(ignored(&name, &value, "true or false", "false"));
+                None
+            }
+        };
     }
     env.certificate = signal("CERTIFICATE");
     env.client_key = signal("CLIENT_KEY");

@@ -207,14 +207,7 @@ impl Exporter {
             #[cfg(feature = "grpc")]
             grpc: config
                 .grpc
-                .then(|| {
-                    super::grpc::GrpcClient::new(
-                        &config.endpoint,
-                        config.export_timeout,
-                        &config.headers,
-                    )
-                    .ok()
-                })
+                .then(|| super::grpc::GrpcClient::new(config).ok())
                 .flatten(),
             retry: None,
             backoff: Backoff::new(),

@@ -1,39 +1,95 @@
-//! OTLP over gRPC (feature `grpc`): the batch `encode.rs` wrote is sent through
-//! opentelemetry-proto's tonic client (`TraceService/Export`) on a tokio runtime of the export
+//! OTLP over gRPC (feature `grpc`): the batch `encode.rs` wrote is sent as it is as the
+//! `TraceService/Export` request through tonic's client, on a tokio runtime of the export
 //! thread's own, blocked on per request.
+//!
+//! The channel is configured when the sink is built ([`GrpcTarget::new`]), so that an endpoint
+//! or TLS files tonic cannot use are an error then: HTTPS through tonic's rustls with the
+//! settings `tls.rs` read (the platform's roots plus the given CA, the client certificate of
+//! mutual TLS), and gzip through tonic's own message compression.
 
+use super::error::OtlpError;
 use super::export::Sent;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;
 use std::time::Duration;
+use tonic::Status;
+use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codegen::http::uri::PathAndQuery;
 use tonic::metadata::{MetadataKey, MetadataValue};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
+
+/// The method every OTLP/gRPC traces receiver serves.
+const EXPORT: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+/// Where and how the gRPC client connects, checked at build.
+#[derive(Clone, Debug)]
+pub(super) struct GrpcTarget {
+    endpoint: Endpoint,
+    gzip: bool,
+}
+
+impl GrpcTarget {
+    /// The channel settings for `url` (`http://` or `https://`, resolved by the config), over
+    /// TLS with `tls` when given, compressing requests with gzip when `gzip`.
+    /// `tls_settings` names the settings the TLS files came from, for the error message.
+    pub(super) fn new(
+        url: &str,
+        tls: Option<ClientTlsConfig>,
+        tls_settings: &str,
+        gzip: bool,
+        timeout: Duration,
+    ) -> Result<Self, OtlpError> {
+        let endpoint = Endpoint::from_shared(url.to_string())
+            .map_err(|_| OtlpError::Endpoint {
+                endpoint: url.to_string(),
+            })?
+            .timeout(timeout)
+            .connect_timeout(timeout);
+        let endpoint = match tls {
+            Some(tls) => endpoint
+                .tls_config(tls)
+                .map_err(|error| OtlpError::Invalid {
+                    setting: tls_settings.to_string(),
+                    value: url.to_string(),
+                    reason: format!("tonic cannot make a TLS client of these settings: {error}"),
+                })?,
+            None => endpoint,
+        };
+        Ok(Self { endpoint, gzip })
+    }
+
+    /// Whether requests are gzipped (`grpc-encoding: gzip`).
+    #[cfg(test)]
+    pub(super) fn gzip(&self) -> bool {
+        self.gzip
+    }
+}
 
 /// The export thread's gRPC client: its runtime, and the channel (connected on first use,
 /// reconnecting by itself after a failure).
 pub(super) struct GrpcClient {
     runtime: tokio::runtime::Runtime,
-    endpoint: String,
-    timeout: Duration,
+    target: GrpcTarget,
+    url: String,
     headers: Vec<(
         MetadataKey<tonic::metadata::Ascii>,
         MetadataValue<tonic::metadata::Ascii>,
     )>,
-    client: Option<TraceServiceClient<Channel>>,
+    client: Option<tonic::client::Grpc<Channel>>,
 }
 
 impl GrpcClient {
-    /// A client of `endpoint` (`http://host:port`), sending `headers` as request metadata.
-    pub(super) fn new(
-        endpoint: &str,
-        timeout: Duration,
-        headers: &[(String, String)],
-    ) -> std::io::Result<Self> {
+    /// A client of the configured gRPC target, sending the configured headers as request
+    /// metadata.
+    pub(super) fn new(config: &super::config::Config) -> std::io::Result<Self> {
+        let target = config.grpc_target.clone().ok_or_else(|| {
+            std::io::Error::other("the protocol is grpc but no gRPC target was configured")
+        })?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let headers = headers
+        let headers = config
+            .headers
             .iter()
             .filter_map(|(name, value)| {
                 Some((
@@ -44,47 +100,44 @@ impl GrpcClient {
             .collect();
         Ok(Self {
             runtime,
-            endpoint: endpoint.to_string(),
-            timeout,
+            target,
+            url: config.endpoint.clone(),
             headers,
             client: None,
         })
     }
 
-    /// Sends the encoded `ExportTraceServiceRequest` in `body`.
+    /// Sends the encoded `ExportTraceServiceRequest` in `body` as it is.
     pub(super) fn export(&mut self, body: &[u8]) -> Sent {
-        let request = match ExportTraceServiceRequest::decode(body) {
-            Ok(request) => request,
-            Err(error) => {
-                return Sent::Failed {
-                    error: format!("{}: the batch does not decode: {error}", self.endpoint),
-                };
-            }
-        };
         let client = match &mut self.client {
             Some(client) => client,
             None => {
-                let endpoint = match Endpoint::from_shared(self.endpoint.clone()) {
-                    Ok(endpoint) => endpoint.timeout(self.timeout).connect_timeout(self.timeout),
-                    Err(error) => {
-                        return Sent::Failed {
-                            error: format!("{}: {error}", self.endpoint),
-                        };
-                    }
-                };
                 // Connected when first used, inside the runtime.
                 let channel = {
                     let _entered = self.runtime.enter();
-                    endpoint.connect_lazy()
+                    self.target.endpoint.connect_lazy()
                 };
-                self.client.insert(TraceServiceClient::new(channel))
+                let mut client = tonic::client::Grpc::new(channel);
+                if self.target.gzip {
+                    client = client.send_compressed(CompressionEncoding::Gzip);
+                }
+                self.client.insert(client)
             }
         };
-        let mut request = tonic::Request::new(request);
+        let mut request = tonic::Request::new(body.to_vec());
         for (key, value) in &self.headers {
             request.metadata_mut().insert(key.clone(), value.clone());
         }
-        match self.runtime.block_on(client.export(request)) {
+        let answer = self.runtime.block_on(async {
+            client
+                .ready()
+                .await
+                .map_err(|error| Status::unavailable(format!("not connected: {error}")))?;
+            client
+                .unary(request, PathAndQuery::from_static(EXPORT), EncodedBatch)
+                .await
+        });
+        match answer {
             Ok(response) => {
                 let (rejected, message) = response
                     .into_inner()
@@ -102,7 +155,7 @@ impl GrpcClient {
                 let error = format!(
                     "gRPC {:?} from {}: {}",
                     status.code(),
-                    self.endpoint,
+                    self.url,
                     status.message()
                 );
                 // The specification's retryable gRPC codes.
@@ -126,5 +179,50 @@ impl GrpcClient {
                 }
             }
         }
+    }
+}
+
+/// tonic's codec for a batch already encoded as an `ExportTraceServiceRequest`: its bytes are
+/// the message (tonic frames, and compresses when asked); the answer is decoded with prost.
+#[derive(Clone, Copy, Debug, Default)]
+struct EncodedBatch;
+
+impl Codec for EncodedBatch {
+    type Encode = Vec<u8>;
+    type Decode = ExportTraceServiceResponse;
+    type Encoder = EncodedBatch;
+    type Decoder = EncodedBatch;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        EncodedBatch
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        EncodedBatch
+    }
+}
+
+impl Encoder for EncodedBatch {
+    type Item = Vec<u8>;
+    type Error = Status;
+
+    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        use prost::bytes::BufMut;
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl Decoder for EncodedBatch {
+    type Item = ExportTraceServiceResponse;
+    type Error = Status;
+
+    fn decode(
+        &mut self,
+        src: &mut DecodeBuf<'_>,
+    ) -> Result<Option<ExportTraceServiceResponse>, Status> {
+        ExportTraceServiceResponse::decode(src)
+            .map(Some)
+            .map_err(|error| Status::internal(format!("the answer does not decode: {error}")))
     }
 }
