@@ -1,16 +1,27 @@
 """An OTLP/gRPC traces receiver for tests/otlp_grpc.rs: a grpcio TraceService server on
 127.0.0.1 (port printed first) that decodes each Export with the OpenTelemetry protobuf
-definitions (opentelemetry-proto), prints one JSON line per request (the request metadata, each
-span's name, ids, flags and typed attributes), and answers with a partial success rejecting one
-span. Exits when its stdin closes.
+definitions (opentelemetry-proto), prints one JSON line per request (the request metadata,
+whether the message arrived gzip-compressed, the client certificate's identities under mutual
+TLS, each span's name, ids, flags and typed attributes), and answers with a partial success
+rejecting one span. Exits when its stdin closes.
+
+Usage: otlp_grpc_receiver.py [CERT KEY [CLIENT_CA]]: plain gRPC without arguments; TLS with
+the server certificate chain and key (PEM files) given; mutual TLS, a client certificate
+signed by CLIENT_CA required, when that is given too.
+
+The server is told not to decompress messages (grpc.per_message_decompression=0), so the
+request's bytes show whether the client compressed them; the receiver gunzips them itself.
 """
 
+import gzip
 import json
 import sys
 from concurrent import futures
 
 import grpc
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+
+SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 
 
 def value(any_value):
@@ -18,35 +29,74 @@ def value(any_value):
     return {"kind": kind, "value": getattr(any_value, kind)}
 
 
-class Receiver(trace_service_pb2_grpc.TraceServiceServicer):
-    def Export(self, request, context):
-        spans = []
-        for resource_spans in request.resource_spans:
-            service = {a.key: value(a.value) for a in resource_spans.resource.attributes}
-            for scope_spans in resource_spans.scope_spans:
-                for span in scope_spans.spans:
-                    spans.append(
-                        {
-                            "service": service.get("service.name", {}).get("value"),
-                            "name": span.name,
-                            "trace_id": span.trace_id.hex(),
-                            "flags": span.flags,
-                            "attributes": {a.key: value(a.value) for a in span.attributes},
-                        }
-                    )
-        metadata = {key: val for key, val in context.invocation_metadata()}
-        print(json.dumps({"metadata": metadata, "spans": spans}), flush=True)
-        return trace_service_pb2.ExportTraceServiceResponse(
-            partial_success=trace_service_pb2.ExportTracePartialSuccess(
-                rejected_spans=1, error_message="one span rejected by the test"
-            )
+def decode(data):
+    compressed = data[:2] == b"\x1f\x8b"
+    if compressed:
+        data = gzip.decompress(data)
+    return compressed, trace_service_pb2.ExportTraceServiceRequest.FromString(data)
+
+
+def export(message, context):
+    compressed, request = message
+    spans = []
+    for resource_spans in request.resource_spans:
+        service = {a.key: value(a.value) for a in resource_spans.resource.attributes}
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                spans.append(
+                    {
+                        "service": service.get("service.name", {}).get("value"),
+                        "name": span.name,
+                        "trace_id": span.trace_id.hex(),
+                        "flags": span.flags,
+                        "attributes": {a.key: value(a.value) for a in span.attributes},
+                    }
+                )
+    metadata = {key: val for key, val in context.invocation_metadata()}
+    client = [identity.decode() for identity in context.peer_identities() or []]
+    print(
+        json.dumps(
+            {"metadata": metadata, "compressed": compressed, "client": client, "spans": spans}
+        ),
+        flush=True,
+    )
+    return trace_service_pb2.ExportTraceServiceResponse(
+        partial_success=trace_service_pb2.ExportTracePartialSuccess(
+            rejected_spans=1, error_message="one span rejected by the test"
         )
+    )
 
 
 def main():
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Receiver(), server)
-    port = server.add_insecure_port("127.0.0.1:0")
+    handler = grpc.method_handlers_generic_handler(
+        SERVICE,
+        {
+            "Export": grpc.unary_unary_rpc_method_handler(
+                export,
+                request_deserializer=decode,
+                response_serializer=trace_service_pb2.ExportTraceServiceResponse.SerializeToString,
+            )
+        },
+    )
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=2),
+        handlers=[handler],
+        options=[("grpc.per_message_decompression", 0)],
+    )
+    args = sys.argv[1:]
+    if args:
+        with open(args[0], "rb") as cert, open(args[1], "rb") as key:
+            chain = [(key.read(), cert.read())]
+        client_ca = None
+        if len(args) > 2:
+            with open(args[2], "rb") as ca:
+                client_ca = ca.read()
+        credentials = grpc.ssl_server_credentials(
+            chain, root_certificates=client_ca, require_client_auth=client_ca is not None
+        )
+        port = server.add_secure_port("127.0.0.1:0", credentials)
+    else:
+        port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     print(port, flush=True)
     sys.stdin.read()

@@ -152,23 +152,42 @@ impl GrpcClient {
                 Sent::Accepted { rejected, message }
             }
             Err(status) => {
-                let error = format!(
+                let mut error = format!(
                     "gRPC {:?} from {}: {}",
                     status.code(),
                     self.url,
                     status.message()
                 );
+                // The innermost cause says most (`Connection refused`), and whether the
+                // failure is the TLS handshake's: a certificate refused (rustls reports it as
+                // invalid data) fails the same way every time, so it is not retried.
+                let mut refused_by_tls = false;
+                let mut innermost = None;
+                let mut source = std::error::Error::source(&status);
+                while let Some(cause) = source {
+                    refused_by_tls |= cause
+                        .downcast_ref::<std::io::Error>()
+                        .is_some_and(|io| io.kind() == std::io::ErrorKind::InvalidData);
+                    innermost = Some(cause);
+                    source = cause.source();
+                }
+                if let Some(cause) = innermost.map(ToString::to_string)
+                    && !error.contains(&cause)
+                {
+                    error.push_str(&format!(" ({cause})"));
+                }
                 // The specification's retryable gRPC codes.
-                let retryable = matches!(
-                    status.code(),
-                    tonic::Code::Cancelled
-                        | tonic::Code::DeadlineExceeded
-                        | tonic::Code::Aborted
-                        | tonic::Code::OutOfRange
-                        | tonic::Code::Unavailable
-                        | tonic::Code::DataLoss
-                        | tonic::Code::ResourceExhausted
-                );
+                let retryable = !refused_by_tls
+                    && matches!(
+                        status.code(),
+                        tonic::Code::Cancelled
+                            | tonic::Code::DeadlineExceeded
+                            | tonic::Code::Aborted
+                            | tonic::Code::OutOfRange
+                            | tonic::Code::Unavailable
+                            | tonic::Code::DataLoss
+                            | tonic::Code::ResourceExhausted
+                    );
                 if retryable {
                     Sent::Retryable {
                         error,
