@@ -159,9 +159,13 @@ fn certificates(
 /// The file's text and the (first) private key in it.
 fn private_key(setting: &str, path: &str) -> Result<(Vec<u8>, PrivateKey<'static>), OtlpError> {
     let pem = read(setting, path)?;
+    let mut key = None;
     for item in ureq::tls::parse_pem(&pem) {
         match item {
-            Ok(PemItem::PrivateKey(key)) => return Ok((pem.clone(), key)),
+            Ok(PemItem::PrivateKey(found)) => {
+                key = Some(found);
+                break;
+            }
             Ok(_) => {}
             Err(error) => {
                 return Err(file_error(
@@ -172,7 +176,10 @@ fn private_key(setting: &str, path: &str) -> Result<(Vec<u8>, PrivateKey<'static
             }
         }
     }
-    Err(file_error(setting, path, "has no PEM PRIVATE KEY block"))
+    match key {
+        Some(key) => Ok((pem, key)),
+        None => Err(file_error(setting, path, "has no PEM PRIVATE KEY block")),
+    }
 }
 
 fn file_error(setting: &str, path: &str, reason: &str) -> OtlpError {
