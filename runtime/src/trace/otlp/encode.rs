@@ -6,10 +6,13 @@
 
 use super::json;
 use super::value::Typed;
+use crate::trace::CallSite;
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 use prost::encoding::encoded_len_varint;
+use std::borrow::Cow;
+use std::collections::HashMap;
 
 /// Protobuf wire types.
 const VARINT: u32 = 0;
@@ -44,11 +47,21 @@ pub(super) struct Encoder {
     resource: Vec<u8>,
     /// `ScopeSpans.scope`: protobuf with key and length, or a JSON object.
     scope: Vec<u8>,
+    /// The batch's spans (protobuf: after [`room`](Self::room) bytes kept for the header).
     spans: Vec<u8>,
-    /// The span being written (its length prefix is known once it is done).
-    span: Vec<u8>,
     count: usize,
+    /// Each call site's own attributes, encoded the first time one of its spans is (protobuf
+    /// only): by the site's address.
+    sites: SiteAttributes,
 }
+
+/// The protobuf of the attributes every span of a call site carries (`code.file.path`,
+/// `code.line.number`), by the site's address: written once per site, copied into each span.
+type SiteAttributes = HashMap<usize, Box<[u8]>, foldhash::fast::RandomState>;
+
+/// Sites whose attributes are kept; past it the table starts again (call sites are statics, so
+/// only a program with more instrumented functions than this fills it).
+const MAX_SITES: usize = 4096;
 
 impl Encoder {
     /// An encoder of protobuf bodies, or of OTLP JSON ones if `json`.
@@ -59,8 +72,8 @@ impl Encoder {
                 resource: json::resource(resource),
                 scope: json::scope(scope),
                 spans: Vec::new(),
-                span: Vec::new(),
                 count: 0,
+                sites: SiteAttributes::default(),
             };
         }
         let field = |tag: u32, message: &dyn Fn(&mut Vec<u8>)| {
@@ -72,14 +85,16 @@ impl Encoder {
             out.extend_from_slice(&body);
             out
         };
-        Encoder {
+        let mut encoder = Encoder {
             json,
             resource: field(1, &|out| resource.encode_raw(out)),
             scope: field(1, &|out| scope.encode_raw(out)),
             spans: Vec::new(),
-            span: Vec::with_capacity(256),
             count: 0,
-        }
+            sites: SiteAttributes::default(),
+        };
+        encoder.clear();
+        encoder
     }
 
     /// Spans in the batch.
@@ -90,6 +105,7 @@ impl Encoder {
     /// Forgets the batch's spans (keeps the memory).
     pub(super) fn clear(&mut self) {
         self.spans.clear();
+        self.spans.resize(self.room(), 0);
         self.count = 0;
     }
 
@@ -108,8 +124,12 @@ impl Encoder {
             self.count += 1;
             return;
         }
-        let out = &mut self.span;
-        out.clear();
+        // ScopeSpans.spans = 2, then the span's length in two bytes (the usual size of a span,
+        // 128 bytes to 16 KiB), set once it is written; the span is written in place after it.
+        key(&mut self.spans, 2, LEN);
+        let length_at = self.spans.len();
+        self.spans.extend_from_slice(&[0, 0]);
+        let out = &mut self.spans;
         bytes_field(out, 1, &span.trace_id);
         bytes_field(out, 2, &span.span_id);
         if let Some(parent) = &span.parent_span_id {
@@ -128,6 +148,7 @@ impl Encoder {
             out,
             json: false,
             count: 0,
+            sites: Some(&mut self.sites),
         });
         // Status { message = 2, code = 3 }.
         let message_len = if span.status_message.is_empty() {
@@ -151,18 +172,31 @@ impl Encoder {
         }
         key(out, 16, FIXED32);
         out.extend_from_slice(&span.flags.to_le_bytes());
-        // ScopeSpans.spans = 2.
-        key(&mut self.spans, 2, LEN);
-        varint(self.span.len() as u64, &mut self.spans);
-        self.spans.extend_from_slice(&self.span);
+        let length = out.len() - length_at - 2;
+        if (128..16384).contains(&length) {
+            out[length_at] = length as u8 | 0x80;
+            out[length_at + 1] = (length >> 7) as u8;
+        } else {
+            // A length of another size: its varint replaces the two bytes.
+            let mut prefix = Vec::with_capacity(3);
+            varint(length as u64, &mut prefix);
+            out.splice(length_at..length_at + 2, prefix);
+        }
         self.count += 1;
     }
 
-    /// The `ExportTraceServiceRequest` of the batch, written into `out` (cleared first); the
+    /// The `ExportTraceServiceRequest` of the batch, in `out` (whose bytes are replaced); the
     /// batch is emptied.
-    pub(super) fn finish(&mut self, out: &mut Vec<u8>) {
-        out.clear();
+    ///
+    /// In protobuf, the spans are already where they go: their buffer starts with room for the
+    /// request's header (the resource and the scope, with their keys and lengths), which is
+    /// written into the end of that room; `out` takes the buffer, and its memory becomes the
+    /// next batch's. So a batch is not copied again to be sent.
+    pub(super) fn finish(&mut self, out: &mut Body) {
         if self.json {
+            out.start = 0;
+            let out = &mut out.bytes;
+            out.clear();
             out.reserve(self.spans.len() + self.resource.len() + self.scope.len() + 64);
             out.extend_from_slice(b"{\"resourceSpans\":[{\"resource\":");
             out.extend_from_slice(&self.resource);
@@ -174,20 +208,62 @@ impl Encoder {
             self.clear();
             return;
         }
-        let scope_spans = self.scope.len() + self.spans.len();
+        let room = self.room();
+        let spans = self.spans.len() - room;
+        let scope_spans = self.scope.len() + spans;
         let resource_spans =
             self.resource.len() + 1 + encoded_len_varint(scope_spans as u64) + scope_spans;
-        out.reserve(resource_spans + 6);
+        let mut header = Vec::with_capacity(room);
         // ExportTraceServiceRequest.resource_spans = 1.
-        key(out, 1, LEN);
-        varint(resource_spans as u64, out);
-        out.extend_from_slice(&self.resource);
+        key(&mut header, 1, LEN);
+        varint(resource_spans as u64, &mut header);
+        header.extend_from_slice(&self.resource);
         // ResourceSpans.scope_spans = 2.
-        key(out, 2, LEN);
-        varint(scope_spans as u64, out);
-        out.extend_from_slice(&self.scope);
-        out.extend_from_slice(&self.spans);
+        key(&mut header, 2, LEN);
+        varint(scope_spans as u64, &mut header);
+        header.extend_from_slice(&self.scope);
+        let start = room - header.len();
+        self.spans[start..room].copy_from_slice(&header);
+        core::mem::swap(&mut out.bytes, &mut self.spans);
+        out.start = start;
         self.clear();
+    }
+
+    /// The bytes a protobuf batch's buffer keeps in front of its spans for the request's
+    /// header: the resource and the scope, and two keys and lengths of at most 11 bytes.
+    fn room(&self) -> usize {
+        if self.json {
+            0
+        } else {
+            self.resource.len() + self.scope.len() + 22
+        }
+    }
+}
+
+/// A request body: the bytes from `start` on of a buffer (see [`Encoder::finish`]).
+#[derive(Default)]
+pub(super) struct Body {
+    bytes: Vec<u8>,
+    start: usize,
+}
+
+impl Body {
+    /// A body of all of `bytes`.
+    pub(super) fn whole(bytes: Vec<u8>) -> Self {
+        Body { bytes, start: 0 }
+    }
+
+    /// The buffer's capacity (to keep the larger of two for reuse).
+    pub(super) fn capacity(&self) -> usize {
+        self.bytes.capacity()
+    }
+}
+
+impl core::ops::Deref for Body {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.bytes[self.start..]
     }
 }
 
@@ -196,11 +272,44 @@ pub(super) struct Attributes<'a> {
     out: &'a mut Vec<u8>,
     json: bool,
     count: usize,
+    /// The encoder's [`SiteAttributes`] (protobuf).
+    sites: Option<&'a mut SiteAttributes>,
 }
 
 impl Attributes<'_> {
     /// Adds the attribute `name` = `value`.
     #[inline]
+    /// The attributes of the span's call site: `code.file.path` and `code.line.number`.
+    pub(super) fn add_site(&mut self, site: &'static CallSite) {
+        let Some(sites) = self.sites.as_deref_mut() else {
+            self.add("code.file.path", &Typed::Str(Cow::Borrowed(site.file())));
+            self.add("code.line.number", &Typed::Int(i64::from(site.line())));
+            return;
+        };
+        let key = core::ptr::from_ref(site) as usize;
+        if !sites.contains_key(&key) && sites.len() >= MAX_SITES {
+            sites.clear();
+        }
+        let encoded = sites.entry(key).or_insert_with(|| {
+            let mut out = Vec::new();
+            key_value(
+                &mut out,
+                9,
+                "code.file.path",
+                &Typed::Str(Cow::Borrowed(site.file())),
+            );
+            key_value(
+                &mut out,
+                9,
+                "code.line.number",
+                &Typed::Int(i64::from(site.line())),
+            );
+            out.into_boxed_slice()
+        });
+        self.out.extend_from_slice(encoded);
+        self.count += 2;
+    }
+
     pub(super) fn add(&mut self, name: &str, value: &AttributeValue<'_>) {
         if self.json {
             if self.count > 0 {
@@ -243,6 +352,7 @@ fn push_json(
         out,
         json: true,
         count: 0,
+        sites: None,
     });
     out.extend_from_slice(b"],\"status\":{");
     if span.status_code != 0 {
@@ -393,7 +503,7 @@ mod tests {
         };
         let decoded = |json: bool| {
             let mut encoder = Encoder::new(&resource, &scope, json);
-            let mut body = Vec::new();
+            let mut body = Body::default();
             for (index, parent) in [Some([9; 8]), None, Some([1; 8])].into_iter().enumerate() {
                 encoder.push(
                     &SpanFields {
@@ -434,6 +544,63 @@ mod tests {
     }
 
     #[test]
+    fn a_sites_attributes_are_encoded_once_and_copied_into_each_of_its_spans() {
+        static LOAD: CallSite = CallSite::new("app::load", "app", "src/app.rs", 42);
+        static SAVE: CallSite = CallSite::new("app::save", "app", "src/db \"x\".rs", 7);
+        let span = |name| SpanFields {
+            trace_id: [1; 16],
+            span_id: [2; 8],
+            parent_span_id: None,
+            flags: 1,
+            name,
+            kind: 1,
+            start_time_unix_nano: 1,
+            end_time_unix_nano: 2,
+            status_code: 1,
+            status_message: "",
+        };
+        let decoded = |json: bool| {
+            let mut encoder =
+                Encoder::new(&Resource::default(), &InstrumentationScope::default(), json);
+            let mut body = Body::default();
+            for site in [&LOAD, &SAVE, &LOAD] {
+                encoder.push(&span(site.name()), |attributes| {
+                    attributes.add_site(site);
+                    attributes.add("id", &Typed::Int(3));
+                });
+            }
+            // A span past 16 KiB: its length takes three bytes.
+            encoder.push(&span("big"), |attributes| {
+                attributes.add("text", &Typed::Str(Cow::Owned("x".repeat(20_000))));
+            });
+            encoder.finish(&mut body);
+            if json {
+                serde_json::from_slice::<ExportTraceServiceRequest>(&body).unwrap()
+            } else {
+                ExportTraceServiceRequest::decode(&body[..]).unwrap()
+            }
+        };
+        let protobuf = decoded(false);
+        let spans = &protobuf.resource_spans[0].scope_spans[0].spans;
+        let attributes = |file: &str, line| {
+            vec![
+                kv("code.file.path", Value::StringValue(file.into())),
+                kv("code.line.number", Value::IntValue(line)),
+                kv("id", Value::IntValue(3)),
+            ]
+        };
+        assert_eq!(spans[0].attributes, attributes("src/app.rs", 42));
+        assert_eq!(spans[1].attributes, attributes("src/db \"x\".rs", 7));
+        assert_eq!(spans[2].attributes, spans[0].attributes);
+        assert_eq!(
+            spans[3].attributes,
+            [kv("text", Value::StringValue("x".repeat(20_000)))]
+        );
+        // JSON writes the same attributes each time, without the table.
+        assert_eq!(decoded(true), protobuf);
+    }
+
+    #[test]
     fn the_body_decodes_with_the_opentelemetry_types_as_the_same_spans() {
         let resource = Resource {
             attributes: vec![kv("service.name", Value::StringValue("svc".into()))],
@@ -445,7 +612,7 @@ mod tests {
             ..InstrumentationScope::default()
         };
         let mut encoder = Encoder::new(&resource, &scope, false);
-        let mut body = Vec::new();
+        let mut body = Body::default();
         for round in 0..2 {
             encoder.push(
                 &SpanFields {

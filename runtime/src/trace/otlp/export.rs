@@ -3,7 +3,7 @@
 //! retrying what the specification calls retryable and shedding spans unencoded while the
 //! receiver is failing.
 
-use super::encode::{Encoder, SpanFields};
+use super::encode::{Body, Encoder, SpanFields};
 use super::env::Compression;
 use super::json;
 use super::pipeline::Pipeline;
@@ -79,13 +79,13 @@ pub(super) struct Exporter {
     /// A batch waiting to be sent again after a retryable failure, and the backoff.
     retry: Option<Retry>,
     backoff: Backoff,
-    /// The request body, reused from batch to batch.
-    body: Vec<u8>,
+    /// The request body's buffer, reused from batch to batch.
+    body: Body,
 }
 
 /// An encoded batch the receiver could not take yet (429, 502, 503, 504, or no connection).
 struct Retry {
-    body: Vec<u8>,
+    body: Body,
     spans: u64,
     /// When the batch was first sent: it is given up `batch_timeout` after that.
     first_sent: Instant,
@@ -211,7 +211,7 @@ impl Exporter {
                 .flatten(),
             retry: None,
             backoff: Backoff::new(),
-            body: Vec::new(),
+            body: Body::default(),
             pipeline,
         }
     }
@@ -322,8 +322,9 @@ impl Exporter {
                     // Entries whose exits never came (leaked spans): forget them.
                     self.pending.clear();
                 }
-                let fields = record.extra.map(|extra| extra.fields).unwrap_or_default();
-                if let Some((call_id, fields)) = self.last_entry.replace((record.call_id, fields)) {
+                let call_id = record.call_id;
+                let fields = record.into_entry_fields();
+                if let Some((call_id, fields)) = self.last_entry.replace((call_id, fields)) {
                     self.pending.insert(call_id, fields);
                 }
             } else if record.migrated() && !self.has_entry(record.call_id) {
@@ -380,8 +381,7 @@ impl Exporter {
         };
         let cancelled = outcome == PackedOutcome::Cancelled;
         batch.push(&fields, |attributes| {
-            attributes.add("code.file.path", &Typed::Str(Cow::Borrowed(site.file())));
-            attributes.add("code.line.number", &Typed::Int(i64::from(site.line())));
+            attributes.add_site(site);
             for (key, text) in entry.iter().chain(extra.fields.iter()) {
                 attributes.add(key, &value::typed(text));
             }
@@ -454,7 +454,7 @@ impl Exporter {
         if self.pipeline.config.compression == Compression::Gzip {
             let gzipped = gzip(&body);
             self.body = body;
-            body = gzipped;
+            body = Body::whole(gzipped);
         }
         let returned = self.deliver(Retry {
             body,
@@ -483,7 +483,7 @@ impl Exporter {
     /// POSTs `batch`'s body and counts the outcome; a retryable failure keeps the body for
     /// another try after the backoff, until `batch_timeout` after its first try. The body is
     /// handed back when it is not kept (for the next batch to reuse).
-    fn deliver(&mut self, batch: Retry) -> Option<Vec<u8>> {
+    fn deliver(&mut self, batch: Retry) -> Option<Body> {
         let pipeline = Arc::clone(&self.pipeline);
         let counters = &pipeline.counters;
         counters

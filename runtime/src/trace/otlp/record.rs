@@ -63,6 +63,10 @@ pub(super) struct Fields {
 /// Packed fields up to this size live in [`Fields`] itself.
 const INLINE: usize = 48;
 
+/// Packed fields up to this size travel in an entry [`Record`] itself (five words, less the
+/// length byte).
+const IN_RECORD: usize = 39;
+
 impl Default for Fields {
     fn default() -> Self {
         Fields {
@@ -169,6 +173,36 @@ impl Fields {
             self.inline[start..start + bytes.len()].copy_from_slice(bytes);
             self.inline_len = (start + bytes.len()) as u8;
         }
+    }
+
+    /// The packed fields as the five words of an entry [`Record`] carries them in (the length,
+    /// then the bytes, little-endian), when they fit in [`IN_RECORD`] bytes.
+    #[inline(always)]
+    fn to_words(&self) -> Option<[u64; 5]> {
+        if self.heap.capacity() > 0 || usize::from(self.inline_len) > IN_RECORD {
+            return None;
+        }
+        let mut bytes = [0u8; IN_RECORD + 1];
+        bytes[0] = self.inline_len;
+        bytes[1..].copy_from_slice(&self.inline[..IN_RECORD]);
+        Some(core::array::from_fn(|word| {
+            u64::from_le_bytes(core::array::from_fn(|byte| bytes[word * 8 + byte]))
+        }))
+    }
+
+    /// The fields [`to_words`](Self::to_words) made `words` of.
+    fn from_words(words: [u64; 5]) -> Self {
+        let mut fields = Fields::default();
+        for (word, value) in words.iter().enumerate() {
+            let bytes = value.to_le_bytes();
+            if word == 0 {
+                fields.inline_len = bytes[0].min(IN_RECORD as u8);
+                fields.inline[..7].copy_from_slice(&bytes[1..]);
+            } else {
+                fields.inline[word * 8 - 1..word * 8 + 7].copy_from_slice(&bytes);
+            }
+        }
+        fields
     }
 
     fn bytes(&self) -> &[u8] {
@@ -290,20 +324,49 @@ pub(super) enum PackedOutcome {
 }
 
 impl Record {
-    /// An entry record: the call's id and its recorded fields, nothing else.
+    /// An entry record: the call's id and its recorded fields, nothing else. Fields packed in
+    /// up to [`IN_RECORD`] bytes (an integer and a short string) travel in the words a span
+    /// record uses for its trace, parent, end and packed bits, so such an entry allocates
+    /// nothing; longer ones are boxed.
     #[inline(always)]
     fn entry(call_id: u64, fields: Fields) -> Self {
-        Record {
-            site: None,
-            call_id,
-            trace: [0; 2],
-            parent: 0,
-            end: 0,
-            packed: 0,
-            extra: Some(Box::new(Extra {
-                error: None,
-                fields,
-            })),
+        match fields.to_words() {
+            Some([trace0, trace1, parent, end, packed]) => Record {
+                site: None,
+                call_id,
+                trace: [trace0, trace1],
+                parent,
+                end,
+                packed,
+                extra: None,
+            },
+            None => Record {
+                site: None,
+                call_id,
+                trace: [0; 2],
+                parent: 0,
+                end: 0,
+                packed: 0,
+                extra: Some(Box::new(Extra {
+                    error: None,
+                    fields,
+                })),
+            },
+        }
+    }
+
+    /// The fields of an entry record (see [`entry`](Self::entry)).
+    pub(super) fn into_entry_fields(self) -> Fields {
+        debug_assert!(!self.is_span());
+        match self.extra {
+            Some(extra) => extra.fields,
+            None => Fields::from_words([
+                self.trace[0],
+                self.trace[1],
+                self.parent,
+                self.end,
+                self.packed,
+            ]),
         }
     }
 
@@ -443,5 +506,60 @@ mod tests {
             [("n", Packed::Int(1)), ("opt", Packed::Text("Some(3)"))]
         );
         assert!(Fields::pack_recorded(&[]).is_empty());
+    }
+
+    #[test]
+    fn short_entry_fields_travel_in_the_record_and_long_ones_boxed() {
+        let short = [
+            ("id", FieldValue::U64(7)),
+            ("path", FieldValue::Str("/cart/12345")),
+        ];
+        // 2 + 2 + 1 + 8 and 2 + 4 + 1 + 4 + 11: 35 bytes, within the record's 39.
+        let source = RecordSource::EnterFields {
+            call_id: 9,
+            fields: &short,
+        };
+        let record = source.record();
+        assert!(record.extra.is_none(), "short fields: nothing allocated");
+        assert!(!record.is_span());
+        assert_eq!(record.call_id, 9);
+        assert_eq!(
+            record.into_entry_fields().iter().collect::<Vec<_>>(),
+            [
+                ("id", Packed::UInt(7)),
+                ("path", Packed::Str("/cart/12345"))
+            ]
+        );
+
+        // Exactly the record's 39 bytes, then one more.
+        for (path, boxed) in [("/cart/123456789", false), ("/cart/1234567890", true)] {
+            let fields = [("id", FieldValue::U64(7)), ("path", FieldValue::Str(path))];
+            let record = RecordSource::EnterFields {
+                call_id: 10,
+                fields: &fields,
+            }
+            .record();
+            assert_eq!(record.extra.is_some(), boxed, "{path}");
+            assert_eq!(
+                record.into_entry_fields().iter().collect::<Vec<_>>(),
+                [("id", Packed::UInt(7)), ("path", Packed::Str(path))]
+            );
+        }
+
+        let long = "/a/path/longer/than/the/record/carries/inline/and/longer/than/inline";
+        let fields = [
+            ("path", FieldValue::Str(long)),
+            ("ok", FieldValue::Bool(true)),
+        ];
+        let record = RecordSource::EnterFields {
+            call_id: 11,
+            fields: &fields,
+        }
+        .record();
+        assert!(record.extra.is_some());
+        assert_eq!(
+            record.into_entry_fields().iter().collect::<Vec<_>>(),
+            [("path", Packed::Str(long)), ("ok", Packed::Bool(true))]
+        );
     }
 }
