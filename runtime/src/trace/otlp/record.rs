@@ -46,9 +46,9 @@ pub(super) struct Extra {
 /// thread (each such free is dearer than a local one: it goes back to the traced thread's
 /// arena).
 ///
-/// Each field is its name's length (2 bytes, little-endian), the name, a tag byte (see
-/// [`Packed`]) and the value: 8 bytes for an integer or a float, 1 for a `bool`, a length
-/// (4 bytes) and the bytes for a string or a `Debug` text.
+/// Each field is its name's length (a LEB128 varint: one byte below 128), the name, a tag byte
+/// (see [`Packed`]) and the value: 8 bytes for an integer or a float, 1 for a `bool`, a length
+/// (a varint) and the bytes for a string or a `Debug` text.
 ///
 /// Up to [`INLINE`] bytes (an integer and a short string) are kept in the struct itself, that is
 /// in the record's [`Extra`] box: one allocation per record, not two.
@@ -114,11 +114,16 @@ impl<'a> From<&'a Value> for Packed<'a> {
 impl Packed<'_> {
     fn size(&self) -> usize {
         match self {
-            Packed::Text(text) | Packed::Str(text) => 5 + text.len().min(u32::MAX as usize),
+            Packed::Text(text) | Packed::Str(text) => 1 + varint_len(text.len()) + text.len(),
             Packed::Int(_) | Packed::UInt(_) | Packed::Double(_) => 9,
             Packed::Bool(_) => 2,
         }
     }
+}
+
+/// The bytes of `value` as a LEB128 varint.
+fn varint_len(value: usize) -> usize {
+    (usize::BITS - (value | 1).leading_zeros()).div_ceil(7) as usize
 }
 
 impl Fields {
@@ -126,21 +131,19 @@ impl Fields {
     pub(super) fn pack<'a>(fields: impl Iterator<Item = (&'a str, Packed<'a>)> + Clone) -> Self {
         let size = fields
             .clone()
-            .map(|(name, value)| 2 + name.len().min(usize::from(u16::MAX)) + value.size())
+            .map(|(name, value)| varint_len(name.len()) + name.len() + value.size())
             .sum();
         let mut buffer = Fields::default();
         if size > INLINE {
             buffer.heap = Vec::with_capacity(size);
         }
         for (name, value) in fields {
-            let name = &name.as_bytes()[..name.len().min(usize::from(u16::MAX))];
-            buffer.put(&(name.len() as u16).to_le_bytes());
-            buffer.put(name);
+            buffer.put_varint(name.len());
+            buffer.put(name.as_bytes());
             let text = |buffer: &mut Fields, tag: u8, text: &str| {
-                let text = &text.as_bytes()[..text.len().min(u32::MAX as usize)];
                 buffer.put(&[tag]);
-                buffer.put(&(text.len() as u32).to_le_bytes());
-                buffer.put(text);
+                buffer.put_varint(text.len());
+                buffer.put(text.as_bytes());
             };
             match value {
                 Packed::Text(value) => text(&mut buffer, TEXT, value),
@@ -205,6 +208,24 @@ impl Fields {
         fields
     }
 
+    /// Appends `value` as a LEB128 varint.
+    #[inline(always)]
+    fn put_varint(&mut self, value: usize) {
+        if value < 0x80 {
+            self.put(&[value as u8]);
+            return;
+        }
+        let mut bytes = [0u8; 10];
+        let (mut rest, mut len) = (value, 0);
+        while rest >= 0x80 {
+            bytes[len] = rest as u8 | 0x80;
+            rest >>= 7;
+            len += 1;
+        }
+        bytes[len] = rest as u8;
+        self.put(&bytes[..=len]);
+    }
+
     fn bytes(&self) -> &[u8] {
         if self.heap.capacity() > 0 {
             &self.heap
@@ -252,13 +273,13 @@ impl Fields {
     pub(super) fn iter(&self) -> impl Iterator<Item = (&str, Packed<'_>)> {
         let mut rest = self.bytes();
         core::iter::from_fn(move || {
-            let (name, after) = take(rest, 2)?;
+            let (name, after) = take(rest)?;
             let (&tag, after) = after.split_first()?;
-            // Packed from `str`s, cut at a length only past 64 KiB names or 4 GiB texts.
+            // Packed whole from `str`s: always UTF-8.
             let name = core::str::from_utf8(name).unwrap_or("");
             let (value, after) = match tag {
                 TEXT | STR => {
-                    let (text, after) = take(after, 4)?;
+                    let (text, after) = take(after)?;
                     let text = core::str::from_utf8(text).unwrap_or("");
                     let value = if tag == TEXT {
                         Packed::Text(text)
@@ -290,13 +311,16 @@ impl Fields {
     }
 }
 
-/// The bytes after a little-endian length of `width` bytes at the start of `buffer`, and what
-/// follows them.
-fn take(buffer: &[u8], width: usize) -> Option<(&[u8], &[u8])> {
-    let (length, rest) = buffer.split_at_checked(width)?;
-    let mut bytes = [0u8; 8];
-    bytes[..width].copy_from_slice(length);
-    rest.split_at_checked(usize::try_from(u64::from_le_bytes(bytes)).ok()?)
+/// The bytes after a LEB128 length at the start of `buffer`, and what follows them.
+fn take(buffer: &[u8]) -> Option<(&[u8], &[u8])> {
+    let mut length = 0usize;
+    for (index, &byte) in buffer.iter().enumerate().take(10) {
+        length |= usize::from(byte & 0x7f).checked_shl(7 * index as u32)?;
+        if byte < 0x80 {
+            return buffer[index + 1..].split_at_checked(length);
+        }
+    }
+    None
 }
 
 /// Bits of [`Record::packed`] holding the elapsed time: 2^52 ns is 52 days, the longest
@@ -514,7 +538,7 @@ mod tests {
             ("id", FieldValue::U64(7)),
             ("path", FieldValue::Str("/cart/12345")),
         ];
-        // 2 + 2 + 1 + 8 and 2 + 4 + 1 + 4 + 11: 35 bytes, within the record's 39.
+        // 1 + 2 + 1 + 8 and 1 + 4 + 1 + 1 + 11: 30 bytes, within the record's 39.
         let source = RecordSource::EnterFields {
             call_id: 9,
             fields: &short,
@@ -531,8 +555,11 @@ mod tests {
             ]
         );
 
-        // Exactly the record's 39 bytes, then one more.
-        for (path, boxed) in [("/cart/123456789", false), ("/cart/1234567890", true)] {
+        // Exactly the record's 39 bytes (1 + 2 + 1 + 8 and 1 + 4 + 1 + 1 + 20), then one more.
+        for (path, boxed) in [
+            ("/cart/12345678901234", false),
+            ("/cart/123456789012345", true),
+        ] {
             let fields = [("id", FieldValue::U64(7)), ("path", FieldValue::Str(path))];
             let record = RecordSource::EnterFields {
                 call_id: 10,
@@ -560,6 +587,20 @@ mod tests {
         assert_eq!(
             record.into_entry_fields().iter().collect::<Vec<_>>(),
             [("path", Packed::Str(long)), ("ok", Packed::Bool(true))]
+        );
+
+        // Lengths of one, two and three varint bytes, in names and values.
+        let (name, medium, large) = ("n".repeat(130), "m".repeat(200), "l".repeat(20_000));
+        let fields = [
+            (name.as_str(), Packed::Text(&medium)),
+            ("large", Packed::Str(&large)),
+            ("", Packed::Str("")),
+        ];
+        assert_eq!(
+            Fields::pack(fields.iter().copied())
+                .iter()
+                .collect::<Vec<_>>(),
+            fields
         );
     }
 }
