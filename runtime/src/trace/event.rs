@@ -374,22 +374,88 @@ impl fmt::Display for Value {
     }
 }
 
-/// A value handed to an instrumented call's entry (an argument named with
-/// `#[keel::instrument(args(..))]`) or exit (`ret`), borrowed for the call. Generated code
-/// picks the variant from the argument's type at compile time (see [`Field`]): integers, `f64`,
-/// `bool` and strings are kept typed, so that a sink needing the value (the OTLP exporter's
+/// A field's value, typed: what an instrumented call records for an argument named with
+/// `#[keel::instrument(args(..))]` or its return value (`ret`), and what
+/// [`Span::enter_with_values`](super::Span::enter_with_values) takes. Integers, `f64`, `bool`
+/// and strings are kept as they are, so that a sink needing the value (the OTLP exporter's
 /// `int_value`, `string_value`, ..) gets it without parsing text back; any other type is kept
-/// as `&dyn Debug`. Its `Debug` prints exactly what the value's own `Debug` prints. Not a
-/// public API.
-#[doc(hidden)]
+/// as `&dyn Debug`. Generated code picks the variant from the argument's type at compile time.
+/// Its `Debug` prints exactly what the value's own `Debug` prints, and so does an [`Event`]'s
+/// field.
+///
+/// ```
+/// use keel_runtime::trace::{self, CallSite, FieldValue, Outcome, Span};
+/// static SITE: CallSite = CallSite::new("doc::fields::load", "doc::fields", "f.rs", 1);
+/// let owner = Some("ops");
+/// let fields = [
+///     ("id", FieldValue::from(7u64)),
+///     ("path", FieldValue::from("/orders/7")),
+///     ("owner", FieldValue::Debug(&owner)),
+/// ];
+/// assert_eq!(format!("{:?}", fields[1].1), r#""/orders/7""#);
+/// trace::enable();
+/// let (_, events) = trace::capture(|| Span::enter_with_values(&SITE, &fields).finish(Outcome::Ok));
+/// assert_eq!(events[0].to_string(), r#"enter doc::fields::load(id=7, path="/orders/7", owner=Some("ops"))"#);
+/// ```
 #[derive(Clone, Copy)]
 pub enum FieldValue<'a> {
+    /// A signed integer (`i8` .. `i64`, `isize`).
     I64(i64),
+    /// An unsigned integer (`u8` .. `u64`, `usize`); OTLP sends one above `i64::MAX` as the
+    /// string of its digits.
     U64(u64),
+    /// A float.
     F64(f64),
+    /// A `bool`.
     Bool(bool),
+    /// A string, as is (not quoted).
     Str(&'a str),
+    /// Any other value: its `Debug` text is made only when a sink asks for it.
     Debug(&'a dyn fmt::Debug),
+}
+
+macro_rules! field_value_from {
+    ($variant:ident as $wide:ty: $($ty:ty),*) => {$(
+        impl From<$ty> for FieldValue<'_> {
+            #[inline]
+            fn from(value: $ty) -> Self {
+                FieldValue::$variant(<$wide>::from(value))
+            }
+        }
+    )*};
+}
+
+field_value_from!(I64 as i64: i8, i16, i32, i64);
+field_value_from!(U64 as u64: u8, u16, u32, u64);
+field_value_from!(F64 as f64: f64);
+field_value_from!(Bool as bool: bool);
+
+impl From<isize> for FieldValue<'_> {
+    #[inline]
+    fn from(value: isize) -> Self {
+        FieldValue::I64(value as i64)
+    }
+}
+
+impl From<usize> for FieldValue<'_> {
+    #[inline]
+    fn from(value: usize) -> Self {
+        FieldValue::U64(value as u64)
+    }
+}
+
+impl<'a> From<&'a str> for FieldValue<'a> {
+    #[inline]
+    fn from(value: &'a str) -> Self {
+        FieldValue::Str(value)
+    }
+}
+
+impl<'a> From<&'a String> for FieldValue<'a> {
+    #[inline]
+    fn from(value: &'a String) -> Self {
+        FieldValue::Str(value)
+    }
 }
 
 impl fmt::Debug for FieldValue<'_> {
@@ -422,7 +488,7 @@ impl FieldValue<'_> {
 /// The argument generated code wraps a recorded value in, to choose its [`FieldValue`] by
 /// autoref specialisation: `Field(&value).__keel_value(&value as &dyn Debug)` finds
 /// [`FieldTyped`]'s by-value method when the type has one (integers, `f64`, `bool`, `str`,
-/// `&str`, `String`), and [`FieldDebug`]'s by-reference one otherwise, which keeps the
+/// `&str`, `String`, and a reference to any of these), and [`FieldDebug`]'s by-reference one otherwise, which keeps the
 /// `&dyn Debug` (made at the call site, so that a type without `Debug` is reported there as
 /// before). Not a public API.
 #[doc(hidden)]
@@ -463,6 +529,30 @@ typed_field!(U64 as u64: u8, u16, u32, u64);
 typed_field!(F64 as f64: f64);
 typed_field!(Bool as bool: bool);
 
+/// The same typed choice for a reference to one of those types (an argument `id: &u64`).
+macro_rules! typed_field_ref {
+    ($variant:ident as $wide:ty: $($ty:ty),*) => {$(
+        impl<'a, 'b: 'a> FieldTyped<'a> for Field<'a, &'b $ty> {
+            #[inline(always)]
+            fn __keel_value(self, _: &'a dyn fmt::Debug) -> FieldValue<'a> {
+                FieldValue::$variant(<$wide>::from(**self.0))
+            }
+        }
+    )*};
+}
+
+typed_field_ref!(I64 as i64: i8, i16, i32, i64);
+typed_field_ref!(U64 as u64: u8, u16, u32, u64);
+typed_field_ref!(F64 as f64: f64);
+typed_field_ref!(Bool as bool: bool);
+
+impl<'a, 'b: 'a> FieldTyped<'a> for Field<'a, &'b String> {
+    #[inline(always)]
+    fn __keel_value(self, _: &'a dyn fmt::Debug) -> FieldValue<'a> {
+        FieldValue::Str(self.0)
+    }
+}
+
 impl<'a> FieldTyped<'a> for Field<'a, isize> {
     #[inline(always)]
     fn __keel_value(self, _: &'a dyn fmt::Debug) -> FieldValue<'a> {
@@ -495,5 +585,55 @@ impl<'a> FieldTyped<'a> for Field<'a, String> {
     #[inline(always)]
     fn __keel_value(self, _: &'a dyn fmt::Debug) -> FieldValue<'a> {
         FieldValue::Str(self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[allow(unused_imports)]
+    use super::{FieldDebug as _, FieldTyped as _};
+
+    /// What generated code does with a recorded argument `value`.
+    macro_rules! recorded {
+        ($value:expr) => {{
+            let value = &$value;
+            Field(value).__keel_value(value as &dyn fmt::Debug).to_value()
+        }};
+    }
+
+    #[test]
+    fn standard_types_and_references_to_them_are_recorded_typed() {
+        let (id, delta, owned, flag, ratio) = (7u64, -3i32, String::from("a\"b"), true, 0.5f64);
+        assert_eq!(recorded!(id), Value::U64(7));
+        assert_eq!(recorded!(&id), Value::U64(7));
+        assert_eq!(recorded!(&delta), Value::I64(-3));
+        assert_eq!(recorded!(&flag), Value::Bool(true));
+        assert_eq!(recorded!(&ratio), Value::F64(0.5));
+        assert_eq!(recorded!(owned), Value::Str("a\"b".into()));
+        assert_eq!(recorded!(&owned), Value::Str("a\"b".into()));
+        assert_eq!(recorded!(owned.as_str()), Value::Str("a\"b".into()));
+        // Anything else keeps its `Debug` text, references to it too.
+        assert_eq!(recorded!(Some(1)), Value::Text("Some(1)".into()));
+        assert_eq!(recorded!(&Some(1)), Value::Text("Some(1)".into()));
+        assert_eq!(recorded!(&&id), Value::Text("7".into()), "one reference deep only");
+        assert_eq!(recorded!(1.5f32), Value::Text("1.5".into()));
+    }
+
+    #[test]
+    fn field_values_convert_from_the_standard_types() {
+        let name = String::from("n");
+        let cases: [(FieldValue<'_>, Value); 7] = [
+            (7u8.into(), Value::U64(7)),
+            (usize::MAX.into(), Value::U64(u64::MAX)),
+            ((-1isize).into(), Value::I64(-1)),
+            (2.5f64.into(), Value::F64(2.5)),
+            (false.into(), Value::Bool(false)),
+            ("s".into(), Value::Str("s".into())),
+            ((&name).into(), Value::Str("n".into())),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(value.to_value(), expected);
+        }
     }
 }

@@ -57,7 +57,7 @@ pub(crate) mod call_site;
 mod capture;
 mod clock;
 mod dispatch;
-mod event;
+pub(crate) mod event;
 mod filter;
 mod foreign;
 #[cfg(feature = "http")]
@@ -81,7 +81,7 @@ mod tracing_bridge;
 
 pub use call_site::CallSite;
 pub use capture::capture;
-pub use event::{Event, EventKind, Outcome};
+pub use event::{Event, EventKind, FieldValue, Outcome};
 pub use filter::{Filter, FilterError};
 pub use id::{SpanId, TraceId};
 pub use interest::Interest;

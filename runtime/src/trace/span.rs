@@ -139,6 +139,28 @@ impl Span {
         enter_instrumented(site, None, &fields)
     }
 
+    /// Like [`Span::enter_with`], recording typed values: an integer, a float, a `bool` or a
+    /// string reaches a sink as that type (OTLP's `int_value`, `string_value`, ..), with no
+    /// text made on this thread; see [`FieldValue`].
+    ///
+    /// ```
+    /// use keel_runtime::trace::{self, CallSite, FieldValue, Outcome, Span};
+    /// static SITE: CallSite = CallSite::new("doc::span::fetch", "doc::span", "s.rs", 1);
+    /// trace::enable();
+    /// let (_, events) = trace::capture(|| {
+    ///     Span::enter_with_values(&SITE, &[("id", 7u64.into()), ("path", "/a".into())])
+    ///         .finish(Outcome::Ok)
+    /// });
+    /// assert_eq!(events[0].to_string(), r#"enter doc::span::fetch(id=7, path="/a")"#);
+    /// ```
+    #[inline]
+    pub fn enter_with_values(
+        site: &'static CallSite,
+        fields: &[(&'static str, FieldValue<'_>)],
+    ) -> Self {
+        enter_instrumented(site, None, fields)
+    }
+
     /// A span that reports nothing (what `enter` returns while tracing is off).
     ///
     /// ```
@@ -165,6 +187,23 @@ impl Span {
     #[inline]
     pub fn finish_with_value(mut self, outcome: Outcome, value: &dyn Debug) {
         self.finish_in_place_with_value(outcome, FieldValue::Debug(value));
+    }
+
+    /// Ends the call with `outcome`, recording the typed `value` as the exit's `"return"` field
+    /// (see [`FieldValue`]).
+    ///
+    /// ```
+    /// use keel_runtime::trace::{self, CallSite, Outcome, Span};
+    /// static SITE: CallSite = CallSite::new("doc::span::status", "doc::span", "s.rs", 1);
+    /// trace::enable();
+    /// let (_, events) = trace::capture(|| {
+    ///     Span::enter(&SITE).finish_with_typed_value(Outcome::Ok, 204u16.into())
+    /// });
+    /// assert_eq!(events[1].field("return"), Some("204"));
+    /// ```
+    #[inline]
+    pub fn finish_with_typed_value(mut self, outcome: Outcome, value: FieldValue<'_>) {
+        self.finish_in_place_with_value(outcome, value);
     }
 
     /// [`finish`](Self::finish) without moving the span: what generated code calls, because

@@ -68,7 +68,10 @@ impl Traced {
     pub fn start(options: &Options, database: &'static str, caller: Caller) -> Self {
         #[cfg(feature = "trace")]
         let span = if trace::may_trace() {
-            Span::enter_with(call_site(options.name, caller), &[("database", &database)])
+            Span::enter_with_values(
+                call_site(options.name, caller),
+                &[("database", trace::FieldValue::Str(database))],
+            )
         } else {
             Span::inactive()
         };
@@ -179,5 +182,36 @@ mod tests {
             summary(&report(Settled::NotStarted, 0, true)),
             "not started (retries exhausted, 1 attempt)"
         );
+    }
+
+    #[cfg(feature = "trace")]
+    #[test]
+    fn the_span_records_the_database_as_a_string() {
+        use crate::trace::event::Value;
+        let options = Options {
+            name: "typed_database",
+            ..Options::default()
+        };
+        trace::enable();
+        let (_, events) = trace::capture(|| {
+            let mut traced = Traced::start(&options, "SQLite", std::panic::Location::caller());
+            traced.finish(Report {
+                name: options.name,
+                depth: 0,
+                settled: Settled::Committed,
+                retries: 0,
+                exhausted: false,
+            });
+        });
+        let enter = events
+            .iter()
+            .find(|event| event.name() == "keel::tx::typed_database" && event.is_enter())
+            .expect("the transaction's span");
+        // Typed when recorded (sent as an OTLP string as is), printed as its `Debug` text.
+        assert_eq!(
+            enter.values(),
+            [("database", Value::Str("SQLite".to_string()))]
+        );
+        assert_eq!(enter.field("database"), Some("\"SQLite\""));
     }
 }

@@ -3,7 +3,7 @@
 
 use super::extract;
 use crate::context::{Context, Scoped};
-use crate::trace::{CallSite, Outcome, Span, SpanFuture};
+use crate::trace::{CallSite, FieldValue, Outcome, Span, SpanFuture};
 use core::fmt::Display;
 use core::future::Future;
 use core::pin::Pin;
@@ -114,11 +114,11 @@ where
         let open = move || {
             let method = request.method().clone();
             let path = request.uri().path().to_string();
-            let span = Span::enter_with(
+            let span = Span::enter_with_values(
                 &SERVER_REQUEST,
                 &[
-                    ("http.request.method", &method.as_str()),
-                    ("url.path", &path.as_str()),
+                    ("http.request.method", FieldValue::Str(method.as_str())),
+                    ("url.path", FieldValue::Str(&path)),
                 ],
             );
             // The service's own work in `call` runs inside the span too.
@@ -161,7 +161,8 @@ where
             Ok(response) if response.status().is_server_error() => {
                 span.finish(Outcome::Err(format!("HTTP {}", response.status())));
             }
-            Ok(response) => span.finish_with_value(Outcome::Ok, &response.status().as_u16()),
+            Ok(response) => span
+                .finish_with_typed_value(Outcome::Ok, FieldValue::from(response.status().as_u16())),
             Err(error) => span.finish(Outcome::Err(error.to_string())),
         }
         Poll::Ready(result)
@@ -171,6 +172,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::trace::event::Value;
     use crate::trace::{self, Event};
     use std::convert::Infallible;
     use std::future::{Ready, ready};
@@ -220,6 +222,14 @@ mod tests {
             Some(&Outcome::Err("HTTP 503 Service Unavailable".to_string()))
         );
         assert_eq!(events[0].field("http.request.method"), Some("\"POST\""));
+        // Recorded typed: the OTLP exporter sends the strings as they are.
+        assert_eq!(
+            events[0].values(),
+            [
+                ("http.request.method", Value::Str("POST".to_string())),
+                ("url.path", Value::Str("/pay".to_string())),
+            ]
+        );
     }
 
     #[test]
@@ -245,5 +255,6 @@ mod tests {
             "a 4xx is the caller's error"
         );
         assert_eq!(exit.field("return"), Some("404"));
+        assert_eq!(exit.values(), [("return", Value::U64(404))], "an integer");
     }
 }

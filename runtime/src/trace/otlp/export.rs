@@ -73,9 +73,10 @@ pub(super) struct Exporter {
     /// The records of one pass, taken out of the queues before they are turned into spans.
     scratch: Vec<Record>,
     agent: ureq::Agent,
-    /// The gRPC client, when the protocol is `grpc`.
+    /// The gRPC client, when the protocol is `grpc` (or why it could not be made: then every
+    /// batch fails with that error, rather than going over HTTP to a gRPC endpoint).
     #[cfg(feature = "grpc")]
-    grpc: Option<super::grpc::GrpcClient>,
+    grpc: Option<Result<super::grpc::GrpcClient, String>>,
     /// A batch waiting to be sent again after a retryable failure, and the backoff.
     retry: Option<Retry>,
     backoff: Backoff,
@@ -205,10 +206,14 @@ impl Exporter {
             scratch: Vec::new(),
             agent,
             #[cfg(feature = "grpc")]
-            grpc: config
-                .grpc
-                .then(|| super::grpc::GrpcClient::new(config).ok())
-                .flatten(),
+            grpc: config.grpc.then(|| {
+                super::grpc::GrpcClient::new(config).map_err(|error| {
+                    format!(
+                        "{}: the gRPC client could not be made: {error}",
+                        config.endpoint
+                    )
+                })
+            }),
             retry: None,
             backoff: Backoff::new(),
             body: Body::default(),
@@ -492,7 +497,10 @@ impl Exporter {
         counters.requests.fetch_add(1, Ordering::Relaxed);
         #[cfg(feature = "grpc")]
         let sent = match &mut self.grpc {
-            Some(grpc) => grpc.export(&batch.body),
+            Some(Ok(grpc)) => grpc.export(&batch.body),
+            Some(Err(error)) => Sent::Failed {
+                error: error.clone(),
+            },
             None => self.post(&batch.body),
         };
         #[cfg(not(feature = "grpc"))]

@@ -2,7 +2,7 @@
 //! OTLP/HTTP receiver (an OpenTelemetry collector, Jaeger, Grafana Tempo, a hosted backend over
 //! HTTPS) as protobuf (the OpenTelemetry `trace.proto` messages, optionally gzipped) or OTLP's
 //! JSON (`http/json`, [`OtlpSinkBuilder::json`]), or over gRPC with the `grpc` feature
-//! (opentelemetry-proto's tonic client, `OtlpSinkBuilder::grpc`), configured
+//! (tonic's client, with its rustls and gzip; `OtlpSinkBuilder::grpc`), configured
 //! by its builder or the OpenTelemetry SDK's `OTEL_*` variables
 //! ([`OtlpSinkBuilder`] lists them).
 //!

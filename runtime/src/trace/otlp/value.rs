@@ -2,8 +2,12 @@
 //!
 //! `#[keel::instrument(args(..), ret)]` records each argument and the return value typed at
 //! the source: the generated code picks, from the value's type at compile time, a typed form
-//! for the standard types, which travels to the export thread as is (no text made on the
-//! traced thread, none parsed on the export thread):
+//! for the standard types (and references to them, `&u64`, `&String`), which travels to the
+//! export thread as is (no text made on the traced thread, none parsed on the export thread).
+//! [`Span::enter_with_values`](crate::trace::Span::enter_with_values) and
+//! [`FieldValue`](crate::trace::FieldValue) do the same for hand-made spans, and keel's own
+//! spans record their attributes that way (a transaction's `database`, the HTTP layer's method,
+//! path and status code):
 //!
 //! | recorded type | sent as |
 //! | --- | --- |
@@ -13,9 +17,9 @@
 //! | `bool` | `bool_value` |
 //! | `&str`, `str`, `String` | `string_value`, as is (not quoted) |
 //!
-//! Any other type (and any field recorded through
-//! [`Span::enter_with`](crate::trace::Span::enter_with)'s `&dyn Debug`, or a reference such
-//! as `&u64`) arrives as its `Debug` text, which is read back as before:
+//! Any other type (an `f32`, a generic `T`, a reference to a reference, and any field recorded
+//! through [`Span::enter_with`](crate::trace::Span::enter_with)'s `&dyn Debug`) arrives as its
+//! `Debug` text, which is read back:
 //!
 //! | `Debug` text | sent as |
 //! | --- | --- |
