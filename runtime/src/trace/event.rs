@@ -598,7 +598,9 @@ mod tests {
     macro_rules! recorded {
         ($value:expr) => {{
             let value = &$value;
-            Field(value).__keel_value(value as &dyn fmt::Debug).to_value()
+            Field(value)
+                .__keel_value(value as &dyn fmt::Debug)
+                .to_value()
         }};
     }
 
@@ -616,7 +618,11 @@ mod tests {
         // Anything else keeps its `Debug` text, references to it too.
         assert_eq!(recorded!(Some(1)), Value::Text("Some(1)".into()));
         assert_eq!(recorded!(&Some(1)), Value::Text("Some(1)".into()));
-        assert_eq!(recorded!(&&id), Value::Text("7".into()), "one reference deep only");
+        assert_eq!(
+            recorded!(&&id),
+            Value::Text("7".into()),
+            "one reference deep only"
+        );
         assert_eq!(recorded!(1.5f32), Value::Text("1.5".into()));
     }
 

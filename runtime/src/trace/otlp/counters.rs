@@ -20,7 +20,8 @@ use std::time::Instant;
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExportStats {
-    /// Spans accepted into the queue.
+    /// Spans the sink took: into a queue, or, while the receiver was failing, dropped at once
+    /// and counted in `failed` and `shed`.
     pub queued: u64,
     /// Spans the receiver accepted (a 2xx answer).
     pub exported: u64,
@@ -31,8 +32,9 @@ pub struct ExportStats {
     /// dropped unencoded while the receiver was failing (those are also in `shed`).
     pub failed: u64,
     /// Of `failed`, the spans dropped before being encoded because the receiver was failing
-    /// (a batch waiting for its retry, or the backoff after a failure): a dead receiver costs
-    /// no encoding work.
+    /// (a batch waiting for its retry, or the backoff after a failure): by the traced thread
+    /// instead of being queued, or by the export thread if queued before. A dead receiver costs
+    /// no encoding work, and the traced threads no queueing.
     pub shed: u64,
     /// Spans the receiver accepted the request of but reported rejected (`partial_success`);
     /// not in `exported`.

@@ -237,8 +237,10 @@ impl Exporter {
             // The flag, not the park token alone, says whether someone asked: code this thread
             // runs (the HTTP client) may park too and so consume a token meant for this loop.
             if !self.pipeline.wake.swap(false, Ordering::Acquire) {
-                let wake_at = match (&self.retry, self.backoff.until) {
-                    (Some(_), Some(until)) => deadline.min(until),
+                // At the backoff's end too: the retry is due, or the traced threads may queue
+                // their spans again.
+                let wake_at = match self.backoff.until {
+                    Some(until) if until > Instant::now() => deadline.min(until),
                     _ => deadline,
                 };
                 std::thread::park_timeout(wake_at.saturating_duration_since(Instant::now()));
@@ -295,10 +297,14 @@ impl Exporter {
                     records.extend(chunk);
                 }
                 if abandoned {
-                    pipeline
-                        .counters
-                        .queued
-                        .fetch_add(ring.counts.spans.load(Ordering::Relaxed), Ordering::Relaxed);
+                    let shed = ring.counts.shed.load(Ordering::Relaxed);
+                    let counters = &pipeline.counters;
+                    counters.queued.fetch_add(
+                        ring.counts.spans.load(Ordering::Relaxed) + shed,
+                        Ordering::Relaxed,
+                    );
+                    counters.failed.fetch_add(shed, Ordering::Relaxed);
+                    counters.shed.fetch_add(shed, Ordering::Relaxed);
                     pipeline.counters.dropped.fetch_add(
                         ring.counts.dropped.load(Ordering::Relaxed),
                         Ordering::Relaxed,
@@ -314,7 +320,7 @@ impl Exporter {
                     .drain(..),
             );
         }
-        if self.retry.is_some() || self.backoff.waiting(Instant::now()) {
+        if self.shedding() {
             // The receiver is failing: drop what was collected before any work is spent on it.
             self.shed(&mut records, batch);
             self.scratch = records;
@@ -427,6 +433,19 @@ impl Exporter {
         }
     }
 
+    /// Whether the receiver is being left alone now (a batch waits for its retry, or the
+    /// backoff after a failure runs), told to the traced threads through
+    /// [`Pipeline::shedding`](super::pipeline::Pipeline::shedding) so that they drop their
+    /// spans before queueing them.
+    fn shedding(&self) -> bool {
+        let shedding = self.retry.is_some() || self.backoff.waiting(Instant::now());
+        let flag = &self.pipeline.shedding.0;
+        if flag.load(Ordering::Relaxed) != shedding {
+            flag.store(shedding, Ordering::Relaxed);
+        }
+        shedding
+    }
+
     /// Drops `records`, the waiting exits and the spans of `batch` unencoded, counting the spans
     /// as failed (and shed): the receiver is failing, so they could not be sent now anyway.
     fn shed(&mut self, records: &mut Vec<Record>, batch: &mut Encoder) {
@@ -448,7 +467,7 @@ impl Exporter {
         if batch.len() == 0 {
             return;
         }
-        if self.retry.is_some() || self.backoff.waiting(Instant::now()) {
+        if self.shedding() {
             let mut none = Vec::new();
             self.shed(&mut none, batch);
             return;
@@ -466,6 +485,7 @@ impl Exporter {
             spans: count,
             first_sent: Instant::now(),
         });
+        self.shedding();
         // Keep the larger buffer (with gzip, the uncompressed one was kept above).
         if let Some(body) = returned.filter(|body| body.capacity() >= self.body.capacity()) {
             self.body = body;
@@ -482,6 +502,7 @@ impl Exporter {
             if let Some(body) = self.deliver(retry) {
                 self.body = body;
             }
+            self.shedding();
         }
     }
 

@@ -29,7 +29,17 @@ pub(super) struct Pipeline {
     pub(super) flush_requested: AtomicU64,
     pub(super) flushed: Mutex<u64>,
     pub(super) flushed_changed: Condvar,
+    /// The receiver is failing (a batch waits for its retry, or the backoff after a failure
+    /// runs): the traced threads drop their spans before queueing them, and count them as
+    /// shed. Set and cleared by the export thread only.
+    pub(super) shedding: Shedding,
 }
+
+/// The [`Pipeline::shedding`] flag on a cache line of its own: every traced call reads it, and
+/// nothing else written often may share its line.
+#[repr(align(64))]
+#[derive(Default)]
+pub(super) struct Shedding(pub(super) AtomicBool);
 
 impl Pipeline {
     /// The state of a sink with `config`, no thread started.
@@ -45,6 +55,7 @@ impl Pipeline {
             flush_requested: AtomicU64::new(0),
             flushed: Mutex::new(0),
             flushed_changed: Condvar::new(),
+            shedding: Shedding::default(),
         })
     }
 
@@ -58,9 +69,10 @@ impl Pipeline {
 
     pub(super) fn stats(&self) -> ExportStats {
         let counters = &self.counters;
-        let (mut queued, mut dropped) = (
+        let (mut queued, mut dropped, mut shed_at_source) = (
             counters.queued.load(Ordering::Relaxed),
             counters.dropped.load(Ordering::Relaxed),
+            0,
         );
         for ring in self
             .rings
@@ -68,15 +80,17 @@ impl Pipeline {
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
         {
-            queued += ring.counts.spans.load(Ordering::Relaxed);
+            let shed = ring.counts.shed.load(Ordering::Relaxed);
+            queued += ring.counts.spans.load(Ordering::Relaxed) + shed;
             dropped += ring.counts.dropped.load(Ordering::Relaxed);
+            shed_at_source += shed;
         }
         ExportStats {
             queued,
             exported: counters.exported.load(Ordering::Relaxed),
             dropped,
-            failed: counters.failed.load(Ordering::Relaxed),
-            shed: counters.shed.load(Ordering::Relaxed),
+            failed: counters.failed.load(Ordering::Relaxed) + shed_at_source,
+            shed: counters.shed.load(Ordering::Relaxed) + shed_at_source,
             rejected: counters.rejected.load(Ordering::Relaxed),
             retries: counters.retries.load(Ordering::Relaxed),
             requests: counters.requests.load(Ordering::Relaxed),

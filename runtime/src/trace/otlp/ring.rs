@@ -21,6 +21,9 @@ pub(super) struct RingCounts {
     pub(super) spans: AtomicU64,
     /// Spans dropped because the queue was full.
     pub(super) dropped: AtomicU64,
+    /// Spans dropped before being queued because the receiver was failing (see
+    /// [`Pipeline::shedding`]); written by its owner only.
+    pub(super) shed: AtomicU64,
 }
 
 /// The traced thread's end of its queue for one sink.
@@ -66,6 +69,17 @@ impl LocalRing {
     #[inline(always)]
     pub(super) fn push(&mut self, source: &RecordSource<'_>) {
         let is_span = source.is_span();
+        if self.pipeline.shedding.0.load(Ordering::Relaxed) {
+            // The receiver is failing: the export thread would drop this record unencoded, so
+            // it is not written at all (a dead receiver costs the traced thread nothing more
+            // than this load). A call whose entry is shed and whose exit is not (the receiver
+            // came back in between) is sent without its recorded fields.
+            if is_span {
+                let shed = self.counts.shed.load(Ordering::Relaxed);
+                self.counts.shed.store(shed + 1, Ordering::Relaxed);
+            }
+            return;
+        }
         match self.records.write_chunk_uninit(1) {
             Ok(mut chunk) => {
                 // Built in the slot itself: `fill_from_iter`, the safe way, is not inlined here

@@ -139,3 +139,40 @@ fn fields_pack_into_one_buffer_and_come_back_in_order() {
     assert!(Fields::pack(std::iter::empty()).is_empty());
     assert_eq!(Fields::default().iter().count(), 0);
 }
+
+#[test]
+fn while_the_receiver_fails_spans_are_shed_before_they_are_queued_and_counted() {
+    let pipeline = pipeline(8);
+    let mut ring = pipeline.new_ring();
+    pipeline.shedding.0.store(true, Ordering::Relaxed);
+    for call_id in 1..4 {
+        push_exit(&mut ring, &exit(call_id, &Outcome::Ok, None, 1));
+    }
+    let fields = [("id", crate::trace::FieldValue::U64(4))];
+    ring.push(&RecordSource::EnterFields {
+        call_id: 4,
+        fields: &fields,
+    });
+    let stats = pipeline.stats();
+    assert_eq!(
+        (stats.queued, stats.failed, stats.shed, stats.dropped),
+        (3, 3, 3, 0),
+        "taken and shed at once, entries not counted: {stats}"
+    );
+    assert_eq!(
+        pipeline.rings.lock().unwrap()[0].records.slots(),
+        0,
+        "nothing queued"
+    );
+
+    // The receiver is back: spans are queued again.
+    pipeline.shedding.0.store(false, Ordering::Relaxed);
+    push_exit(&mut ring, &exit(5, &Outcome::Ok, None, 1));
+    let stats = pipeline.stats();
+    assert_eq!((stats.queued, stats.shed), (4, 3), "{stats}");
+    let mut rings = pipeline.rings.lock().unwrap();
+    assert_eq!(
+        rings[0].records.pop().map(|record| record.call_id).ok(),
+        Some(5)
+    );
+}
