@@ -312,7 +312,14 @@ impl Fields {
 }
 
 /// The bytes after a LEB128 length at the start of `buffer`, and what follows them.
+#[inline(always)]
 fn take(buffer: &[u8]) -> Option<(&[u8], &[u8])> {
+    if let Some((&length, rest)) = buffer.split_first()
+        && length < 0x80
+    {
+        // One byte: the usual name or short string.
+        return rest.split_at_checked(usize::from(length));
+    }
     let mut length = 0usize;
     for (index, &byte) in buffer.iter().enumerate().take(10) {
         length |= usize::from(byte & 0x7f).checked_shl(7 * index as u32)?;
