@@ -377,6 +377,13 @@ fn varint(value: u64, out: &mut Vec<u8>) {
         out.push(value as u8);
         return;
     }
+    let (bytes, len) = varint_bytes(value);
+    out.extend_from_slice(&bytes[..len]);
+}
+
+/// `value` as a LEB128 varint (protobuf's): its bytes, and how many of them.
+#[inline(always)]
+pub(super) fn varint_bytes(value: u64) -> ([u8; 10], usize) {
     let mut bytes = [0u8; 10];
     let mut rest = value;
     let mut len = 0;
@@ -386,7 +393,7 @@ fn varint(value: u64, out: &mut Vec<u8>) {
         len += 1;
     }
     bytes[len] = rest as u8;
-    out.extend_from_slice(&bytes[..=len]);
+    (bytes, len + 1)
 }
 
 #[inline]

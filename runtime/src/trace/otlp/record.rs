@@ -123,7 +123,7 @@ impl Packed<'_> {
 
 /// The bytes of `value` as a LEB128 varint.
 fn varint_len(value: usize) -> usize {
-    (usize::BITS - (value | 1).leading_zeros()).div_ceil(7) as usize
+    prost::encoding::encoded_len_varint(value as u64)
 }
 
 impl Fields {
@@ -215,15 +215,8 @@ impl Fields {
             self.put(&[value as u8]);
             return;
         }
-        let mut bytes = [0u8; 10];
-        let (mut rest, mut len) = (value, 0);
-        while rest >= 0x80 {
-            bytes[len] = rest as u8 | 0x80;
-            rest >>= 7;
-            len += 1;
-        }
-        bytes[len] = rest as u8;
-        self.put(&bytes[..=len]);
+        let (bytes, len) = super::encode::varint_bytes(value as u64);
+        self.put(&bytes[..len]);
     }
 
     fn bytes(&self) -> &[u8] {
