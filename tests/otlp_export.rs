@@ -19,6 +19,10 @@ use std::io::{Read, Write};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+#[path = "support/pki.rs"]
+mod pki;
+use pki::Pki;
+
 static TURN: Mutex<()> = Mutex::new(());
 
 fn turn() -> MutexGuard<'static, ()> {
@@ -425,46 +429,6 @@ fn a_non_retryable_status_fails_the_batch_without_retrying() {
     trace::clear_sinks();
 }
 
-/// A CA and a server certificate for `localhost` and 127.0.0.1 it signed, made for the test.
-struct Pki {
-    ca_pem: String,
-    ca_der: rustls::pki_types::CertificateDer<'static>,
-    /// A client certificate and key the CA signed (PEM), for mutual TLS.
-    client_pem: String,
-    client_key_pem: String,
-    server_chain: Vec<rustls::pki_types::CertificateDer<'static>>,
-    server_key: rustls::pki_types::PrivateKeyDer<'static>,
-}
-
-fn pki() -> Pki {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "keel test CA");
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::from_params(&ca_params, &ca_key);
-    let key = rcgen::KeyPair::generate().unwrap();
-    let params =
-        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .unwrap();
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    let client_key = rcgen::KeyPair::generate().unwrap();
-    let client = rcgen::CertificateParams::new(vec!["keel-client".to_string()])
-        .unwrap()
-        .signed_by(&client_key, &issuer)
-        .unwrap();
-    Pki {
-        ca_pem: ca.pem(),
-        ca_der: ca.der().clone(),
-        client_pem: client.pem(),
-        client_key_pem: client_key.serialize_pem(),
-        server_chain: vec![cert.der().clone()],
-        server_key: rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-    }
-}
-
 /// An HTTPS receiver: answers every request 200 and keeps its headers and span count; each
 /// handshake failure is counted instead.
 struct TlsReceiver {
@@ -479,7 +443,7 @@ impl TlsReceiver {
         let config = rustls::ServerConfig::builder();
         let config = if mutual {
             let mut roots = rustls::RootCertStore::empty();
-            roots.add(pki.ca_der.clone()).unwrap();
+            roots.add(pki.ca_der.clone().into()).unwrap();
             let verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(roots))
                 .build()
                 .unwrap();
@@ -488,7 +452,10 @@ impl TlsReceiver {
             config.with_no_client_auth()
         };
         let config = config
-            .with_single_cert(pki.server_chain.clone(), pki.server_key.clone_key())
+            .with_single_cert(
+                vec![pki.server_der.clone().into()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(pki.server_key_der.clone().into()),
+            )
             .unwrap();
         let config = Arc::new(config);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -556,12 +523,9 @@ fn read_request(stream: &mut impl Read) -> Option<Vec<u8>> {
 #[test]
 fn https_with_the_given_ca_and_refused_without_it() {
     let _turn = turn();
-    let pki = pki();
+    let pki = Pki::new("export-tls");
     let receiver = TlsReceiver::start(&pki, false);
-    let dir = std::env::temp_dir().join(format!("keel-otlp-export-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca_path = dir.join("ca.pem");
-    std::fs::write(&ca_path, &pki.ca_pem).unwrap();
+    let ca_path = pki.path("ca.pem");
     let endpoint = format!("https://localhost:{}/v1/traces", receiver.port);
 
     // Without the CA: the platform's roots do not trust the test's server.
@@ -583,7 +547,7 @@ fn https_with_the_given_ca_and_refused_without_it() {
     assert!(error.contains("UnknownIssuer"), "not retried: {error}");
 
     // With the CA from the standard variable.
-    let ca = ca_path.to_str().unwrap().to_string();
+    let ca = ca_path;
     let trusting = OtlpSink::builder()
         .env(move |name: &str| (name == "OTEL_EXPORTER_OTLP_CERTIFICATE").then(|| ca.clone()))
         .endpoint(endpoint)
@@ -599,7 +563,6 @@ fn https_with_the_given_ca_and_refused_without_it() {
     assert_eq!(spans.len(), 2);
     assert_eq!(attribute(&spans[0], "i"), None, "tick records no arguments");
     trace::clear_sinks();
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -647,19 +610,12 @@ fn a_spans_error_status_survives_the_typed_encoding() {
 #[test]
 fn mutual_tls_with_the_client_certificate_and_refused_without_it() {
     let _turn = turn();
-    let pki = pki();
+    let pki = Pki::new("export-mtls");
     let receiver = TlsReceiver::start(&pki, true);
-    let dir = std::env::temp_dir().join(format!("keel-otlp-mtls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = |name: &str, pem: &str| {
-        let path = dir.join(name);
-        std::fs::write(&path, pem).unwrap();
-        path.to_str().unwrap().to_string()
-    };
     let (ca, cert, key) = (
-        path("ca.pem", &pki.ca_pem),
-        path("client.pem", &pki.client_pem),
-        path("client.key", &pki.client_key_pem),
+        pki.path("ca.pem"),
+        pki.path("client.pem"),
+        pki.path("client.key"),
     );
     let endpoint = format!("https://localhost:{}/v1/traces", receiver.port);
 
@@ -699,5 +655,4 @@ fn mutual_tls_with_the_client_certificate_and_refused_without_it() {
     assert_eq!((stats.exported, stats.failed), (1, 0), "{stats}");
     assert_eq!(receiver.spans.lock().unwrap().len(), 1);
     trace::clear_sinks();
-    std::fs::remove_dir_all(dir).unwrap();
 }

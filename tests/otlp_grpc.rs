@@ -10,7 +10,6 @@
 use keel::trace::otlp::{ExportStats, OtlpSink};
 use keel::trace::{self};
 use std::ffi::OsStr;
-use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -20,8 +19,11 @@ fn ship(order: u32, path: &str) -> u32 {
     order * 2
 }
 
+#[path = "support/pki.rs"]
+mod pki;
 #[path = "support/python.rs"]
 mod python;
+use pki::Pki;
 
 /// One test at a time: the sinks are process-wide.
 static TURN: Mutex<()> = Mutex::new(());
@@ -60,58 +62,6 @@ fn ship_through(sink: &OtlpSink, order: u32) -> ExportStats {
     let stats = sink.flush().unwrap();
     trace::clear_sinks();
     stats
-}
-
-/// The test's PKI, written as PEM files: a CA, a server certificate for localhost and
-/// 127.0.0.1, and a client certificate, both signed by the CA.
-struct Pki {
-    dir: PathBuf,
-}
-
-impl Pki {
-    fn new(name: &str) -> Self {
-        let ca_key = rcgen::KeyPair::generate().unwrap();
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "keel grpc test CA");
-        let ca = ca_params.self_signed(&ca_key).unwrap();
-        let issuer = rcgen::Issuer::from_params(&ca_params, &ca_key);
-        let server_key = rcgen::KeyPair::generate().unwrap();
-        let server =
-            rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-                .unwrap()
-                .signed_by(&server_key, &issuer)
-                .unwrap();
-        let client_key = rcgen::KeyPair::generate().unwrap();
-        let client = rcgen::CertificateParams::new(vec!["keel-client".to_string()])
-            .unwrap()
-            .signed_by(&client_key, &issuer)
-            .unwrap();
-        let dir = std::env::temp_dir().join(format!("keel-otlp-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        for (file, pem) in [
-            ("ca.pem", ca.pem()),
-            ("server.pem", server.pem()),
-            ("server.key", server_key.serialize_pem()),
-            ("client.pem", client.pem()),
-            ("client.key", client_key.serialize_pem()),
-        ] {
-            std::fs::write(dir.join(file), pem).unwrap();
-        }
-        Pki { dir }
-    }
-
-    fn path(&self, file: &str) -> String {
-        self.dir.join(file).to_str().unwrap().to_string()
-    }
-}
-
-impl Drop for Pki {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 /// The receiver's JSON line for the next request.

@@ -22,8 +22,11 @@ fn ship(order: u32, path: &str, express: bool) -> Result<u32, String> {
     }
 }
 
+#[path = "support/pki.rs"]
+mod pki;
 #[path = "support/python.rs"]
 mod python;
+use pki::Pki;
 
 fn python_has_opentelemetry_proto() -> bool {
     python::python_imports("opentelemetry.proto.collector.trace.v1.trace_service_pb2")
@@ -35,30 +38,12 @@ fn a_python_receiver_over_tls_gets_decoded_headers_gzip_and_typed_values() {
         eprintln!("skipped: python3 with opentelemetry-proto is not installed");
         return;
     }
-    // A CA and a server certificate for localhost it signed.
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "keel python test CA");
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::from_params(&ca_params, &ca_key);
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
-        .unwrap()
-        .signed_by(&key, &issuer)
-        .unwrap();
-    let dir = std::env::temp_dir().join(format!("keel-otlp-python-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let pki = Pki::new("python");
     let (ca_path, cert_path, key_path) = (
-        dir.join("ca.pem"),
-        dir.join("server.pem"),
-        dir.join("server.key"),
+        pki.path("ca.pem"),
+        pki.path("server.pem"),
+        pki.path("server.key"),
     );
-    std::fs::write(&ca_path, ca.pem()).unwrap();
-    std::fs::write(&cert_path, cert.pem()).unwrap();
-    std::fs::write(&key_path, key.serialize_pem()).unwrap();
 
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/otlp_receiver.py");
     let python::Peer {
@@ -67,8 +52,8 @@ fn a_python_receiver_over_tls_gets_decoded_headers_gzip_and_typed_values() {
         port,
     } = python::start_peer(&[
         OsStr::new(script),
-        cert_path.as_os_str(),
-        key_path.as_os_str(),
+        OsStr::new(&cert_path),
+        OsStr::new(&key_path),
     ]);
 
     // Nothing but the standard variables (through a lookup: no process-wide environment).
@@ -77,10 +62,7 @@ fn a_python_receiver_over_tls_gets_decoded_headers_gzip_and_typed_values() {
             "OTEL_EXPORTER_OTLP_ENDPOINT",
             format!("https://localhost:{port}"),
         ),
-        (
-            "OTEL_EXPORTER_OTLP_CERTIFICATE",
-            ca_path.to_str().unwrap().to_string(),
-        ),
+        ("OTEL_EXPORTER_OTLP_CERTIFICATE", ca_path.clone()),
         (
             "OTEL_EXPORTER_OTLP_HEADERS",
             "x-honeycomb-team=k%C3%A9y%20%3D1,x-dataset=orders".to_string(),
@@ -109,7 +91,6 @@ fn a_python_receiver_over_tls_gets_decoded_headers_gzip_and_typed_values() {
     let line = lines.next().unwrap().unwrap();
     drop(receiver.stdin.take()); // the receiver exits when its stdin closes
     let _ = receiver.wait();
-    std::fs::remove_dir_all(&dir).unwrap();
 
     let request: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(request["path"], "/v1/traces");

@@ -20,13 +20,9 @@ from concurrent import futures
 
 import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+from otlp_spans import spans
 
 SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
-
-
-def value(any_value):
-    kind = any_value.WhichOneof("value")
-    return {"kind": kind, "value": getattr(any_value, kind)}
 
 
 def decode(data):
@@ -38,25 +34,16 @@ def decode(data):
 
 def export(message, context):
     compressed, request = message
-    spans = []
-    for resource_spans in request.resource_spans:
-        service = {a.key: value(a.value) for a in resource_spans.resource.attributes}
-        for scope_spans in resource_spans.scope_spans:
-            for span in scope_spans.spans:
-                spans.append(
-                    {
-                        "service": service.get("service.name", {}).get("value"),
-                        "name": span.name,
-                        "trace_id": span.trace_id.hex(),
-                        "flags": span.flags,
-                        "attributes": {a.key: value(a.value) for a in span.attributes},
-                    }
-                )
     metadata = {key: val for key, val in context.invocation_metadata()}
     client = [identity.decode() for identity in context.peer_identities() or []]
     print(
         json.dumps(
-            {"metadata": metadata, "compressed": compressed, "client": client, "spans": spans}
+            {
+                "metadata": metadata,
+                "compressed": compressed,
+                "client": client,
+                "spans": spans(request),
+            }
         ),
         flush=True,
     )

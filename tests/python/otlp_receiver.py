@@ -19,11 +19,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
-
-
-def value(any_value):
-    kind = any_value.WhichOneof("value")
-    return {"kind": kind, "value": getattr(any_value, kind) if kind else None}
+from otlp_spans import spans
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -33,24 +29,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if gzipped:
             body = gzip.decompress(body)
         request = ExportTraceServiceRequest.FromString(body)
-        spans = []
-        for resource_spans in request.resource_spans:
-            service = {a.key: value(a.value) for a in resource_spans.resource.attributes}
-            for scope_spans in resource_spans.scope_spans:
-                for span in scope_spans.spans:
-                    spans.append(
-                        {
-                            "service": service.get("service.name", {}).get("value"),
-                            "name": span.name,
-                            "trace_id": span.trace_id.hex(),
-                            "span_id": span.span_id.hex(),
-                            "parent_span_id": span.parent_span_id.hex(),
-                            "flags": span.flags,
-                            "status_code": span.status.code,
-                            "status_message": span.status.message,
-                            "attributes": {a.key: value(a.value) for a in span.attributes},
-                        }
-                    )
         print(
             json.dumps(
                 {
@@ -61,7 +39,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         k.lower(): v.encode("latin-1").decode("utf-8", "replace")
                         for k, v in self.headers.items()
                     },
-                    "spans": spans,
+                    "spans": spans(request),
                 }
             ),
             flush=True,
