@@ -4,6 +4,8 @@
 //! headers as gRPC metadata and typed values, and its partial success is counted. Over TLS
 //! (`grpc.ssl_server_credentials`, a CA made in the test), over mutual TLS (a client
 //! certificate required), and gzip-compressed (the receiver sees the compressed bytes).
+//! `RESOURCE_EXHAUSTED` is retried after the `google.rpc.RetryInfo` delay it carries, and not
+//! retried without one.
 //!
 //! Skipped with a notice when `python3` with `grpcio` and `opentelemetry-proto` is missing.
 
@@ -273,4 +275,78 @@ fn mutual_tls_with_the_client_certificate_and_refused_without_it() {
     assert_eq!(request["metadata"]["x-api-key"], "k");
     assert_eq!(request["compressed"], false);
     assert_eq!(request["spans"][0]["attributes"]["order"]["value"], 2);
+}
+
+#[test]
+fn resource_exhausted_is_retried_after_its_retry_info_and_not_without_one() {
+    if !python_has_grpc() {
+        eprintln!("skipped: python3 with grpcio and opentelemetry-proto is not installed");
+        return;
+    }
+    let _turn = turn();
+    let plain_sink = |port: u16| {
+        sink(vec![
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_string()),
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                format!("http://127.0.0.1:{port}"),
+            ),
+        ])
+    };
+
+    // RESOURCE_EXHAUSTED with a RetryInfo of one second: the batch waits for it, then is sent
+    // again (and answered, with the receiver's one rejected span).
+    let mut receiver = python::start_peer(&[
+        OsStr::new(SCRIPT),
+        OsStr::new("--exhausted-once=retry-info"),
+    ]);
+    let throttled = plain_sink(receiver.port);
+    let stats = ship_through(&throttled, 3);
+    assert_eq!(
+        (stats.exported, stats.rejected, stats.failed, stats.requests),
+        (0, 0, 0, 1),
+        "refused once, waiting for its retry: {stats}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut stats = throttled.stats();
+    while stats.rejected == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        stats = throttled.stats();
+    }
+    assert_eq!(
+        (stats.rejected, stats.failed, stats.retries, stats.requests),
+        (1, 0, 1, 2),
+        "{stats}"
+    );
+    let refused = next_request(&mut receiver);
+    assert_eq!(refused["refused"], "retry-info", "{refused}");
+    let answered = next_request(&mut receiver);
+    stop(receiver);
+    let waited = answered["at"].as_f64().unwrap() - refused["at"].as_f64().unwrap();
+    assert!(
+        waited >= 0.95,
+        "the RetryInfo's second honoured, waited {waited} s"
+    );
+    assert_eq!(answered["spans"][0]["attributes"]["order"]["value"], 3);
+
+    // RESOURCE_EXHAUSTED without one: not retryable, the batch fails at once.
+    let mut receiver =
+        python::start_peer(&[OsStr::new(SCRIPT), OsStr::new("--exhausted-once=bare")]);
+    let refusing = plain_sink(receiver.port);
+    let stats = ship_through(&refusing, 4);
+    assert_eq!(
+        (stats.exported, stats.failed, stats.retries),
+        (0, 1, 0),
+        "{stats}"
+    );
+    assert!(
+        stats
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("ResourceExhausted"),
+        "{stats}"
+    );
+    assert_eq!(next_request(&mut receiver)["refused"], "bare");
+    stop(receiver);
 }

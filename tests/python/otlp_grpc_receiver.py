@@ -5,9 +5,12 @@ whether the message arrived gzip-compressed, the client certificate's identities
 TLS, each span's name, ids, flags and typed attributes), and answers with a partial success
 rejecting one span. Exits when its stdin closes.
 
-Usage: otlp_grpc_receiver.py [CERT KEY [CLIENT_CA]]: plain gRPC without arguments; TLS with
-the server certificate chain and key (PEM files) given; mutual TLS, a client certificate
-signed by CLIENT_CA required, when that is given too.
+Usage: otlp_grpc_receiver.py [--exhausted-once=retry-info|bare] [CERT KEY [CLIENT_CA]]: plain
+gRPC without arguments; TLS with the server certificate chain and key (PEM files) given; mutual
+TLS, a client certificate signed by CLIENT_CA required, when that is given too. With
+--exhausted-once, the first Export is refused with RESOURCE_EXHAUSTED, carrying a
+google.rpc.RetryInfo of one second in its status details (retry-info) or nothing (bare); it
+prints {"refused": ..., "at": ...} for it. Every line has "at", the receiver's monotonic clock.
 
 The server is told not to decompress messages (grpc.per_message_decompression=0), so the
 request's bytes show whether the client compressed them; the receiver gunzips them itself.
@@ -16,10 +19,13 @@ request's bytes show whether the client compressed them; the receiver gunzips th
 import gzip
 import json
 import sys
+import threading
+import time
 from concurrent import futures
 
 import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+from google.protobuf import any_pb2, duration_pb2
 from otlp_spans import spans
 
 SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
@@ -32,7 +38,35 @@ def decode(data):
     return compressed, trace_service_pb2.ExportTraceServiceRequest.FromString(data)
 
 
+# --exhausted-once: how to refuse the first Export ("retry-info" or "bare"), and whether it was.
+EXHAUSTED = {"mode": None, "done": False}
+LOCK = threading.Lock()
+
+
+def length_delimited(tag, payload):
+    assert len(payload) < 128
+    return bytes([tag << 3 | 2, len(payload)]) + payload
+
+
+def retry_info_status(seconds):
+    """A google.rpc.Status (code 8, RESOURCE_EXHAUSTED) whose details hold a RetryInfo."""
+    delay = duration_pb2.Duration(seconds=seconds).SerializeToString()
+    retry_info = length_delimited(1, delay)
+    detail = any_pb2.Any(
+        type_url="type.googleapis.com/google.rpc.RetryInfo", value=retry_info
+    ).SerializeToString()
+    return b"\x08\x08" + length_delimited(2, b"slow down") + length_delimited(3, detail)
+
+
 def export(message, context):
+    with LOCK:
+        refuse = EXHAUSTED["mode"] is not None and not EXHAUSTED["done"]
+        EXHAUSTED["done"] = True
+    if refuse:
+        print(json.dumps({"refused": EXHAUSTED["mode"], "at": time.monotonic()}), flush=True)
+        if EXHAUSTED["mode"] == "retry-info":
+            context.set_trailing_metadata((("grpc-status-details-bin", retry_info_status(1)),))
+        context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "slow down")
     compressed, request = message
     metadata = {key: val for key, val in context.invocation_metadata()}
     client = [identity.decode() for identity in context.peer_identities() or []]
@@ -43,6 +77,7 @@ def export(message, context):
                 "compressed": compressed,
                 "client": client,
                 "spans": spans(request),
+                "at": time.monotonic(),
             }
         ),
         flush=True,
@@ -71,6 +106,8 @@ def main():
         options=[("grpc.per_message_decompression", 0)],
     )
     args = sys.argv[1:]
+    if args and args[0].startswith("--exhausted-once="):
+        EXHAUSTED["mode"] = args.pop(0).split("=", 1)[1]
     if args:
         with open(args[0], "rb") as cert, open(args[1], "rb") as key:
             chain = [(key.read(), cert.read())]

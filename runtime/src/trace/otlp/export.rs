@@ -104,6 +104,9 @@ struct Backoff {
 /// The first wait after a failure; doubled at each failure in a row, up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// The longest wait a receiver's `Retry-After` (or gRPC `RetryInfo`) is honoured for: a longer
+/// one (a bogus header, `u64::MAX` seconds) is taken as this.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
 impl Backoff {
     fn new() -> Self {
@@ -118,13 +121,14 @@ impl Backoff {
         }
     }
 
-    /// The wait after one more failure: `retry_after` if the receiver gave one, else
+    /// The wait after one more failure: `retry_after` if the receiver gave one (at most
+    /// [`MAX_RETRY_AFTER`]), else
     /// `FIRST_BACKOFF * 2^(failures - 1)` capped at `MAX_BACKOFF`, less a random part of up to
     /// half of it (so that many clients do not come back at once).
     fn fail(&mut self, retry_after: Option<Duration>) -> Duration {
         self.failures = self.failures.saturating_add(1);
         let wait = match retry_after {
-            Some(wait) => wait,
+            Some(wait) => wait.min(MAX_RETRY_AFTER),
             None => {
                 let exponential = FIRST_BACKOFF
                     .saturating_mul(1 << (self.failures - 1).min(16))
@@ -686,5 +690,37 @@ fn string_attribute(key: &str, value: String) -> KeyValue {
             value: Some(any_value::Value::StringValue(value)),
         }),
         ..KeyValue::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_receivers_retry_after_is_honoured_up_to_an_hour_and_never_overflows() {
+        let mut backoff = Backoff::new();
+        assert_eq!(
+            backoff.fail(Some(Duration::from_secs(2))),
+            Duration::from_secs(2)
+        );
+        assert!(backoff.waiting(Instant::now()));
+        // A bogus `Retry-After: 18446744073709551615` must not panic the export thread.
+        assert_eq!(
+            backoff.fail(Some(Duration::from_secs(u64::MAX))),
+            MAX_RETRY_AFTER
+        );
+        assert_eq!(backoff.fail(Some(Duration::MAX)), MAX_RETRY_AFTER);
+        backoff.succeed();
+        assert!(!backoff.waiting(Instant::now()));
+        // Without one: exponential with jitter, at most half taken off, capped.
+        let first = backoff.fail(None);
+        assert!(
+            first <= FIRST_BACKOFF && first >= FIRST_BACKOFF / 2,
+            "{first:?}"
+        );
+        for _ in 0..20 {
+            assert!(backoff.fail(None) <= MAX_BACKOFF);
+        }
     }
 }

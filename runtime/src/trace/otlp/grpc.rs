@@ -176,9 +176,12 @@ impl GrpcClient {
                 {
                     error.push_str(&format!(" ({cause})"));
                 }
-                // The specification's retryable gRPC codes.
+                // The specification's retryable gRPC codes; `RESOURCE_EXHAUSTED` only when the
+                // server says when to come back (a `RetryInfo` in the status details), whose
+                // delay is honoured for any of them.
+                let retry_after = retry_delay(status.details());
                 let retryable = !refused_by_tls
-                    && matches!(
+                    && (matches!(
                         status.code(),
                         tonic::Code::Cancelled
                             | tonic::Code::DeadlineExceeded
@@ -186,13 +189,10 @@ impl GrpcClient {
                             | tonic::Code::OutOfRange
                             | tonic::Code::Unavailable
                             | tonic::Code::DataLoss
-                            | tonic::Code::ResourceExhausted
-                    );
+                    ) || (status.code() == tonic::Code::ResourceExhausted
+                        && retry_after.is_some()));
                 if retryable {
-                    Sent::Retryable {
-                        error,
-                        retry_after: None,
-                    }
+                    Sent::Retryable { error, retry_after }
                 } else {
                     Sent::Failed { error }
                 }
@@ -243,5 +243,91 @@ impl Decoder for EncodedBatch {
         ExportTraceServiceResponse::decode(src)
             .map(Some)
             .map_err(|error| Status::internal(format!("the answer does not decode: {error}")))
+    }
+}
+
+/// `google.rpc.Status`, as a server sends it in `grpc-status-details-bin` (the parts read here).
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(message, repeated, tag = "3")]
+    details: Vec<RpcAny>,
+}
+
+/// `google.protobuf.Any`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcAny {
+    #[prost(string, tag = "1")]
+    type_url: String,
+    #[prost(bytes = "vec", tag = "2")]
+    value: Vec<u8>,
+}
+
+/// `google.rpc.RetryInfo`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RetryInfo {
+    #[prost(message, optional, tag = "1")]
+    retry_delay: Option<RpcDuration>,
+}
+
+/// `google.protobuf.Duration`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcDuration {
+    #[prost(int64, tag = "1")]
+    seconds: i64,
+    #[prost(int32, tag = "2")]
+    nanos: i32,
+}
+
+/// The delay of the `google.rpc.RetryInfo` in a status's details, if it has one (a negative or
+/// malformed one is none).
+fn retry_delay(details: &[u8]) -> Option<Duration> {
+    let status = RpcStatus::decode(details).ok()?;
+    let info = status
+        .details
+        .iter()
+        .find(|any| any.type_url.ends_with("/google.rpc.RetryInfo"))?;
+    let delay = RetryInfo::decode(info.value.as_slice()).ok()?.retry_delay?;
+    Some(Duration::new(
+        u64::try_from(delay.seconds).ok()?,
+        u32::try_from(delay.nanos).ok()?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status_details(type_url: &str, delay: Option<(i64, i32)>) -> Vec<u8> {
+        let info = RetryInfo {
+            retry_delay: delay.map(|(seconds, nanos)| RpcDuration { seconds, nanos }),
+        };
+        RpcStatus {
+            details: vec![
+                RpcAny {
+                    type_url: "type.googleapis.com/google.rpc.ErrorInfo".into(),
+                    value: vec![1, 2, 3],
+                },
+                RpcAny {
+                    type_url: type_url.into(),
+                    value: info.encode_to_vec(),
+                },
+            ],
+        }
+        .encode_to_vec()
+    }
+
+    #[test]
+    fn a_retry_info_in_the_status_details_gives_the_delay() {
+        let details = status_details("type.googleapis.com/google.rpc.RetryInfo", Some((2, 500)));
+        assert_eq!(retry_delay(&details), Some(Duration::new(2, 500)));
+        // None without details, without a RetryInfo, with a negative delay or garbage.
+        assert_eq!(retry_delay(&[]), None);
+        let other = status_details("type.googleapis.com/google.rpc.DebugInfo", Some((2, 0)));
+        assert_eq!(retry_delay(&other), None);
+        let negative = status_details("type.googleapis.com/google.rpc.RetryInfo", Some((-1, 0)));
+        assert_eq!(retry_delay(&negative), None);
+        let empty = status_details("type.googleapis.com/google.rpc.RetryInfo", None);
+        assert_eq!(retry_delay(&empty), None);
+        assert_eq!(retry_delay(&[0xff, 0xff, 0xff]), None);
     }
 }
