@@ -383,23 +383,32 @@ fn enter_traced(
         if !site.passes_filter(state) {
             return Span::inactive();
         }
-        let (call_id, outer, trace) = become_current(site);
-        let recorded = trace.is_sampled() || list.wants.wants_unsampled();
         return Span {
-            active: Some(Active {
-                site,
-                call_id,
-                audience: Audience { sinks: true },
-                trace,
-                recorded,
-                start: if recorded { clock::now() } else { 0 },
-                parent: outer.map(|parent| (parent.call_id, parent.site)),
-                polled: false,
-                poll_outer: None,
-            }),
+            active: Some(fast_active(site, list)),
         };
     }
     enter_listened(site, state, self_type, fields)
+}
+
+/// The active span of the common traced case ([`enter_traced`]'s fast path, and
+/// [`enter_into`]'s): `site` becomes the current call, and the clock starts if the call is
+/// recorded. Inlined into both, so that `enter_into` still writes the fields straight into its
+/// slot.
+#[inline(always)]
+fn fast_active(site: &'static CallSite, list: &sink::SinkList) -> Active {
+    let (call_id, outer, trace) = become_current(site);
+    let recorded = trace.is_sampled() || list.wants.wants_unsampled();
+    Active {
+        site,
+        call_id,
+        audience: Audience { sinks: true },
+        trace,
+        recorded,
+        start: if recorded { clock::now() } else { 0 },
+        parent: outer.map(|parent| (parent.call_id, parent.site)),
+        polled: false,
+        poll_outer: None,
+    }
 }
 
 /// [`Span::enter`] building the span in `out` (what `cargo keel`'s entry point,
@@ -409,8 +418,9 @@ fn enter_traced(
 /// writes the span's fields straight into `out` (a `Span` returned by value would be copied
 /// into it, 112 bytes, a fifth of a `Stats` call's instructions); anything else takes the
 /// generic entry. Inlined into its one caller, so that a traced foreign call makes one call to
-/// enter, as `#[keel::instrument]` code does. Keep its fast path in step with
-/// [`enter_traced`]'s (`trace::foreign`'s tests compare the two).
+/// enter, as `#[keel::instrument]` code does. Its fast path takes the same decisions as
+/// [`enter_traced`]'s and builds the span with the same [`fast_active`] (`trace::foreign`'s tests
+/// compare the two).
 ///
 /// # Safety
 /// `out` is valid for writes of a [`Span`] and aligned for one; whatever it holds is
@@ -427,22 +437,10 @@ pub(crate) unsafe fn enter_into(site: &'static CallSite, out: *mut Span) -> bool
             if !site.passes_filter(state) {
                 return false;
             }
-            let (call_id, outer, trace) = become_current(site);
-            let recorded = trace.is_sampled() || list.wants.wants_unsampled();
             // SAFETY: the caller's contract.
             unsafe {
                 out.write(Span {
-                    active: Some(Active {
-                        site,
-                        call_id,
-                        audience: Audience { sinks: true },
-                        trace,
-                        recorded,
-                        start: if recorded { clock::now() } else { 0 },
-                        parent: outer.map(|parent| (parent.call_id, parent.site)),
-                        polled: false,
-                        poll_outer: None,
-                    }),
+                    active: Some(fast_active(site, list)),
                 });
             }
             return true;
