@@ -964,27 +964,19 @@ impl<'de> de::Deserializer<'de> for &mut Stream<'de, '_> {
         self.charge()?;
         let start = self.pos;
         if name == "Buffer" && variants == ["InBand", "OutOfBand"] {
-            let op = self.op()?;
-            let v = match op {
+            return match self.peek()? {
                 NEXT_BUFFER => {
+                    self.pos += 1;
                     let b = self.next_buffer()?.clone();
                     self.memo_ops(start, Kind::Value)?;
                     let index = crate::oob::push_decode_buffer(b).ok_or_else(miss)?;
                     visitor.visit_enum(OobVariant::OutOfBand(index))
                 }
-                SHORT_BINBYTES | BINBYTES | BINBYTES8 | BYTEARRAY8 => {
-                    let n = match op {
-                        SHORT_BINBYTES => usize::from(self.byte()?),
-                        BINBYTES => self.len4()?,
-                        _ => self.len8()?,
-                    };
-                    let b = self.take(n)?;
-                    self.memo_ops(start, Kind::Value)?;
-                    visitor.visit_enum(OobVariant::InBand(b))
+                op @ (SHORT_BINBYTES | BINBYTES | BINBYTES8 | BYTEARRAY8) => {
+                    visitor.visit_enum(OobVariant::InBand(self.bytes_payload(op)?))
                 }
                 _ => Err(miss()),
             };
-            return v;
         }
         match self.peek()? {
             EMPTY_DICT => {
