@@ -287,26 +287,28 @@ impl Attributes<'_> {
             return;
         };
         let key = core::ptr::from_ref(site) as usize;
-        if !sites.contains_key(&key) && sites.len() >= MAX_SITES {
-            sites.clear();
-        }
-        let encoded = sites.entry(key).or_insert_with(|| {
-            let mut out = Vec::new();
+        if let Some(encoded) = sites.get(&key) {
+            self.out.extend_from_slice(encoded);
+        } else {
+            let mut encoded = Vec::new();
             key_value(
-                &mut out,
+                &mut encoded,
                 9,
                 "code.file.path",
                 &Typed::Str(Cow::Borrowed(site.file())),
             );
             key_value(
-                &mut out,
+                &mut encoded,
                 9,
                 "code.line.number",
                 &Typed::Int(i64::from(site.line())),
             );
-            out.into_boxed_slice()
-        });
-        self.out.extend_from_slice(encoded);
+            self.out.extend_from_slice(&encoded);
+            if sites.len() >= MAX_SITES {
+                sites.clear();
+            }
+            sites.insert(key, encoded.into_boxed_slice());
+        }
         self.count += 2;
     }
 
