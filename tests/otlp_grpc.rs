@@ -34,8 +34,14 @@ fn turn() -> MutexGuard<'static, ()> {
     TURN.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// True when the receiver's Python modules are there; else says the test is skipped.
 fn python_has_grpc() -> bool {
-    python::python_imports("grpc, opentelemetry.proto.collector.trace.v1.trace_service_pb2")
+    let found =
+        python::python_imports("grpc, opentelemetry.proto.collector.trace.v1.trace_service_pb2");
+    if !found {
+        eprintln!("skipped: python3 with grpcio and opentelemetry-proto is not installed");
+    }
+    found
 }
 
 const SCRIPT: &str = concat!(
@@ -80,7 +86,6 @@ fn stop(mut peer: python::Peer) {
 #[test]
 fn spans_reach_a_python_grpc_trace_service_typed_with_metadata() {
     if !python_has_grpc() {
-        eprintln!("skipped: python3 with grpcio and opentelemetry-proto is not installed");
         return;
     }
     let _turn = turn();
@@ -137,7 +142,6 @@ fn spans_reach_a_python_grpc_trace_service_typed_with_metadata() {
 #[test]
 fn over_tls_with_the_given_ca_gzipped_and_refused_without_the_ca() {
     if !python_has_grpc() {
-        eprintln!("skipped: python3 with grpcio and opentelemetry-proto is not installed");
         return;
     }
     let _turn = turn();
@@ -209,7 +213,6 @@ fn over_tls_with_the_given_ca_gzipped_and_refused_without_the_ca() {
 #[test]
 fn mutual_tls_with_the_client_certificate_and_refused_without_it() {
     if !python_has_grpc() {
-        eprintln!("skipped: python3 with grpcio and opentelemetry-proto is not installed");
         return;
     }
     let _turn = turn();
@@ -280,7 +283,6 @@ fn mutual_tls_with_the_client_certificate_and_refused_without_it() {
 #[test]
 fn resource_exhausted_is_retried_after_its_retry_info_and_not_without_one() {
     if !python_has_grpc() {
-        eprintln!("skipped: python3 with grpcio and opentelemetry-proto is not installed");
         return;
     }
     let _turn = turn();
