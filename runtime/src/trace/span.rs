@@ -76,6 +76,31 @@ pub(super) struct Active {
 }
 
 impl Active {
+    /// Call `call_id` of `site`, made current in place of `outer` (its parent), entering now:
+    /// its clock starts here if it is `recorded` (after any entry event, which its time leaves
+    /// out).
+    #[inline(always)]
+    fn started(
+        site: &'static CallSite,
+        call_id: u64,
+        trace: TraceKey,
+        outer: Option<CurrentCall>,
+        audience: Audience,
+        recorded: bool,
+    ) -> Self {
+        Active {
+            site,
+            call_id,
+            audience,
+            trace,
+            recorded,
+            start: if recorded { clock::now() } else { 0 },
+            parent: outer.map(|parent| (parent.call_id, parent.site)),
+            polled: false,
+            poll_outer: None,
+        }
+    }
+
     /// The call that was current when this one started: its parent, which a call always shares
     /// its trace with.
     #[inline]
@@ -391,24 +416,20 @@ fn enter_traced(
 }
 
 /// The active span of the common traced case ([`enter_traced`]'s fast path, and
-/// [`enter_into`]'s): `site` becomes the current call, and the clock starts if the call is
-/// recorded. Inlined into both, so that `enter_into` still writes the fields straight into its
-/// slot.
+/// [`enter_into`]'s): `site` becomes the current call, seen by the sinks. Inlined into both, so
+/// that `enter_into` still writes the fields straight into its slot.
 #[inline(always)]
 fn fast_active(site: &'static CallSite, list: &sink::SinkList) -> Active {
     let (call_id, outer, trace) = become_current(site);
     let recorded = trace.is_sampled() || list.wants.wants_unsampled();
-    Active {
+    Active::started(
         site,
         call_id,
-        audience: Audience { sinks: true },
         trace,
+        outer,
+        Audience { sinks: true },
         recorded,
-        start: if recorded { clock::now() } else { 0 },
-        parent: outer.map(|parent| (parent.call_id, parent.site)),
-        polled: false,
-        poll_outer: None,
-    }
+    )
 }
 
 /// [`Span::enter`] building the span in `out` (what `cargo keel`'s entry point,
@@ -524,17 +545,14 @@ fn enter_listened(
         );
     }
     Span {
-        active: Some(Active {
+        active: Some(Active::started(
             site,
             call_id,
-            audience: listeners.audience,
             trace,
+            outer,
+            listeners.audience,
             recorded,
-            start: if recorded { clock::now() } else { 0 },
-            parent: outer.map(|parent| (parent.call_id, parent.site)),
-            polled: false,
-            poll_outer: None,
-        }),
+        )),
     }
 }
 
