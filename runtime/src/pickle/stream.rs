@@ -374,6 +374,23 @@ impl<'de, 'b> Stream<'de, 'b> {
         }
     }
 
+    /// Reads again, with `read`, the value the `GET` at the cursor refers to, from where it was
+    /// memoized, if `accept` takes its memo entry (else a miss).
+    fn reread<R>(
+        &mut self,
+        accept: impl FnOnce(&Entry) -> bool,
+        read: impl FnOnce(&mut Self, Entry) -> Result<R>,
+    ) -> Result<R> {
+        let e = self.get()?;
+        if !accept(&e) {
+            return Err(miss());
+        }
+        self.replay(e, |s| {
+            s.peek()?;
+            read(s, e)
+        })
+    }
+
     /// Reads the memoized value at `e` with `f`, then comes back.
     fn replay<R>(&mut self, e: Entry, f: impl FnOnce(&mut Self) -> Result<R>) -> Result<R> {
         self.enter()?;
@@ -405,14 +422,7 @@ impl<'de, 'b> Stream<'de, 'b> {
             BINUNICODE8 => self.len8()?,
             BINGET | LONG_BINGET => {
                 self.pos = start;
-                let e = self.get()?;
-                if e.kind != Kind::Value {
-                    return Err(miss());
-                }
-                return self.replay(e, |s| {
-                    s.peek()?;
-                    s.str_value()
-                });
+                return self.reread(|e| e.kind == Kind::Value, |s, _| s.str_value());
             }
             _ => return Err(miss()),
         };
@@ -447,14 +457,7 @@ impl<'de, 'b> Stream<'de, 'b> {
         }
         let known = match self.peek()? {
             BINGET | LONG_BINGET => {
-                let e = self.get()?;
-                if e.kind != Kind::Global {
-                    return Err(miss());
-                }
-                return self.replay(e, |s| {
-                    s.peek()?;
-                    s.global()
-                });
+                return self.reread(|e| e.kind == Kind::Global, |s, _| s.global());
             }
             GLOBAL => {
                 self.pos += 1;
@@ -640,14 +643,7 @@ impl<'de, 'b> Stream<'de, 'b> {
             (BINGET | LONG_BINGET, _)
                 if self.peek_entry().is_some_and(|e| whole(&e)) || !(1..=3).contains(&len) =>
             {
-                let e = self.get()?;
-                if !whole(&e) {
-                    return Err(miss());
-                }
-                return self.replay(e, |s| {
-                    s.peek()?;
-                    s.tuple_to(len, visitor, Some(e.end as usize))
-                });
+                return self.reread(whole, |s, e| s.tuple_to(len, visitor, Some(e.end as usize)));
             }
             (EMPTY_TUPLE, 0) => {
                 self.pos += 1;
@@ -684,11 +680,7 @@ impl<'de, 'b> Stream<'de, 'b> {
         let start = self.pos;
         // A `GET` of the array itself, or of `_frombuffer` (then read on below).
         if self.peek_entry().is_some_and(|e| e.kind == Kind::Array) {
-            let e = self.get()?;
-            return self.replay(e, |s| {
-                s.peek()?;
-                s.ndarray(visitor)
-            });
+            return self.reread(|_| true, |s, _| s.ndarray(visitor));
         }
         if self.global()? != Known::Frombuffer {
             return Err(miss());
@@ -736,14 +728,7 @@ impl<'de, 'b> Stream<'de, 'b> {
     fn dtype(&mut self) -> Result<Small> {
         let start = self.pos;
         if matches!(self.peek()?, BINGET | LONG_BINGET) {
-            let e = self.get()?;
-            if e.kind != Kind::Dtype {
-                return Err(miss());
-            }
-            return self.replay(e, |s| {
-                s.peek()?;
-                s.dtype()
-            });
+            return self.reread(|e| e.kind == Kind::Dtype, |s, _| s.dtype());
         }
         if let Some(t) = self.input.get(start..start + DTYPE_LEN) {
             // What keel writes for a numeric dtype, recognized whole: the bytes with the name
@@ -849,15 +834,10 @@ impl<'de, 'b> Stream<'de, 'b> {
         }
         let marked = match self.peek()? {
             BINGET | LONG_BINGET => {
-                let e = self.get()?;
-                if !matches!(e.kind, Kind::Tuple(_)) {
-                    return Err(miss());
-                }
-                return self.replay(e, |s| {
-                    s.peek()?;
-                    let dims = s.shape_to(Some(e.end as usize))?;
-                    Ok(dims)
-                });
+                return self.reread(
+                    |e| matches!(e.kind, Kind::Tuple(_)),
+                    |s, e| s.shape_to(Some(e.end as usize)),
+                );
             }
             EMPTY_TUPLE => {
                 self.pos += 1;
