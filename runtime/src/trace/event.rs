@@ -513,57 +513,34 @@ impl<'a, T: ?Sized> FieldDebug<'a> for Field<'a, T> {
     }
 }
 
+/// The typed choice for each type [`FieldValue`] converts from, and for a reference to one (an
+/// argument `id: &u64`).
 macro_rules! typed_field {
-    ($variant:ident as $wide:ty: $($ty:ty),*) => {$(
+    ($($ty:ty),*) => {$(
         impl<'a> FieldTyped<'a> for Field<'a, $ty> {
             #[inline(always)]
             fn __keel_value(self, _: &'a dyn fmt::Debug) -> FieldValue<'a> {
-                FieldValue::$variant(<$wide>::from(*self.0))
+                FieldValue::from(*self.0)
             }
         }
-    )*};
-}
 
-typed_field!(I64 as i64: i8, i16, i32, i64);
-typed_field!(U64 as u64: u8, u16, u32, u64);
-typed_field!(F64 as f64: f64);
-typed_field!(Bool as bool: bool);
-
-/// The same typed choice for a reference to one of those types (an argument `id: &u64`).
-macro_rules! typed_field_ref {
-    ($variant:ident as $wide:ty: $($ty:ty),*) => {$(
         impl<'a, 'b: 'a> FieldTyped<'a> for Field<'a, &'b $ty> {
             #[inline(always)]
             fn __keel_value(self, _: &'a dyn fmt::Debug) -> FieldValue<'a> {
-                FieldValue::$variant(<$wide>::from(**self.0))
+                FieldValue::from(**self.0)
             }
         }
     )*};
 }
 
-typed_field_ref!(I64 as i64: i8, i16, i32, i64);
-typed_field_ref!(U64 as u64: u8, u16, u32, u64);
-typed_field_ref!(F64 as f64: f64);
-typed_field_ref!(Bool as bool: bool);
+typed_field!(
+    i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f64, bool
+);
 
 impl<'a, 'b: 'a> FieldTyped<'a> for Field<'a, &'b String> {
     #[inline(always)]
     fn __keel_value(self, _: &'a dyn fmt::Debug) -> FieldValue<'a> {
         FieldValue::Str(self.0)
-    }
-}
-
-impl<'a> FieldTyped<'a> for Field<'a, isize> {
-    #[inline(always)]
-    fn __keel_value(self, _: &'a dyn fmt::Debug) -> FieldValue<'a> {
-        FieldValue::I64(*self.0 as i64)
-    }
-}
-
-impl<'a> FieldTyped<'a> for Field<'a, usize> {
-    #[inline(always)]
-    fn __keel_value(self, _: &'a dyn fmt::Debug) -> FieldValue<'a> {
-        FieldValue::U64(*self.0 as u64)
     }
 }
 
@@ -614,6 +591,7 @@ mod tests {
         assert_eq!(recorded!(&ratio), Value::F64(0.5));
         assert_eq!(recorded!(owned), Value::Str("a\"b".into()));
         assert_eq!(recorded!(&owned), Value::Str("a\"b".into()));
+        assert_eq!(recorded!(&usize::MAX), Value::U64(u64::MAX));
         assert_eq!(recorded!(owned.as_str()), Value::Str("a\"b".into()));
         // Anything else keeps its `Debug` text, references to it too.
         assert_eq!(recorded!(Some(1)), Value::Text("Some(1)".into()));
