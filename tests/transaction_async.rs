@@ -388,8 +388,15 @@ fn sqlite_busy_is_retried_with_an_async_backoff() {
         let (_dir, options) = sqlite_file().await;
         // No busy timeout: a locked database fails at once with SQLITE_BUSY (rusqlite and sqlx
         // wait 5 s by default before giving up).
+        // The holder waits for its lock: its COMMIT may meet the shared lock of the writer's
+        // attempt in flight (seen once in CI).
+        let mut holder = options
+            .clone()
+            .busy_timeout(Duration::from_secs(5))
+            .connect()
+            .await
+            .unwrap();
         let options = options.busy_timeout(Duration::ZERO);
-        let mut holder = options.connect().await.unwrap();
         sqlx::raw_sql("BEGIN IMMEDIATE")
             .execute(&mut holder)
             .await

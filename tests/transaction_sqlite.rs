@@ -314,6 +314,8 @@ fn with_writer_holding_the_lock<R>(path: &Path, a: impl FnOnce(mpsc::Sender<()>)
     std::thread::scope(|s| {
         s.spawn(move || {
             let _ = failed_rx.recv_timeout(Duration::from_secs(10));
+            // B waits for its lock: A's next attempt may hold a shared lock for a moment.
+            b.busy_timeout(Duration::from_secs(5)).unwrap();
             b.execute_batch("COMMIT").unwrap();
         });
         a(failed_tx)
