@@ -410,6 +410,13 @@ impl Drop for DecodeScope {
 const NAME: &str = "Buffer";
 const VARIANTS: &[&str] = &["InBand", "OutOfBand"];
 
+/// Whether a `deserialize_enum` call is [`Buffer`]'s own (its name and variants), which the
+/// pickle readers answer with the buffer itself.
+#[cfg(feature = "pickle")]
+pub(crate) fn is_buffer_enum(name: &str, variants: &[&str]) -> bool {
+    name == NAME && variants == VARIANTS
+}
+
 /// `&[u8]` serialized with `serialize_bytes`.
 struct RawBytes<'a>(&'a [u8]);
 

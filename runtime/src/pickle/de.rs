@@ -321,7 +321,7 @@ impl<'v, 'c: 'v, 'de> de::Deserializer<'de> for De<'v, 'c, 'de> {
         visitor: V,
     ) -> Result<V::Value> {
         let v = self.value()?;
-        if name == "Buffer" && variants == ["InBand", "OutOfBand"] {
+        if crate::oob::is_buffer_enum(name, variants) {
             return buffer_enum(v, self.cx, visitor);
         }
         match v {

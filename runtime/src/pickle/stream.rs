@@ -943,7 +943,7 @@ impl<'de> de::Deserializer<'de> for &mut Stream<'de, '_> {
     ) -> Result<V::Value> {
         self.charge()?;
         let start = self.pos;
-        if name == "Buffer" && variants == ["InBand", "OutOfBand"] {
+        if crate::oob::is_buffer_enum(name, variants) {
             return match self.peek()? {
                 NEXT_BUFFER => {
                     self.pos += 1;
@@ -1373,7 +1373,7 @@ impl<'de> de::Deserializer<'de> for DataDe<'_, 'de, '_> {
         variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value> {
-        if name != "Buffer" || variants != ["InBand", "OutOfBand"] {
+        if !crate::oob::is_buffer_enum(name, variants) {
             return self.deserialize_any(visitor);
         }
         match self.0 {
